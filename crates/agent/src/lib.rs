@@ -1,0 +1,5 @@
+//! The Smart Agent that a product embeds.
+pub mod admission;
+pub mod events;
+pub mod licensing;
+pub mod state;

@@ -1,0 +1,523 @@
+//! The licensing rules as a pure state machine: no I/O, no clock of its own. Every method takes
+//! `now`; the async [`crate::agent`] feeds it the clock, the admission counters and the manager's
+//! answers, and applies what it decides (policies, events, persistence).
+
+use crate::admission::{CallPolicy, UNLIMITED};
+use crate::events::Condition;
+use crate::state::{Attempt, Authorization, FeatureGrace, Grant, PersistedState, Registered, Registration};
+use smartlic_protocol::time::DAY;
+use smartlic_protocol::wire::{AuthorizationResponse, Compliance, Usage};
+use smartlic_protocol::{Catalog, Entitlement};
+use std::collections::BTreeSet;
+
+/// Licensing mode, for statistics.
+pub const MODE_EVALUATION: &str = "Evaluation";
+/// Licensing mode, for statistics.
+pub const MODE_REGISTERED: &str = "Registered";
+
+/// The rules, over a persisted state.
+#[derive(Debug, Clone)]
+pub struct Licensing {
+    /// The state (public so views can read it).
+    pub state: PersistedState,
+    catalog: Catalog,
+}
+
+impl Licensing {
+    /// Wraps a state.
+    pub fn new(state: PersistedState, catalog: Catalog) -> Licensing {
+        Licensing { state, catalog }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Length of the evaluation period in seconds.
+    pub fn eval_total(&self) -> i64 {
+        i64::from(self.catalog.evaluation_days) * DAY
+    }
+
+    /// Evaluation seconds left.
+    pub fn eval_remaining(&self) -> i64 {
+        (self.eval_total() - self.state.eval.used_secs).max(0)
+    }
+
+    /// The current registration, if registered.
+    pub fn registered(&self) -> Option<&Registered> {
+        match &self.state.registration {
+            Registration::Registered(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Registered and holding an authorization: the product runs on purchased licences.
+    pub fn authorized_mode(&self) -> bool {
+        self.registered().is_some() && self.state.authorization.grant.is_some()
+    }
+
+    /// Whether the evaluation rules apply (enabled and not running on an authorization).
+    pub fn evaluating(&self) -> bool {
+        self.state.enabled && !self.authorized_mode()
+    }
+
+    /// The statistics mode name.
+    pub fn mode(&self) -> &'static str {
+        if self.authorized_mode() { MODE_REGISTERED } else { MODE_EVALUATION }
+    }
+
+    /// Whether the authorization deadline has passed (registered only).
+    pub fn authorization_expired(&self, now: i64) -> bool {
+        self.registered().is_some() && self.state.authorization.deadline.is_some_and(|d| now >= d)
+    }
+
+    /// Accounts evaluation time up to `now`. Time is consumed only while enabled, evaluating and
+    /// licences are in use; a clock that moved back consumes nothing and never gives time back.
+    pub fn account_eval(&mut self, now: i64, in_use: bool) {
+        let total = self.eval_total();
+        let consuming = self.evaluating() && in_use && self.state.eval.used_secs < total;
+        let ev = &mut self.state.eval;
+        if let Some(from) = ev.accounted_to
+            && now > from
+        {
+            ev.used_secs = (ev.used_secs + (now - from)).min(total);
+        }
+        if ev.used_secs >= total && ev.expired_at.is_none() {
+            ev.expired_at = Some(now);
+        }
+        ev.accounted_to = if consuming { Some(now) } else { None };
+    }
+
+    /// Moves expired registrations to `Expired`. Returns whether anything changed.
+    pub fn expire(&mut self, now: i64) -> bool {
+        if let Registration::Registered(r) = &self.state.registration
+            && now >= r.id_expires_at
+        {
+            let r = r.clone();
+            self.state.registration = Registration::Expired(r);
+            self.state.authorization = Authorization::default();
+            return true;
+        }
+        false
+    }
+
+    fn feature_blocks(&self, now: i64, service: &str) -> bool {
+        let grace = i64::from(self.catalog.feature_grace_days) * DAY;
+        self.catalog.feature.iter().any(|f| {
+            f.enforced
+                && f.services.iter().any(|s| s == service)
+                && self.state.features.contains(&f.sku)
+                && self.state.feature_grace.get(&f.sku).is_some_and(|g| now >= g.since + grace)
+        })
+    }
+
+    fn sku_ooc(&self, sku: &str) -> bool {
+        self.state
+            .authorization
+            .grant
+            .as_ref()
+            .is_some_and(|g| g.entitlements.iter().any(|e| e.sku == sku && e.status == Compliance::OutOfCompliance))
+    }
+
+    /// The call policy of every service, in catalog order.
+    pub fn policies(&self, now: i64) -> Vec<CallPolicy> {
+        let services = &self.catalog.service;
+        if !self.state.enabled {
+            return vec![CallPolicy::Allow { limit: UNLIMITED }; services.len()];
+        }
+        if self.registered().is_some() && self.authorization_expired(now) {
+            return vec![CallPolicy::Block; services.len()];
+        }
+        if self.authorized_mode() {
+            return services
+                .iter()
+                .map(|s| {
+                    if self.sku_ooc(&s.sku) || self.feature_blocks(now, &s.service) {
+                        CallPolicy::Block
+                    } else {
+                        CallPolicy::Allow { limit: UNLIMITED }
+                    }
+                })
+                .collect();
+        }
+        if self.eval_remaining() == 0 {
+            vec![CallPolicy::Block; services.len()]
+        } else {
+            vec![CallPolicy::Allow { limit: self.catalog.sessions_per_counting_license }; services.len()]
+        }
+    }
+
+    /// Conditions that hold now (diffed into events by the agent).
+    pub fn conditions(&self, now: i64, in_use: bool) -> BTreeSet<Condition> {
+        let mut c = BTreeSet::new();
+        if !self.state.enabled {
+            return c;
+        }
+        if self.evaluating() {
+            if self.eval_remaining() == 0 {
+                c.insert(Condition::EvalExpired);
+            } else if in_use {
+                c.insert(Condition::EvalMode);
+            }
+        }
+        if self.registered().is_some() {
+            if let Some(g) = &self.state.authorization.grant {
+                for e in g.entitlements.iter().filter(|e| e.status == Compliance::OutOfCompliance) {
+                    c.insert(Condition::ServiceOoc { sku: e.sku.clone() });
+                }
+            }
+            let grace = i64::from(self.catalog.feature_grace_days) * DAY;
+            for (sku, g) in &self.state.feature_grace {
+                if self.state.features.contains(sku) && now >= g.since + grace {
+                    c.insert(Condition::FeatureGraceExpired { sku: sku.clone() });
+                }
+            }
+            if self.authorization_expired(now) {
+                c.insert(Condition::AuthorizationExpired);
+            }
+        }
+        if matches!(self.state.registration, Registration::Expired(_)) {
+            c.insert(Condition::RegistrationExpired);
+        }
+        let comm_failed = match &self.state.registration {
+            Registration::Failed { retrying, .. } => *retrying,
+            Registration::Registered(_) => {
+                self.state.authorization.last_attempt.as_ref().is_some_and(|a| !a.ok)
+                    || self.registered().and_then(|r| r.last_renewal.as_ref()).is_some_and(|a| !a.ok)
+            }
+            _ => false,
+        };
+        if comm_failed {
+            c.insert(Condition::ManagerConnectionFailed);
+        }
+        c
+    }
+
+    /// The registration status word.
+    pub fn registration_word(&self) -> &'static str {
+        match &self.state.registration {
+            Registration::Unregistered => "UNREGISTERED",
+            Registration::Failed { .. } => "REGISTRATION FAILED",
+            Registration::Registered(_) => "REGISTERED",
+            Registration::Expired(_) => "REGISTRATION EXPIRED",
+        }
+    }
+
+    /// The authorization status word.
+    pub fn authorization_word(&self, now: i64, in_use: bool) -> &'static str {
+        if self.registered().is_some() && self.authorization_expired(now) {
+            return "AUTHORIZATION EXPIRED";
+        }
+        if let (Some(_), Some(g)) = (self.registered(), &self.state.authorization.grant) {
+            return match g.status {
+                Compliance::OutOfCompliance => "OUT OF COMPLIANCE",
+                Compliance::Authorized => "AUTHORIZED",
+            };
+        }
+        if self.state.enabled && self.eval_remaining() == 0 {
+            "EVAL EXPIRED"
+        } else if self.state.enabled && in_use {
+            "EVAL MODE"
+        } else {
+            "No Licenses in Use"
+        }
+    }
+
+    /// The usage to report, from peak session counts per service (catalog order).
+    pub fn usage(&self, peaks: &[u64]) -> Vec<Usage> {
+        let mut out: Vec<Usage> = self
+            .catalog
+            .service
+            .iter()
+            .zip(peaks)
+            .filter(|(_, p)| **p > 0)
+            .map(|(s, p)| Usage { sku: s.sku.clone(), count: self.catalog.licenses_for_sessions(*p) })
+            .collect();
+        out.extend(self.state.features.iter().map(|sku| Usage { sku: sku.clone(), count: 1 }));
+        out
+    }
+
+    /// Turns Smart Licensing on or off. Returns whether it changed.
+    pub fn set_enabled(&mut self, now: i64, in_use: bool, on: bool) -> bool {
+        if self.state.enabled == on {
+            return false;
+        }
+        self.account_eval(now, in_use);
+        self.state.enabled = on;
+        if on {
+            self.state.total_enabled += 1;
+        } else {
+            self.state.total_disabled += 1;
+        }
+        self.account_eval(now, in_use);
+        true
+    }
+
+    /// Turns an on/off feature on or off. Unknown or counting SKUs are refused.
+    pub fn set_feature(&mut self, sku: &str, on: bool) -> Result<bool, String> {
+        let canonical = match self.catalog.entitlement(sku) {
+            Some(Entitlement::Feature(f)) => f.sku.clone(),
+            Some(Entitlement::Service(s)) => {
+                return Err(format!("{} is a counting licence of service {}, not an on/off feature", s.sku, s.service));
+            }
+            None => return Err(format!("unknown feature {sku}")),
+        };
+        let changed = if on {
+            self.state.features.insert(canonical.clone())
+        } else {
+            self.state.feature_grace.remove(&canonical);
+            self.state.features.remove(&canonical)
+        };
+        Ok(changed)
+    }
+
+    /// Records a successful registration.
+    pub fn registered_ok(&mut self, now: i64, in_use: bool, reg: Registered) {
+        self.account_eval(now, in_use);
+        self.state.authorization = Authorization { deadline: Some(now + smartlic_protocol::time::AUTH_VALIDITY), ..Default::default() };
+        self.state.registration = Registration::Registered(reg);
+        self.state.last_report.clear();
+        self.account_eval(now, in_use);
+    }
+
+    /// Back to unregistered (deregistration, or the manager no longer knows the instance).
+    pub fn unregister(&mut self, now: i64, in_use: bool) {
+        self.account_eval(now, in_use);
+        self.state.registration = Registration::Unregistered;
+        self.state.authorization = Authorization::default();
+        self.state.last_report.clear();
+        self.account_eval(now, in_use);
+    }
+
+    /// Applies an authorization answer.
+    pub fn authorized(&mut self, now: i64, in_use: bool, resp: &AuthorizationResponse, reported: &[Usage]) {
+        self.account_eval(now, in_use);
+        let renew_at = resp.renew_at;
+        let ooc = resp.status == Compliance::OutOfCompliance;
+        // While out of compliance, report daily (the seed's "OOC retry").
+        let next = if ooc { (now + DAY).min(renew_at) } else { renew_at };
+        self.state.authorization = Authorization {
+            grant: Some(Grant {
+                status: resp.status,
+                entitlements: resp.entitlements.clone(),
+                at: resp.authorized_at,
+                expires_at: resp.expires_at,
+                renew_at,
+            }),
+            last_attempt: Some(Attempt { at: now, ok: true, reason: String::new() }),
+            next_attempt_at: Some(next),
+            failures: 0,
+            deadline: Some(resp.expires_at),
+        };
+        // Feature grace periods start at the first OOC answer and end when authorized.
+        for e in &resp.entitlements {
+            let is_feature = matches!(self.catalog.entitlement(&e.sku), Some(Entitlement::Feature(_)));
+            if !is_feature {
+                continue;
+            }
+            if e.status == Compliance::OutOfCompliance {
+                self.state.feature_grace.entry(e.sku.clone()).or_insert(FeatureGrace { since: now });
+            } else {
+                self.state.feature_grace.remove(&e.sku);
+            }
+        }
+        self.state.last_report = reported.iter().map(|u| (u.sku.clone(), u.count)).collect();
+        self.account_eval(now, in_use);
+    }
+
+    /// Records a failed authorization attempt and schedules the next one with back-off
+    /// (15 minutes doubling up to a day, by the licensing clock).
+    pub fn authorization_failed(&mut self, now: i64, reason: String) {
+        let a = &mut self.state.authorization;
+        a.failures = a.failures.saturating_add(1);
+        let backoff = (15 * 60_i64).saturating_mul(1 << a.failures.min(7).saturating_sub(1)).min(DAY);
+        a.last_attempt = Some(Attempt { at: now, ok: false, reason });
+        a.next_attempt_at = Some(now + backoff);
+    }
+
+    /// The next automatic authorization attempt (clock), if registered.
+    pub fn next_authorization_at(&self) -> Option<i64> {
+        self.registered()?;
+        self.state.authorization.next_attempt_at.or(Some(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use smartlic_protocol::wire::EntitlementStatus;
+
+    fn lic() -> Licensing {
+        let mut l = Licensing::new(PersistedState::default(), Catalog::staros());
+        l.set_enabled(0, false, true);
+        l
+    }
+
+    fn reg(now: i64) -> Registered {
+        Registered {
+            instance_id: "i".into(),
+            smart_account: "a".into(),
+            virtual_account: "v".into(),
+            export_controlled: false,
+            initial_registration_at: now,
+            id_certificate: String::new(),
+            id_issued_at: now,
+            id_expires_at: now + 365 * DAY,
+            last_renewal: None,
+            next_renewal_at: now + 180 * DAY,
+            device_key: String::new(),
+        }
+    }
+
+    fn answer(now: i64, ooc: &[&str], reported: &[&str]) -> AuthorizationResponse {
+        let entitlements: Vec<_> = reported
+            .iter()
+            .map(|s| EntitlementStatus {
+                sku: s.to_string(),
+                count: 1,
+                status: if ooc.contains(s) { Compliance::OutOfCompliance } else { Compliance::Authorized },
+            })
+            .collect();
+        AuthorizationResponse {
+            status: if ooc.is_empty() { Compliance::Authorized } else { Compliance::OutOfCompliance },
+            entitlements,
+            authorized_at: now,
+            expires_at: now + 90 * DAY,
+            renew_at: now + 30 * DAY,
+        }
+    }
+
+    #[test]
+    fn evaluation_consumed_only_in_use_and_runs_out() {
+        let mut l = lic();
+        l.account_eval(0, false);
+        l.account_eval(10 * DAY, false);
+        assert_eq!(l.eval_remaining(), 90 * DAY);
+        l.account_eval(10 * DAY, true);
+        l.account_eval(40 * DAY, true);
+        assert_eq!(l.eval_remaining(), 60 * DAY);
+        assert_eq!(l.authorization_word(40 * DAY, true), "EVAL MODE");
+        assert_eq!(l.policies(40 * DAY)[0], CallPolicy::Allow { limit: 10_000 });
+        l.account_eval(200 * DAY, true);
+        assert_eq!(l.eval_remaining(), 0);
+        assert_eq!(l.authorization_word(200 * DAY, true), "EVAL EXPIRED");
+        assert!(l.policies(200 * DAY).iter().all(|p| *p == CallPolicy::Block));
+        assert!(l.conditions(200 * DAY, true).contains(&Condition::EvalExpired));
+    }
+
+    #[test]
+    fn clock_back_gives_nothing_back() {
+        let mut l = lic();
+        l.account_eval(100 * DAY, true);
+        l.account_eval(110 * DAY, true);
+        assert_eq!(l.eval_remaining(), 80 * DAY);
+        l.account_eval(50 * DAY, true);
+        assert_eq!(l.eval_remaining(), 80 * DAY);
+        l.account_eval(55 * DAY, true);
+        assert_eq!(l.eval_remaining(), 75 * DAY);
+    }
+
+    #[test]
+    fn ooc_blocks_only_that_service_and_clears() {
+        let mut l = lic();
+        l.registered_ok(0, true, reg(0));
+        let pgw = "ASR5K-00-PW10GTWY";
+        l.authorized(1, true, &answer(1, &[pgw], &[pgw, "ASR5K-00-SW10LIC"]), &[]);
+        let p = l.policies(2);
+        assert_eq!(p[0], CallPolicy::Block);
+        assert_eq!(p[3], CallPolicy::Allow { limit: UNLIMITED });
+        assert_eq!(l.authorization_word(2, true), "OUT OF COMPLIANCE");
+        assert!(l.conditions(2, true).contains(&Condition::ServiceOoc { sku: pgw.into() }));
+        l.authorized(3, true, &answer(3, &[], &[pgw]), &[]);
+        assert_eq!(l.policies(4)[0], CallPolicy::Allow { limit: UNLIMITED });
+        assert_eq!(l.authorization_word(4, true), "AUTHORIZED");
+        // 90 days without a renewal: expired, everything blocked.
+        assert_eq!(l.authorization_word(3 + 90 * DAY, true), "AUTHORIZATION EXPIRED");
+        assert!(l.policies(3 + 90 * DAY).iter().all(|p| *p == CallPolicy::Block));
+    }
+
+    #[test]
+    fn feature_grace_then_enforcement_by_policy() {
+        let mut l = lic();
+        l.set_feature("ASR5K-00-EG01RS", true).unwrap();
+        l.set_feature("asr5k-00-cs01mpls", true).unwrap();
+        assert!(l.set_feature("ASR5K-00-PW10GTWY", true).is_err());
+        assert!(l.set_feature("NOPE", true).is_err());
+        l.registered_ok(0, true, reg(0));
+        let skus = ["ASR5K-00-EG01RS", "ASR5K-00-CS01MPLS"];
+        l.authorized(0, true, &answer(0, &skus, &skus), &[]);
+        let epdg = l.catalog().service_index("epdg").unwrap();
+        let pgw = l.catalog().service_index("pgw").unwrap();
+        // In grace: nothing blocked.
+        assert_eq!(l.policies(89 * DAY)[epdg], CallPolicy::Allow { limit: UNLIMITED });
+        // Renewals keep the grace start.
+        l.authorized(30 * DAY, true, &answer(30 * DAY, &skus, &skus), &[]);
+        l.authorized(60 * DAY, true, &answer(60 * DAY, &skus, &skus), &[]);
+        let p = l.policies(90 * DAY);
+        assert_eq!(p[epdg], CallPolicy::Block);
+        assert_eq!(p[pgw], CallPolicy::Allow { limit: UNLIMITED }, "CS01MPLS is never enforced");
+        assert!(l.conditions(90 * DAY, true).contains(&Condition::FeatureGraceExpired { sku: skus[0].into() }));
+        // Turning the feature off lifts the block.
+        l.set_feature("ASR5K-00-EG01RS", false).unwrap();
+        assert_eq!(l.policies(90 * DAY)[epdg], CallPolicy::Allow { limit: UNLIMITED });
+    }
+
+    #[test]
+    fn registration_stops_evaluation_and_deregistration_keeps_what_is_left() {
+        let mut l = lic();
+        l.account_eval(0, true);
+        l.account_eval(10 * DAY, true);
+        l.registered_ok(10 * DAY, true, reg(10 * DAY));
+        l.authorized(10 * DAY, true, &answer(10 * DAY, &[], &[]), &[]);
+        l.account_eval(50 * DAY, true);
+        assert_eq!(l.eval_remaining(), 80 * DAY);
+        l.unregister(50 * DAY, true);
+        l.account_eval(51 * DAY, true);
+        assert_eq!(l.eval_remaining(), 79 * DAY);
+    }
+
+    #[test]
+    fn usage_is_ceiling_of_peaks_plus_features() {
+        let mut l = lic();
+        l.set_feature("ASR5K-00-GN01REC", true).unwrap();
+        let u = l.usage(&[15_000, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(
+            u,
+            vec![
+                Usage { sku: "ASR5K-00-PW10GTWY".into(), count: 2 },
+                Usage { sku: "ASR5K-00-SW10LIC".into(), count: 1 },
+                Usage { sku: "ASR5K-00-GN01REC".into(), count: 1 },
+            ]
+        );
+    }
+
+    proptest! {
+        /// Evaluation time never grows, whatever the clock and the state do.
+        #[test]
+        fn evaluation_never_grows(steps in proptest::collection::vec((-100i64..100, any::<bool>(), 0u8..6), 1..80)) {
+            let mut l = lic();
+            let mut now = 1_000 * DAY;
+            let mut remaining = l.eval_remaining();
+            for (jump, in_use, op) in steps {
+                now += jump * DAY / 3;
+                match op {
+                    0 => { l.set_enabled(now, in_use, false); }
+                    1 => { l.set_enabled(now, in_use, true); }
+                    2 => l.registered_ok(now, in_use, reg(now)),
+                    3 => l.unregister(now, in_use),
+                    4 => { l.expire(now); }
+                    _ => l.account_eval(now, in_use),
+                }
+                let r = l.eval_remaining();
+                prop_assert!(r <= remaining);
+                remaining = r;
+                // Never admit when the evaluation is used up and not authorized.
+                if l.state.enabled && !l.authorized_mode() && r == 0 {
+                    prop_assert!(l.policies(now).iter().all(|p| *p == CallPolicy::Block));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The StarOS-style command line engine.
