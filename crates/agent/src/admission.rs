@@ -85,7 +85,11 @@ impl Gate {
         if prev & BLOCK_BIT != 0 || count >= (prev >> COUNT_BITS) & LIMIT_MASK {
             self.word.fetch_sub(1, Ordering::AcqRel);
             self.rejected.fetch_add(1, Ordering::Relaxed);
-            return Err(if prev & BLOCK_BIT != 0 { Blocked::Policy } else { Blocked::Limit });
+            return Err(if prev & BLOCK_BIT != 0 {
+                Blocked::Policy
+            } else {
+                Blocked::Limit
+            });
         }
         let now = count + 1;
         if now > self.peak.load(Ordering::Relaxed) {
@@ -113,7 +117,9 @@ impl Gate {
         if w & BLOCK_BIT != 0 {
             CallPolicy::Block
         } else {
-            CallPolicy::Allow { limit: (w >> COUNT_BITS) & LIMIT_MASK }
+            CallPolicy::Allow {
+                limit: (w >> COUNT_BITS) & LIMIT_MASK,
+            }
         }
     }
 
@@ -125,7 +131,10 @@ impl Gate {
                 return false;
             }
             let new = (cur & COUNT_MASK) | bits;
-            match self.word.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            match self
+                .word
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return true,
                 Err(seen) => cur = seen,
             }
@@ -170,7 +179,9 @@ pub struct Session {
 impl Admission {
     /// `services` gates, all with `policy`.
     pub fn new(services: usize, policy: CallPolicy) -> Admission {
-        Admission { gates: (0..services).map(|_| Gate::new(policy)).collect() }
+        Admission {
+            gates: (0..services).map(|_| Gate::new(policy)).collect(),
+        }
     }
 
     /// Tries to admit one new session of `service`. One atomic add on success.
@@ -229,7 +240,10 @@ impl Admission {
 
     /// Highest session count seen since the last [`Admission::reset_max`].
     pub fn max_calls(&self, service: usize) -> u64 {
-        self.gates.get(service).map(|g| g.max.load(Ordering::Acquire)).unwrap_or(0)
+        self.gates
+            .get(service)
+            .map(|g| g.max.load(Ordering::Acquire))
+            .unwrap_or(0)
     }
 
     /// Restarts `max_call_count` at the current count (on a change of licensing mode).
@@ -241,7 +255,10 @@ impl Admission {
 
     /// Calls refused so far.
     pub fn rejected(&self, service: usize) -> u64 {
-        self.gates.get(service).map(|g| g.rejected.load(Ordering::Relaxed)).unwrap_or(0)
+        self.gates
+            .get(service)
+            .map(|g| g.rejected.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
 }
 

@@ -48,13 +48,19 @@ pub struct LicenseEvent {
 pub fn diff(before: &BTreeSet<Condition>, after: &BTreeSet<Condition>, at: i64) -> Vec<LicenseEvent> {
     let mut out: Vec<LicenseEvent> = before
         .difference(after)
-        .map(|c| LicenseEvent { at, condition: c.clone(), set: false, detail: String::new() })
+        .map(|c| LicenseEvent {
+            at,
+            condition: c.clone(),
+            set: false,
+            detail: String::new(),
+        })
         .collect();
-    out.extend(
-        after
-            .difference(before)
-            .map(|c| LicenseEvent { at, condition: c.clone(), set: true, detail: String::new() }),
-    );
+    out.extend(after.difference(before).map(|c| LicenseEvent {
+        at,
+        condition: c.clone(),
+        set: true,
+        detail: String::new(),
+    }));
     out
 }
 

@@ -64,7 +64,11 @@ impl Licensing {
 
     /// The statistics mode name.
     pub fn mode(&self) -> &'static str {
-        if self.authorized_mode() { MODE_REGISTERED } else { MODE_EVALUATION }
+        if self.authorized_mode() {
+            MODE_REGISTERED
+        } else {
+            MODE_EVALUATION
+        }
     }
 
     /// Whether the authorization deadline has passed (registered only).
@@ -108,16 +112,20 @@ impl Licensing {
             f.enforced
                 && f.services.iter().any(|s| s == service)
                 && self.state.features.contains(&f.sku)
-                && self.state.feature_grace.get(&f.sku).is_some_and(|g| now >= g.since + grace)
+                && self
+                    .state
+                    .feature_grace
+                    .get(&f.sku)
+                    .is_some_and(|g| now >= g.since + grace)
         })
     }
 
     fn sku_ooc(&self, sku: &str) -> bool {
-        self.state
-            .authorization
-            .grant
-            .as_ref()
-            .is_some_and(|g| g.entitlements.iter().any(|e| e.sku == sku && e.status == Compliance::OutOfCompliance))
+        self.state.authorization.grant.as_ref().is_some_and(|g| {
+            g.entitlements
+                .iter()
+                .any(|e| e.sku == sku && e.status == Compliance::OutOfCompliance)
+        })
     }
 
     /// The call policy of every service, in catalog order.
@@ -144,7 +152,12 @@ impl Licensing {
         if self.eval_remaining() == 0 {
             vec![CallPolicy::Block; services.len()]
         } else {
-            vec![CallPolicy::Allow { limit: self.catalog.sessions_per_counting_license }; services.len()]
+            vec![
+                CallPolicy::Allow {
+                    limit: self.catalog.sessions_per_counting_license
+                };
+                services.len()
+            ]
         }
     }
 
@@ -163,7 +176,11 @@ impl Licensing {
         }
         if self.registered().is_some() {
             if let Some(g) = &self.state.authorization.grant {
-                for e in g.entitlements.iter().filter(|e| e.status == Compliance::OutOfCompliance) {
+                for e in g
+                    .entitlements
+                    .iter()
+                    .filter(|e| e.status == Compliance::OutOfCompliance)
+                {
                     c.insert(Condition::ServiceOoc { sku: e.sku.clone() });
                 }
             }
@@ -184,7 +201,10 @@ impl Licensing {
             Registration::Failed { retrying, .. } => *retrying,
             Registration::Registered(_) => {
                 self.state.authorization.last_attempt.as_ref().is_some_and(|a| !a.ok)
-                    || self.registered().and_then(|r| r.last_renewal.as_ref()).is_some_and(|a| !a.ok)
+                    || self
+                        .registered()
+                        .and_then(|r| r.last_renewal.as_ref())
+                        .is_some_and(|a| !a.ok)
             }
             _ => false,
         };
@@ -232,9 +252,15 @@ impl Licensing {
             .iter()
             .zip(peaks)
             .filter(|(_, p)| **p > 0)
-            .map(|(s, p)| Usage { sku: s.sku.clone(), count: self.catalog.licenses_for_sessions(*p) })
+            .map(|(s, p)| Usage {
+                sku: s.sku.clone(),
+                count: self.catalog.licenses_for_sessions(*p),
+            })
             .collect();
-        out.extend(self.state.features.iter().map(|sku| Usage { sku: sku.clone(), count: 1 }));
+        out.extend(self.state.features.iter().map(|sku| Usage {
+            sku: sku.clone(),
+            count: 1,
+        }));
         out
     }
 
@@ -259,7 +285,10 @@ impl Licensing {
         let canonical = match self.catalog.entitlement(sku) {
             Some(Entitlement::Feature(f)) => f.sku.clone(),
             Some(Entitlement::Service(s)) => {
-                return Err(format!("{} is a counting licence of service {}, not an on/off feature", s.sku, s.service));
+                return Err(format!(
+                    "{} is a counting licence of service {}, not an on/off feature",
+                    s.sku, s.service
+                ));
             }
             None => return Err(format!("unknown feature {sku}")),
         };
@@ -275,7 +304,10 @@ impl Licensing {
     /// Records a successful registration.
     pub fn registered_ok(&mut self, now: i64, in_use: bool, reg: Registered) {
         self.account_eval(now, in_use);
-        self.state.authorization = Authorization { deadline: Some(now + smartlic_protocol::time::AUTH_VALIDITY), ..Default::default() };
+        self.state.authorization = Authorization {
+            deadline: Some(now + smartlic_protocol::time::AUTH_VALIDITY),
+            ..Default::default()
+        };
         self.state.registration = Registration::Registered(reg);
         self.state.last_report.clear();
         self.account_eval(now, in_use);
@@ -305,7 +337,11 @@ impl Licensing {
                 expires_at: resp.expires_at,
                 renew_at,
             }),
-            last_attempt: Some(Attempt { at: now, ok: true, reason: String::new() }),
+            last_attempt: Some(Attempt {
+                at: now,
+                ok: true,
+                reason: String::new(),
+            }),
             next_attempt_at: Some(next),
             failures: 0,
             deadline: Some(resp.expires_at),
@@ -317,7 +353,10 @@ impl Licensing {
                 continue;
             }
             if e.status == Compliance::OutOfCompliance {
-                self.state.feature_grace.entry(e.sku.clone()).or_insert(FeatureGrace { since: now });
+                self.state
+                    .feature_grace
+                    .entry(e.sku.clone())
+                    .or_insert(FeatureGrace { since: now });
             } else {
                 self.state.feature_grace.remove(&e.sku);
             }
@@ -331,8 +370,14 @@ impl Licensing {
     pub fn authorization_failed(&mut self, now: i64, reason: String) {
         let a = &mut self.state.authorization;
         a.failures = a.failures.saturating_add(1);
-        let backoff = (15 * 60_i64).saturating_mul(1 << a.failures.min(7).saturating_sub(1)).min(DAY);
-        a.last_attempt = Some(Attempt { at: now, ok: false, reason });
+        let backoff = (15 * 60_i64)
+            .saturating_mul(1 << a.failures.min(7).saturating_sub(1))
+            .min(DAY);
+        a.last_attempt = Some(Attempt {
+            at: now,
+            ok: false,
+            reason,
+        });
         a.next_attempt_at = Some(now + backoff);
     }
 
@@ -377,11 +422,19 @@ mod tests {
             .map(|s| EntitlementStatus {
                 sku: s.to_string(),
                 count: 1,
-                status: if ooc.contains(s) { Compliance::OutOfCompliance } else { Compliance::Authorized },
+                status: if ooc.contains(s) {
+                    Compliance::OutOfCompliance
+                } else {
+                    Compliance::Authorized
+                },
             })
             .collect();
         AuthorizationResponse {
-            status: if ooc.is_empty() { Compliance::Authorized } else { Compliance::OutOfCompliance },
+            status: if ooc.is_empty() {
+                Compliance::Authorized
+            } else {
+                Compliance::OutOfCompliance
+            },
             entitlements,
             authorized_at: now,
             expires_at: now + 90 * DAY,
@@ -429,7 +482,10 @@ mod tests {
         assert_eq!(p[0], CallPolicy::Block);
         assert_eq!(p[3], CallPolicy::Allow { limit: UNLIMITED });
         assert_eq!(l.authorization_word(2, true), "OUT OF COMPLIANCE");
-        assert!(l.conditions(2, true).contains(&Condition::ServiceOoc { sku: pgw.into() }));
+        assert!(
+            l.conditions(2, true)
+                .contains(&Condition::ServiceOoc { sku: pgw.into() })
+        );
         l.authorized(3, true, &answer(3, &[], &[pgw]), &[]);
         assert_eq!(l.policies(4)[0], CallPolicy::Allow { limit: UNLIMITED });
         assert_eq!(l.authorization_word(4, true), "AUTHORIZED");
@@ -457,8 +513,15 @@ mod tests {
         l.authorized(60 * DAY, true, &answer(60 * DAY, &skus, &skus), &[]);
         let p = l.policies(90 * DAY);
         assert_eq!(p[epdg], CallPolicy::Block);
-        assert_eq!(p[pgw], CallPolicy::Allow { limit: UNLIMITED }, "CS01MPLS is never enforced");
-        assert!(l.conditions(90 * DAY, true).contains(&Condition::FeatureGraceExpired { sku: skus[0].into() }));
+        assert_eq!(
+            p[pgw],
+            CallPolicy::Allow { limit: UNLIMITED },
+            "CS01MPLS is never enforced"
+        );
+        assert!(
+            l.conditions(90 * DAY, true)
+                .contains(&Condition::FeatureGraceExpired { sku: skus[0].into() })
+        );
         // Turning the feature off lifts the block.
         l.set_feature("ASR5K-00-EG01RS", false).unwrap();
         assert_eq!(l.policies(90 * DAY)[epdg], CallPolicy::Allow { limit: UNLIMITED });
@@ -486,9 +549,18 @@ mod tests {
         assert_eq!(
             u,
             vec![
-                Usage { sku: "ASR5K-00-PW10GTWY".into(), count: 2 },
-                Usage { sku: "ASR5K-00-SW10LIC".into(), count: 1 },
-                Usage { sku: "ASR5K-00-GN01REC".into(), count: 1 },
+                Usage {
+                    sku: "ASR5K-00-PW10GTWY".into(),
+                    count: 2
+                },
+                Usage {
+                    sku: "ASR5K-00-SW10LIC".into(),
+                    count: 1
+                },
+                Usage {
+                    sku: "ASR5K-00-GN01REC".into(),
+                    count: 1
+                },
             ]
         );
     }

@@ -38,7 +38,10 @@ pub enum StateError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
-    move |source| StateError::Io { path: path.to_path_buf(), source }
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// One attempt to talk to the manager.
@@ -285,7 +288,12 @@ impl StateStore {
         let key = match std::fs::read_to_string(&key_path) {
             Ok(text) => hex::decode(text.trim()).unwrap_or_default(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(StateError::Io { path: key_path, source: e }),
+            Err(e) => {
+                return Err(StateError::Io {
+                    path: key_path,
+                    source: e,
+                });
+            }
         };
         let key = if key.len() == 32 {
             key
@@ -294,7 +302,10 @@ impl StateStore {
             write_atomic(&key_path, hex::encode(fresh).as_bytes(), Some(0o600)).map_err(io_err(&key_path))?;
             fresh.to_vec()
         };
-        Ok(StateStore { dir: dir.to_path_buf(), key })
+        Ok(StateStore {
+            dir: dir.to_path_buf(),
+            key,
+        })
     }
 
     fn path(&self) -> PathBuf {
@@ -320,7 +331,11 @@ impl StateStore {
                     aside.display()
                 );
                 let state = PersistedState {
-                    eval: Evaluation { used_secs: eval_secs, accounted_to: None, expired_at: Some(now) },
+                    eval: Evaluation {
+                        used_secs: eval_secs,
+                        accounted_to: None,
+                        expired_at: Some(now),
+                    },
                     integrity_alert: Some(reason.clone()),
                     ..PersistedState::default()
                 };
@@ -380,7 +395,9 @@ mod tests {
         }
         // Hand-edit: give back evaluation time.
         let path = dir.path().join(STATE_FILE);
-        let text = std::fs::read_to_string(&path).unwrap().replace("\"used_secs\": 42", "\"used_secs\": 0");
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"used_secs\": 42", "\"used_secs\": 0");
         std::fs::write(&path, text).unwrap();
         match store.load(1000, 100).unwrap() {
             Loaded::Tampered { state, reason } => {

@@ -63,7 +63,10 @@ impl FileClock {
         let c = FileClock {
             path: path.as_ref().to_path_buf(),
             cached: AtomicI64::new(SystemClock.now()),
-            state: Mutex::new(FileClockState { read_at: None, last_error: None }),
+            state: Mutex::new(FileClockState {
+                read_at: None,
+                last_error: None,
+            }),
         };
         c.refresh();
         c
@@ -74,7 +77,11 @@ impl FileClock {
             .map_err(|e| format!("cannot read clock file {}: {e}", self.path.display()))
             .and_then(|text| {
                 smartlic_protocol::time::parse_rfc3339(&text).ok_or_else(|| {
-                    format!("clock file {} does not hold an RFC 3339 time: {:?}", self.path.display(), text.trim())
+                    format!(
+                        "clock file {} does not hold an RFC 3339 time: {:?}",
+                        self.path.display(),
+                        text.trim()
+                    )
                 })
             });
         let mut st = match self.state.lock() {
@@ -156,7 +163,10 @@ mod tests {
         let path = dir.path().join("clock");
         std::fs::write(&path, "2026-01-01T00:00:00Z\n").unwrap();
         let c = FileClock::new(&path);
-        assert_eq!(c.now(), smartlic_protocol::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap());
+        assert_eq!(
+            c.now(),
+            smartlic_protocol::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap()
+        );
         std::fs::write(&path, "2026-04-01T00:00:00Z").unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         let want = smartlic_protocol::time::parse_rfc3339("2026-04-01T00:00:00Z").unwrap();

@@ -1,2 +1,27 @@
-//! stub
+//! A simulated StarOS product (ASR 5500, VPC-SI, VPC-DI) around the Smart Agent: the StarOS-style
+//! CLI on a Unix socket, call simulation through the agent's admission gates, the `show license …`
+//! views, SNMP traps and bulk statistics.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), smartlic_node::NodeError> {
+//! let opts = smartlic_node::NodeOptions {
+//!     dir: "/tmp/node1".into(),
+//!     hostname: "asr5500".into(),
+//!     platform: "ASR5500".into(),
+//!     serial: None,
+//!     clock: smartlic_clock::from_option(None),
+//!     catalog: smartlic_protocol::Catalog::staros(),
+//! };
+//! smartlic_node::run(opts).await // serves `smartlic cli --data-dir /tmp/node1` until stopped
+//! # }
+//! ```
+
 pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod node;
+pub mod protocol;
+pub mod services;
+pub mod views;
+
+pub use node::{Node, NodeError, NodeOptions, run};

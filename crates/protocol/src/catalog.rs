@@ -147,7 +147,12 @@ impl Catalog {
             return Err(CatalogError::Invalid("at most 32 services".into()));
         }
         let mut skus = HashSet::new();
-        for sku in self.service.iter().map(|s| &s.sku).chain(self.feature.iter().map(|f| &f.sku)) {
+        for sku in self
+            .service
+            .iter()
+            .map(|s| &s.sku)
+            .chain(self.feature.iter().map(|f| &f.sku))
+        {
             if !skus.insert(sku.as_str()) {
                 return Err(CatalogError::Invalid(format!("SKU {sku} appears twice")));
             }
@@ -215,8 +220,14 @@ mod tests {
         let c = Catalog::from_toml_str(STAROS_CATALOG_TOML).unwrap();
         let names: Vec<_> = c.service.iter().map(|s| s.service.as_str()).collect();
         assert_eq!(names, ["pgw", "saegw", "ggsn", "sgw", "mme", "epdg", "samog"]);
-        assert_eq!(c.service.iter().map(|s| s.tag_id).collect::<Vec<_>>(), (0..7).collect::<Vec<_>>());
-        assert_eq!(c.feature.iter().map(|s| s.tag_id).collect::<Vec<_>>(), (0..9).collect::<Vec<_>>());
+        assert_eq!(
+            c.service.iter().map(|s| s.tag_id).collect::<Vec<_>>(),
+            (0..7).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            c.feature.iter().map(|s| s.tag_id).collect::<Vec<_>>(),
+            (0..9).collect::<Vec<_>>()
+        );
         assert_eq!(c.software.len(), 3);
         let rs = c.entitlement("ASR5K-00-EG01RS").unwrap();
         match rs {
@@ -277,7 +288,13 @@ tag = "regid.x.X-SESS"
         let dup = STAROS_CATALOG_TOML.replace("ASR5K-00-SG10\"", "ASR5K-00-PW10GTWY\"");
         assert!(matches!(Catalog::from_toml_str(&dup), Err(CatalogError::Invalid(_))));
         let unknown = STAROS_CATALOG_TOML.replace("services = [\"epdg\"]", "services = [\"nope\"]");
-        assert!(matches!(Catalog::from_toml_str(&unknown), Err(CatalogError::Invalid(_))));
-        assert!(matches!(Catalog::from_toml_str("vendor = 1"), Err(CatalogError::Parse(_))));
+        assert!(matches!(
+            Catalog::from_toml_str(&unknown),
+            Err(CatalogError::Invalid(_))
+        ));
+        assert!(matches!(
+            Catalog::from_toml_str("vendor = 1"),
+            Err(CatalogError::Parse(_))
+        ));
     }
 }

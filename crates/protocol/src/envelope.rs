@@ -138,8 +138,12 @@ impl SignedResponse {
         timestamp: i64,
         body: T,
     ) -> Result<SignedResponse, EnvelopeError> {
-        let payload = serde_json::to_vec(&ResponsePayload { request_nonce, timestamp, body })
-            .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+        let payload = serde_json::to_vec(&ResponsePayload {
+            request_nonce,
+            timestamp,
+            body,
+        })
+        .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         let sig = key.sign(&signed_bytes(RESPONSE_CONTEXT, &payload));
         Ok(SignedResponse {
             payload: B64.encode(&payload),
@@ -210,7 +214,10 @@ mod tests {
         assert_eq!(p.body, vec![1, 2]);
         assert_eq!(p.nonce, "n1");
         // Another key.
-        assert_eq!(r.open::<Vec<u32>>(&key(2).verifying_key()), Err(EnvelopeError::BadSignature));
+        assert_eq!(
+            r.open::<Vec<u32>>(&key(2).verifying_key()),
+            Err(EnvelopeError::BadSignature)
+        );
         // A changed payload.
         let mut t = r.clone();
         t.payload = B64.encode(br#"{"nonce":"n1","timestamp":42,"body":[1,3]}"#);
@@ -218,15 +225,25 @@ mod tests {
         // Garbage.
         let mut g = r.clone();
         g.signature = "%%%".into();
-        assert!(matches!(g.open::<Vec<u32>>(&k.verifying_key()), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(
+            g.open::<Vec<u32>>(&k.verifying_key()),
+            Err(EnvelopeError::Malformed(_))
+        ));
     }
 
     #[test]
     fn a_request_signature_is_not_a_response_signature() {
         let k = key(3);
         let r = SignedRequest::sign(&k, None, "n".into(), 1, 5u8).unwrap();
-        let as_resp = SignedResponse { payload: r.payload, signature: r.signature, signer_certificate: String::new() };
-        assert_eq!(as_resp.open::<u8>(&k.verifying_key(), "n").err(), Some(EnvelopeError::BadSignature));
+        let as_resp = SignedResponse {
+            payload: r.payload,
+            signature: r.signature,
+            signer_certificate: String::new(),
+        };
+        assert_eq!(
+            as_resp.open::<u8>(&k.verifying_key(), "n").err(),
+            Some(EnvelopeError::BadSignature)
+        );
     }
 
     #[test]
@@ -234,7 +251,10 @@ mod tests {
         let k = key(4);
         let r = SignedResponse::sign(&k, "pem", "mine".into(), 7, "ok").unwrap();
         assert_eq!(r.open::<String>(&k.verifying_key(), "mine").unwrap().body, "ok");
-        assert_eq!(r.open::<String>(&k.verifying_key(), "other").err(), Some(EnvelopeError::NonceMismatch));
+        assert_eq!(
+            r.open::<String>(&k.verifying_key(), "other").err(),
+            Some(EnvelopeError::NonceMismatch)
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn format_date(ts: i64) -> String {
 
 /// Parses an RFC 3339 timestamp into seconds since the epoch.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    OffsetDateTime::parse(text.trim(), &Rfc3339).ok().map(|t| t.unix_timestamp())
+    OffsetDateTime::parse(text.trim(), &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
 }
 
 /// Parses `YYYY-MM-DD` into the first second of that day (UTC).

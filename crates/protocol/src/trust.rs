@@ -107,16 +107,25 @@ pub fn verify_signer(signer_pem: &str, anchors: &[Vec<u8>], now: i64) -> Result<
             .unwrap_or(false)
     });
     if !issued_by_anchor {
-        return Err(TrustError::UntrustedIssuer { issuer: cert.issuer().to_string() });
+        return Err(TrustError::UntrustedIssuer {
+            issuer: cert.issuer().to_string(),
+        });
     }
     let eku_ok = cert
         .extended_key_usage()
         .ok()
         .flatten()
-        .map(|e| e.value.other.iter().any(|o| o.to_id_string() == RESPONSE_SIGNING_EKU_TEXT))
+        .map(|e| {
+            e.value
+                .other
+                .iter()
+                .any(|o| o.to_id_string() == RESPONSE_SIGNING_EKU_TEXT)
+        })
         .unwrap_or(false);
     if !eku_ok {
-        return Err(TrustError::WrongPurpose("missing the response-signing extended key usage".into()));
+        return Err(TrustError::WrongPurpose(
+            "missing the response-signing extended key usage".into(),
+        ));
     }
     let spki = cert.public_key();
     if spki.algorithm.algorithm.to_id_string() != ED25519_OID_TEXT {
@@ -135,8 +144,8 @@ pub fn verify_signer(signer_pem: &str, anchors: &[Vec<u8>], now: i64) -> Result<
 mod tests {
     use super::*;
     use rcgen::{
-        BasicConstraints, CertificateParams, CustomExtension, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-        PKCS_ECDSA_P256_SHA256, PKCS_ED25519,
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256,
+        PKCS_ED25519,
     };
 
     fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
@@ -155,7 +164,6 @@ mod tests {
         if eku {
             p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(RESPONSE_SIGNING_EKU.to_vec())];
         }
-        let _unused: Option<CustomExtension> = None;
         (p.signed_by(&key, issuer).unwrap().pem(), key)
     }
 
@@ -167,17 +175,29 @@ mod tests {
         let anchors = pem_certificates(&ca_pem).unwrap();
         let now = crate::time::parse_rfc3339("2027-01-01T00:00:00Z").unwrap();
         let vk = verify_signer(&s_pem, &anchors, now).unwrap();
-        assert_eq!(&vk.as_bytes()[..], &s_key.public_key_raw()[..]);
+        assert_eq!(&vk.as_bytes()[..], s_key.public_key_raw());
 
         let wrong = pem_certificates(&other_pem).unwrap();
-        assert!(matches!(verify_signer(&s_pem, &wrong, now), Err(TrustError::UntrustedIssuer { .. })));
-        assert!(matches!(verify_signer(&s_pem, &[], now), Err(TrustError::UntrustedIssuer { .. })));
+        assert!(matches!(
+            verify_signer(&s_pem, &wrong, now),
+            Err(TrustError::UntrustedIssuer { .. })
+        ));
+        assert!(matches!(
+            verify_signer(&s_pem, &[], now),
+            Err(TrustError::UntrustedIssuer { .. })
+        ));
 
         let far = crate::time::parse_rfc3339("4100-01-01T00:00:00Z").unwrap();
-        assert!(matches!(verify_signer(&s_pem, &anchors, far), Err(TrustError::Expired { .. })));
+        assert!(matches!(
+            verify_signer(&s_pem, &anchors, far),
+            Err(TrustError::Expired { .. })
+        ));
 
         let (no_eku, _) = signer(&issuer, false);
-        assert!(matches!(verify_signer(&no_eku, &anchors, now), Err(TrustError::WrongPurpose(_))));
+        assert!(matches!(
+            verify_signer(&no_eku, &anchors, now),
+            Err(TrustError::WrongPurpose(_))
+        ));
         assert!(verify_signer("garbage", &anchors, now).is_err());
         let s = summarize(&anchors[0]).unwrap();
         assert!(s.subject.contains("root"));

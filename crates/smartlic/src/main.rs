@@ -1,1 +1,208 @@
-fn main() {}
+//! `smartlic`: one executable for the license manager (`server`), a product with the Smart Agent
+//! inside (`node`), its CLI (`cli`), the administration client (`account`, `va`, `license`,
+//! `token`, `instance`, `user`), benchmarks (`bench`) and a demo (`demo`). This file only parses
+//! flags and wires the library crates together.
+
+mod admin;
+mod bench;
+mod demo;
+mod shell;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "smartlic", version, about = "Open Smart Software Licensing: license manager, Smart Agent node and CLI")]
+struct Cli {
+    #[command(flatten)]
+    conn: admin::Connection,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Platform {
+    #[value(name = "ASR5500")]
+    Asr5500,
+    #[value(name = "VPC-SI")]
+    VpcSi,
+    #[value(name = "VPC-DI")]
+    VpcDi,
+}
+
+impl Platform {
+    fn name(self) -> &'static str {
+        match self {
+            Platform::Asr5500 => "ASR5500",
+            Platform::VpcSi => "VPC-SI",
+            Platform::VpcDi => "VPC-DI",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the license manager (Smart Software Manager) over HTTPS.
+    Server {
+        /// Directory for the CA, keys, admin.key and the SQLite database.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        /// Database URL (postgres://…); default SQLite at DATA_DIR/smartlic.db.
+        #[arg(long)]
+        database: Option<String>,
+        /// Read "now" from this file (RFC 3339) instead of the system clock.
+        #[arg(long)]
+        clock_file: Option<PathBuf>,
+        /// Product catalog (TOML); default the built-in StarOS catalog.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Run one product instance (a simulated StarOS node with the Smart Agent).
+    Node {
+        /// Directory for the licensing state, trust pool, configuration and cli.sock.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Hostname shown in the prompt and reported to the manager.
+        #[arg(long, default_value = "asr5500")]
+        hostname: String,
+        /// Platform.
+        #[arg(long, value_enum, ignore_case = true, default_value = "ASR5500")]
+        platform: Platform,
+        /// Serial number (default: generated once and kept in DATA_DIR/serial).
+        #[arg(long)]
+        serial: Option<String>,
+        /// Read "now" from this file (RFC 3339) instead of the system clock.
+        #[arg(long)]
+        clock_file: Option<PathBuf>,
+        /// Product catalog (TOML); default the built-in StarOS catalog.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Open a CLI session on a running node.
+    Cli {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Run this line as if typed at the prompt (repeatable, in order).
+        #[arg(short = 'c', value_name = "LINE")]
+        lines: Vec<String>,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+    /// Start a license manager and a registered demo node, ready to look at.
+    Demo {
+        /// Directory for both (manager/ and node/ inside).
+        #[arg(long, default_value = "demo")]
+        data_dir: PathBuf,
+        /// Address of the demo license manager.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+    },
+    #[command(flatten)]
+    Admin(admin::AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// The admission hot path against a bare atomic and a Mutex<HashMap>.
+    Admission {
+        /// Total measuring time.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Threads admitting on one service for the `_mt` figures.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+fn load_catalog(path: Option<&PathBuf>) -> Result<smartlic_protocol::Catalog> {
+    match path {
+        None => Ok(smartlic_protocol::Catalog::staros()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read catalog {}", p.display()))?;
+            Ok(smartlic_protocol::Catalog::from_toml_str(&text).with_context(|| format!("catalog {}", p.display()))?)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SMARTLIC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn run(cli: Cli) -> Result<bool> {
+    match cli.command {
+        Command::Server { data_dir, listen, database, clock_file, catalog } => {
+            init_logging();
+            let opts = smartlic_manager::ServerOptions {
+                data_dir,
+                listen,
+                database,
+                clock: smartlic_clock::from_option(clock_file.as_deref()),
+                catalog: load_catalog(catalog.as_ref())?,
+            };
+            runtime()?.block_on(smartlic_manager::run_server(opts))?;
+            Ok(true)
+        }
+        Command::Node { data_dir, hostname, platform, serial, clock_file, catalog } => {
+            init_logging();
+            let opts = smartlic_node::NodeOptions {
+                dir: data_dir,
+                hostname,
+                platform: platform.name().to_string(),
+                serial,
+                clock: smartlic_clock::from_option(clock_file.as_deref()),
+                catalog: load_catalog(catalog.as_ref())?,
+            };
+            runtime()?.block_on(smartlic_node::run(opts))?;
+            Ok(true)
+        }
+        Command::Cli { data_dir, lines } => {
+            if lines.is_empty() {
+                shell::interactive(&data_dir)
+            } else {
+                shell::run_lines(&data_dir, &lines)
+            }
+        }
+        Command::Bench { which: BenchCommand::Admission { seconds, threads } } => {
+            let figures = bench::admission(seconds, threads);
+            println!("{}", serde_json::to_string_pretty(&figures)?);
+            Ok(true)
+        }
+        Command::Demo { data_dir, listen } => {
+            init_logging();
+            runtime()?.block_on(demo::run(&data_dir, &listen))?;
+            Ok(true)
+        }
+        Command::Admin(cmd) => {
+            runtime()?.block_on(admin::run(&cli.conn, cmd))?;
+            Ok(true)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Call Home transport: HTTPS POSTs of signed envelopes to the license manager, trusting only the
+//! trust pool (no system roots), with timeouts and an optional HTTP proxy. Retries and back-off
+//! are decided by the caller ([`crate::agent`]), which knows whether a failure is final.
+
+use smartlic_protocol::wire::ErrorBody;
+use smartlic_protocol::{SignedRequest, SignedResponse};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a call to the manager failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TransportError {
+    /// No URL is configured.
+    #[error("no license manager URL is configured (config: license smart url URL)")]
+    NoUrl,
+    /// The trust pool is empty.
+    #[error("the trust pool is empty (exec: crypto pki trustpool import file PATH)")]
+    EmptyTrustPool,
+    /// Could not connect, or timed out.
+    #[error("cannot reach the license manager at {url}: {reason}")]
+    Unreachable {
+        /// Where.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// TLS failed: the server certificate is not trusted.
+    #[error("the license manager's certificate is not trusted by the trust pool ({0})")]
+    Untrusted(String),
+    /// The manager refused the request (4xx with a reason).
+    #[error("{message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Error code (see `smartlic_protocol::wire::codes`).
+        code: String,
+        /// The manager's message.
+        message: String,
+    },
+    /// The manager is over capacity.
+    #[error("the license manager is busy (HTTP 503)")]
+    Busy {
+        /// Seconds from Retry-After.
+        retry_after: Option<u64>,
+    },
+    /// Another server-side failure.
+    #[error("the license manager failed (HTTP {0})")]
+    Server(u16),
+    /// The answer was not a valid signed response.
+    #[error("invalid answer from the license manager: {0}")]
+    BadAnswer(String),
+}
+
+impl TransportError {
+    /// A refusal that retrying will not change.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, TransportError::Refused { .. })
+    }
+}
+
+/// An HTTPS client bound to one manager URL and one trust pool.
+#[derive(Debug, Clone)]
+pub struct CallHome {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl CallHome {
+    /// A client for `url` that trusts only `anchors` (DER), optionally through `proxy`.
+    pub fn new(url: &str, anchors: &[Vec<u8>], proxy: Option<&str>) -> Result<CallHome, TransportError> {
+        if anchors.is_empty() {
+            return Err(TransportError::EmptyTrustPool);
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        for der in anchors {
+            // A certificate that is not a usable anchor is skipped; the others still count.
+            let _ = roots.add(rustls_pki_types::CertificateDer::from(der.clone()));
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TransportError::BadAnswer(format!("TLS setup: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("smartlic-agent/", env!("CARGO_PKG_VERSION")));
+        if let Some(p) = proxy {
+            let proxy = reqwest::Proxy::all(p).map_err(|e| TransportError::Unreachable {
+                url: p.to_string(),
+                reason: format!("bad proxy: {e}"),
+            })?;
+            builder = builder.proxy(proxy);
+        } else {
+            builder = builder.no_proxy();
+        }
+        let client = builder
+            .build()
+            .map_err(|e| TransportError::BadAnswer(format!("HTTP client setup: {e}")))?;
+        Ok(CallHome {
+            client,
+            base: url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The manager URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// POSTs a signed request to `path` (e.g. `/api/v1/device/register`).
+    pub async fn post(&self, path: &str, req: &SignedRequest) -> Result<SignedResponse, TransportError> {
+        let url = format!("{}{}", self.base, path);
+        let resp = self
+            .client
+            .post(&url)
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| classify(&self.base, &e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = resp.bytes().await.map_err(|e| classify(&self.base, &e))?;
+        if bytes.len() > smartlic_protocol::envelope::MAX_ENVELOPE_BYTES * 4 {
+            return Err(TransportError::BadAnswer("answer too large".into()));
+        }
+        match status {
+            200..=299 => serde_json::from_slice(&bytes).map_err(|e| TransportError::BadAnswer(e.to_string())),
+            503 => Err(TransportError::Busy { retry_after }),
+            400..=499 => match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(b) => Err(TransportError::Refused {
+                    status,
+                    code: b.error.code,
+                    message: b.error.message,
+                }),
+                Err(_) => Err(TransportError::Refused {
+                    status,
+                    code: String::new(),
+                    message: format!("the license manager refused the request (HTTP {status})"),
+                }),
+            },
+            _ => Err(TransportError::Server(status)),
+        }
+    }
+}
+
+fn classify(base: &str, e: &reqwest::Error) -> TransportError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(c) => TransportError::Untrusted(format!("{c:?}")),
+                other => TransportError::Unreachable {
+                    url: base.to_string(),
+                    reason: format!("TLS: {other}"),
+                },
+            };
+        }
+        source = s.source();
+    }
+    // Innermost cause in one line.
+    let mut reason = e.to_string();
+    let mut s = std::error::Error::source(e);
+    while let Some(inner) = s {
+        reason = inner.to_string();
+        s = inner.source();
+    }
+    if e.is_timeout() {
+        reason = format!("timed out ({reason})");
+    }
+    TransportError::Unreachable {
+        url: base.to_string(),
+        reason,
+    }
+}

@@ -1,0 +1,342 @@
+//! The running node: the Smart Agent, the simulated sessions, the node configuration and the CLI
+//! socket.
+
+use crate::cli::{Grammar, Mode};
+use crate::config::{ConfigError, NodeConfig};
+use crate::protocol::{MAX_LINE, Reply, Request};
+use smartlic_agent::admission::Session;
+use smartlic_agent::{AgentConfig, AgentError, SmartAgent};
+use smartlic_clock::SharedClock;
+use smartlic_protocol::Catalog;
+use smartlic_protocol::wire::Udi;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// Data directory.
+    pub dir: PathBuf,
+    /// Hostname.
+    pub hostname: String,
+    /// Platform (`ASR5500`, `VPC-SI`, `VPC-DI`).
+    pub platform: String,
+    /// Serial number (generated and kept in `DIR/serial` when absent).
+    pub serial: Option<String>,
+    /// The clock.
+    pub clock: SharedClock,
+    /// The product catalog.
+    pub catalog: Catalog,
+}
+
+/// Node failures.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The agent failed to start.
+    #[error("{0}")]
+    Agent(#[from] AgentError),
+    /// The configuration could not be read.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// File system or socket trouble.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Bad options.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A running product instance.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) agent: SmartAgent,
+    pub(crate) config: Mutex<NodeConfig>,
+    pub(crate) sessions: Mutex<Vec<Vec<Session>>>,
+    pub(crate) grammar: &'static Grammar,
+    pub(crate) hostname: String,
+    pub(crate) dir: PathBuf,
+}
+
+fn serial_for(dir: &Path, given: Option<String>) -> Result<String, NodeError> {
+    let path = dir.join("serial");
+    if let Some(s) = given {
+        if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(NodeError::Invalid(format!(
+                "serial number must be 1 to 64 letters, digits or '-', not {s:?}"
+            )));
+        }
+        return Ok(s);
+    }
+    if let Ok(s) = std::fs::read_to_string(&path)
+        && !s.trim().is_empty()
+    {
+        return Ok(s.trim().to_string());
+    }
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
+    let s: String = std::iter::once("FLM".to_string())
+        .chain((0..8).map(|_| (ALPHABET[rand_index(ALPHABET.len())] as char).to_string()))
+        .collect();
+    smartlic_agent::state::write_atomic(&path, s.as_bytes(), Some(0o644)).map_err(|e| NodeError::Io {
+        context: format!("writing {}", path.display()),
+        source: e,
+    })?;
+    Ok(s)
+}
+
+fn rand_index(n: usize) -> usize {
+    let mut b = [0u8; 8];
+    // Uniqueness, not secrecy: a serial number. Use the clock's nanoseconds and the address of a
+    // local to avoid a dependency on a random generator here.
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    b[..4].copy_from_slice(&t.to_le_bytes());
+    let addr = &b as *const _ as usize;
+    (u64::from_le_bytes(b) as usize ^ addr.rotate_left(17)).wrapping_mul(0x9E37_79B9) % n
+}
+
+impl Node {
+    /// Opens the node's state (agent, configuration) in `opts.dir`.
+    pub fn open(opts: NodeOptions) -> Result<Arc<Node>, NodeError> {
+        std::fs::create_dir_all(&opts.dir).map_err(|e| NodeError::Io {
+            context: format!("creating {}", opts.dir.display()),
+            source: e,
+        })?;
+        let software = opts
+            .catalog
+            .software_for(&opts.platform)
+            .ok_or_else(|| NodeError::Invalid(format!("unknown platform {}", opts.platform)))?
+            .clone();
+        let serial = serial_for(&opts.dir, opts.serial.clone())?;
+        let agent = SmartAgent::open(AgentConfig {
+            dir: opts.dir.clone(),
+            catalog: opts.catalog.clone(),
+            clock: opts.clock.clone(),
+            udi: Udi {
+                pid: software.platform.clone(),
+                sn: serial,
+            },
+            hostname: opts.hostname.clone(),
+            software_tag: software.tag.clone(),
+        })?;
+        let config = NodeConfig::load(&opts.dir)?;
+        let services = opts.catalog.service.len();
+        Ok(Arc::new(Node {
+            agent,
+            config: Mutex::new(config),
+            sessions: Mutex::new((0..services).map(|_| Vec::new()).collect()),
+            grammar: Grammar::standard(),
+            hostname: opts.hostname,
+            dir: opts.dir,
+        }))
+    }
+
+    /// The Smart Agent.
+    pub fn agent(&self) -> &SmartAgent {
+        &self.agent
+    }
+
+    pub(crate) fn sessions(&self) -> MutexGuard<'_, Vec<Vec<Session>>> {
+        match self.sessions.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub(crate) fn config(&self) -> MutexGuard<'_, NodeConfig> {
+        match self.config.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// `calls connect SERVICE COUNT`: tries COUNT new sessions; returns (admitted, rejected).
+    pub fn connect_calls(&self, service: usize, count: u64) -> (u64, u64) {
+        let _ = self.agent.refresh();
+        let adm = self.agent.admission();
+        let mut admitted = 0;
+        let mut held = self.sessions();
+        let Some(list) = held.get_mut(service) else {
+            return (0, count);
+        };
+        for _ in 0..count {
+            if let Ok(t) = adm.try_admit(service) {
+                list.push(t.detach(service));
+                admitted += 1;
+            }
+        }
+        drop(held);
+        let _ = self.agent.refresh();
+        (admitted, count - admitted)
+    }
+
+    /// `calls disconnect SERVICE COUNT`: releases up to COUNT sessions; returns how many.
+    pub fn disconnect_calls(&self, service: usize, count: u64) -> u64 {
+        let _ = self.agent.refresh();
+        let adm = self.agent.admission();
+        let mut held = self.sessions();
+        let Some(list) = held.get_mut(service) else { return 0 };
+        let n = (count as usize).min(list.len());
+        for s in list.drain(list.len() - n..) {
+            adm.release(s);
+        }
+        drop(held);
+        let _ = self.agent.refresh();
+        n as u64
+    }
+
+    /// Handles one request of a CLI session.
+    pub async fn handle(&self, mode: &mut Mode, req: Request) -> Reply {
+        match req {
+            Request::Prompt => Reply {
+                ok: true,
+                prompt: mode.prompt(&self.hostname),
+                ..Reply::default()
+            },
+            Request::Help { line } => {
+                let output = match self.grammar.help(*mode, &line) {
+                    Ok(items) => crate::cli::format_help(&items),
+                    Err(e) => format!("{}\n", e.render(&line)),
+                };
+                Reply {
+                    output,
+                    ok: true,
+                    prompt: mode.prompt(&self.hostname),
+                    ..Reply::default()
+                }
+            }
+            Request::Complete { line } => {
+                let c = self.grammar.complete(*mode, &line);
+                Reply {
+                    ok: true,
+                    prompt: mode.prompt(&self.hostname),
+                    start: c.start,
+                    candidates: c.candidates,
+                    ..Reply::default()
+                }
+            }
+            Request::Exec { line } => {
+                let (output, ok, exit) = crate::dispatch::execute(self, mode, &line).await;
+                Reply {
+                    output,
+                    ok,
+                    exit,
+                    prompt: mode.prompt(&self.hostname),
+                    ..Reply::default()
+                }
+            }
+        }
+    }
+
+    async fn serve_connection(self: Arc<Self>, stream: UnixStream) {
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        let mut mode = Mode::Exec;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            // Bound the line length: read at most MAX_LINE + 1 bytes.
+            let n = match (&mut reader).take(MAX_LINE as u64 + 1).read_line(&mut line).await {
+                Ok(n) => n,
+                Err(_) => return,
+            };
+            if n == 0 {
+                return;
+            }
+            let reply = if line.len() > MAX_LINE {
+                Reply {
+                    output: "Failure: command line too long\n".into(),
+                    ok: false,
+                    ..Reply::default()
+                }
+            } else {
+                match serde_json::from_str::<Request>(&line) {
+                    Ok(req) => self.handle(&mut mode, req).await,
+                    Err(e) => Reply {
+                        output: format!("Failure: malformed request: {e}\n"),
+                        ok: false,
+                        ..Reply::default()
+                    },
+                }
+            };
+            let mut text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
+            text.push('\n');
+            if write.write_all(text.as_bytes()).await.is_err() || reply.exit {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs a node until SIGINT/SIGTERM: agent timers, CLI socket.
+pub async fn run(opts: NodeOptions) -> Result<(), NodeError> {
+    let node = Node::open(opts)?;
+    let timers = node.agent.spawn_timers();
+    let sock = node.dir.join("cli.sock");
+    if sock.exists() {
+        // A socket left by a killed node: remove it unless a live node answers on it.
+        if UnixStream::connect(&sock).await.is_ok() {
+            return Err(NodeError::Invalid(format!(
+                "another node is already running on {}",
+                sock.display()
+            )));
+        }
+        let _ = std::fs::remove_file(&sock);
+    }
+    let listener = UnixListener::bind(&sock).map_err(|e| NodeError::Io {
+        context: format!("binding {}", sock.display()),
+        source: e,
+    })?;
+    crate::services::start(&node);
+    println!(
+        "node {} ({}) ready; CLI: smartlic cli --data-dir {}",
+        node.hostname,
+        node.agent.config().udi,
+        node.dir.display()
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let serve = {
+        let node = node.clone();
+        async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tokio::spawn(node.clone().serve_connection(stream));
+                    }
+                    Err(e) => tracing::warn!("CLI socket accept failed: {e}"),
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = serve => {}
+        _ = shutdown_signal() => {}
+    }
+    timers.abort();
+    let _ = std::fs::remove_file(&sock);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,289 @@
+//! A small harness that starts real `smartlic` processes — a license manager, nodes and a clock
+//! file — in a directory of their own, so every test reads like a user session.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_smartlic");
+pub const DAY: i64 = 86_400;
+/// The clock every test starts at.
+pub const T0: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
+
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub clock: PathBuf,
+    pub now: i64,
+    children: Vec<(String, Child)>,
+    pub server: Option<Server>,
+}
+
+pub struct Server {
+    pub url: String,
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub api_key: String,
+    pub listen: String,
+}
+
+pub struct Node {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `f` until it returns Some, or panics with `what` after `secs` seconds.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    let dt = time::OffsetDateTime::from_unix_timestamp(t).expect("time");
+    dt.format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
+/// Spawns a process and waits until a line of its stdout contains `ready`.
+fn spawn_until(cmd: &mut Command, ready: &str, what: &str) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn smartlic");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let ready = ready.to_string();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && line.contains(&ready) {
+                let _ = tx.send(line);
+                sent = true;
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => (child, line),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("{what} did not start within 60s");
+        }
+    }
+}
+
+impl World {
+    pub fn new() -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = dir.path().join("clock");
+        let w = World {
+            clock,
+            now: T0,
+            dir,
+            children: Vec::new(),
+            server: None,
+        };
+        w.write_clock();
+        w
+    }
+
+    fn write_clock(&self) {
+        let tmp = self.clock.with_extension("tmp");
+        std::fs::write(&tmp, rfc3339(self.now)).expect("clock");
+        std::fs::rename(&tmp, &self.clock).expect("clock");
+    }
+
+    /// Moves the clock file to `t`.
+    pub fn set_clock(&mut self, t: i64) {
+        self.now = t;
+        self.write_clock();
+    }
+
+    /// Moves the clock by `days` (may be negative).
+    pub fn advance_days(&mut self, days: i64) {
+        self.set_clock(self.now + days * DAY);
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts the license manager (SQLite) on a free port.
+    pub fn start_server(&mut self) -> &Server {
+        let listen = format!("127.0.0.1:{}", free_port());
+        self.start_server_at(&listen, "manager", None)
+    }
+
+    pub fn start_server_at(&mut self, listen: &str, name: &str, database: Option<&str>) -> &Server {
+        let dir = self.path(name);
+        let mut cmd = Command::new(BIN);
+        cmd.args(["server", "--data-dir"])
+            .arg(&dir)
+            .args(["--listen", listen, "--clock-file"])
+            .arg(&self.clock);
+        if let Some(db) = database {
+            cmd.args(["--database", db]);
+        }
+        let (child, line) = spawn_until(&mut cmd, "listening on https://", "the license manager");
+        self.children.push((name.to_string(), child));
+        let url = line.trim().trim_start_matches("listening on ").to_string();
+        let api_key = std::fs::read_to_string(dir.join("admin.key"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        self.server = Some(Server {
+            url,
+            ca: dir.join("ca.pem"),
+            dir,
+            api_key,
+            listen: listen.to_string(),
+        });
+        self.server.as_ref().expect("server")
+    }
+
+    /// Kills a started process by name (like `kill -9`).
+    pub fn kill(&mut self, name: &str) {
+        if let Some(pos) = self.children.iter().position(|(n, _)| n == name) {
+            let (_, mut c) = self.children.remove(pos);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs an admin command against the server; returns the output.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        let s = self.server.as_ref().expect("a server");
+        Command::new(BIN)
+            .args(["--server", &s.url, "--ca"])
+            .arg(&s.ca)
+            .args(["--api-key", &s.api_key])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run smartlic")
+    }
+
+    /// Runs an admin command that must succeed; returns its stdout, trimmed.
+    pub fn admin_ok(&self, args: &[&str]) -> String {
+        let out = self.admin(args);
+        assert!(
+            out.status.success(),
+            "smartlic {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Starts a node with its own directory.
+    pub fn start_node(&mut self, name: &str) -> Node {
+        self.start_node_with(name, &[])
+    }
+
+    pub fn start_node_with(&mut self, name: &str, extra: &[&str]) -> Node {
+        let dir = self.path(name);
+        let mut cmd = Command::new(BIN);
+        cmd.args(["node", "--data-dir"])
+            .arg(&dir)
+            .args(["--hostname", name, "--clock-file"])
+            .arg(&self.clock)
+            .args(extra);
+        let (child, _) = spawn_until(&mut cmd, "ready", "the node");
+        self.children.push((name.to_string(), child));
+        Node {
+            name: name.to_string(),
+            dir,
+        }
+    }
+
+    /// Account + licences + token: returns the token.
+    pub fn token(&self, account: &str, va: &str, extra: &[&str]) -> String {
+        let mut args = vec!["token", "create", "--account", account, "--va", va];
+        args.extend_from_slice(extra);
+        self.admin_ok(&args)
+    }
+
+    /// Trust the manager, enable Smart Licensing, point at the manager: the operator's set-up.
+    pub fn prepare_node(&self, node: &Node) {
+        let s = self.server.as_ref().expect("server");
+        let ca = s.ca.to_string_lossy().to_string();
+        let (out, ok) = cli(
+            node,
+            &[
+                &format!("crypto pki trustpool import file {ca}"),
+                "configure",
+                "license smart enable",
+                &format!("license smart url {}", s.url),
+                "end",
+            ],
+        );
+        assert!(ok, "node set-up failed:\n{out}");
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs CLI lines on a node: (stdout, success).
+pub fn cli(node: &Node, lines: &[&str]) -> (String, bool) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["cli", "--data-dir"]).arg(&node.dir);
+    for l in lines {
+        cmd.arg("-c").arg(l);
+    }
+    let out = cmd.stdin(Stdio::null()).output().expect("run smartlic cli");
+    let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (text, out.status.success())
+}
+
+/// Runs one CLI line that must succeed.
+pub fn cli_ok(node: &Node, line: &str) -> String {
+    let (out, ok) = cli(node, &[line]);
+    assert!(ok, "`{line}` failed on {}:\n{out}", node.name);
+    out
+}
+
+/// The value after `key:` on the first line that has it.
+pub fn field(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(key)
+            .map(|v| v.trim_start_matches(':').trim().to_string())
+    })
+}
+
+/// Parses `admitted A rejected R`.
+pub fn admitted(text: &str) -> (u64, u64) {
+    let w: Vec<&str> = text.split_whitespace().collect();
+    let pos = w.iter().position(|x| *x == "admitted").expect("admitted in output");
+    (w[pos + 1].parse().expect("number"), w[pos + 3].parse().expect("number"))
+}
+
+pub fn dir_exists(p: &Path) -> bool {
+    p.exists()
+}

@@ -1,0 +1,311 @@
+//! Usage, compliance and enforcement (CONTRACT.md §4), each rule driven through the real
+//! binaries with a clock file.
+
+mod common;
+use common::*;
+
+const PGW: &str = "ASR5K-00-PW10GTWY";
+
+fn account(w: &World, pgw_licenses: &str) {
+    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
+    w.admin_ok(&[
+        "license",
+        "deposit",
+        "--account",
+        "Acme",
+        "--va",
+        "DEFAULT",
+        "--sku",
+        PGW,
+        "--quantity",
+        pgw_licenses,
+    ]);
+}
+
+fn registered_node(w: &mut World, name: &str, token: &str) -> Node {
+    let node = w.start_node(name);
+    w.prepare_node(&node);
+    cli_ok(&node, &format!("license smart register idtoken {token}"));
+    node
+}
+
+fn enable(node: &Node) {
+    let (out, ok) = cli(node, &["configure", "license smart enable", "end"]);
+    assert!(ok, "{out}");
+}
+
+fn statistics_row(text: &str, mode: &str, service: &str) -> Vec<String> {
+    text.lines()
+        .find(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() > 3 && w[0] == mode && w[2] == service
+        })
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn evaluation_admits_one_license_per_service_then_expires() {
+    let mut w = World::new();
+    let node = w.start_node("eval1");
+    enable(&node);
+    let out = cli_ok(&node, "calls connect pgw 15000");
+    assert_eq!(admitted(&out), (10000, 5000), "{out}");
+    assert_eq!(admitted(&cli_ok(&node, "calls connect sgw 3")), (3, 0));
+    let st = cli_ok(&node, "show license status");
+    assert!(st.contains("Status: EVAL MODE"), "{st}");
+    let stats = cli_ok(&node, "show license statistics");
+    let row = statistics_row(&stats, "Evaluation", "pgw");
+    assert_eq!(row.get(3).map(String::as_str), Some("ALLOW"), "{stats}");
+    assert_eq!(row.get(4).map(String::as_str), Some("10000"), "{stats}");
+
+    // Evaluation is consumed while in use; moving the clock back never gives time back.
+    w.advance_days(30);
+    wait_for(10, "30 days consumed", || {
+        cli_ok(&node, "show license eval-period")
+            .contains("Remaining: 60 days")
+            .then_some(())
+    });
+    w.advance_days(-20);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let ev = cli_ok(&node, "show license eval-period");
+    assert!(ev.contains("Evaluation Period Remaining: 60 days"), "{ev}");
+    w.advance_days(20);
+    let ev = cli_ok(&node, "show license eval-period");
+    assert!(
+        ev.contains("Remaining: 60 days") || ev.contains("Remaining: 59 days"),
+        "{ev}"
+    );
+
+    // Day 90: expired; every service blocks new calls, existing calls stay.
+    w.advance_days(61);
+    wait_for(10, "evaluation expiry", || {
+        cli_ok(&node, "show license status")
+            .contains("Status: EVAL EXPIRED")
+            .then_some(())
+    });
+    assert_eq!(admitted(&cli_ok(&node, "calls connect mme 5")), (0, 5));
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
+    let enf = cli_ok(&node, "show license enforcement status blocked service");
+    assert!(enf.contains("pgw") && enf.contains("mme"), "{enf}");
+    assert_eq!(cli_ok(&node, "calls disconnect pgw 10").trim(), "released 10");
+
+    // Not refilled by disabling, restarting or deregistering.
+    let (_, ok) = cli(
+        &node,
+        &["configure", "no license smart enable", "license smart enable", "end"],
+    );
+    assert!(ok);
+    w.kill("eval1");
+    let node = w.start_node("eval1");
+    assert!(cli_ok(&node, "show license eval-period").contains("Remaining: 0 days"));
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
+}
+
+#[test]
+fn out_of_compliance_blocks_that_service_until_authorized() {
+    let mut w = World::new();
+    w.start_server();
+    account(&w, "1");
+    let token = w.token("Acme", "DEFAULT", &[]);
+    let node = registered_node(&mut w, "ooc1", &token);
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 15000")), (15000, 0));
+    // The debounced report makes the VA out of compliance and pgw blocks.
+    wait_for(20, "pgw out of compliance", || {
+        cli_ok(&node, "show license status")
+            .contains("Status: OUT OF COMPLIANCE")
+            .then_some(())
+    });
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
+    assert_eq!(admitted(&cli_ok(&node, "calls connect sgw 5")), (5, 0));
+    let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT"]);
+    assert!(list.contains("INSUFFICIENT"), "{list}");
+    let stats = cli_ok(&node, "show license statistics");
+    let row = statistics_row(&stats, "Registered", "pgw");
+    assert_eq!(row.get(3).map(String::as_str), Some("BLOCK"), "{stats}");
+    assert_eq!(row.get(6).map(String::as_str), Some("2"), "last_lic_count\n{stats}");
+    assert_eq!(
+        row.get(8).map(String::as_str),
+        Some("1"),
+        "policy_change_block_calls\n{stats}"
+    );
+
+    // One more licence and a renewal clear it.
+    w.admin_ok(&[
+        "license",
+        "deposit",
+        "--account",
+        "Acme",
+        "--va",
+        "DEFAULT",
+        "--sku",
+        PGW,
+        "--quantity",
+        "1",
+    ]);
+    cli_ok(&node, "license smart renew auth");
+    let st = cli_ok(&node, "show license status");
+    assert!(st.contains("Status: AUTHORIZED"), "{st}");
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (1, 0));
+    let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT", "--json"]);
+    assert!(!list.contains("INSUFFICIENT"), "{list}");
+
+    // Deregistration releases the licences.
+    cli_ok(&node, "license smart deregister");
+    let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&list).expect("json");
+    let in_use: u64 = v
+        .as_array()
+        .or_else(|| v.get("licenses").and_then(|l| l.as_array()))
+        .expect("licenses")
+        .iter()
+        .filter_map(|l| l.get("in_use").and_then(|n| n.as_u64()))
+        .sum();
+    assert_eq!(in_use, 0, "{list}");
+}
+
+#[test]
+fn two_nodes_share_the_virtual_account() {
+    let mut w = World::new();
+    w.start_server();
+    account(&w, "2");
+    let token = w.token("Acme", "DEFAULT", &[]);
+    let a = registered_node(&mut w, "share-a", &token);
+    let b = registered_node(&mut w, "share-b", &token);
+    assert_eq!(admitted(&cli_ok(&a, "calls connect pgw 10000")), (10000, 0));
+    cli_ok(&a, "license smart renew auth");
+    assert_eq!(admitted(&cli_ok(&b, "calls connect pgw 10000")), (10000, 0));
+    cli_ok(&b, "license smart renew auth");
+    assert!(cli_ok(&b, "show license status").contains("Status: AUTHORIZED"));
+    // A third licence's worth on b exceeds the two purchased: the VA is out of compliance.
+    assert_eq!(admitted(&cli_ok(&b, "calls connect pgw 1")), (1, 0));
+    wait_for(20, "the VA to go out of compliance", || {
+        cli_ok(&b, "show license status")
+            .contains("OUT OF COMPLIANCE")
+            .then_some(())
+    });
+    // a learns it at its next report.
+    cli_ok(&a, "license smart renew auth");
+    assert!(cli_ok(&a, "show license status").contains("OUT OF COMPLIANCE"));
+}
+
+#[test]
+fn manager_down_for_91_days_expires_the_authorization() {
+    let mut w = World::new();
+    w.start_server();
+    account(&w, "5");
+    let token = w.token("Acme", "DEFAULT", &[]);
+    let node = registered_node(&mut w, "lonely", &token);
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 100")), (100, 0));
+    w.kill("manager");
+    w.advance_days(91);
+    wait_for(20, "authorization expiry", || {
+        cli_ok(&node, "show license status")
+            .contains("Status: AUTHORIZATION EXPIRED")
+            .then_some(())
+    });
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
+    let st = cli_ok(&node, "show license status");
+    assert!(st.contains("FAILED"), "the failed attempts show:\n{st}");
+}
+
+#[test]
+fn feature_grace_then_block_by_policy() {
+    let mut w = World::new();
+    w.start_server();
+    account(&w, "5");
+    w.admin_ok(&[
+        "license",
+        "deposit",
+        "--account",
+        "Acme",
+        "--va",
+        "DEFAULT",
+        "--sku",
+        "ASR5K-00-EG10S-K9",
+        "--quantity",
+        "5",
+    ]);
+    let token = w.token("Acme", "DEFAULT", &[]);
+    let node = registered_node(&mut w, "feat", &token);
+    let (out, ok) = cli(
+        &node,
+        &[
+            "configure",
+            "feature ASR5K-00-EG01RS",
+            "feature ASR5K-00-CS01MPLS",
+            "end",
+        ],
+    );
+    assert!(ok, "{out}");
+    cli_ok(&node, "license smart renew auth");
+    let st = cli_ok(&node, "show license status");
+    assert!(st.contains("OUT OF COMPLIANCE"), "{st}");
+    // In grace: nothing blocked.
+    assert_eq!(admitted(&cli_ok(&node, "calls connect epdg 5")), (5, 0));
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 5")), (5, 0));
+    let pol = cli_ok(&node, "show license enforcement policy");
+    assert!(
+        pol.lines()
+            .any(|l| l.contains("ASR5K-00-EG01RS") && l.contains("ENFORCED") && !l.contains("NOT ENFORCED")),
+        "{pol}"
+    );
+    assert!(
+        pol.lines()
+            .any(|l| l.contains("ASR5K-00-CS01MPLS") && l.contains("NOT ENFORCED")),
+        "{pol}"
+    );
+    // Renew every 30 days so the authorization itself stays valid, past the 90-day grace.
+    for _ in 0..3 {
+        w.advance_days(30);
+        cli_ok(&node, "license smart renew auth");
+    }
+    w.advance_days(1);
+    wait_for(10, "epdg blocked after the grace period", || {
+        (admitted(&cli_ok(&node, "calls connect epdg 1")) == (0, 1)).then_some(())
+    });
+    // CS01MPLS is never enforced: pgw, saegw, ggsn still admit.
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (1, 0));
+    let enf = cli_ok(&node, "show license enforcement status blocked");
+    assert!(enf.contains("epdg") && enf.contains("ASR5K-00-EG01RS"), "{enf}");
+    // Turning the feature off lifts the block.
+    let (_, ok) = cli(&node, &["configure", "no feature ASR5K-00-EG01RS", "end"]);
+    assert!(ok);
+    assert_eq!(admitted(&cli_ok(&node, "calls connect epdg 1")), (1, 0));
+}
+
+#[test]
+fn cli_abbreviations_pipes_and_errors() {
+    let mut w = World::new();
+    let node = w.start_node("cli1");
+    let out = cli_ok(&node, "sh lic stat | grep -i smart");
+    assert_eq!(out.trim(), "Smart Licensing is DISABLED");
+    let out = cli_ok(&node, "show license status | grep -v Status | grep Registration");
+    assert!(out.contains("Registration") && !out.contains("Status"), "{out}");
+    let (out, ok) = cli(&node, &["show licence status"]);
+    assert!(!ok && out.lines().any(|l| l.starts_with("Invalid command")), "{out}");
+    let (out, ok) = cli(&node, &["calls connect pgw many"]);
+    assert!(
+        !ok && (out.contains("Invalid command") || out.contains("Failure:")),
+        "{out}"
+    );
+    let (out, ok) = cli(&node, &["configure", "feature NOT-A-FEATURE"]);
+    assert!(!ok && out.contains("Failure:"), "{out}");
+    assert_eq!(cli_ok(&node, "show license udi").trim().split(',').count(), 2);
+    assert!(cli_ok(&node, "show license udi").starts_with("UDI: PID:ASR5500,SN:"));
+    let out = cli_ok(&node, "show license smart-tags service");
+    assert!(
+        out.contains("ASR5K-00-SM10S-K9") && !out.contains("ASR5K-00-EG01RS"),
+        "{out}"
+    );
+    let (out, ok) = cli(
+        &node,
+        &[
+            "configure",
+            "license smart enable",
+            "end",
+            "show configuration | grep license",
+        ],
+    );
+    assert!(ok && out.contains("license smart enable"), "{out}");
+}
