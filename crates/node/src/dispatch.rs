@@ -1,6 +1,6 @@
 //! The dispatcher: runs a parsed command line against the node and returns what to print.
 
-use crate::cli::{CommandId, Filter, Mode, Parsed};
+use crate::cli::{CommandId, Filter, Line, Mode, Parsed, format_help};
 use crate::config::{BulkFile, Schema, SnmpTarget};
 use crate::node::Node;
 use crate::{services, views};
@@ -12,9 +12,10 @@ type Outcome = Result<String, String>;
 
 /// Runs one line typed at `mode`: (output, ok, session ends).
 pub async fn execute(node: &Node, mode: &mut Mode, line: &str) -> (String, bool, bool) {
-    let parsed = match node.grammar.parse(*mode, line) {
-        Ok(Some(p)) => p,
-        Ok(None) => return (String::new(), true, false),
+    let parsed = match node.grammar.interpret(*mode, line) {
+        Ok(Line::Command(p)) => p,
+        Ok(Line::Empty) => return (String::new(), true, false),
+        Ok(Line::Help(items)) => return (format_help(&items), true, false),
         Err(e) => return (format!("{}\n", e.render(line)), false, false),
     };
     let mut exit = false;

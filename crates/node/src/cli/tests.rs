@@ -1,0 +1,857 @@
+//! Engine tests against the node's command table and small custom tables.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn cli() -> &'static Grammar {
+    Grammar::standard()
+}
+
+fn parse(mode: Mode, line: &str) -> Parsed {
+    match cli().parse(mode, line) {
+        Ok(Some(parsed)) => parsed,
+        other => panic!("{line:?} in {mode:?}: {other:?}"),
+    }
+}
+
+fn error(mode: Mode, line: &str) -> CliError {
+    match cli().parse(mode, line) {
+        Err(e) => e,
+        other => panic!("{line:?} in {mode:?} should fail: {other:?}"),
+    }
+}
+
+fn help_words(mode: Mode, line: &str) -> Vec<String> {
+    match cli().help(mode, line) {
+        Ok(items) => items.into_iter().map(|i| i.word).collect(),
+        Err(e) => panic!("help {line:?}: {e}"),
+    }
+}
+
+fn completions(mode: Mode, line: &str) -> (usize, Vec<String>) {
+    let c = cli().complete(mode, line);
+    (c.start, c.candidates)
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+// ----- abbreviations and exact matches -----
+
+#[test]
+fn full_and_abbreviated_keywords() {
+    for line in [
+        "show license status",
+        "sh lic stat",
+        "SH LIC STATUS",
+        "  show   license   status  ",
+        "sho licen status",
+    ] {
+        assert_eq!(parse(Mode::Exec, line).id, CommandId::ShowLicenseStatus, "{line}");
+    }
+    assert_eq!(parse(Mode::Exec, "sh lic stati").id, CommandId::ShowLicenseStatistics);
+    // `stat` is the priority abbreviation of `status`; shorter ones stay ambiguous.
+    assert_eq!(parse(Mode::Exec, "sh lic statu").id, CommandId::ShowLicenseStatus);
+    assert!(matches!(error(Mode::Exec, "sh lic sta"), CliError::Ambiguous { .. }));
+    assert_eq!(parse(Mode::Exec, "sh lic su").id, CommandId::ShowLicenseSummary);
+    assert_eq!(
+        parse(Mode::Exec, "sh lic enf p").id,
+        CommandId::ShowLicenseEnforcementPolicy
+    );
+    assert_eq!(parse(Mode::Exec, "sh lic ev").id, CommandId::ShowLicenseEvalPeriod);
+    assert_eq!(parse(Mode::Exec, "sh lic t").id, CommandId::ShowLicenseTechSupport);
+    assert_eq!(
+        parse(Mode::Exec, "lic sm reg id TOKEN-abc").arg("token"),
+        Some("TOKEN-abc")
+    );
+    assert_eq!(
+        parse(Mode::Exec, "license smart renew id").id,
+        CommandId::LicenseSmartRenewId
+    );
+    assert_eq!(parse(Mode::Exec, "lic sm ren a").id, CommandId::LicenseSmartRenewAuth);
+    assert_eq!(parse(Mode::Exec, "lic sm dereg").id, CommandId::LicenseSmartDeregister);
+}
+
+#[test]
+fn config_is_an_exact_alias_and_conf_means_configure() {
+    for line in ["configure", "config", "conf", "CONFIG", "configu"] {
+        assert_eq!(parse(Mode::Exec, line).id, CommandId::Configure, "{line}");
+    }
+    // The alias is never offered.
+    assert_eq!(help_words(Mode::Exec, "conf"), ["configure"]);
+    assert_eq!(completions(Mode::Exec, "config"), (0, strings(&["configure"])));
+}
+
+#[test]
+fn ambiguous_prefixes_list_the_candidates() {
+    let e = error(Mode::Exec, "c");
+    assert_eq!(
+        e.to_string(),
+        r#"Invalid command: ambiguous "c": configure, crypto, calls"#
+    );
+    let e = error(Mode::Exec, "show license s");
+    assert_eq!(
+        e,
+        CliError::Ambiguous {
+            column: 13,
+            word: "s".into(),
+            candidates: strings(&["smart-tags", "statistics", "status", "summary"]),
+        }
+    );
+    let e = error(Mode::Config, "e");
+    assert_eq!(e.to_string(), r#"Invalid command: ambiguous "e": end, exit"#);
+    // Choices are abbreviated like keywords.
+    let e = error(Mode::Exec, "calls connect s 5");
+    assert_eq!(e.to_string(), r#"Invalid command: ambiguous "s": saegw, sgw, samog"#);
+}
+
+#[test]
+fn unknown_words_point_at_the_marker() {
+    let e = error(Mode::Exec, "show licence status");
+    assert_eq!(e.to_string(), "Invalid command at '^' marker.");
+    assert_eq!(e.column(), 5);
+    assert_eq!(e.caret_line(16), format!("{}^", " ".repeat(21)));
+    // An extra word.
+    let e = error(Mode::Exec, "show license status now");
+    assert_eq!(
+        (e.column(), e.to_string().as_str()),
+        (20, "Invalid command at '^' marker.")
+    );
+    // A command of another mode.
+    assert!(matches!(
+        error(Mode::Exec, "feature X"),
+        CliError::Unknown { column: 0, .. }
+    ));
+    assert!(matches!(
+        error(Mode::Config, "calls connect pgw 1"),
+        CliError::Unknown { column: 0, .. }
+    ));
+}
+
+#[test]
+fn incomplete_commands_say_what_is_expected() {
+    assert_eq!(
+        error(Mode::Exec, "license smart register idtoken").to_string(),
+        "Invalid command: incomplete, expected <token:WORD>"
+    );
+    assert_eq!(
+        error(Mode::Exec, "license smart renew").to_string(),
+        "Invalid command: incomplete, expected one of: id, auth"
+    );
+    let e = error(Mode::Exec, "show license enforcement");
+    assert_eq!(
+        e,
+        CliError::Incomplete {
+            column: 24,
+            expected: strings(&["policy", "status"]),
+        }
+    );
+    // Before a pipe, the marker points at the pipe.
+    assert_eq!(error(Mode::Exec, "show license | grep x").column(), 13);
+}
+
+#[test]
+fn every_error_starts_with_invalid_command() {
+    for (mode, line) in [
+        (Mode::Exec, "bogus"),
+        (Mode::Exec, "s x"),
+        (Mode::Exec, "c"),
+        (Mode::Exec, "show"),
+        (Mode::Exec, "calls connect pgw many"),
+        (Mode::Exec, "calls connect pgw -1"),
+        (Mode::Exec, "calls connect voice 1"),
+        (Mode::Exec, "show license status | grep"),
+        (Mode::Exec, "show license status | less"),
+        (Mode::Exec, "license smart deregister | more"),
+        (Mode::Config, "smartlic schema a format \"x"),
+        (Mode::Config, "snmp target a 1.2.3"),
+        (Mode::Bulkstats, "file 5"),
+        (Mode::Exec, "| grep x"),
+    ] {
+        let e = error(mode, line);
+        assert!(e.to_string().starts_with("Invalid command"), "{line}: {e}");
+    }
+}
+
+// ----- parameters -----
+
+#[test]
+fn numbers_choices_and_addresses() {
+    let p = parse(Mode::Exec, "calls connect pgw 15000");
+    assert_eq!(p.id, CommandId::CallsConnect);
+    assert_eq!((p.arg("service"), p.number("count")), (Some("pgw"), Some(15000)));
+    let p = parse(Mode::Exec, "calls disc SAE 007");
+    assert_eq!(p.id, CommandId::CallsDisconnect);
+    assert_eq!((p.arg("service"), p.arg("count")), (Some("saegw"), Some("7")));
+
+    assert_eq!(
+        error(Mode::Exec, "calls connect pgw many").to_string(),
+        r#"Invalid command: "many" is not a number for <count:NUMBER>"#
+    );
+    assert_eq!(
+        error(Mode::Exec, "calls connect pgw 99999999999999999999999").column(),
+        18
+    );
+    assert_eq!(
+        error(Mode::Exec, "calls connect voice 1").to_string(),
+        r#"Invalid command: "voice" is not one of pgw, saegw, ggsn, sgw, mme, epdg, samog for <service:pgw|saegw|ggsn|sgw|mme|epdg|samog>"#
+    );
+    assert_eq!(
+        error(Mode::Bulkstats, "file 0").to_string(),
+        r#"Invalid command: "0" is not a number from 1 to 4 for <n:1-4>"#
+    );
+    assert_eq!(parse(Mode::Bulkstats, "file 4").number("n"), Some(4));
+    assert_eq!(parse(Mode::Bulkstats, "sample 15").id, CommandId::SampleInterval);
+    assert_eq!(parse(Mode::Bulkstats, "tr 60").number("minutes"), Some(60));
+    assert_eq!(
+        error(Mode::Config, "snmp target nms 10.0.0.256").to_string(),
+        r#"Invalid command: "10.0.0.256" is not an IPv4 address for <ip:IPV4>"#
+    );
+}
+
+#[test]
+fn optional_groups_in_order() {
+    let p = parse(Mode::Config, "snmp target nms 192.0.2.7");
+    assert_eq!(p.id, CommandId::SnmpTarget);
+    assert_eq!(p.arg("name"), Some("nms"));
+    assert_eq!(p.ipv4("ip"), Some(std::net::Ipv4Addr::new(192, 0, 2, 7)));
+    assert_eq!((p.arg("port"), p.arg("community")), (None, None));
+
+    let p = parse(Mode::Config, "snmp t nms 192.0.2.7 p 1162 c \"my secret\"");
+    assert_eq!(p.number("port"), Some(1162));
+    assert_eq!(p.arg("community"), Some("my secret"));
+
+    let p = parse(Mode::Config, "snmp target nms 192.0.2.7 community public");
+    assert_eq!((p.arg("port"), p.arg("community")), (None, Some("public")));
+
+    // Out of order is refused.
+    let e = error(Mode::Config, "snmp target nms 192.0.2.7 community public port 1");
+    assert_eq!(e.column(), 43);
+    // Port range.
+    assert!(matches!(
+        error(Mode::Config, "snmp target nms 192.0.2.7 port 70000"),
+        CliError::BadValue { .. }
+    ));
+}
+
+#[test]
+fn optional_alternatives_are_flags() {
+    let p = parse(Mode::Exec, "show license enforcement status");
+    assert_eq!(p.id, CommandId::ShowLicenseEnforcementStatus);
+    for kw in ["allowed", "blocked", "feature", "service"] {
+        assert!(!p.has(kw));
+    }
+    let p = parse(Mode::Exec, "sh lic enf st b se");
+    assert!(p.has("blocked") && p.has("service") && !p.has("allowed") && !p.has("feature"));
+    assert_eq!(
+        p.keywords,
+        ["show", "license", "enforcement", "status", "blocked", "service"]
+    );
+    let p = parse(Mode::Exec, "show license enforcement status feature");
+    assert!(p.has("feature") && !p.has("blocked"));
+    // Only one of each choice, in order.
+    assert!(
+        cli()
+            .parse(Mode::Exec, "show license enforcement status allowed blocked")
+            .is_err()
+    );
+    assert!(
+        cli()
+            .parse(Mode::Exec, "show license enforcement status service blocked")
+            .is_err()
+    );
+
+    let p = parse(Mode::Exec, "show license smart-tags f");
+    assert_eq!(p.id, CommandId::ShowLicenseSmartTags);
+    assert!(p.has("feature"));
+}
+
+#[test]
+fn required_alternatives() {
+    static SPECS: &[CommandSpec] = &[CommandSpec {
+        id: CommandId::ShowLicenseAll,
+        modes: &[ModeKind::Exec],
+        pattern: "show license {all|status|summary|udi|usage|statistics|eval-period|tech-support}",
+        help: &[],
+        pipe: true,
+        hidden: false,
+        doable: false,
+    }];
+    let g = Grammar::new(SPECS, &[]).expect("valid");
+    let p = g.parse(Mode::Exec, "sh li ud").expect("ok").expect("some");
+    assert!(p.has("udi"));
+    assert!(matches!(
+        g.parse(Mode::Exec, "show license"),
+        Err(CliError::Incomplete { ref expected, .. }) if expected.len() == 8
+    ));
+    assert!(matches!(
+        g.parse(Mode::Exec, "show license st"),
+        Err(CliError::Ambiguous { .. })
+    ));
+}
+
+#[test]
+fn nested_groups() {
+    static SPECS: &[CommandSpec] = &[CommandSpec {
+        id: CommandId::SnmpTarget,
+        modes: &[ModeKind::Config],
+        pattern: "a [b <x:NUMBER> [c <y:WORD>]] {d|e f} [g|h]",
+        help: &[],
+        pipe: false,
+        hidden: false,
+        doable: false,
+    }];
+    let g = Grammar::new(SPECS, &[]).expect("valid");
+    let parse = |line: &str| g.parse(Mode::Config, line);
+    assert!(parse("a d").is_ok());
+    assert!(parse("a e f h").is_ok());
+    let p = parse("a b 3 c yy e f g").expect("ok").expect("some");
+    assert_eq!((p.arg("x"), p.arg("y")), (Some("3"), Some("yy")));
+    assert!(parse("a c yy d").is_err());
+    assert!(parse("a b 3 c d").is_err());
+    assert!(parse("a e").is_err());
+}
+
+#[test]
+fn bad_patterns_are_refused() {
+    for pattern in [
+        "a [b",
+        "a b]",
+        "a <x",
+        "a <x:FLOAT>",
+        "a <x:5-1>",
+        "a <X>",
+        "a <x> <x>",
+        "<x> a",
+        "a {b|}",
+        "a|b",
+        "Show",
+        "a <x:b|b>",
+        "a ä",
+        "a status(x)",
+        "a status()",
+        "a (st)",
+    ] {
+        let specs: &'static [CommandSpec] = Box::leak(Box::new([CommandSpec {
+            id: CommandId::Exit,
+            modes: &[ModeKind::Exec],
+            pattern,
+            help: &[],
+            pipe: false,
+            hidden: false,
+            doable: false,
+        }]));
+        assert!(Grammar::new(specs, &[]).is_err(), "{pattern}");
+    }
+    // Two commands that read the same in one mode.
+    static TWINS: &[CommandSpec] = &[
+        CommandSpec {
+            id: CommandId::End,
+            modes: &[ModeKind::Config],
+            pattern: "x [y]",
+            help: &[],
+            pipe: false,
+            hidden: false,
+            doable: false,
+        },
+        CommandSpec {
+            id: CommandId::Exit,
+            modes: &[ModeKind::Config, ModeKind::Exec],
+            pattern: "x",
+            help: &[],
+            pipe: false,
+            hidden: false,
+            doable: false,
+        },
+    ];
+    assert!(Grammar::new(TWINS, &[]).is_err());
+}
+
+// ----- quotes -----
+
+#[test]
+fn quoted_strings() {
+    let p = parse(
+        Mode::BulkstatsFile(1),
+        r#"smartlic schema sl1 format "%date% %time% %service% %cur_call_count%""#,
+    );
+    assert_eq!(p.id, CommandId::SmartlicSchema);
+    assert_eq!(p.arg("name"), Some("sl1"));
+    assert_eq!(p.arg("format"), Some("%date% %time% %service% %cur_call_count%"));
+    // One word needs no quotes; a quoted | is not a pipe.
+    let p = parse(Mode::BulkstatsFile(1), "smartlic schema sl1 format %epochtime%,%tagid%");
+    assert_eq!(p.arg("format"), Some("%epochtime%,%tagid%"));
+    let p = parse(Mode::BulkstatsFile(1), r#"smartlic schema s format "a|b \"c\"""#);
+    assert_eq!(p.arg("format"), Some(r#"a|b "c""#));
+    let p = parse(Mode::BulkstatsFile(2), r#"receiver local-directory "/var/bulk stats""#);
+    assert_eq!(p.arg("dir"), Some("/var/bulk stats"));
+    // A WORD parameter refuses spaces.
+    assert!(matches!(
+        error(Mode::Config, r#"feature "A B""#),
+        CliError::BadValue { .. }
+    ));
+    let e = error(Mode::BulkstatsFile(1), r#"smartlic schema s format "%date%"#);
+    assert_eq!(e, CliError::UnmatchedQuote { column: 25 });
+    assert_eq!(e.to_string(), "Invalid command: unmatched quote");
+}
+
+// ----- pipes -----
+
+#[test]
+fn pipes_on_show_commands() {
+    let p = parse(Mode::Exec, "show configuration | grep license");
+    assert_eq!(p.id, CommandId::ShowConfiguration);
+    assert_eq!(
+        p.filters,
+        [Filter::Grep {
+            pattern: "license".into(),
+            ignore_case: false,
+            invert: false
+        }]
+    );
+    let p = parse(Mode::Exec, r#"sh lic all | grep -v -i "smart licensing" | more"#);
+    assert_eq!(
+        p.filters,
+        [
+            Filter::Grep {
+                pattern: "smart licensing".into(),
+                ignore_case: true,
+                invert: true
+            },
+            Filter::More
+        ]
+    );
+    for line in [
+        "sh lic stat|grep -vi x",
+        "sh lic stat | grep -iv x",
+        "sh lic stat | grep -v -i x",
+        "sh lic stat | g -i x -v",
+    ] {
+        let p = parse(Mode::Exec, line);
+        assert_eq!(
+            p.filters,
+            [Filter::Grep {
+                pattern: "x".into(),
+                ignore_case: true,
+                invert: true
+            }],
+            "{line}"
+        );
+    }
+    assert_eq!(parse(Mode::Exec, "show license udi | m").filters, [Filter::More]);
+    let p = parse(Mode::Exec, r#"show license udi | grep "-v""#);
+    assert_eq!(
+        p.filters,
+        [Filter::Grep {
+            pattern: "-v".into(),
+            ignore_case: false,
+            invert: false
+        }]
+    );
+}
+
+#[test]
+fn bad_pipes() {
+    assert_eq!(
+        error(Mode::Exec, "show license udi | grep").to_string(),
+        "Invalid command: grep needs a pattern"
+    );
+    assert_eq!(
+        error(Mode::Exec, "show license udi | grep a b").to_string(),
+        "Invalid command: grep takes one pattern; quote a pattern that has spaces"
+    );
+    assert!(
+        error(Mode::Exec, "show license udi | grep -x a")
+            .to_string()
+            .contains("-x")
+    );
+    assert_eq!(
+        error(Mode::Exec, "show license udi | less").to_string(),
+        "Invalid command: unknown output filter \"less\"; expected grep or more"
+    );
+    assert_eq!(
+        error(Mode::Exec, "show license udi |").to_string(),
+        "Invalid command: expected grep or more after |"
+    );
+    assert!(matches!(
+        error(Mode::Exec, "show license udi | | more"),
+        CliError::BadFilter { column: 17, .. }
+    ));
+    assert_eq!(
+        error(Mode::Exec, "show license udi | more x").to_string(),
+        "Invalid command: more takes no arguments"
+    );
+    assert_eq!(
+        error(Mode::Exec, "license smart renew id | more"),
+        CliError::PipeNotAllowed { column: 23 }
+    );
+}
+
+// ----- modes, do, comments, empty lines -----
+
+#[test]
+fn modes_and_their_commands() {
+    assert_eq!(parse(Mode::Config, "lic sm en").id, CommandId::LicenseSmartEnable);
+    assert_eq!(parse(Mode::Config, "no lic sm en").id, CommandId::NoLicenseSmartEnable);
+    let p = parse(Mode::Config, "license smart url https://127.0.0.1:8443");
+    assert_eq!(p.arg("url"), Some("https://127.0.0.1:8443"));
+    assert_eq!(
+        parse(Mode::Config, "feature ASR5K-00-GN01REC").arg("sku"),
+        Some("ASR5K-00-GN01REC")
+    );
+    assert_eq!(parse(Mode::Config, "no feat ASR5K-00-GN01REC").id, CommandId::NoFeature);
+    assert_eq!(parse(Mode::Config, "bulkstats mode").id, CommandId::BulkstatsMode);
+    assert_eq!(parse(Mode::Config, "end").id, CommandId::End);
+    assert_eq!(parse(Mode::Config, "exit").id, CommandId::Exit);
+    assert_eq!(parse(Mode::Exec, "exit").id, CommandId::Exit);
+    assert_eq!(parse(Mode::Bulkstats, "end").id, CommandId::End);
+    assert_eq!(parse(Mode::BulkstatsFile(3), "exit").id, CommandId::Exit);
+    assert_eq!(
+        parse(Mode::Exec, "crypto pki trustpool import file /tmp/ca.pem").arg("path"),
+        Some("/tmp/ca.pem")
+    );
+    assert_eq!(
+        parse(Mode::Exec, "show crypto pki trustpool").id,
+        CommandId::ShowCryptoPkiTrustpool
+    );
+    assert_eq!(
+        parse(Mode::Exec, "show snmp trap history").id,
+        CommandId::ShowSnmpTrapHistory
+    );
+    assert_eq!(
+        parse(Mode::Exec, "bulk force trans").id,
+        CommandId::BulkstatsForceTransfer
+    );
+    assert_eq!(parse(Mode::Exec, "show bulkstats").id, CommandId::ShowBulkstats);
+    assert_eq!(
+        parse(Mode::Exec, "show bulk var smartlic").id,
+        CommandId::ShowBulkstatsVariablesSmartlic
+    );
+    // Submode commands only in their mode.
+    assert!(cli().parse(Mode::Config, "sample-interval 5").is_err());
+    assert!(cli().parse(Mode::Bulkstats, "receiver local-directory /tmp").is_err());
+    assert!(cli().parse(Mode::Exec, "end").is_err());
+    assert!(cli().parse(Mode::Exec, "configure terminal").is_err());
+}
+
+#[test]
+fn do_runs_exec_commands_from_config_modes() {
+    let p = parse(Mode::Config, "do show configuration | grep snmp");
+    assert_eq!(p.id, CommandId::ShowConfiguration);
+    assert_eq!(p.keywords, ["do", "show", "configuration"]);
+    assert_eq!(p.filters.len(), 1);
+    assert_eq!(
+        parse(Mode::BulkstatsFile(1), "do sh lic stat").id,
+        CommandId::ShowLicenseStatus
+    );
+    assert!(cli().parse(Mode::Config, "do configure").is_err());
+    assert!(cli().parse(Mode::Config, "do exit").is_err());
+    assert!(cli().parse(Mode::Exec, "do show license udi").is_err());
+}
+
+#[test]
+fn nothing_to_run() {
+    for line in ["", "   ", "\t", "# a comment", "  ! also", "#exit"] {
+        assert_eq!(cli().parse(Mode::Config, line), Ok(None), "{line:?}");
+    }
+}
+
+// ----- help -----
+
+#[test]
+fn help_lists_what_comes_next() {
+    assert_eq!(
+        help_words(Mode::Exec, ""),
+        strings(&["configure", "exit", "license", "crypto", "calls", "bulkstats", "show"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license "),
+        strings(&[
+            "all",
+            "enforcement",
+            "eval-period",
+            "smart-tags",
+            "statistics",
+            "status",
+            "summary",
+            "tech-support",
+            "udi",
+            "usage"
+        ])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license enforcement status "),
+        strings(&["allowed", "blocked", "feature", "service", "|", "<cr>"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license enforcement status blocked "),
+        strings(&["feature", "service", "|", "<cr>"])
+    );
+    assert_eq!(help_words(Mode::Exec, "show license udi "), strings(&["|", "<cr>"]));
+    assert_eq!(help_words(Mode::Exec, "license smart renew id "), strings(&["<cr>"]));
+    assert_eq!(
+        help_words(Mode::Exec, "license smart register idtoken "),
+        strings(&["<token:WORD>"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "calls connect "),
+        strings(&["pgw", "saegw", "ggsn", "sgw", "mme", "epdg", "samog"])
+    );
+    assert_eq!(
+        help_words(Mode::Config, "snmp target a 10.0.0.1 "),
+        strings(&["port", "community", "<cr>"])
+    );
+    assert_eq!(
+        help_words(Mode::Config, ""),
+        strings(&["end", "exit", "do", "license", "no", "feature", "snmp", "bulkstats"])
+    );
+}
+
+#[test]
+fn help_after_a_partial_word_lists_the_words_it_starts() {
+    assert_eq!(help_words(Mode::Exec, "show lic"), strings(&["license"]));
+    assert_eq!(
+        help_words(Mode::Exec, "show license s"),
+        strings(&["smart-tags", "statistics", "status", "summary"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "sh lic stat"),
+        strings(&["statistics", "status"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "calls connect s"),
+        strings(&["saegw", "sgw", "samog"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "calls connect pgw 1"),
+        strings(&["<count:NUMBER>"])
+    );
+    // Nothing starts with it: the marker error.
+    assert!(matches!(
+        cli().help(Mode::Exec, "show lix"),
+        Err(CliError::Unknown { column: 5, .. })
+    ));
+    assert!(cli().help(Mode::Exec, "calls connect pgw x").is_err());
+}
+
+#[test]
+fn help_texts() {
+    let items = cli().help(Mode::Exec, "show license ").expect("help");
+    let status = items.iter().find(|i| i.word == "status").expect("status");
+    assert_eq!(status.help, "Overall Smart Licensing status");
+    let items = cli().help(Mode::Exec, "show license enforcement ").expect("help");
+    assert_eq!(items[1].help, "The current enforcement status of each license");
+    let items = cli().help(Mode::Exec, "license smart register idtoken ").expect("help");
+    assert_eq!(items[0].help, "The Product Instance Registration token");
+    let items = cli().help(Mode::Bulkstats, "file ").expect("help");
+    assert_eq!(items[0].word, "<n:1-4>");
+    let text = format_help(&cli().help(Mode::Exec, "show license udi ").expect("help"));
+    assert_eq!(
+        text,
+        "  |    - Filter the output: grep [-i] [-v] PATTERN, more\n  <cr>\n"
+    );
+}
+
+#[test]
+fn every_keyword_has_help() {
+    // Walk the whole tree through help and check that every keyword it offers has a text.
+    let modes = [Mode::Exec, Mode::Config, Mode::Bulkstats, Mode::BulkstatsFile(1)];
+    for mode in modes {
+        let mut pending = vec![String::new()];
+        let mut seen = 0;
+        while let Some(prefix) = pending.pop() {
+            seen += 1;
+            assert!(seen < 10_000);
+            let Ok(items) = cli().help(mode, &prefix) else {
+                continue;
+            };
+            for item in items {
+                assert!(
+                    !item.help.is_empty() || item.word == "<cr>",
+                    "no help for {:?} after {prefix:?} in {mode:?}",
+                    item.word
+                );
+                let next = match item.word.as_str() {
+                    "<cr>" | "|" => continue,
+                    w if w.starts_with('<') => "1".to_string(),
+                    w => w.to_string(),
+                };
+                pending.push(format!("{prefix}{next} "));
+            }
+        }
+    }
+}
+
+#[test]
+fn help_after_pipes() {
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | "),
+        strings(&["grep", "more"])
+    );
+    assert_eq!(help_words(Mode::Exec, "show license udi |"), strings(&["grep", "more"]));
+    assert_eq!(help_words(Mode::Exec, "show license udi | g"), strings(&["grep"]));
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | grep "),
+        strings(&["-i", "-v", "<pattern:STRING>"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | grep -i "),
+        strings(&["-v", "<pattern:STRING>"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | grep -"),
+        strings(&["-i", "-v"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | grep x "),
+        strings(&["-i", "-v", "|", "<cr>"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | grep x | more "),
+        strings(&["|", "<cr>"])
+    );
+    assert!(cli().help(Mode::Exec, "license smart deregister | ").is_err());
+    assert!(cli().help(Mode::Exec, "show license | ").is_err());
+    assert!(cli().help(Mode::Exec, "show license udi | less | ").is_err());
+}
+
+#[test]
+fn a_trailing_question_mark_asks_for_help() {
+    let help = |line: &str| match cli().interpret(Mode::Exec, line) {
+        Ok(Line::Help(items)) => items.into_iter().map(|i| i.word).collect::<Vec<_>>(),
+        other => panic!("{line:?}: {other:?}"),
+    };
+    assert_eq!(help("show license enforcement ?"), ["policy", "status"]);
+    assert_eq!(help("show license enforcement ? "), ["policy", "status"]);
+    assert_eq!(help("sh lic stat?"), ["statistics", "status"]);
+    assert_eq!(help("?").len(), 7);
+    assert!(matches!(
+        cli().interpret(Mode::Exec, "show lix?"),
+        Err(CliError::Unknown { .. })
+    ));
+    assert!(matches!(
+        cli().interpret(Mode::Exec, "show license udi"),
+        Ok(Line::Command(Parsed {
+            id: CommandId::ShowLicenseUdi,
+            ..
+        }))
+    ));
+    assert_eq!(cli().interpret(Mode::Config, "# why?"), Ok(Line::Empty));
+    assert_eq!(cli().interpret(Mode::Config, "  "), Ok(Line::Empty));
+    // Inside quotes a ? is text.
+    match cli().interpret(Mode::BulkstatsFile(1), r#"smartlic schema s format "a ?""#) {
+        Ok(Line::Command(p)) => assert_eq!(p.arg("format"), Some("a ?")),
+        other => panic!("{other:?}"),
+    }
+    assert!(inside_quotes(r#"format "abc"#));
+    assert!(!inside_quotes(r#"format "abc""#));
+}
+
+// ----- completion -----
+
+#[test]
+fn tab_completion() {
+    assert_eq!(completions(Mode::Exec, "sh"), (0, strings(&["show"])));
+    assert_eq!(completions(Mode::Exec, "show lic"), (5, strings(&["license"])));
+    assert_eq!(completions(Mode::Exec, "SHOW LIC"), (5, strings(&["license"])));
+    assert_eq!(
+        completions(Mode::Exec, "show license st"),
+        (13, strings(&["statistics", "status"]))
+    );
+    assert_eq!(
+        completions(Mode::Exec, "show license enforcement "),
+        (25, strings(&["policy", "status"]))
+    );
+    // Parameters have nothing to complete; choices do.
+    assert_eq!(completions(Mode::Exec, "license smart register idtoken "), (31, vec![]));
+    assert_eq!(completions(Mode::Exec, "calls connect e"), (14, strings(&["epdg"])));
+    // Filters.
+    assert_eq!(
+        completions(Mode::Exec, "show license udi | m"),
+        (19, strings(&["more"]))
+    );
+    assert_eq!(
+        completions(Mode::Exec, "show license udi | grep -"),
+        (24, strings(&["-i", "-v"]))
+    );
+    // Invalid text before: nothing.
+    assert_eq!(completions(Mode::Exec, "show bogus st"), (13, vec![]));
+    // An unterminated quote is the word being typed.
+    assert_eq!(
+        completions(Mode::BulkstatsFile(1), "smartlic schema s format \"%da"),
+        (25, vec![])
+    );
+    // Multi-byte characters: start is a byte offset.
+    assert_eq!(completions(Mode::Config, "feature é "), (11, vec![]));
+}
+
+// ----- never panic -----
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn never_panics_on_any_text(line in any::<String>(), mode in 0u32..4) {
+        let mode = match mode { 0 => Mode::Exec, 1 => Mode::Config, 2 => Mode::Bulkstats, _ => Mode::BulkstatsFile(1) };
+        let _ = cli().parse(mode, &line);
+        let _ = cli().help(mode, &line);
+        let c = cli().complete(mode, &line);
+        prop_assert!(line.is_char_boundary(c.start) && c.start <= line.len());
+    }
+
+    #[test]
+    fn never_panics_on_cli_like_text(
+        words in proptest::collection::vec(
+            prop_oneof![
+                Just("show".to_string()), Just("sh".to_string()), Just("license".to_string()),
+                Just("l".to_string()), Just("|".to_string()), Just("\"".to_string()),
+                Just("grep".to_string()), Just("-iv".to_string()), Just("more".to_string()),
+                Just("do".to_string()), Just("snmp".to_string()), Just("target".to_string()),
+                Just("1.2.3.4".to_string()), Just("port".to_string()), Just("99999999999999999999".to_string()),
+                "[a-z0-9\"|\\\\ -]{0,6}",
+            ],
+            0..10,
+        ),
+        mode in 0u32..4,
+        trailing_space in any::<bool>(),
+    ) {
+        let mode = match mode { 0 => Mode::Exec, 1 => Mode::Config, 2 => Mode::Bulkstats, _ => Mode::BulkstatsFile(2) };
+        let mut line = words.join(" ");
+        if trailing_space { line.push(' '); }
+        match cli().parse(mode, &line) {
+            Ok(_) => {}
+            Err(e) => {
+                prop_assert!(e.to_string().starts_with("Invalid command"));
+                prop_assert!(e.column() <= line.chars().count());
+            }
+        }
+        let _ = cli().help(mode, &line);
+        let c = cli().complete(mode, &line);
+        prop_assert!(line.is_char_boundary(c.start));
+    }
+
+    #[test]
+    fn grep_never_panics(pattern in any::<String>(), text in any::<String>(), i in any::<bool>(), v in any::<bool>()) {
+        let filters = [Filter::Grep { pattern, ignore_case: i, invert: v }, Filter::More];
+        let out = Filter::apply(&filters, &text);
+        prop_assert!(out.len() <= text.len());
+    }
+
+    /// Every completion, put in place, gives a line whose help still works (a completion never
+    /// leads into an invalid line).
+    #[test]
+    fn completions_lead_to_valid_prefixes(
+        words in proptest::collection::vec("[a-z]{0,3}", 0..5),
+        mode in 0u32..4,
+    ) {
+        let mode = match mode { 0 => Mode::Exec, 1 => Mode::Config, 2 => Mode::Bulkstats, _ => Mode::BulkstatsFile(1) };
+        let line = words.join(" ");
+        let c = cli().complete(mode, &line);
+        for candidate in c.candidates {
+            let completed = format!("{}{candidate} ", &line[..c.start]);
+            prop_assert!(cli().help(mode, &completed).is_ok(), "{completed:?}");
+        }
+    }
+}
