@@ -400,7 +400,10 @@ impl SmartAgent {
 
     /// Takes a consistent snapshot for display.
     pub fn snapshot(&self) -> Snapshot {
-        let core = self.lock();
+        let mut core = self.lock();
+        if let Err(e) = self.settle(&mut core) {
+            tracing::error!("cannot save licensing state: {e}");
+        }
         let now = self.now();
         let in_use = self.in_use(&core);
         let adm = &self.inner.admission;
@@ -767,8 +770,9 @@ impl SmartAgent {
                         ok: false,
                         reason: e.to_string(),
                     });
-                    let failures = reg.last_renewal.as_ref().map(|_| 1).unwrap_or(1);
-                    reg.next_renewal_at = now + (15 * 60 * failures).min(smartlic_protocol::time::DAY);
+                    // By the licensing clock, try again in 15 minutes; the real-time back-off
+                    // (schedule_retry) retries sooner while the clock stands still.
+                    reg.next_renewal_at = now + 15 * 60;
                     Err(e)
                 }
                 _ => Err(TransportError::BadAnswer("registration changed during renewal".into())),
@@ -909,13 +913,16 @@ impl SmartAgent {
         };
         if let Err(e) = result {
             tracing::warn!("licensing timer: {e}");
-        } else if self.lock().lic.authorization_expired(self.now())
-            || self.lock().lic.state.authorization.grant.is_none()
-        {
-            // Right after a retried registration, authorize at once.
-            if self.lock().lic.registered().is_some() {
-                let _ = self.authorize_locked().await;
-            }
+            return;
+        }
+        // Right after a retried registration (or an ID renewal that found no authorization),
+        // authorize at once.
+        let needs_authorization = {
+            let core = self.lock();
+            core.lic.registered().is_some() && core.lic.state.authorization.grant.is_none()
+        };
+        if needs_authorization && let Err(e) = self.authorize_locked().await {
+            tracing::warn!("licensing timer: {e}");
         }
     }
 

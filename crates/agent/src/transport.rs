@@ -153,7 +153,12 @@ impl CallHome {
 fn classify(base: &str, e: &reqwest::Error) -> TransportError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+        let tls = s.downcast_ref::<rustls::Error>().or_else(|| {
+            s.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(tls) = tls {
             return match tls {
                 rustls::Error::InvalidCertificate(c) => TransportError::Untrusted(format!("{c:?}")),
                 other => TransportError::Unreachable {
@@ -170,6 +175,9 @@ fn classify(base: &str, e: &reqwest::Error) -> TransportError {
     while let Some(inner) = s {
         reason = inner.to_string();
         s = inner.source();
+    }
+    if reason.contains("invalid peer certificate") {
+        return TransportError::Untrusted(reason);
     }
     if e.is_timeout() {
         reason = format!("timed out ({reason})");

@@ -38,8 +38,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that reads an RFC 3339 timestamp from a file, re-reading it when the cached value is
-/// older than a quarter of a second. A missing or unreadable file keeps the last good value (or the
+/// A clock that reads an RFC 3339 timestamp from a file, re-reading it on every call. A missing or unreadable file keeps the last good value (or the
 /// system clock before the first good read) and logs a warning once per change of error.
 #[derive(Debug)]
 pub struct FileClock {
@@ -54,8 +53,10 @@ struct FileClockState {
     last_error: Option<String>,
 }
 
-/// How long a value read from the clock file is reused.
-const REREAD_AFTER: Duration = Duration::from_millis(250);
+/// How long a value read from the clock file is reused. Zero: every reader sees the file as it
+/// is now, so a manager and a node that share a clock file never disagree after it moves (reading
+/// a 25-byte file costs microseconds).
+const REREAD_AFTER: Duration = Duration::ZERO;
 
 impl FileClock {
     /// A clock that follows `path`.

@@ -1,1 +1,51 @@
-//! stub
+//! The smartlic license manager — the Smart Software Manager of the seed: Smart Accounts and
+//! their virtual accounts, purchased licences, Product Instance Registration tokens, registered
+//! product instances and their usage, compliance per virtual account and SKU, its own PKI, an
+//! event log, the device protocol and an admin REST API, over SQLite or PostgreSQL.
+//!
+//! Map of the crate:
+//! - [`server`] — `smartlic server`: data directory files, TLS, serving ([`run_server`]);
+//! - [`api`] — the HTTP edge ([`router`]); [`device`] and [`admin`] — what the endpoints do;
+//! - [`auth`] — principals and the role/right table; [`tokens`] — secrets and token rules;
+//! - [`compliance`] — licence arithmetic as pure functions; [`pki`] — certificates and keys;
+//! - [`store`] — every piece of state, one SQL text for both engines; [`state`] — what handlers share.
+//!
+//! **Architecture invariant:** no licensing state lives only in memory; everything a request
+//! decides is read from and written to the store in one transaction, so several managers can
+//! serve one PostgreSQL database. The manager never links the agent.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), smartlic_manager::ManagerError> {
+//! use std::sync::Arc;
+//! let opts = smartlic_manager::ServerOptions {
+//!     data_dir: "/var/lib/smartlic".into(),
+//!     listen: "127.0.0.1:8443".into(),
+//!     database: None, // SQLite at /var/lib/smartlic/smartlic.db
+//!     clock: Arc::new(smartlic_clock::SystemClock),
+//!     catalog: smartlic_protocol::Catalog::staros(),
+//! };
+//! smartlic_manager::run_server(opts).await // prints "listening on https://127.0.0.1:8443"
+//! # }
+//! ```
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod compliance;
+pub mod device;
+pub mod error;
+pub mod metrics;
+pub mod pki;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use api::router;
+pub use error::{ApiError, ManagerError, StoreError};
+pub use server::{ServerOptions, run_server};
+pub use state::AppState;
+pub use store::Store;

@@ -79,23 +79,79 @@ pub enum Variable {
 /// Every variable with its name and a one-line meaning, in the order `show bulkstats variables
 /// smartlic` lists them.
 pub const VARIABLES: &[(Variable, &str, &str)] = &[
-    (Variable::CurrentSlState, "current_sl_state", "State of Smart Licensing: Enabled or Disabled"),
-    (Variable::CurrentSlMode, "current_sl_mode", "Current mode of Smart Licensing: Evaluation or Registered"),
-    (Variable::TotalSlEnabled, "total_sl_enabled", "Times Smart Licensing has been enabled"),
-    (Variable::TotalSlDisabled, "total_sl_disabled", "Times Smart Licensing has been disabled"),
-    (Variable::Mode, "mode", "Mode of the row's counters: Evaluation or Registered (one row per mode and service)"),
-    (Variable::TagId, "tagid", "Tag id of the row's service type (0 pgw ... 6 samog)"),
-    (Variable::CurCallPolicy, "cur_call_policy", "Policy for new sessions of the service: ALLOW or BLOCK (- for the mode not in force)"),
-    (Variable::CurCallCount, "cur_call_count", "Sessions of the service now (0 for the mode not in force)"),
-    (Variable::MaxCallCount, "max_call_count", "Most sessions of the service seen in this mode"),
-    (Variable::LastLicCount, "last_lic_count", "Licence count last reported to the license manager for the service"),
-    (Variable::MaxLicCount, "max_lic_count", "Highest licence count reported to the license manager for the service"),
-    (Variable::PolicyChangeBlockCalls, "policy_change_block_calls", "Times the service started blocking new sessions for want of licences"),
-    (Variable::EpochTime, "epochtime", "Time of the sample, seconds since 1970-01-01 UTC"),
+    (
+        Variable::CurrentSlState,
+        "current_sl_state",
+        "State of Smart Licensing: Enabled or Disabled",
+    ),
+    (
+        Variable::CurrentSlMode,
+        "current_sl_mode",
+        "Current mode of Smart Licensing: Evaluation or Registered",
+    ),
+    (
+        Variable::TotalSlEnabled,
+        "total_sl_enabled",
+        "Times Smart Licensing has been enabled",
+    ),
+    (
+        Variable::TotalSlDisabled,
+        "total_sl_disabled",
+        "Times Smart Licensing has been disabled",
+    ),
+    (
+        Variable::Mode,
+        "mode",
+        "Mode of the row's counters: Evaluation or Registered (one row per mode and service)",
+    ),
+    (
+        Variable::TagId,
+        "tagid",
+        "Tag id of the row's service type (0 pgw ... 6 samog)",
+    ),
+    (
+        Variable::CurCallPolicy,
+        "cur_call_policy",
+        "Policy for new sessions of the service: ALLOW or BLOCK (- for the mode not in force)",
+    ),
+    (
+        Variable::CurCallCount,
+        "cur_call_count",
+        "Sessions of the service now (0 for the mode not in force)",
+    ),
+    (
+        Variable::MaxCallCount,
+        "max_call_count",
+        "Most sessions of the service seen in this mode",
+    ),
+    (
+        Variable::LastLicCount,
+        "last_lic_count",
+        "Licence count last reported to the license manager for the service",
+    ),
+    (
+        Variable::MaxLicCount,
+        "max_lic_count",
+        "Highest licence count reported to the license manager for the service",
+    ),
+    (
+        Variable::PolicyChangeBlockCalls,
+        "policy_change_block_calls",
+        "Times the service started blocking new sessions for want of licences",
+    ),
+    (
+        Variable::EpochTime,
+        "epochtime",
+        "Time of the sample, seconds since 1970-01-01 UTC",
+    ),
     (Variable::Date, "date", "Date of the sample, YYYYMMDD (UTC)"),
     (Variable::Time, "time", "Time of day of the sample, HHMMSS (UTC)"),
     (Variable::Hostname, "hostname", "Hostname of the product"),
-    (Variable::Service, "service", "Service type of the row: pgw saegw ggsn sgw mme epdg samog"),
+    (
+        Variable::Service,
+        "service",
+        "Service type of the row: pgw saegw ggsn sgw mme epdg samog",
+    ),
 ];
 
 impl Variable {
@@ -141,7 +197,9 @@ pub enum FormatError {
         pos: usize,
     },
     /// A `%` without its closing `%`.
-    #[error("unterminated variable at character {pos}: a '%' opens a variable that must end with '%' (write %% for a percent sign)")]
+    #[error(
+        "unterminated variable at character {pos}: a '%' opens a variable that must end with '%' (write %% for a percent sign)"
+    )]
     Unterminated {
         /// Character position (1-based) of the `%`.
         pos: usize,
@@ -253,14 +311,27 @@ impl Sample {
         for mode in [MODE_EVALUATION, MODE_REGISTERED] {
             let current = mode == s.mode;
             for (i, svc) in cat.service.iter().enumerate() {
-                let stats = st.stats.get(mode).and_then(|m| m.get(&svc.service)).cloned().unwrap_or_default();
+                let stats = st
+                    .stats
+                    .get(mode)
+                    .and_then(|m| m.get(&svc.service))
+                    .cloned()
+                    .unwrap_or_default();
                 let view = s.services.get(i);
                 rows.push(Row {
                     mode,
                     tagid: svc.tag_id,
                     service: svc.service.clone(),
-                    cur_call_policy: if current { view.map(|v| v.policy.word()).unwrap_or("-") } else { "-" },
-                    cur_call_count: if current { view.map(|v| v.cur_call_count).unwrap_or(0) } else { 0 },
+                    cur_call_policy: if current {
+                        view.map(|v| v.policy.word()).unwrap_or("-")
+                    } else {
+                        "-"
+                    },
+                    cur_call_count: if current {
+                        view.map(|v| v.cur_call_count).unwrap_or(0)
+                    } else {
+                        0
+                    },
                     max_call_count: stats.max_call_count,
                     last_lic_count: stats.last_lic_count,
                     max_lic_count: stats.max_lic_count,
@@ -328,7 +399,11 @@ pub fn render_row(tokens: &[Token], sample: &Sample, row: &Row) -> String {
 
 /// Renders every sample of a file: for each sample, each schema, each row, one line.
 pub fn render_file(file: &BulkFile, samples: &[Arc<Sample>]) -> String {
-    let schemas: Vec<Vec<Token>> = file.schemas.iter().filter_map(|s| parse_format(&s.format).ok()).collect();
+    let schemas: Vec<Vec<Token>> = file
+        .schemas
+        .iter()
+        .filter_map(|s| parse_format(&s.format).ok())
+        .collect();
     let mut out = String::new();
     for sample in samples {
         for tokens in &schemas {
@@ -366,7 +441,8 @@ impl Boundary {
 
     /// The next boundary after the last call, if known.
     pub fn next(&self) -> Option<i64> {
-        self.anchor.map(|(m, slot)| (slot + 1).saturating_mul(i64::from(m.max(1)) * 60))
+        self.anchor
+            .map(|(m, slot)| (slot + 1).saturating_mul(i64::from(m.max(1)) * 60))
     }
 }
 
@@ -460,7 +536,11 @@ impl BulkState {
         if sample_due {
             self.record(cfg, sample());
         }
-        if transfer_due { self.transfer(cfg, now, hostname) } else { Vec::new() }
+        if transfer_due {
+            self.transfer(cfg, now, hostname)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Adds a sample to every file that has a schema.
@@ -515,12 +595,20 @@ impl BulkState {
                     st.last_file = Some(path.clone());
                     st.last_transfer_at = Some(now);
                     st.last_error = None;
-                    out.push(Transfer::Written { file: *n, path, samples: samples.len() });
+                    out.push(Transfer::Written {
+                        file: *n,
+                        path,
+                        samples: samples.len(),
+                    });
                 }
                 Err(reason) => {
                     tracing::warn!("bulkstats file {n}: {reason}; {} samples kept", st.pending.len());
                     st.last_error = Some(reason.clone());
-                    out.push(Transfer::Failed { file: *n, reason, kept: st.pending.len() });
+                    out.push(Transfer::Failed {
+                        file: *n,
+                        reason,
+                        kept: st.pending.len(),
+                    });
                 }
             }
         }
@@ -541,7 +629,10 @@ impl BulkState {
         let _ = writeln!(out, "Next sample: {}", when(self.sample_boundary.next()));
         let _ = writeln!(out, "Last transfer: {}", when(self.last_transfer_at));
         let _ = writeln!(out, "Next transfer: {}", when(self.transfer_boundary.next()));
-        let _ = writeln!(out, "Pending samples limit: {MAX_PENDING} per file (oldest dropped first)");
+        let _ = writeln!(
+            out,
+            "Backlog limit: {MAX_PENDING} samples per file (oldest dropped first)"
+        );
         if cfg.files.is_empty() {
             let _ = writeln!(out, "No bulkstats files configured");
         }
@@ -582,9 +673,19 @@ impl BulkState {
 pub fn file_name(hostname: &str, file: u32, at: i64) -> String {
     let host: String = hostname
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    let host = if host.is_empty() || host.starts_with('.') { format!("node{host}") } else { host };
+    let host = if host.is_empty() || host.starts_with('.') {
+        format!("node{host}")
+    } else {
+        host
+    };
     format!("{host}_file{file}_{}_{}.bulkstats", date_of(at), time_of(at))
 }
 
@@ -596,7 +697,10 @@ pub fn write_new_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<P
     if !dir.is_dir() {
         return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"));
     }
-    let mut tmp = tempfile::Builder::new().prefix(".bulkstats-").suffix(".tmp").tempfile_in(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".bulkstats-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     #[cfg(unix)]
@@ -634,7 +738,10 @@ pub fn write_new_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<P
 /// `show bulkstats variables smartlic`.
 pub fn show_variables() -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Bulk statistics variables of the smartlic schema (write them as %name% in a format;");
+    let _ = writeln!(
+        out,
+        "Bulk statistics variables of the smartlic schema (write them as %name% in a format;"
+    );
     let _ = writeln!(
         out,
         "%% is a percent sign; at most {MAX_VARIABLES} variables and {MAX_FORMAT_LEN} characters; one row per mode and service):"
@@ -676,12 +783,19 @@ mod tests {
     }
 
     fn cfg(dir: Option<&Path>, format: &str) -> Bulkstats {
-        let mut b = Bulkstats { sample_interval: 15, transfer_interval: 60, files: BTreeMap::new() };
+        let mut b = Bulkstats {
+            sample_interval: 15,
+            transfer_interval: 60,
+            files: BTreeMap::new(),
+        };
         b.files.insert(
             1,
             BulkFile {
                 receiver_dir: dir.map(|d| d.to_string_lossy().to_string()),
-                schemas: vec![Schema { name: "s1".into(), format: format.into() }],
+                schemas: vec![Schema {
+                    name: "s1".into(),
+                    format: format.into(),
+                }],
             },
         );
         b
@@ -700,21 +814,34 @@ mod tests {
                 Token::Var(Variable::EpochTime),
             ]
         );
-        assert!(VARIABLES.iter().all(|(v, n, _)| parse_format(&format!("%{n}%")) == Ok(vec![Token::Var(*v)])));
+        assert!(
+            VARIABLES
+                .iter()
+                .all(|(v, n, _)| parse_format(&format!("%{n}%")) == Ok(vec![Token::Var(*v)]))
+        );
     }
 
     #[test]
     fn refuses_bad_formats_clearly() {
         assert_eq!(
             parse_format("%hostname% %bogus%"),
-            Err(FormatError::Unknown { name: "bogus".into(), pos: 12 })
+            Err(FormatError::Unknown {
+                name: "bogus".into(),
+                pos: 12
+            })
         );
-        assert_eq!(parse_format("%mode% %service"), Err(FormatError::Unterminated { pos: 8 }));
+        assert_eq!(
+            parse_format("%mode% %service"),
+            Err(FormatError::Unterminated { pos: 8 })
+        );
         assert_eq!(parse_format(""), Err(FormatError::Empty));
         assert_eq!(parse_format("a\nb"), Err(FormatError::Control { pos: 2 }));
         assert_eq!(parse_format(&"x".repeat(1001)), Err(FormatError::TooLong { len: 1001 }));
         assert!(parse_format(&"x".repeat(1000)).is_ok());
-        assert_eq!(parse_format(&"%mode%".repeat(31)), Err(FormatError::TooManyVariables { count: 31 }));
+        assert_eq!(
+            parse_format(&"%mode%".repeat(31)),
+            Err(FormatError::TooManyVariables { count: 31 })
+        );
         assert!(parse_format(&"%mode%".repeat(30)).is_ok());
         let msg = parse_format("%bogus%").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("unknown variable \"%bogus%\""), "{msg}");
@@ -729,8 +856,17 @@ mod tests {
             "asr1 20270101 001500 Evaluation 0 pgw ALLOW 100 100 1 2 3 Enabled Evaluation 1 0 1798762500"
         );
         assert_eq!(render_row(&t, &s, &s.rows[1]).split(' ').nth(6), Some("-"));
-        let f = BulkFile { receiver_dir: None, schemas: vec![Schema { name: "a".into(), format: "%mode%".into() }] };
-        assert_eq!(render_file(&f, &[Arc::new(s.clone()), Arc::new(s)]), "Evaluation\nRegistered\nEvaluation\nRegistered\n");
+        let f = BulkFile {
+            receiver_dir: None,
+            schemas: vec![Schema {
+                name: "a".into(),
+                format: "%mode%".into(),
+            }],
+        };
+        assert_eq!(
+            render_file(&f, &[Arc::new(s.clone()), Arc::new(s)]),
+            "Evaluation\nRegistered\nEvaluation\nRegistered\n"
+        );
     }
 
     #[test]
@@ -773,23 +909,46 @@ mod tests {
             if k < 4 {
                 assert!(out.is_empty());
             } else {
-                assert!(matches!(&out[..], [Transfer::Failed { file: 1, kept: 4, .. }]), "{out:?}");
+                assert!(
+                    matches!(&out[..], [Transfer::Failed { file: 1, kept: 4, .. }]),
+                    "{out:?}"
+                );
             }
         }
         std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
         let now = t0 + 8 * 900;
         let out = st.tick(&cfg, now, "asr1", || sample(now, 8));
-        let Some(Transfer::Written { path, samples: 5, .. }) = out.first() else { panic!("{out:?}") };
+        let Some(Transfer::Written { path, samples: 5, .. }) = out.first() else {
+            panic!("{out:?}")
+        };
         let text = std::fs::read_to_string(path).unwrap_or_default();
         let rows: Vec<&str> = text.lines().filter(|l| l.contains("Evaluation")).collect();
-        assert_eq!(rows, ["asr1 Evaluation pgw 1", "asr1 Evaluation pgw 2", "asr1 Evaluation pgw 3", "asr1 Evaluation pgw 4", "asr1 Evaluation pgw 8"]);
-        assert_eq!(path.file_name().and_then(|n| n.to_str()), Some("asr1_file1_20270101_020000.bulkstats"));
+        assert_eq!(
+            rows,
+            [
+                "asr1 Evaluation pgw 1",
+                "asr1 Evaluation pgw 2",
+                "asr1 Evaluation pgw 3",
+                "asr1 Evaluation pgw 4",
+                "asr1 Evaluation pgw 8"
+            ]
+        );
+        assert_eq!(
+            path.file_name().and_then(|n| n.to_str()),
+            Some("asr1_file1_20270101_020000.bulkstats")
+        );
         // A second transfer in the same second gets its own file; nothing is replaced.
         st.record(&cfg, sample(now, 9));
         let out = st.transfer(&cfg, now, "asr1");
-        let Some(Transfer::Written { path: p2, .. }) = out.first() else { panic!("{out:?}") };
+        let Some(Transfer::Written { path: p2, .. }) = out.first() else {
+            panic!("{out:?}")
+        };
         assert_ne!(p2, path);
-        assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 2, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0),
+            2,
+            "no temporary file left"
+        );
     }
 
     proptest! {

@@ -195,9 +195,19 @@ pub fn trap_kind(condition: &Condition, set: bool) -> TrapKind {
         }
     };
     if set {
-        TrapKind { number, name: set_name, oid: oid_of(&STARENT_TRAPS, number), state: set_state }
+        TrapKind {
+            number,
+            name: set_name,
+            oid: oid_of(&STARENT_TRAPS, number),
+            state: set_state,
+        }
     } else {
-        TrapKind { number, name: clear_name, oid: oid_of(&SMARTLIC_NOTIFICATIONS, number), state: clear_state }
+        TrapKind {
+            number,
+            name: clear_name,
+            oid: oid_of(&SMARTLIC_NOTIFICATIONS, number),
+            state: clear_state,
+        }
     }
 }
 
@@ -237,16 +247,42 @@ pub fn trap_for(event: &LicenseEvent, catalog: &Catalog, product: &Product) -> T
         _ => None,
     };
     let (entitlement_kind, name, sku, tag) = match sku {
-        None => (EntitlementKind::Product, product.platform.clone(), String::new(), product.software_tag.clone()),
+        None => (
+            EntitlementKind::Product,
+            product.platform.clone(),
+            String::new(),
+            product.software_tag.clone(),
+        ),
         Some(sku) => match catalog.entitlement(sku) {
-            Some(Entitlement::Service(s)) => (EntitlementKind::Service, s.service.clone(), sku.to_string(), s.tag.clone()),
-            Some(Entitlement::Feature(f)) => {
-                (EntitlementKind::Feature, f.description.clone(), sku.to_string(), f.tag.clone())
-            }
-            None => (EntitlementKind::Service, sku.to_string(), sku.to_string(), String::new()),
+            Some(Entitlement::Service(s)) => (
+                EntitlementKind::Service,
+                s.service.clone(),
+                sku.to_string(),
+                s.tag.clone(),
+            ),
+            Some(Entitlement::Feature(f)) => (
+                EntitlementKind::Feature,
+                f.description.clone(),
+                sku.to_string(),
+                f.tag.clone(),
+            ),
+            None => (
+                EntitlementKind::Service,
+                sku.to_string(),
+                sku.to_string(),
+                String::new(),
+            ),
         },
     };
-    Trap { at: event.at, kind, entitlement_kind, name, sku, tag, detail: event.detail.clone() }
+    Trap {
+        at: event.at,
+        kind,
+        entitlement_kind,
+        name,
+        sku,
+        tag,
+        detail: event.detail.clone(),
+    }
 }
 
 fn text(s: &str) -> Value {
@@ -292,7 +328,10 @@ impl Trap {
 
 /// Sends one notification to one target (SNMPv2c trap, fire and forget).
 pub async fn send_to(target: &SnmpTarget, trap: &Trap, uptime: u32) -> Result<(), String> {
-    let ip: IpAddr = target.ip.parse().map_err(|_| format!("{}: bad address {}", target.name, target.ip))?;
+    let ip: IpAddr = target
+        .ip
+        .parse()
+        .map_err(|_| format!("{}: bad address {}", target.name, target.ip))?;
     let addr = SocketAddr::new(ip, target.port);
     let client = Client::builder(addr, Auth::v2c(target.community.as_str()))
         .send_timeout(SEND_TIMEOUT)
@@ -356,7 +395,11 @@ impl TrapLog {
             self.total
         );
         if self.lost_events > 0 {
-            let _ = writeln!(out, "Licensing events lost before a trap could be made: {}", self.lost_events);
+            let _ = writeln!(
+                out,
+                "Licensing events lost before a trap could be made: {}",
+                self.lost_events
+            );
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "{:<25} {:>6}  {:<40} Details", "Timestamp", "Trap", "Name");
@@ -364,7 +407,14 @@ impl TrapLog {
             let targets = if r.sent.is_empty() && r.failed.is_empty() {
                 "no trap targets configured".to_string()
             } else {
-                let mut t = format!("sent to {}", if r.sent.is_empty() { "none".into() } else { r.sent.join(",") });
+                let mut t = format!(
+                    "sent to {}",
+                    if r.sent.is_empty() {
+                        "none".into()
+                    } else {
+                        r.sent.join(",")
+                    }
+                );
                 if !r.failed.is_empty() {
                     let _ = write!(t, "; failed: {}", r.failed.join("; "));
                 }
@@ -388,17 +438,24 @@ mod tests {
     use super::*;
 
     fn product() -> Product {
-        Product { platform: "ASR5500".into(), software_tag: "regid.2017-02.com.cisco.ASR5500,1.0_x".into() }
+        Product {
+            platform: "ASR5500".into(),
+            software_tag: "regid.2017-02.com.cisco.ASR5500,1.0_x".into(),
+        }
     }
 
     #[test]
     fn set_traps_use_the_contract_oids_and_clears_are_distinct() {
         let conds = [
-            Condition::ServiceOoc { sku: "ASR5K-00-PW10GTWY".into() },
+            Condition::ServiceOoc {
+                sku: "ASR5K-00-PW10GTWY".into(),
+            },
             Condition::EvalMode,
             Condition::EvalExpired,
             Condition::ManagerConnectionFailed,
-            Condition::FeatureGraceExpired { sku: "ASR5K-00-EG01RS".into() },
+            Condition::FeatureGraceExpired {
+                sku: "ASR5K-00-EG01RS".into(),
+            },
             Condition::AuthorizationExpired,
             Condition::RegistrationExpired,
         ];
@@ -413,7 +470,11 @@ mod tests {
                 assert_eq!(clear.oid, vec![1, 3, 6, 1, 4, 1, 8164, 90, 0, n]);
             }
             assert!(seen.insert(set.oid.clone()) && seen.insert(clear.oid.clone()), "{c:?}");
-            assert!(clear.name.ends_with("Clear") || clear.name.ends_with("OOClear"), "{}", clear.name);
+            assert!(
+                clear.name.ends_with("Clear") || clear.name.ends_with("OOClear"),
+                "{}",
+                clear.name
+            );
         }
     }
 
@@ -422,7 +483,9 @@ mod tests {
         let cat = Catalog::staros();
         let ev = LicenseEvent {
             at: 1_798_761_600,
-            condition: Condition::ServiceOoc { sku: "ASR5K-00-PW10GTWY".into() },
+            condition: Condition::ServiceOoc {
+                sku: "ASR5K-00-PW10GTWY".into(),
+            },
             set: true,
             detail: "ASR5K-00-PW10GTWY (service pgw) is out of compliance".into(),
         };
@@ -436,7 +499,12 @@ mod tests {
         assert_eq!(vb[1].value.as_str(), Some("pgw"));
         assert_eq!(vb[4].value.as_i32(), Some(TrapState::OutOfCompliance as i32));
 
-        let ev = LicenseEvent { at: 1, condition: Condition::EvalMode, set: false, detail: "x".repeat(400) };
+        let ev = LicenseEvent {
+            at: 1,
+            condition: Condition::EvalMode,
+            set: false,
+            detail: "x".repeat(400),
+        };
         let t = trap_for(&ev, &cat, &product());
         assert_eq!(t.entitlement_kind, EntitlementKind::Product);
         assert_eq!(t.name, "ASR5500");
@@ -448,12 +516,21 @@ mod tests {
         let mut log = TrapLog::default();
         assert_eq!(log.render(), "No traps sent\n");
         let t = trap_for(
-            &LicenseEvent { at: 0, condition: Condition::EvalMode, set: true, detail: String::new() },
+            &LicenseEvent {
+                at: 0,
+                condition: Condition::EvalMode,
+                set: true,
+                detail: String::new(),
+            },
             &Catalog::staros(),
             &product(),
         );
         for _ in 0..HISTORY + 7 {
-            log.push(TrapRecord { trap: t.clone(), sent: vec!["t1".into()], failed: vec![] });
+            log.push(TrapRecord {
+                trap: t.clone(),
+                sent: vec!["t1".into()],
+                failed: vec![],
+            });
         }
         assert_eq!(log.entries().count(), HISTORY);
         assert_eq!(log.total, HISTORY as u64 + 7);
@@ -468,21 +545,36 @@ mod tests {
             Err(e) => panic!("cannot bind a receiver: {e}"),
         };
         let addr = rx.local_addr();
-        let target =
-            SnmpTarget { name: "t1".into(), ip: "127.0.0.1".into(), port: addr.port(), community: "private".into() };
+        let target = SnmpTarget {
+            name: "t1".into(),
+            ip: "127.0.0.1".into(),
+            port: addr.port(),
+            community: "private".into(),
+        };
         let ev = LicenseEvent {
             at: 5,
-            condition: Condition::FeatureGraceExpired { sku: "ASR5K-00-EG01RS".into() },
+            condition: Condition::FeatureGraceExpired {
+                sku: "ASR5K-00-EG01RS".into(),
+            },
             set: true,
             detail: "grace period expired".into(),
         };
         let t = trap_for(&ev, &Catalog::staros(), &product());
-        send_to(&target, &t, 4242).await.map_err(|e| e.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        send_to(&target, &t, 4242)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
         let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
         let Ok(Ok(got)) = got else { panic!("no trap received") };
         match got.notification {
-            Notification::TrapV2c { community, uptime, trap_oid, varbinds, .. } => {
-                assert_eq!(community.as_ref(), b"private");
+            Notification::TrapV2c {
+                community,
+                uptime,
+                trap_oid,
+                varbinds,
+                ..
+            } => {
+                assert_eq!(community.as_bytes(), b"private");
                 assert_eq!(uptime, 4242);
                 assert_eq!(trap_oid.arcs(), &[1, 3, 6, 1, 4, 1, 8164, 2, 1353]);
                 assert_eq!(varbinds.len(), 6);
@@ -492,6 +584,17 @@ mod tests {
             }
             other => panic!("not a v2c trap: {other:?}"),
         }
-        assert!(send_to(&SnmpTarget { ip: "not-an-ip".into(), ..target }, &t, 1).await.is_err());
+        assert!(
+            send_to(
+                &SnmpTarget {
+                    ip: "not-an-ip".into(),
+                    ..target
+                },
+                &t,
+                1
+            )
+            .await
+            .is_err()
+        );
     }
 }

@@ -1,2 +1,452 @@
 //! JSON types of the administration API (`/api/v1/...` outside `/device`), shared by the manager
-//! and the `smartlic` admin client.
+//! and the `smartlic` admin client. Times are epoch seconds (UTC); dates given by a person are
+//! `YYYY-MM-DD`. Errors use [`crate::ErrorBody`].
+//!
+//! Paths (ACCOUNT and VA accept a name or an id, URL-encoded):
+//!
+//! | method and path | body → answer |
+//! |---|---|
+//! | `POST /api/v1/accounts` | [`CreateAccount`] → [`AccountInfo`] |
+//! | `GET /api/v1/accounts` | → `[AccountInfo]` |
+//! | `GET /api/v1/accounts/{account}` | → [`AccountInfo`] |
+//! | `GET/POST /api/v1/accounts/{account}/virtual-accounts` | [`CreateVirtualAccount`] → [`VirtualAccountInfo`] |
+//! | `GET /api/v1/accounts/{account}/virtual-accounts/{va}/licenses` | → [`LicenseList`] |
+//! | `POST /api/v1/accounts/{account}/virtual-accounts/{va}/licenses` | [`DepositLicenses`] → [`LicenseList`] |
+//! | `POST /api/v1/accounts/{account}/transfers` | [`TransferLicenses`] → [`TransferResult`] |
+//! | `GET /api/v1/accounts/{account}/tokens[?va=VA]` | → `[TokenInfo]` |
+//! | `POST /api/v1/accounts/{account}/virtual-accounts/{va}/tokens` | [`CreateToken`] → [`CreatedToken`] |
+//! | `POST /api/v1/accounts/{account}/tokens/{id}/revoke` | → [`TokenInfo`] |
+//! | `GET /api/v1/accounts/{account}/instances[?va=VA]` | → `[InstanceInfo]` |
+//! | `GET /api/v1/accounts/{account}/instances/{id}` | → [`InstanceInfo`] (with usage) |
+//! | `DELETE /api/v1/accounts/{account}/instances/{id}` | → [`RemovedInstance`] |
+//! | `GET/POST /api/v1/accounts/{account}/users` | [`CreateUser`] → [`CreatedUser`] |
+//! | `GET /api/v1/accounts/{account}/events[?limit=N]` | → `[EventInfo]` |
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use utoipa::ToSchema;
+
+/// `POST /api/v1/accounts`: a new Smart Account (it gets the virtual account `DEFAULT`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    /// Account name (typically the company name); unique, case-insensitive.
+    pub name: String,
+    /// Account domain identifier, e.g. `example.com`.
+    pub domain: String,
+}
+
+/// A Smart Account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccountInfo {
+    /// Id (UUID).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Domain identifier.
+    pub domain: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// `POST /api/v1/accounts/{account}/virtual-accounts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVirtualAccount {
+    /// Name, unique in the account (case-insensitive).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A virtual account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VirtualAccountInfo {
+    /// Id (UUID).
+    pub id: String,
+    /// The Smart Account it belongs to.
+    pub account_id: String,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// `POST /api/v1/accounts/{account}/virtual-accounts/{va}/licenses`: deposit purchased licences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepositLicenses {
+    /// SKU from the catalog, e.g. `ASR5K-00-PW10GTWY`.
+    pub sku: String,
+    /// Number of licences (at least 1).
+    pub quantity: u64,
+    /// Last day of validity is the day before this date (`YYYY-MM-DD`, the licences stop
+    /// counting at its first second, UTC); absent: perpetual.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// `POST /api/v1/accounts/{account}/transfers`: move licences between two virtual accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferLicenses {
+    /// Source virtual account (name or id).
+    pub from: String,
+    /// Destination virtual account (name or id).
+    pub to: String,
+    /// SKU.
+    pub sku: String,
+    /// Number of licences (at least 1).
+    pub quantity: u64,
+}
+
+/// Result of a transfer: the two virtual accounts' licence lists afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TransferResult {
+    /// Id of the transfer (names both deposit records).
+    pub transfer_id: String,
+    /// The source afterwards.
+    pub from: LicenseList,
+    /// The destination afterwards.
+    pub to: LicenseList,
+}
+
+/// Licence status of one SKU in one virtual account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LicenseStatus {
+    /// In use ≤ purchased.
+    Ok,
+    /// In use > purchased.
+    Insufficient,
+}
+
+impl LicenseStatus {
+    /// The word the CLI prints.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LicenseStatus::Ok => "OK",
+            LicenseStatus::Insufficient => "INSUFFICIENT",
+        }
+    }
+}
+
+/// Licences of one SKU ending on one date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LicenseEndDate {
+    /// The licences stop counting on this date (`YYYY-MM-DD`).
+    pub date: String,
+    /// How many.
+    pub quantity: i64,
+}
+
+/// One SKU of a virtual account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LicenseSummary {
+    /// SKU.
+    pub sku: String,
+    /// Catalog description.
+    pub description: String,
+    /// `counting` (session bundle) or `feature` (on/off).
+    pub kind: String,
+    /// Purchased and not past their end date.
+    pub purchased: i64,
+    /// In use across all product instances of the virtual account.
+    pub in_use: i64,
+    /// purchased − in use (negative when short).
+    pub balance: i64,
+    /// `OK` or `INSUFFICIENT`.
+    pub status: LicenseStatus,
+    /// Licences with an end date that still count, soonest first.
+    pub end_dates: Vec<LicenseEndDate>,
+}
+
+/// `GET …/virtual-accounts/{va}/licenses`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LicenseList {
+    /// Smart Account name.
+    pub account: String,
+    /// Virtual account name.
+    pub virtual_account: String,
+    /// Id of the virtual account.
+    pub virtual_account_id: String,
+    /// One entry per SKU purchased or in use, in catalog order.
+    pub licenses: Vec<LicenseSummary>,
+}
+
+/// `POST …/virtual-accounts/{va}/tokens`: a new Product Instance Registration token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// Days until it expires (1-365; default 30).
+    #[serde(default)]
+    pub expires_days: Option<u32>,
+    /// Maximum number of registrations (default: unlimited).
+    #[serde(default)]
+    pub max_uses: Option<u64>,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Whether products registered with it may use export-controlled functionality.
+    #[serde(default)]
+    pub export_controlled: bool,
+}
+
+/// State of a token, decided when it is listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TokenStatus {
+    /// Usable.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+    /// Reached its maximum uses.
+    UsedUp,
+}
+
+impl TokenStatus {
+    /// The word the CLI prints.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TokenStatus::Active => "ACTIVE",
+            TokenStatus::Expired => "EXPIRED",
+            TokenStatus::Revoked => "REVOKED",
+            TokenStatus::UsedUp => "USED UP",
+        }
+    }
+}
+
+/// A registration token as listed (never with its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenInfo {
+    /// Id (UUID); used to revoke it.
+    pub id: String,
+    /// Virtual account name.
+    pub virtual_account: String,
+    /// Free text.
+    pub description: String,
+    /// Who created it.
+    pub created_by: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry time.
+    pub expires_at: i64,
+    /// Maximum registrations (absent: unlimited).
+    pub max_uses: Option<u64>,
+    /// Registrations so far.
+    pub uses: u64,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// Export-controlled functionality allowed.
+    pub export_controlled: bool,
+    /// Current state.
+    pub status: TokenStatus,
+}
+
+/// Answer to token creation: the only time the secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    /// The token as a device uses it (`license smart register idtoken TOKEN`).
+    pub token: String,
+    /// Its description.
+    pub info: TokenInfo,
+}
+
+/// A product instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InstanceInfo {
+    /// Id (UUID), the CN of its ID certificate.
+    pub id: String,
+    /// `PID:…,SN:…`.
+    pub udi: String,
+    /// Product id (platform).
+    pub pid: String,
+    /// Serial number.
+    pub sn: String,
+    /// Hostname it last reported.
+    pub hostname: String,
+    /// Virtual account name.
+    pub virtual_account: String,
+    /// Software tag.
+    pub software_tag: String,
+    /// Registration time.
+    pub registered_at: i64,
+    /// Last successful contact.
+    pub last_contact: i64,
+    /// Expiry of its ID certificate.
+    pub id_expires_at: i64,
+    /// `REGISTERED`, `AUTHORIZED`, `OUT OF COMPLIANCE`, `AUTHORIZATION EXPIRED` or `ID EXPIRED`.
+    pub status: String,
+    /// Licences it uses (only when one instance is asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usage: Vec<LicenseUsage>,
+}
+
+/// Licences of one SKU used (or released) by one product instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LicenseUsage {
+    /// SKU.
+    pub sku: String,
+    /// Licences.
+    pub count: u64,
+}
+
+/// Answer to removing a product instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RemovedInstance {
+    /// The removed instance.
+    pub id: String,
+    /// Licences released, per SKU.
+    pub released: Vec<LicenseUsage>,
+}
+
+/// The four roles of a Smart Account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Role {
+    /// Smart Account Administrator: everything in the account.
+    #[serde(rename = "sa-admin")]
+    SaAdmin,
+    /// Smart Account User: everything in the account except managing users.
+    #[serde(rename = "sa-user")]
+    SaUser,
+    /// Virtual Account Administrator: licences, tokens and instances of its virtual account.
+    #[serde(rename = "va-admin")]
+    VaAdmin,
+    /// Virtual Account User: reads its virtual account and creates tokens.
+    #[serde(rename = "va-user")]
+    VaUser,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::SaAdmin, Role::SaUser, Role::VaAdmin, Role::VaUser];
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::SaAdmin => "sa-admin",
+            Role::SaUser => "sa-user",
+            Role::VaAdmin => "va-admin",
+            Role::VaUser => "va-user",
+        }
+    }
+
+    /// Whether the role is bound to one virtual account.
+    pub fn is_va_role(&self) -> bool {
+        matches!(self, Role::VaAdmin | Role::VaUser)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not one of the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (expected sa-admin, sa-user, va-admin or va-user)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownRole(s.to_string()))
+    }
+}
+
+/// `POST /api/v1/accounts/{account}/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// E-mail address (unique across the manager).
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Virtual account (name or id); required for VA roles, refused for SA roles.
+    #[serde(default)]
+    pub va: Option<String>,
+    /// Portal password (at least 8 characters); absent: API key only.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A user as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserInfo {
+    /// Id (UUID).
+    pub id: String,
+    /// E-mail address.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Virtual account name for VA roles.
+    pub virtual_account: Option<String>,
+    /// Whether the user can log in to the portal.
+    pub has_password: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// Answer to user creation: the only time the API key is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedUser {
+    /// The user's API key (Bearer).
+    pub api_key: String,
+    /// The user.
+    pub user: UserInfo,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventInfo {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: i64,
+    /// Who: `operator`, a user's e-mail, or `device:<instance id>`.
+    pub actor: String,
+    /// What, e.g. `token.create`, `device.register`.
+    pub action: String,
+    /// Virtual account id, if the event concerns one.
+    pub virtual_account_id: Option<String>,
+    /// Object the event concerns (token, instance, … id).
+    pub object_id: Option<String>,
+    /// Human detail.
+    pub detail: String,
+    /// Client address.
+    pub source: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_and_serialize_by_their_cli_names() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+            assert_eq!(serde_json::to_string(&r).unwrap(), format!("\"{}\"", r.as_str()));
+        }
+        assert!("admin".parse::<Role>().is_err());
+        assert!(Role::VaUser.is_va_role() && !Role::SaUser.is_va_role());
+    }
+
+    #[test]
+    fn statuses_serialize_as_words() {
+        assert_eq!(
+            serde_json::to_string(&LicenseStatus::Insufficient).unwrap(),
+            "\"INSUFFICIENT\""
+        );
+        assert_eq!(serde_json::to_string(&TokenStatus::UsedUp).unwrap(), "\"USED_UP\"");
+    }
+}

@@ -20,6 +20,7 @@ fn account(w: &World, pgw_licenses: &str) {
         "--quantity",
         pgw_licenses,
     ]);
+    w.admin_ok(&["license", "deposit", "--account", "Acme", "--va", "DEFAULT", "--sku", "ASR5K-00-SW10LIC", "--quantity", "1"]);
 }
 
 fn registered_node(w: &mut World, name: &str, token: &str) -> Node {
@@ -70,15 +71,14 @@ fn evaluation_admits_one_license_per_service_then_expires() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let ev = cli_ok(&node, "show license eval-period");
     assert!(ev.contains("Evaluation Period Remaining: 60 days"), "{ev}");
+    // Time lived again after the clock went back is consumed again: going back bought nothing.
     w.advance_days(20);
-    let ev = cli_ok(&node, "show license eval-period");
-    assert!(
-        ev.contains("Remaining: 60 days") || ev.contains("Remaining: 59 days"),
-        "{ev}"
-    );
+    wait_for(10, "the re-lived 20 days consumed", || {
+        cli_ok(&node, "show license eval-period").contains("Remaining: 40 days").then_some(())
+    });
 
-    // Day 90: expired; every service blocks new calls, existing calls stay.
-    w.advance_days(61);
+    // Day 90 of use: expired; every service blocks new calls, existing calls stay.
+    w.advance_days(41);
     wait_for(10, "evaluation expiry", || {
         cli_ok(&node, "show license status")
             .contains("Status: EVAL EXPIRED")
@@ -145,7 +145,8 @@ fn out_of_compliance_blocks_that_service_until_authorized() {
     ]);
     cli_ok(&node, "license smart renew auth");
     let st = cli_ok(&node, "show license status");
-    assert!(st.contains("Status: AUTHORIZED"), "{st}");
+    let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT"]);
+    assert!(st.contains("Status: AUTHORIZED"), "{st}\n{list}\n{}", cli_ok(&node, "show license usage"));
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (1, 0));
     let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT", "--json"]);
     assert!(!list.contains("INSUFFICIENT"), "{list}");
@@ -199,14 +200,11 @@ fn manager_down_for_91_days_expires_the_authorization() {
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 100")), (100, 0));
     w.kill("manager");
     w.advance_days(91);
-    wait_for(20, "authorization expiry", || {
-        cli_ok(&node, "show license status")
-            .contains("Status: AUTHORIZATION EXPIRED")
-            .then_some(())
+    wait_for(20, "authorization expiry after failed renewals", || {
+        let st = cli_ok(&node, "show license status");
+        (st.contains("Status: AUTHORIZATION EXPIRED") && st.contains("Last Communication Attempt: FAILED")).then_some(())
     });
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
-    let st = cli_ok(&node, "show license status");
-    assert!(st.contains("FAILED"), "the failed attempts show:\n{st}");
 }
 
 #[test]
@@ -278,7 +276,7 @@ fn feature_grace_then_block_by_policy() {
 fn cli_abbreviations_pipes_and_errors() {
     let mut w = World::new();
     let node = w.start_node("cli1");
-    let out = cli_ok(&node, "sh lic stat | grep -i smart");
+    let out = cli_ok(&node, "sh lic stat | grep -i smart.licensing.is");
     assert_eq!(out.trim(), "Smart Licensing is DISABLED");
     let out = cli_ok(&node, "show license status | grep -v Status | grep Registration");
     assert!(out.contains("Registration") && !out.contains("Status"), "{out}");

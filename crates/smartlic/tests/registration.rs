@@ -82,7 +82,9 @@ fn register_renew_and_deregister() {
     w.advance_days(150);
     wait_for(20, "ID renewal", || {
         let st = cli_ok(&node, "show license status");
-        (field(&st, "Registration Expires")? != expires && field(&st, "Last Renewal Attempt")?.starts_with("SUCCEEDED"))
+        (field(&st, "Registration Expires")? != expires
+            && field(&st, "Last Renewal Attempt")?.starts_with("SUCCEEDED")
+            && st.contains("Status: AUTHORIZED"))
             .then_some(())
     });
     let st = cli_ok(&node, "show license status");

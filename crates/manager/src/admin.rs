@@ -1,0 +1,681 @@
+//! The administrative actions of the Smart Software Manager — accounts, virtual accounts,
+//! licences, tokens, product instances, users, the event log — with input checks and the rights
+//! of [`crate::auth`]. The REST API (and later the portal) are thin layers over these.
+
+use crate::auth::{Action, Principal, Scope, require};
+use crate::compliance;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{AccountRow, Audit, EventRow, InstanceRow, NewToken, NewUser, TokenRow, UserRow, VaRow};
+use crate::tokens;
+use smartlic_protocol::admin::*;
+use smartlic_protocol::time::{AUTH_VALIDITY, DAY, format_date, parse_date};
+
+/// Largest quantity in one deposit or transfer.
+pub const MAX_QUANTITY: u64 = 1_000_000_000;
+
+/// Who asks, and from where.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The authenticated principal.
+    pub principal: Principal,
+    /// Client address.
+    pub source: Option<String>,
+}
+
+impl Caller {
+    fn audit(&self) -> Audit {
+        Audit::new(self.principal.actor(), self.source.clone())
+    }
+}
+
+fn check_name(what: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "{what} must be 1 to {max} printable characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+fn check_free_text(what: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let v = value.trim();
+    if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::BadRequest(format!(
+            "{what} must be at most {max} printable characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+fn check_quantity(q: u64) -> Result<i64, ApiError> {
+    if q == 0 || q > MAX_QUANTITY {
+        return Err(ApiError::BadRequest(format!("quantity must be 1 to {MAX_QUANTITY}")));
+    }
+    Ok(q as i64)
+}
+
+fn check_sku(state: &AppState, sku: &str) -> Result<String, ApiError> {
+    state
+        .catalog()
+        .entitlement(sku.trim())
+        .map(|e| e.sku().to_string())
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown SKU {:?} (known SKUs are the catalog's service and feature tags, e.g. {})",
+                sku.trim(),
+                state
+                    .catalog()
+                    .service
+                    .first()
+                    .map(|s| s.sku.as_str())
+                    .unwrap_or("none")
+            ))
+        })
+}
+
+/// The account named `account` (id or name) if the caller may do `action` in it.
+pub async fn resolve_account(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    action: Action,
+) -> Result<AccountRow, ApiError> {
+    let hidden = || ApiError::NotFound(format!("no Smart Account {:?}", account.trim()));
+    let row = state.store().find_account(account).await?.ok_or_else(hidden)?;
+    require(
+        &caller.principal,
+        action,
+        Scope::Account(&row.id),
+        &format!("Smart Account {:?}", account.trim()),
+    )?;
+    Ok(row)
+}
+
+/// The virtual account `va` (id or name) of `account` if the caller may do `action` in it.
+pub async fn resolve_va(
+    state: &AppState,
+    caller: &Caller,
+    account: &AccountRow,
+    va: &str,
+    action: Action,
+) -> Result<VaRow, ApiError> {
+    let row = state.store().find_va(&account.id, va).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no virtual account {:?} in Smart Account {}",
+            va.trim(),
+            account.name
+        ))
+    })?;
+    require(
+        &caller.principal,
+        action,
+        Scope::Va {
+            account: &account.id,
+            va: &row.id,
+        },
+        &format!("virtual account {:?}", va.trim()),
+    )?;
+    Ok(row)
+}
+
+fn account_info(a: AccountRow) -> AccountInfo {
+    AccountInfo {
+        id: a.id,
+        name: a.name,
+        domain: a.domain,
+        created_at: a.created_at,
+    }
+}
+
+fn va_info(v: VaRow) -> VirtualAccountInfo {
+    VirtualAccountInfo {
+        id: v.id,
+        account_id: v.account_id,
+        name: v.name,
+        description: v.description,
+        created_at: v.created_at,
+    }
+}
+
+/// Creates a Smart Account (operator only) with its `DEFAULT` virtual account.
+pub async fn create_account(state: &AppState, caller: &Caller, req: CreateAccount) -> Result<AccountInfo, ApiError> {
+    require(&caller.principal, Action::CreateAccount, Scope::Global, "")?;
+    let name = check_name("account name", &req.name, 100)?;
+    let domain = check_name("domain", &req.domain, 253)?;
+    if domain.contains(char::is_whitespace) {
+        return Err(ApiError::BadRequest("domain must not contain spaces".into()));
+    }
+    let (a, _) = state
+        .store()
+        .create_account(&name, &domain, state.now(), &caller.audit())
+        .await?;
+    Ok(account_info(a))
+}
+
+/// Accounts the caller can see.
+pub async fn list_accounts(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
+    let all = state.store().list_accounts().await?;
+    let visible = all
+        .into_iter()
+        .filter(|a| crate::auth::check(&caller.principal, Action::ReadAccount, Scope::Account(&a.id)).is_ok())
+        .map(account_info)
+        .collect();
+    Ok(visible)
+}
+
+/// One account.
+pub async fn get_account(state: &AppState, caller: &Caller, account: &str) -> Result<AccountInfo, ApiError> {
+    Ok(account_info(
+        resolve_account(state, caller, account, Action::ReadAccount).await?,
+    ))
+}
+
+/// Virtual accounts of an account the caller can see.
+pub async fn list_vas(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<VirtualAccountInfo>, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let vas = state.store().list_vas(&a.id).await?;
+    Ok(vas
+        .into_iter()
+        .filter(|v| caller.principal.va_restriction().is_none_or(|own| own == v.id))
+        .map(va_info)
+        .collect())
+}
+
+/// Creates a virtual account.
+pub async fn create_va(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    req: CreateVirtualAccount,
+) -> Result<VirtualAccountInfo, ApiError> {
+    let a = resolve_account(state, caller, account, Action::CreateVa).await?;
+    let name = check_name("virtual account name", &req.name, 100)?;
+    let description = check_free_text("description", &req.description, 500)?;
+    let va = state
+        .store()
+        .create_va(&a.id, &name, &description, state.now(), &caller.audit())
+        .await?;
+    Ok(va_info(va))
+}
+
+async fn license_list_of(state: &AppState, account: &AccountRow, va: &VaRow) -> Result<LicenseList, ApiError> {
+    let lots: Vec<_> = state
+        .store()
+        .license_lots(&va.id)
+        .await?
+        .into_iter()
+        .map(|l| l.into_lot())
+        .collect();
+    let in_use = state.store().va_in_use(&va.id).await?;
+    Ok(LicenseList {
+        account: account.name.clone(),
+        virtual_account: va.name.clone(),
+        virtual_account_id: va.id.clone(),
+        licenses: compliance::summarize(state.catalog(), &lots, &in_use, state.now()),
+    })
+}
+
+/// Licences of a virtual account per SKU.
+pub async fn license_list(state: &AppState, caller: &Caller, account: &str, va: &str) -> Result<LicenseList, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let v = resolve_va(state, caller, &a, va, Action::ReadVa).await?;
+    license_list_of(state, &a, &v).await
+}
+
+/// Deposits purchased licences.
+pub async fn deposit(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: &str,
+    req: DepositLicenses,
+) -> Result<LicenseList, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let v = resolve_va(state, caller, &a, va, Action::ManageLicenses).await?;
+    let sku = check_sku(state, &req.sku)?;
+    let quantity = check_quantity(req.quantity)?;
+    let now = state.now();
+    let end_date = match req.expires.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => {
+            let d = parse_date(text)
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid expiry date {text:?} (expected YYYY-MM-DD)")))?;
+            if d <= now {
+                return Err(ApiError::BadRequest(format!(
+                    "expiry date {text} is not in the future (today is {})",
+                    format_date(now)
+                )));
+            }
+            Some(d)
+        }
+    };
+    state
+        .store()
+        .deposit(&a.id, &v.id, &sku, quantity, end_date, now, &caller.audit())
+        .await?;
+    license_list_of(state, &a, &v).await
+}
+
+/// Moves licences between two virtual accounts of one account.
+pub async fn transfer(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    req: TransferLicenses,
+) -> Result<TransferResult, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let from = resolve_va(state, caller, &a, &req.from, Action::ManageLicenses).await?;
+    let to = resolve_va(state, caller, &a, &req.to, Action::ManageLicenses).await?;
+    if from.id == to.id {
+        return Err(ApiError::BadRequest(
+            "source and destination are the same virtual account".into(),
+        ));
+    }
+    let sku = check_sku(state, &req.sku)?;
+    let quantity = check_quantity(req.quantity)?;
+    let transfer_id = state
+        .store()
+        .transfer(&a.id, &from.id, &to.id, &sku, quantity, state.now(), &caller.audit())
+        .await?;
+    Ok(TransferResult {
+        transfer_id,
+        from: license_list_of(state, &a, &from).await?,
+        to: license_list_of(state, &a, &to).await?,
+    })
+}
+
+fn token_info(t: TokenRow, now: i64) -> TokenInfo {
+    TokenInfo {
+        status: tokens::status(&t, now),
+        id: t.id,
+        virtual_account: t.va_name,
+        description: t.description,
+        created_by: t.created_by,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        max_uses: t.max_uses.map(|m| m.max(0) as u64),
+        uses: t.uses.max(0) as u64,
+        revoked_at: t.revoked_at,
+        export_controlled: t.export_controlled != 0,
+    }
+}
+
+/// Creates a registration token; the answer is the only place its secret appears.
+pub async fn create_token(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: &str,
+    req: CreateToken,
+) -> Result<CreatedToken, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let v = resolve_va(state, caller, &a, va, Action::CreateToken).await?;
+    let days = req.expires_days.unwrap_or(tokens::DEFAULT_EXPIRES_DAYS);
+    if days == 0 || days > tokens::MAX_EXPIRES_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "expires-days must be 1 to {}",
+            tokens::MAX_EXPIRES_DAYS
+        )));
+    }
+    let max_uses = match req.max_uses {
+        None => None,
+        Some(n) if n == 0 || n > MAX_QUANTITY => {
+            return Err(ApiError::BadRequest(format!("max-uses must be 1 to {MAX_QUANTITY}")));
+        }
+        Some(n) => Some(n as i64),
+    };
+    let description = check_free_text("description", &req.description, 500)?;
+    let secret = tokens::new_token_secret();
+    let now = state.now();
+    let hash = tokens::hash_secret(&secret);
+    let row = state
+        .store()
+        .create_token(
+            NewToken {
+                va_id: &v.id,
+                secret_hash: &hash,
+                description: &description,
+                expires_at: now + i64::from(days) * DAY,
+                max_uses,
+                export_controlled: req.export_controlled,
+            },
+            now,
+            &caller.audit(),
+        )
+        .await?;
+    Ok(CreatedToken {
+        token: secret,
+        info: token_info(row, now),
+    })
+}
+
+/// The virtual account filter of a list: the one asked for (checked), else the caller's own VA
+/// for VA roles, else none.
+async fn va_filter(
+    state: &AppState,
+    caller: &Caller,
+    account: &AccountRow,
+    va: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    match va.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(va) => Ok(Some(resolve_va(state, caller, account, va, Action::ReadVa).await?.id)),
+        None => Ok(caller.principal.va_restriction().map(str::to_string)),
+    }
+}
+
+/// Tokens of an account (or one virtual account).
+pub async fn list_tokens(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: Option<&str>,
+) -> Result<Vec<TokenInfo>, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let filter = va_filter(state, caller, &a, va).await?;
+    let now = state.now();
+    Ok(state
+        .store()
+        .list_tokens(&a.id, filter.as_deref())
+        .await?
+        .into_iter()
+        .map(|t| token_info(t, now))
+        .collect())
+}
+
+/// Revokes a token.
+pub async fn revoke_token(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    token_id: &str,
+) -> Result<TokenInfo, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let t = state.store().find_token(&a.id, token_id.trim()).await?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no registration token {:?} in Smart Account {}",
+            token_id.trim(),
+            a.name
+        ))
+    })?;
+    require(
+        &caller.principal,
+        Action::RevokeToken,
+        Scope::Va {
+            account: &a.id,
+            va: &t.va_id,
+        },
+        "registration token",
+    )?;
+    let now = state.now();
+    let row = state.store().revoke_token(&t, now, &caller.audit()).await?;
+    Ok(token_info(row, now))
+}
+
+/// The status word of a product instance at `now`.
+pub fn instance_status(i: &InstanceRow, now: i64) -> String {
+    if i.id_cert_expires_at <= now {
+        "ID EXPIRED".into()
+    } else if i.last_auth_at.is_some_and(|t| now - t > AUTH_VALIDITY) {
+        "AUTHORIZATION EXPIRED".into()
+    } else {
+        i.last_auth_status.clone().unwrap_or_else(|| "REGISTERED".into())
+    }
+}
+
+fn instance_info(i: InstanceRow, now: i64, usage: Vec<(String, i64)>) -> InstanceInfo {
+    InstanceInfo {
+        status: instance_status(&i, now),
+        udi: format!("PID:{},SN:{}", i.udi_pid, i.udi_sn),
+        id: i.id,
+        pid: i.udi_pid,
+        sn: i.udi_sn,
+        hostname: i.hostname,
+        virtual_account: i.va_name,
+        software_tag: i.software_tag,
+        registered_at: i.registered_at,
+        last_contact: i.last_contact,
+        id_expires_at: i.id_cert_expires_at,
+        usage: usage
+            .into_iter()
+            .map(|(sku, count)| LicenseUsage {
+                sku,
+                count: count.max(0) as u64,
+            })
+            .collect(),
+    }
+}
+
+/// Product instances of an account (or one virtual account).
+pub async fn list_instances(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: Option<&str>,
+) -> Result<Vec<InstanceInfo>, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let filter = va_filter(state, caller, &a, va).await?;
+    let now = state.now();
+    Ok(state
+        .store()
+        .list_instances(&a.id, filter.as_deref())
+        .await?
+        .into_iter()
+        .map(|i| instance_info(i, now, Vec::new()))
+        .collect())
+}
+
+async fn find_instance(
+    state: &AppState,
+    caller: &Caller,
+    a: &AccountRow,
+    id: &str,
+    action: Action,
+) -> Result<InstanceRow, ApiError> {
+    let i = state
+        .store()
+        .instance(id.trim())
+        .await?
+        .filter(|i| i.account_id == a.id)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no product instance {:?} in Smart Account {}",
+                id.trim(),
+                a.name
+            ))
+        })?;
+    require(
+        &caller.principal,
+        action,
+        Scope::Va {
+            account: &a.id,
+            va: &i.va_id,
+        },
+        "product instance",
+    )?;
+    Ok(i)
+}
+
+/// One product instance with its usage.
+pub async fn get_instance(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    id: &str,
+) -> Result<InstanceInfo, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let i = find_instance(state, caller, &a, id, Action::ReadVa).await?;
+    let usage = state.store().instance_usage(&i.id).await?;
+    Ok(instance_info(i, state.now(), usage))
+}
+
+/// Removes a product instance; its licences are released.
+pub async fn remove_instance(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    id: &str,
+) -> Result<RemovedInstance, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let i = find_instance(state, caller, &a, id, Action::RemoveInstance).await?;
+    let (_, released) = state
+        .store()
+        .remove_instance(&i.id, Some(&a.id), state.now(), &caller.audit())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no product instance {:?}", id.trim())))?;
+    Ok(RemovedInstance {
+        id: i.id,
+        released: released
+            .into_iter()
+            .map(|(sku, count)| LicenseUsage {
+                sku,
+                count: count.max(0) as u64,
+            })
+            .collect(),
+    })
+}
+
+fn user_info(u: UserRow) -> UserInfo {
+    UserInfo {
+        role: u.role.parse().unwrap_or(Role::VaUser),
+        id: u.id,
+        email: u.email,
+        virtual_account: u.va_name,
+        has_password: u.password_hash.is_some(),
+        created_at: u.created_at,
+    }
+}
+
+/// Creates a user; the answer is the only place their API key appears.
+pub async fn create_user(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    req: CreateUser,
+) -> Result<CreatedUser, ApiError> {
+    let a = resolve_account(state, caller, account, Action::CreateUser).await?;
+    let email = check_name("e-mail", &req.email, 254)?;
+    if !email.contains('@') || email.contains(char::is_whitespace) {
+        return Err(ApiError::BadRequest(format!("{email:?} is not an e-mail address")));
+    }
+    let va_id = match (
+        req.role.is_va_role(),
+        req.va.as_deref().map(str::trim).filter(|v| !v.is_empty()),
+    ) {
+        (true, Some(va)) => Some(resolve_va(state, caller, &a, va, Action::ReadVa).await?.id),
+        (true, None) => {
+            return Err(ApiError::BadRequest(format!(
+                "role {} is bound to a virtual account: give --va",
+                req.role
+            )));
+        }
+        (false, Some(_)) => {
+            return Err(ApiError::BadRequest(format!(
+                "role {} covers the whole Smart Account: leave out --va",
+                req.role
+            )));
+        }
+        (false, None) => None,
+    };
+    let password_hash = match req.password.as_deref() {
+        None => None,
+        Some(pw) if pw.chars().count() < 8 || pw.len() > 1024 => {
+            return Err(ApiError::BadRequest("password must have 8 to 1024 characters".into()));
+        }
+        Some(pw) => {
+            let pw = pw.to_string();
+            Some(
+                tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("password hashing task: {e}")))??,
+            )
+        }
+    };
+    let api_key = tokens::new_api_key();
+    let key_hash = tokens::hash_secret(&api_key);
+    let row = state
+        .store()
+        .create_user(
+            NewUser {
+                account_id: &a.id,
+                email: &email,
+                role: req.role.as_str(),
+                va_id: va_id.as_deref(),
+                api_key_hash: &key_hash,
+                password_hash: password_hash.as_deref(),
+            },
+            state.now(),
+            &caller.audit(),
+        )
+        .await?;
+    Ok(CreatedUser {
+        api_key,
+        user: user_info(row),
+    })
+}
+
+/// Users of an account.
+pub async fn list_users(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<UserInfo>, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadUsers).await?;
+    Ok(state
+        .store()
+        .list_users(&a.id)
+        .await?
+        .into_iter()
+        .map(user_info)
+        .collect())
+}
+
+fn event_info(e: EventRow) -> EventInfo {
+    EventInfo {
+        id: e.id,
+        at: e.at,
+        actor: e.actor,
+        action: e.action,
+        virtual_account_id: e.va_id,
+        object_id: e.object_id,
+        detail: e.detail,
+        source: e.source,
+    }
+}
+
+/// The newest events of an account.
+pub async fn list_events(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    limit: Option<u32>,
+) -> Result<Vec<EventInfo>, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadEvents).await?;
+    let limit = i64::from(limit.unwrap_or(100).clamp(1, 1000));
+    Ok(state
+        .store()
+        .list_events(Some(&a.id), limit)
+        .await?
+        .into_iter()
+        .map(event_info)
+        .collect())
+}
+
+/// The caller behind an API key (SHA-256 looked up in operator keys, then users).
+pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Option<Principal>, ApiError> {
+    let hash = tokens::hash_secret(key);
+    if state.store().is_operator_key(&hash).await? {
+        return Ok(Some(Principal::Operator));
+    }
+    let Some(u) = state.store().user_by_key_hash(&hash).await? else {
+        return Ok(None);
+    };
+    let role: Role = u
+        .role
+        .parse()
+        .map_err(|e| ApiError::Internal(format!("stored role of user {}: {e}", u.id)))?;
+    Ok(Some(Principal::User(crate::auth::User {
+        id: u.id,
+        email: u.email,
+        account_id: u.account_id,
+        role,
+        va_id: u.va_id,
+    })))
+}

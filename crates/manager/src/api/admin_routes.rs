@@ -1,0 +1,341 @@
+//! Handlers of the admin REST API: each parses, authenticates, and calls [`crate::admin`].
+
+use super::{ApiJson, ApiPath, ApiQuery, ClientAddr};
+use crate::admin::{self, Caller};
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use smartlic_protocol::admin::*;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Routes of the admin API (relative to `/api/v1`).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_accounts, create_account))
+        .routes(routes!(get_account))
+        .routes(routes!(list_vas, create_va))
+        .routes(routes!(list_licenses, deposit_licenses))
+        .routes(routes!(transfer_licenses))
+        .routes(routes!(list_tokens))
+        .routes(routes!(create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(list_instances))
+        .routes(routes!(get_instance, remove_instance))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(list_events))
+}
+
+fn caller(principal: Principal, addr: ClientAddr) -> Caller {
+    Caller {
+        principal,
+        source: addr.0,
+    }
+}
+
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+type Answer<T> = Result<Json<T>, ApiError>;
+
+/// `?va=` filter of lists.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaFilter {
+    /// Virtual account name or id.
+    pub va: Option<String>,
+}
+
+/// `?limit=` of the event log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Number of events (1-1000, default 100).
+    pub limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/accounts", tag = "accounts",
+    responses((status = 200, description = "Smart Accounts the caller can see", body = Vec<AccountInfo>),
+              (status = 401, description = "no or wrong API key")),
+    security(("api_key" = [])))]
+async fn list_accounts(State(s): State<AppState>, p: Principal, a: ClientAddr) -> Answer<Vec<AccountInfo>> {
+    Ok(Json(admin::list_accounts(&s, &caller(p, a)).await?))
+}
+
+#[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = CreateAccount,
+    responses((status = 201, description = "created, with its DEFAULT virtual account", body = AccountInfo),
+              (status = 400, description = "invalid name or domain"),
+              (status = 403, description = "only the operator creates accounts"),
+              (status = 409, description = "the name is taken")),
+    security(("api_key" = [])))]
+async fn create_account(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiJson(body): ApiJson<CreateAccount>,
+) -> Created<AccountInfo> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_account(&s, &caller(p, a), body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}", tag = "accounts",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    responses((status = 200, description = "the account", body = AccountInfo),
+              (status = 404, description = "no such account")),
+    security(("api_key" = [])))]
+async fn get_account(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+) -> Answer<AccountInfo> {
+    Ok(Json(admin::get_account(&s, &caller(p, a), &account).await?))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/virtual-accounts", tag = "accounts",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    responses((status = 200, description = "virtual accounts the caller can see", body = Vec<VirtualAccountInfo>),
+              (status = 404, description = "no such account")),
+    security(("api_key" = [])))]
+async fn list_vas(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+) -> Answer<Vec<VirtualAccountInfo>> {
+    Ok(Json(admin::list_vas(&s, &caller(p, a), &account).await?))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/virtual-accounts", tag = "accounts",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    request_body = CreateVirtualAccount,
+    responses((status = 201, description = "created", body = VirtualAccountInfo),
+              (status = 404, description = "no such account"),
+              (status = 409, description = "the name is taken")),
+    security(("api_key" = [])))]
+async fn create_va(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateVirtualAccount>,
+) -> Created<VirtualAccountInfo> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_va(&s, &caller(p, a), &account, body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/virtual-accounts/{va}/licenses", tag = "licenses",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("va" = String, Path, description = "virtual account name or id")),
+    responses((status = 200, description = "per SKU: purchased, in use, balance, status", body = LicenseList),
+              (status = 404, description = "no such account or virtual account")),
+    security(("api_key" = [])))]
+async fn list_licenses(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, va)): ApiPath<(String, String)>,
+) -> Answer<LicenseList> {
+    Ok(Json(admin::license_list(&s, &caller(p, a), &account, &va).await?))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/virtual-accounts/{va}/licenses", tag = "licenses",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("va" = String, Path, description = "virtual account name or id")),
+    request_body = DepositLicenses,
+    responses((status = 201, description = "deposited; the licence list afterwards", body = LicenseList),
+              (status = 400, description = "unknown SKU, bad quantity or date"),
+              (status = 404, description = "no such account or virtual account")),
+    security(("api_key" = [])))]
+async fn deposit_licenses(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, va)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<DepositLicenses>,
+) -> Created<LicenseList> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::deposit(&s, &caller(p, a), &account, &va, body).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/transfers", tag = "licenses",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    request_body = TransferLicenses,
+    responses((status = 201, description = "moved", body = TransferResult),
+              (status = 409, description = "the source would go below zero available"),
+              (status = 404, description = "no such account or virtual account")),
+    security(("api_key" = [])))]
+async fn transfer_licenses(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(body): ApiJson<TransferLicenses>,
+) -> Created<TransferResult> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::transfer(&s, &caller(p, a), &account, body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/tokens", tag = "tokens",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("va" = Option<String>, Query, description = "only this virtual account (name or id)")),
+    responses((status = 200, description = "tokens, never with their secret", body = Vec<TokenInfo>),
+              (status = 404, description = "no such account or virtual account")),
+    security(("api_key" = [])))]
+async fn list_tokens(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VaFilter>,
+) -> Answer<Vec<TokenInfo>> {
+    Ok(Json(
+        admin::list_tokens(&s, &caller(p, a), &account, q.va.as_deref()).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/virtual-accounts/{va}/tokens", tag = "tokens",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("va" = String, Path, description = "virtual account name or id")),
+    request_body = CreateToken,
+    responses((status = 201, description = "created; the only time the secret is shown", body = CreatedToken),
+              (status = 400, description = "invalid expiry or max uses"),
+              (status = 404, description = "no such account or virtual account")),
+    security(("api_key" = [])))]
+async fn create_token(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, va)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<CreateToken>,
+) -> Created<CreatedToken> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_token(&s, &caller(p, a), &account, &va, body).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/tokens/{token}/revoke", tag = "tokens",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("token" = String, Path, description = "token id")),
+    responses((status = 200, description = "revoked (at once)", body = TokenInfo),
+              (status = 404, description = "no such token")),
+    security(("api_key" = [])))]
+async fn revoke_token(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, token)): ApiPath<(String, String)>,
+) -> Answer<TokenInfo> {
+    Ok(Json(admin::revoke_token(&s, &caller(p, a), &account, &token).await?))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/instances", tag = "instances",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("va" = Option<String>, Query, description = "only this virtual account (name or id)")),
+    responses((status = 200, description = "product instances", body = Vec<InstanceInfo>),
+              (status = 404, description = "no such account or virtual account")),
+    security(("api_key" = [])))]
+async fn list_instances(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VaFilter>,
+) -> Answer<Vec<InstanceInfo>> {
+    Ok(Json(
+        admin::list_instances(&s, &caller(p, a), &account, q.va.as_deref()).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/instances/{instance}", tag = "instances",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("instance" = String, Path, description = "product instance id")),
+    responses((status = 200, description = "the instance with its usage", body = InstanceInfo),
+              (status = 404, description = "no such instance")),
+    security(("api_key" = [])))]
+async fn get_instance(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, instance)): ApiPath<(String, String)>,
+) -> Answer<InstanceInfo> {
+    Ok(Json(admin::get_instance(&s, &caller(p, a), &account, &instance).await?))
+}
+
+#[utoipa::path(delete, path = "/accounts/{account}/instances/{instance}", tag = "instances",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("instance" = String, Path, description = "product instance id")),
+    responses((status = 200, description = "removed; its licences are released", body = RemovedInstance),
+              (status = 404, description = "no such instance")),
+    security(("api_key" = [])))]
+async fn remove_instance(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, instance)): ApiPath<(String, String)>,
+) -> Answer<RemovedInstance> {
+    Ok(Json(
+        admin::remove_instance(&s, &caller(p, a), &account, &instance).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/users", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    responses((status = 200, description = "users", body = Vec<UserInfo>),
+              (status = 403, description = "the role may not list users")),
+    security(("api_key" = [])))]
+async fn list_users(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+) -> Answer<Vec<UserInfo>> {
+    Ok(Json(admin::list_users(&s, &caller(p, a), &account).await?))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/users", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    request_body = CreateUser,
+    responses((status = 201, description = "created; the only time the API key is shown", body = CreatedUser),
+              (status = 400, description = "invalid e-mail, role/VA combination or password"),
+              (status = 409, description = "the e-mail is taken")),
+    security(("api_key" = [])))]
+async fn create_user(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> Created<CreatedUser> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::create_user(&s, &caller(p, a), &account, body).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/events", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("limit" = Option<u32>, Query, description = "number of events, newest first (1-1000, default 100)")),
+    responses((status = 200, description = "the event log", body = Vec<EventInfo>),
+              (status = 403, description = "the role may not read the event log")),
+    security(("api_key" = [])))]
+async fn list_events(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<Limit>,
+) -> Answer<Vec<EventInfo>> {
+    Ok(Json(admin::list_events(&s, &caller(p, a), &account, q.limit).await?))
+}

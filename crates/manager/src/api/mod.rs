@@ -1,0 +1,248 @@
+//! The HTTP edge: the router, extractors that turn every malformed request into an [`ApiError`]
+//! (never a 500 or a panic), the admin REST API ([`admin_routes`]), the device protocol
+//! ([`device_routes`]), the OpenAPI document, health, metrics and the portal's first page.
+
+pub mod admin_routes;
+pub mod device_routes;
+
+#[cfg(test)]
+mod tests;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Largest request body accepted (64 KiB); bigger ones get 413.
+pub const BODY_LIMIT: usize = smartlic_protocol::envelope::MAX_ENVELOPE_BYTES;
+
+/// A JSON body; a bad one is a 400 (or 413) [`ApiError`].
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(r) => Err(ApiError::from(r as JsonRejection)),
+        }
+    }
+}
+
+/// Path parameters; bad ones are a 400.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(r) => Err(ApiError::from(r as PathRejection)),
+        }
+    }
+}
+
+/// A query string; a bad one is a 400.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(r) => Err(ApiError::from(r as QueryRejection)),
+        }
+    }
+}
+
+/// The client's address, when the server knows it (not under `Router::oneshot`).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("missing API key (send Authorization: Bearer KEY)".into()))?;
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 256)
+            .ok_or_else(|| ApiError::Unauthorized("Authorization header must be \"Bearer KEY\"".into()))?;
+        crate::admin::principal_for_key(state, key)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("API key is not valid".into()))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "smartlic license manager",
+        description = "Administration API of the smartlic Smart Software Manager. Authenticate with \
+                       `Authorization: Bearer KEY` (the operator key from `admin.key`, or a user's key). \
+                       Errors are `{\"error\": {\"code\", \"message\"}}`. The device protocol under \
+                       `/api/v1/device` uses signed envelopes instead of API keys (docs/protocol.md)."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Smart Accounts and virtual accounts"),
+        (name = "licenses", description = "Purchased licences, transfers and usage"),
+        (name = "tokens", description = "Product Instance Registration tokens"),
+        (name = "instances", description = "Registered product instances"),
+        (name = "users", description = "Users, roles and the event log"),
+        (name = "device", description = "Device protocol (signed envelopes)")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The OpenAPI document and the API routes it describes.
+fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", admin_routes::routes().merge(device_routes::routes()))
+        .split_for_parts()
+}
+
+/// The OpenAPI document (JSON) of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_parts().1
+}
+
+/// The whole HTTP service of one manager.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api_parts();
+    let doc_json: Arc<String> = Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into()));
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc_json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+            }),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/", get(index))
+        .fallback(no_route)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("a request handler panicked".into()).into_response()
+}
+
+async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute(uri.path().chars().take(200).collect())
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let mut resp = next.run(req).await;
+    state.metrics().request(&route, resp.status().as_u16());
+    resp.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store().ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::warn!("health check: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "reason": "database does not answer"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn index() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        "<title>smartlic license manager</title></head>\n<body>\n",
+        "<h1>smartlic license manager</h1>\n",
+        "<p>The Smart Software Manager of smartlic is running.</p>\n<ul>\n",
+        "<li><a href=\"/api/v1/openapi.json\">REST API (OpenAPI document)</a></li>\n",
+        "<li><a href=\"/healthz\">Health</a></li>\n",
+        "<li><a href=\"/metrics\">Metrics</a></li>\n",
+        "</ul>\n</body></html>\n"
+    ))
+}

@@ -1,0 +1,1098 @@
+//! The HTTP API through `Router::oneshot`: admin commands and their errors, the device protocol
+//! and every refusal, roles, and the documents around them.
+
+use crate::state::AppState;
+use crate::store::Store;
+use crate::testutil::{TestDb, on_both_engines};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use smartlic_clock::FixedClock;
+use smartlic_protocol::envelope::encode_public_key;
+use smartlic_protocol::wire::*;
+use smartlic_protocol::{Catalog, ResponsePayload, SignedRequest, SignedResponse};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const NOW: i64 = 1_800_000_000;
+const DAY: i64 = 86_400;
+const OP_KEY: &str = "slk_operator_test_key";
+const PW: &str = "ASR5K-00-PW10GTWY";
+const ASR_TAG: &str = "regid.2017-02.com.cisco.ASR5500,1.0_401f2e9e-67fd-4131-b61d-6e229d13a338";
+
+struct App {
+    state: AppState,
+    router: Router,
+    clock: Arc<FixedClock>,
+}
+
+impl App {
+    async fn on(store: Store) -> App {
+        let clock = Arc::new(FixedClock::new(NOW));
+        let state = AppState::with_store(store, clock.clone(), Catalog::staros(), OP_KEY)
+            .await
+            .unwrap();
+        App {
+            router: crate::router(state.clone()),
+            state,
+            clock,
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
+        let v =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, v)
+    }
+
+    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+
+    async fn op(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (s, v) = self.call(method, path, Some(OP_KEY), body).await;
+        assert!(s.is_success(), "{path}: {s} {v}");
+        v
+    }
+
+    async fn setup_account(&self) -> (String, String) {
+        let a = self
+            .op(
+                Method::POST,
+                "/api/v1/accounts",
+                Some(json!({"name": "Acme", "domain": "acme.example"})),
+            )
+            .await;
+        let id = a["id"].as_str().unwrap().to_string();
+        let token = self
+            .op(
+                Method::POST,
+                "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+                Some(json!({})),
+            )
+            .await;
+        (id, token["token"].as_str().unwrap().to_string())
+    }
+}
+
+fn expect_error(r: &(StatusCode, Value), status: StatusCode, code: &str) -> String {
+    assert_eq!(r.0, status, "{}", r.1);
+    assert_eq!(r.1["error"]["code"], code, "{}", r.1);
+    r.1["error"]["message"].as_str().unwrap().to_string()
+}
+
+struct Device {
+    key: SigningKey,
+    sn: String,
+    instance_id: Option<String>,
+}
+
+impl Device {
+    fn new(n: u8) -> Device {
+        Device {
+            key: SigningKey::from_bytes(&[n; 32]),
+            sn: format!("FOX{n:04}"),
+            instance_id: None,
+        }
+    }
+
+    fn register_body(&self, token: &str) -> RegisterRequest {
+        RegisterRequest {
+            token: token.into(),
+            udi: Udi {
+                pid: "ASR5500".into(),
+                sn: self.sn.clone(),
+            },
+            hostname: format!("host-{}", self.sn),
+            software_tag: ASR_TAG.into(),
+            public_key: encode_public_key(&self.key.verifying_key()),
+            agent_version: "test".into(),
+        }
+    }
+
+    fn sign<T: Serialize>(&self, body: T, ts: i64) -> SignedRequest {
+        let nonce = crate::tokens::random_secret(22);
+        SignedRequest::sign(&self.key, self.instance_id.clone(), nonce, ts, body).unwrap()
+    }
+}
+
+/// Sends a device request; Ok is the verified, opened response.
+async fn device<T: DeserializeOwned>(app: &App, path: &str, req: &SignedRequest) -> Result<T, (StatusCode, Value)> {
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/device/{path}"),
+            None,
+            Some(serde_json::to_value(req).unwrap()),
+        )
+        .await;
+    if s != StatusCode::OK {
+        return Err((s, v));
+    }
+    let resp: SignedResponse = serde_json::from_value(v).unwrap();
+    let anchors = smartlic_protocol::trust::pem_certificates(app.state.pki().ca_pem()).unwrap();
+    let vk = smartlic_protocol::trust::verify_signer(&resp.signer_certificate, &anchors, app.clock.now_secs()).unwrap();
+    let nonce = req.peek::<Value>().unwrap().nonce;
+    let p: ResponsePayload<T> = resp.open(&vk, &nonce).unwrap();
+    Ok(p.body)
+}
+
+trait NowSecs {
+    fn now_secs(&self) -> i64;
+}
+impl NowSecs for FixedClock {
+    fn now_secs(&self) -> i64 {
+        smartlic_clock::Clock::now(self)
+    }
+}
+
+async fn register(app: &App, dev: &mut Device, token: &str) -> RegisterResponse {
+    let req = dev.sign(dev.register_body(token), app.clock.now_secs());
+    let r: RegisterResponse = device(app, "register", &req).await.unwrap();
+    dev.instance_id = Some(r.instance_id.clone());
+    r
+}
+
+fn authz(usage: &[(&str, u64)]) -> AuthorizationRequest {
+    AuthorizationRequest {
+        hostname: String::new(),
+        usage: usage
+            .iter()
+            .map(|(s, c)| Usage {
+                sku: s.to_string(),
+                count: *c,
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn admin_commands_and_their_errors() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    let (account_id, _) = app.setup_account().await;
+
+    // Accounts and VAs by name or id.
+    let got = app
+        .op(Method::GET, &format!("/api/v1/accounts/{account_id}"), None)
+        .await;
+    assert_eq!(got["name"], "Acme");
+    let va = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/acme/virtual-accounts",
+            Some(json!({"name": "East Coast"})),
+        )
+        .await;
+    let va_id = va["id"].as_str().unwrap();
+    let vas = app
+        .op(Method::GET, "/api/v1/accounts/Acme/virtual-accounts", None)
+        .await;
+    assert_eq!(vas.as_array().unwrap().len(), 2);
+
+    // Deposits and the licence list.
+    let l = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/East%20Coast/licenses",
+            Some(json!({"sku": "asr5k-00-pw10gtwy", "quantity": 3, "expires": "2027-12-01"})),
+        )
+        .await;
+    assert_eq!(l["licenses"][0]["sku"], PW);
+    assert_eq!(l["licenses"][0]["purchased"], 3);
+    assert_eq!(l["licenses"][0]["status"], "OK");
+    assert_eq!(l["licenses"][0]["end_dates"][0]["date"], "2027-12-01");
+    let t = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/transfers",
+            Some(json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2})),
+        )
+        .await;
+    assert_eq!(t["from"]["licenses"][0]["purchased"], 1);
+    assert_eq!(t["to"]["licenses"][0]["purchased"], 2);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts/Acme/transfers",
+            Some(OP_KEY),
+            Some(json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2})),
+        )
+        .await;
+    let msg = expect_error(&r, StatusCode::CONFLICT, codes::INSUFFICIENT);
+    assert!(msg.contains("only 1 available"), "{msg}");
+
+    // Tokens: the secret once, never again; revoke.
+    let created = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+            Some(json!({"expires_days": 10, "max_uses": 2, "description": "lab", "export_controlled": true})),
+        )
+        .await;
+    let secret = created["token"].as_str().unwrap();
+    assert_eq!(created["info"]["expires_at"], NOW + 10 * DAY);
+    let list = app
+        .op(Method::GET, "/api/v1/accounts/Acme/tokens?va=DEFAULT", None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(!list.to_string().contains(secret), "a secret is never listed");
+    let tid = created["info"]["id"].as_str().unwrap();
+    let rv = app
+        .op(
+            Method::POST,
+            &format!("/api/v1/accounts/Acme/tokens/{tid}/revoke"),
+            None,
+        )
+        .await;
+    assert_eq!(rv["status"], "REVOKED");
+
+    // Users.
+    let u = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(
+                json!({"email": "ann@acme.example", "role": "va-admin", "va": "East Coast", "password": "long enough"}),
+            ),
+        )
+        .await;
+    assert!(u["api_key"].as_str().unwrap().starts_with("slk_"));
+    assert_eq!(u["user"]["virtual_account"], "East Coast");
+    assert_eq!(u["user"]["has_password"], true);
+
+    // Errors, each a 4xx JSON body.
+    type Case<'a> = (
+        Method,
+        &'a str,
+        Option<&'a str>,
+        Option<Value>,
+        StatusCode,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            Method::GET,
+            "/api/v1/accounts/Nope",
+            Some(OP_KEY),
+            None,
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            "no Smart Account \"Nope\"",
+        ),
+        (
+            Method::GET,
+            "/api/v1/accounts/Acme/virtual-accounts/West/licenses",
+            Some(OP_KEY),
+            None,
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            "no virtual account \"West\"",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+            Some(OP_KEY),
+            Some(json!({"sku": "NOPE", "quantity": 1})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "unknown SKU \"NOPE\"",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+            Some(OP_KEY),
+            Some(json!({"sku": PW, "quantity": 0})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "quantity",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+            Some(OP_KEY),
+            Some(json!({"sku": PW, "quantity": -1})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "invalid JSON",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+            Some(OP_KEY),
+            Some(json!({"sku": PW, "quantity": 1, "expires": "2020-01-01"})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "not in the future",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+            Some(OP_KEY),
+            Some(json!({"sku": PW, "quantity": 1, "expires": "next year"})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "YYYY-MM-DD",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+            Some(OP_KEY),
+            Some(json!({"max_uses": 0})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "max-uses",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+            Some(OP_KEY),
+            Some(json!({"expires_days": 0})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "expires-days",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts",
+            Some(OP_KEY),
+            Some(json!({"name": "acme", "domain": "x.example"})),
+            StatusCode::CONFLICT,
+            codes::CONFLICT,
+            "already exists",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts",
+            Some(OP_KEY),
+            Some(json!({"name": "", "domain": "x.example"})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "account name",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts",
+            Some(OP_KEY),
+            Some(json!({"name": "X", "domain": "x", "extra": 1})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "unknown field",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(OP_KEY),
+            Some(json!({"email": "b@acme.example", "role": "va-user"})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "give --va",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(OP_KEY),
+            Some(json!({"email": "b@acme.example", "role": "sa-user", "va": "DEFAULT"})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "leave out --va",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(OP_KEY),
+            Some(json!({"email": "b@acme.example", "role": "boss"})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "invalid JSON",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(OP_KEY),
+            Some(json!({"email": "b@acme.example", "role": "sa-user", "password": "short"})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "password",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/transfers",
+            Some(OP_KEY),
+            Some(json!({"from": "DEFAULT", "to": "default", "sku": PW, "quantity": 1})),
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "same virtual account",
+        ),
+        (
+            Method::POST,
+            "/api/v1/accounts/Acme/tokens/nope/revoke",
+            Some(OP_KEY),
+            None,
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            "no registration token",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/accounts/Acme/instances/nope",
+            Some(OP_KEY),
+            None,
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            "no product instance",
+        ),
+        (
+            Method::GET,
+            "/api/v1/accounts/Acme/tokens?bogus=1",
+            Some(OP_KEY),
+            None,
+            StatusCode::BAD_REQUEST,
+            codes::MALFORMED,
+            "query",
+        ),
+        (
+            Method::GET,
+            "/api/v1/accounts",
+            None,
+            None,
+            StatusCode::UNAUTHORIZED,
+            codes::UNAUTHORIZED,
+            "missing API key",
+        ),
+        (
+            Method::GET,
+            "/api/v1/accounts",
+            Some("slk_wrong"),
+            None,
+            StatusCode::UNAUTHORIZED,
+            codes::UNAUTHORIZED,
+            "not valid",
+        ),
+        (
+            Method::GET,
+            "/api/v1/nothing-here",
+            Some(OP_KEY),
+            None,
+            StatusCode::NOT_FOUND,
+            codes::NOT_FOUND,
+            "no such endpoint",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/accounts",
+            Some(OP_KEY),
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::MALFORMED,
+            "method",
+        ),
+    ];
+    for (method, path, key, body, status, code, text) in cases {
+        let r = app.call(method.clone(), path, key, body.clone()).await;
+        let msg = expect_error(&r, status, code);
+        assert!(msg.contains(text), "{method} {path} {body:?}: {msg:?} lacks {text:?}");
+    }
+
+    // Not JSON, wrong content type, too big.
+    let req = Request::post("/api/v1/accounts")
+        .header("authorization", format!("Bearer {OP_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    expect_error(&app.send(req).await, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let req = Request::post("/api/v1/accounts")
+        .header("authorization", format!("Bearer {OP_KEY}"))
+        .body(Body::from("{}"))
+        .unwrap();
+    expect_error(&app.send(req).await, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let big = format!("{{\"name\": \"{}\", \"domain\": \"x\"}}", "a".repeat(70 * 1024));
+    let req = Request::post("/api/v1/accounts")
+        .header("authorization", format!("Bearer {OP_KEY}"))
+        .header("content-type", "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    expect_error(&app.send(req).await, StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE);
+
+    // Everything changed is in the event log, with who.
+    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events?limit=50", None).await;
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "account.create",
+        "va.create",
+        "license.deposit",
+        "license.transfer",
+        "token.create",
+        "token.revoke",
+        "user.create",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn roles_limit_what_users_see_and_do() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    app.setup_account().await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts",
+        Some(json!({"name": "East"})),
+    )
+    .await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts",
+        Some(json!({"name": "Other", "domain": "other.example"})),
+    )
+    .await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens",
+        Some(json!({})),
+    )
+    .await;
+    let mk = |email: &str, role: &str, va: Option<&str>| {
+        let mut body = json!({"email": email, "role": role});
+        if let Some(va) = va {
+            body["va"] = json!(va);
+        }
+        body
+    };
+    let key = |v: Value| v["api_key"].as_str().unwrap().to_string();
+    let va_user = key(app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(mk("vu@acme.example", "va-user", Some("East"))),
+        )
+        .await);
+    let sa_user = key(app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(mk("su@acme.example", "sa-user", None)),
+        )
+        .await);
+    let sa_admin = key(app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(mk("sa@acme.example", "sa-admin", None)),
+        )
+        .await);
+
+    // A VA user sees only its VA, creates tokens there, revokes nothing.
+    let (s, list) = app
+        .call(Method::GET, "/api/v1/accounts/Acme/tokens", Some(&va_user), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 0, "the DEFAULT token is not its VA's");
+    let (s, vas) = app
+        .call(
+            Method::GET,
+            "/api/v1/accounts/Acme/virtual-accounts",
+            Some(&va_user),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(vas.as_array().unwrap().len(), 1);
+    let (s, t) = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
+            Some(&va_user),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let tid = t["info"]["id"].as_str().unwrap();
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/accounts/Acme/tokens/{tid}/revoke"),
+            Some(&va_user),
+            None,
+        )
+        .await;
+    expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+            Some(&va_user),
+            Some(json!({})),
+        )
+        .await;
+    expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/accounts/Acme/tokens?va=DEFAULT",
+            Some(&va_user),
+            None,
+        )
+        .await;
+    expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+
+    // Another account is invisible to every user; account creation is the operator's.
+    for k in [&va_user, &sa_user, &sa_admin] {
+        for path in [
+            "/api/v1/accounts/Other",
+            "/api/v1/accounts/Other/tokens",
+            "/api/v1/accounts/Other/virtual-accounts/DEFAULT/licenses",
+        ] {
+            let r = app.call(Method::GET, path, Some(k), None).await;
+            expect_error(&r, StatusCode::NOT_FOUND, codes::NOT_FOUND);
+        }
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/accounts",
+                Some(k),
+                Some(json!({"name": "Mine", "domain": "m.example"})),
+            )
+            .await;
+        expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+        let (_, accounts) = app.call(Method::GET, "/api/v1/accounts", Some(k), None).await;
+        assert_eq!(accounts.as_array().unwrap().len(), 1);
+    }
+    // SA user manages licences but not users; SA admin creates users.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(&sa_user),
+            Some(mk("x@acme.example", "sa-user", None)),
+        )
+        .await;
+    expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
+            Some(&sa_user),
+            Some(json!({"sku": PW, "quantity": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(&sa_admin),
+            Some(mk("y@acme.example", "va-admin", Some("East"))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn device_protocol_end_to_end() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    let (_, token) = app.setup_account().await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+        Some(json!({"sku": PW, "quantity": 1})),
+    )
+    .await;
+
+    let mut a = Device::new(1);
+    let reg = register(&app, &mut a, &token).await;
+    assert_eq!(reg.smart_account, "Acme");
+    assert_eq!(reg.virtual_account, "DEFAULT");
+    assert_eq!(reg.id_expires_at, NOW + 365 * DAY);
+    assert!(reg.id_certificate.contains("BEGIN CERTIFICATE"));
+    let mut b = Device::new(2);
+    register(&app, &mut b, &token).await;
+
+    // Two instances share the VA's one licence: the second report puts both out of compliance.
+    let r: AuthorizationResponse = device(&app, "authorize", &a.sign(authz(&[(PW, 1)]), NOW))
+        .await
+        .unwrap();
+    assert_eq!(r.status, Compliance::Authorized);
+    assert_eq!(
+        (r.authorized_at, r.expires_at, r.renew_at),
+        (NOW, NOW + 90 * DAY, NOW + 30 * DAY)
+    );
+    let r: AuthorizationResponse = device(
+        &app,
+        "authorize",
+        &b.sign(authz(&[(PW, 1), ("ASR5K-00-GN01REC", 0)]), NOW),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, Compliance::OutOfCompliance);
+    assert_eq!(r.entitlements.len(), 2);
+    assert_eq!(
+        r.entitlements[1].status,
+        Compliance::Authorized,
+        "count 0 is never out of compliance"
+    );
+    let list = app
+        .op(
+            Method::GET,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+            None,
+        )
+        .await;
+    assert_eq!(list["licenses"][0]["in_use"], 2);
+    assert_eq!(list["licenses"][0]["status"], "INSUFFICIENT");
+    let inst = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    let statuses: Vec<&str> = inst
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["AUTHORIZED", "OUT OF COMPLIANCE"]);
+
+    // One more licence and a renewal clear it.
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+        Some(json!({"sku": PW, "quantity": 1})),
+    )
+    .await;
+    let r: AuthorizationResponse = device(&app, "authorize", &b.sign(authz(&[(PW, 1)]), NOW))
+        .await
+        .unwrap();
+    assert_eq!(r.status, Compliance::Authorized);
+
+    // 180 days later: a new ID certificate.
+    app.clock.set(NOW + 180 * DAY);
+    let r: RenewIdResponse = device(&app, "renew-id", &a.sign(RenewIdRequest {}, NOW + 180 * DAY))
+        .await
+        .unwrap();
+    assert_eq!(r.id_expires_at, NOW + 545 * DAY);
+    let one = app
+        .op(
+            Method::GET,
+            &format!("/api/v1/accounts/Acme/instances/{}", a.instance_id.as_deref().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(one["id_expires_at"], NOW + 545 * DAY);
+    assert_eq!(one["usage"][0]["count"], 1);
+
+    // Deregistration releases; the instance is then unknown.
+    let r: DeregisterResponse = device(&app, "deregister", &a.sign(DeregisterRequest {}, NOW + 180 * DAY))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.released,
+        vec![Usage {
+            sku: PW.into(),
+            count: 1
+        }]
+    );
+    let e = device::<Value>(&app, "authorize", &a.sign(authz(&[]), NOW + 180 * DAY))
+        .await
+        .unwrap_err();
+    expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
+    let list = app
+        .op(
+            Method::GET,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+            None,
+        )
+        .await;
+    assert_eq!(list["licenses"][0]["in_use"], 1);
+
+    // Removal by the administrator releases too.
+    let bid = b.instance_id.clone().unwrap();
+    let removed = app
+        .op(Method::DELETE, &format!("/api/v1/accounts/Acme/instances/{bid}"), None)
+        .await;
+    assert_eq!(removed["released"][0]["count"], 1);
+    let e = device::<Value>(&app, "authorize", &b.sign(authz(&[]), NOW + 180 * DAY))
+        .await
+        .unwrap_err();
+    expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
+
+    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "device.register",
+        "device.usage",
+        "device.renew_id",
+        "device.deregister",
+        "instance.remove",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    let metrics = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.1;
+    let text = metrics.as_str().unwrap().to_string();
+    assert!(text.contains("smartlic_registrations_total{result=\"ok\"} 2"), "{text}");
+    assert!(
+        text.contains("smartlic_authorizations_total{result=\"OUT_OF_COMPLIANCE\"} 1"),
+        "{text}"
+    );
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn every_device_refusal_has_its_code() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    let (_, token) = app.setup_account().await;
+    let mut dev = Device::new(3);
+    register(&app, &mut dev, &token).await;
+
+    // Signed by another key.
+    let mut thief = Device::new(4);
+    thief.instance_id = dev.instance_id.clone();
+    let e = device::<Value>(&app, "authorize", &thief.sign(authz(&[]), NOW))
+        .await
+        .unwrap_err();
+    expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
+    // Tampered payload.
+    let mut t = dev.sign(authz(&[(PW, 1)]), NOW);
+    t.payload = dev.sign(authz(&[(PW, 9)]), NOW).payload;
+    let e = device::<Value>(&app, "authorize", &t).await.unwrap_err();
+    expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
+    // Replay.
+    let req = dev.sign(authz(&[]), NOW);
+    device::<AuthorizationResponse>(&app, "authorize", &req).await.unwrap();
+    let e = device::<Value>(&app, "authorize", &req).await.unwrap_err();
+    expect_error(&e, StatusCode::CONFLICT, codes::REPLAYED);
+    // Stale both ways.
+    for ts in [NOW - 16 * 60, NOW + 16 * 60] {
+        let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[]), ts))
+            .await
+            .unwrap_err();
+        let msg = expect_error(&e, StatusCode::BAD_REQUEST, codes::STALE);
+        assert!(msg.contains("16 minutes"), "{msg}");
+    }
+    // Unknown instance, missing instance id.
+    let mut ghost = Device::new(5);
+    ghost.instance_id = Some("no-such-instance".into());
+    let e = device::<Value>(&app, "renew-id", &ghost.sign(RenewIdRequest {}, NOW))
+        .await
+        .unwrap_err();
+    expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
+    ghost.instance_id = None;
+    let e = device::<Value>(&app, "deregister", &ghost.sign(DeregisterRequest {}, NOW))
+        .await
+        .unwrap_err();
+    expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    // Unknown SKU, duplicate SKU.
+    let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[("ASR5K-NOPE", 1)]), NOW))
+        .await
+        .unwrap_err();
+    assert!(expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED).contains("unknown SKU"));
+    let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[(PW, 1), (PW, 2)]), NOW))
+        .await
+        .unwrap_err();
+    expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    // Garbage envelopes and bodies.
+    let junk = SignedRequest {
+        instance_id: None,
+        payload: "%%%".into(),
+        signature: "x".into(),
+    };
+    let e = device::<Value>(&app, "register", &junk).await.unwrap_err();
+    expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let r = app
+        .call(Method::POST, "/api/v1/device/register", None, Some(json!({"hello": 1})))
+        .await;
+    expect_error(&r, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let big = json!({"payload": "A".repeat(65 * 1024), "signature": ""});
+    let r = app
+        .call(Method::POST, "/api/v1/device/authorize", None, Some(big))
+        .await;
+    expect_error(&r, StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE);
+
+    // Registration: proof of possession, software tag, and each token refusal.
+    let mut fresh = Device::new(6);
+    let body = fresh.register_body(&token);
+    let forged = SignedRequest::sign(&SigningKey::from_bytes(&[99; 32]), None, "n-forged".into(), NOW, &body).unwrap();
+    let e = device::<Value>(&app, "register", &forged).await.unwrap_err();
+    expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
+    let mut odd = fresh.register_body(&token);
+    odd.software_tag = "regid.unknown".into();
+    let e = device::<Value>(&app, "register", &fresh.sign(odd, NOW))
+        .await
+        .unwrap_err();
+    assert!(expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED).contains("unknown software tag"));
+    let e = device::<Value>(&app, "register", &fresh.sign(fresh.register_body("not-a-token"), NOW))
+        .await
+        .unwrap_err();
+    expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_INVALID);
+
+    let one = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+            Some(json!({"max_uses": 1, "expires_days": 3})),
+        )
+        .await;
+    let one_secret = one["token"].as_str().unwrap().to_string();
+    register(&app, &mut fresh, &one_secret).await;
+    let mut next = Device::new(7);
+    let e = device::<Value>(&app, "register", &next.sign(next.register_body(&one_secret), NOW))
+        .await
+        .unwrap_err();
+    let msg = expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_USED_UP);
+    assert!(msg.contains("1 of 1"), "{msg}");
+
+    let short = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+            Some(json!({"expires_days": 1})),
+        )
+        .await;
+    let short_secret = short["token"].as_str().unwrap().to_string();
+    app.clock.set(NOW + DAY);
+    let e = device::<Value>(
+        &app,
+        "register",
+        &next.sign(next.register_body(&short_secret), NOW + DAY),
+    )
+    .await
+    .unwrap_err();
+    let msg = expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_EXPIRED);
+    assert_eq!(
+        msg,
+        format!("token expired on {}", smartlic_protocol::time::format_date(NOW + DAY))
+    );
+
+    let tid = one["info"]["id"].as_str().unwrap();
+    let main_tokens = app.op(Method::GET, "/api/v1/accounts/Acme/tokens", None).await;
+    let main_id = main_tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] != tid && t["max_uses"].is_null() && t["expires_at"] == NOW + 30 * DAY)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.op(
+        Method::POST,
+        &format!("/api/v1/accounts/Acme/tokens/{main_id}/revoke"),
+        None,
+    )
+    .await;
+    let e = device::<Value>(&app, "register", &next.sign(next.register_body(&token), NOW + DAY))
+        .await
+        .unwrap_err();
+    assert!(expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_REVOKED).starts_with("token was revoked on"));
+    next.instance_id = None;
+    // The refused registrations changed nothing and were logged.
+    let inst = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    assert_eq!(inst.as_array().unwrap().len(), 2);
+    let events = app
+        .op(Method::GET, "/api/v1/accounts/Acme/events?limit=200", None)
+        .await;
+    let refused = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "device.refused")
+        .count();
+    assert!(refused >= 4, "{refused} refusals logged");
+    db.finish().await;
+}
+
+on_both_engines!(concurrent_registrations_on_an_n_use_token);
+
+async fn concurrent_registrations_on_an_n_use_token(store: Store) {
+    let app = Arc::new(App::on(store).await);
+    app.setup_account().await;
+    let t = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+            Some(json!({"max_uses": 5})),
+        )
+        .await;
+    let secret = t["token"].as_str().unwrap().to_string();
+    let mut tasks = Vec::new();
+    for n in 0..16u8 {
+        let app = app.clone();
+        let secret = secret.clone();
+        tasks.push(tokio::spawn(async move {
+            let dev = Device::new(100 + n);
+            let req = dev.sign(dev.register_body(&secret), NOW);
+            device::<RegisterResponse>(&app, "register", &req).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_USED_UP);
+            }
+        }
+    }
+    assert_eq!(ok, 5);
+    let list = app.op(Method::GET, "/api/v1/accounts/Acme/tokens", None).await;
+    let five = list.as_array().unwrap().iter().find(|x| x["max_uses"] == 5).unwrap();
+    assert_eq!(five["uses"], 5);
+    assert_eq!(five["status"], "USED_UP");
+}
+
+#[tokio::test]
+async fn documents_health_and_portal() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    let (s, doc) = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/accounts",
+        "/api/v1/accounts/{account}/virtual-accounts/{va}/licenses",
+        "/api/v1/accounts/{account}/transfers",
+        "/api/v1/accounts/{account}/tokens/{token}/revoke",
+        "/api/v1/accounts/{account}/instances/{instance}",
+        "/api/v1/accounts/{account}/users",
+        "/api/v1/device/register",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["schemas"]["LicenseList"].is_object());
+    let (s, h) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((s, h["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (s, page) = app.call(Method::GET, "/", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("smartlic license manager"));
+    db.finish().await;
+}

@@ -1,0 +1,327 @@
+//! Who is calling and what they may do. The operator (the key in `admin.key`) may do everything;
+//! a user acts within one Smart Account with one of four roles (VA roles bound to one virtual
+//! account). The rights table is [`check`], a pure function tested pair by pair.
+//!
+//! | action | sa-admin | sa-user | va-admin | va-user |
+//! |---|---|---|---|---|
+//! | read the account, its VAs (their own VA for VA roles) | ✓ | ✓ | own VA | own VA |
+//! | create virtual accounts | ✓ | ✓ | | |
+//! | deposit / transfer licences | ✓ | ✓ | own VA (both ends) | |
+//! | create tokens | ✓ | ✓ | own VA | own VA |
+//! | revoke tokens, remove instances | ✓ | ✓ | own VA | |
+//! | read users and the event log | ✓ | ✓ | | |
+//! | create users | ✓ | | | |
+//! | create accounts, list all accounts | operator only | | | |
+//!
+//! A user of another account is told the account does not exist (404, never data); a user of the
+//! right account without the right gets 403.
+
+use crate::error::ApiError;
+use smartlic_protocol::admin::Role;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The operator of the manager.
+    Operator,
+    /// A user of a Smart Account.
+    User(User),
+}
+
+/// A user as the rights check sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: String,
+    /// E-mail (the actor in the event log).
+    pub email: String,
+    /// Smart Account id.
+    pub account_id: String,
+    /// Role.
+    pub role: Role,
+    /// Virtual account id (VA roles).
+    pub va_id: Option<String>,
+}
+
+impl Principal {
+    /// The name recorded in the event log.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Operator => "operator".into(),
+            Principal::User(u) => u.email.clone(),
+        }
+    }
+
+    /// The only virtual account this caller may see in `account_id`, if restricted to one.
+    pub fn va_restriction(&self) -> Option<&str> {
+        match self {
+            Principal::User(u) if u.role.is_va_role() => u.va_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Something a caller wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Create a Smart Account.
+    CreateAccount,
+    /// List every Smart Account.
+    ListAllAccounts,
+    /// Read an account (and the VAs the caller may see).
+    ReadAccount,
+    /// Read a virtual account: licences, tokens, instances.
+    ReadVa,
+    /// Create a virtual account.
+    CreateVa,
+    /// Deposit or transfer licences of a virtual account.
+    ManageLicenses,
+    /// Create a registration token in a virtual account.
+    CreateToken,
+    /// Revoke a token of a virtual account.
+    RevokeToken,
+    /// Remove a product instance of a virtual account.
+    RemoveInstance,
+    /// Read the users of an account.
+    ReadUsers,
+    /// Create users in an account.
+    CreateUser,
+    /// Read the event log of an account.
+    ReadEvents,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 12] = [
+        Action::CreateAccount,
+        Action::ListAllAccounts,
+        Action::ReadAccount,
+        Action::ReadVa,
+        Action::CreateVa,
+        Action::ManageLicenses,
+        Action::CreateToken,
+        Action::RevokeToken,
+        Action::RemoveInstance,
+        Action::ReadUsers,
+        Action::CreateUser,
+        Action::ReadEvents,
+    ];
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Action::CreateAccount => "create Smart Accounts",
+            Action::ListAllAccounts => "list every Smart Account",
+            Action::ReadAccount => "read this Smart Account",
+            Action::ReadVa => "read this virtual account",
+            Action::CreateVa => "create virtual accounts",
+            Action::ManageLicenses => "deposit or transfer licenses",
+            Action::CreateToken => "create registration tokens",
+            Action::RevokeToken => "revoke registration tokens",
+            Action::RemoveInstance => "remove product instances",
+            Action::ReadUsers => "list users",
+            Action::CreateUser => "create users",
+            Action::ReadEvents => "read the event log",
+        }
+    }
+}
+
+/// Where an action applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// The whole manager.
+    Global,
+    /// A Smart Account.
+    Account(&'a str),
+    /// A virtual account of a Smart Account.
+    Va {
+        /// Account id.
+        account: &'a str,
+        /// Virtual account id.
+        va: &'a str,
+    },
+}
+
+/// Why an action is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// The object is outside the caller's Smart Account (say "not found").
+    Hidden,
+    /// Inside the caller's account but not allowed by the role.
+    NotAllowed(String),
+}
+
+/// The rights table.
+pub fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Denied> {
+    let user = match p {
+        Principal::Operator => return Ok(()),
+        Principal::User(u) => u,
+    };
+    let refuse = || {
+        Err(Denied::NotAllowed(format!(
+            "role {} may not {}",
+            user.role,
+            action.describe()
+        )))
+    };
+    let (account, va) = match scope {
+        Scope::Global => return refuse(),
+        Scope::Account(a) => (a, None),
+        Scope::Va { account, va } => (account, Some(va)),
+    };
+    if account != user.account_id {
+        return Err(Denied::Hidden);
+    }
+    // VA roles act only on their own virtual account.
+    let own_va = match (user.role.is_va_role(), va) {
+        (false, _) => true,
+        (true, Some(va)) => user.va_id.as_deref() == Some(va),
+        (true, None) => false,
+    };
+    let allowed = match action {
+        Action::CreateAccount | Action::ListAllAccounts => false,
+        Action::ReadAccount => true,
+        Action::ReadVa | Action::CreateToken => own_va,
+        Action::CreateVa | Action::ReadUsers | Action::ReadEvents => matches!(user.role, Role::SaAdmin | Role::SaUser),
+        Action::ManageLicenses | Action::RevokeToken | Action::RemoveInstance => match user.role {
+            Role::SaAdmin | Role::SaUser => true,
+            Role::VaAdmin => own_va,
+            Role::VaUser => false,
+        },
+        Action::CreateUser => user.role == Role::SaAdmin,
+    };
+    if allowed {
+        Ok(())
+    } else if user.role.is_va_role() && va.is_some() && !own_va {
+        Err(Denied::NotAllowed(format!(
+            "role {} is limited to its own virtual account",
+            user.role
+        )))
+    } else {
+        refuse()
+    }
+}
+
+/// [`check`] as an API answer; `what` names the hidden object ("Smart Account acme").
+pub fn require(p: &Principal, action: Action, scope: Scope<'_>, what: &str) -> Result<(), ApiError> {
+    check(p, action, scope).map_err(|d| match d {
+        Denied::Hidden => ApiError::NotFound(format!("no {what}")),
+        Denied::NotAllowed(why) => ApiError::Forbidden(why),
+    })
+}
+
+/// Hashes a portal password (argon2id, random salt).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))
+}
+
+/// Checks a portal password against its stored hash.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    use argon2::password_hash::phc::PasswordHash;
+    PasswordHash::new(phc)
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "acct-a";
+    const B: &str = "acct-b";
+    const VA1: &str = "va-1";
+    const VA2: &str = "va-2";
+
+    fn user(role: Role) -> Principal {
+        Principal::User(User {
+            id: "u".into(),
+            email: "u@example.com".into(),
+            account_id: A.into(),
+            role,
+            va_id: role.is_va_role().then(|| VA1.to_string()),
+        })
+    }
+
+    /// Expected outcome of (role, action) on the user's own VA / another VA of the account /
+    /// the account itself: 'y' allowed, 'n' refused (403).
+    fn expected(role: Role, action: Action) -> [char; 3] {
+        use Action::*;
+        use Role::*;
+        match (role, action) {
+            (_, CreateAccount | ListAllAccounts) => ['n', 'n', 'n'],
+            (_, ReadAccount) => ['y', 'y', 'y'],
+            (SaAdmin, CreateUser) => ['y', 'y', 'y'],
+            (_, CreateUser) => ['n', 'n', 'n'],
+            (SaAdmin | SaUser, _) => ['y', 'y', 'y'],
+            (VaAdmin, ReadVa | CreateToken | ManageLicenses | RevokeToken | RemoveInstance) => ['y', 'n', 'n'],
+            (VaUser, ReadVa | CreateToken) => ['y', 'n', 'n'],
+            (VaAdmin | VaUser, _) => ['n', 'n', 'n'],
+        }
+    }
+
+    #[test]
+    fn every_role_and_right_pair() {
+        for role in Role::ALL {
+            let p = user(role);
+            for action in Action::ALL {
+                let got = [
+                    check(&p, action, Scope::Va { account: A, va: VA1 }),
+                    check(&p, action, Scope::Va { account: A, va: VA2 }),
+                    check(&p, action, Scope::Account(A)),
+                ]
+                .map(|r| match r {
+                    Ok(()) => 'y',
+                    Err(Denied::NotAllowed(_)) => 'n',
+                    Err(Denied::Hidden) => 'h',
+                });
+                assert_eq!(got, expected(role, action), "{role} {action:?}");
+                // Another account is never visible, whatever the right.
+                if !matches!(action, Action::CreateAccount | Action::ListAllAccounts) {
+                    assert_eq!(
+                        check(&p, action, Scope::Account(B)),
+                        Err(Denied::Hidden),
+                        "{role} {action:?}"
+                    );
+                    assert_eq!(
+                        check(&p, action, Scope::Va { account: B, va: VA1 }),
+                        Err(Denied::Hidden),
+                        "{role} {action:?} same VA id in another account"
+                    );
+                }
+                assert!(check(&p, action, Scope::Global).is_err());
+                assert_eq!(check(&Principal::Operator, action, Scope::Global), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_become_404_or_403() {
+        let p = user(Role::VaUser);
+        let e = require(&p, Action::ReadAccount, Scope::Account(B), "Smart Account b").unwrap_err();
+        assert_eq!(e, ApiError::NotFound("no Smart Account b".into()));
+        let e = require(&p, Action::RevokeToken, Scope::Va { account: A, va: VA1 }, "x").unwrap_err();
+        assert!(
+            matches!(e, ApiError::Forbidden(ref m) if m.contains("va-user")),
+            "{e:?}"
+        );
+        assert_eq!(p.va_restriction(), Some(VA1));
+        assert_eq!(user(Role::SaUser).va_restriction(), None);
+    }
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not a phc string"));
+    }
+}

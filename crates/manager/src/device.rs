@@ -1,0 +1,406 @@
+//! The device protocol (see `docs/protocol.md`): registration with a token and proof of
+//! possession of the device key, ID renewal, authorization with usage, deregistration. Every
+//! request is checked in this order — signature, timestamp, nonce — before anything changes, and
+//! every answer is signed with the manager's signing key.
+
+use crate::compliance;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Audit, Event, InstanceRow, NewInstance};
+use crate::tokens;
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use smartlic_protocol::envelope::{EnvelopeError, decode_public_key};
+use smartlic_protocol::time::{AUTH_RENEW_AFTER, AUTH_VALIDITY, MAX_CLOCK_SKEW, format_rfc3339};
+use smartlic_protocol::wire::{
+    AuthorizationRequest, AuthorizationResponse, Compliance, DeregisterRequest, DeregisterResponse, EntitlementStatus,
+    RegisterRequest, RegisterResponse, RenewIdRequest, RenewIdResponse, Usage,
+};
+use smartlic_protocol::{RequestPayload, SignedRequest, SignedResponse};
+
+/// Largest licence count one instance may report for one SKU.
+pub const MAX_USAGE_COUNT: u64 = 1_000_000;
+/// Longest accepted nonce.
+const MAX_NONCE_LEN: usize = 128;
+
+fn envelope_error(e: EnvelopeError) -> ApiError {
+    match e {
+        EnvelopeError::BadSignature => {
+            ApiError::BadSignature("request signature does not verify with the device key".into())
+        }
+        EnvelopeError::Malformed(m) => ApiError::BadRequest(format!("malformed request: {m}")),
+        EnvelopeError::NonceMismatch => ApiError::BadRequest("nonce mismatch".into()),
+    }
+}
+
+/// Checks a request's timestamp and nonce (after its signature).
+async fn check_fresh<T>(state: &AppState, p: &RequestPayload<T>, now: i64) -> Result<(), ApiError> {
+    let skew = p.timestamp.saturating_sub(now);
+    if skew.abs() > MAX_CLOCK_SKEW {
+        return Err(ApiError::Stale(format!(
+            "request timestamp {} is {} minutes {} the license manager's clock ({}); check the device clock",
+            format_rfc3339(p.timestamp),
+            skew.unsigned_abs() / 60,
+            if skew > 0 { "ahead of" } else { "behind" },
+            format_rfc3339(now)
+        )));
+    }
+    if p.nonce.is_empty() || p.nonce.len() > MAX_NONCE_LEN {
+        return Err(ApiError::BadRequest(format!(
+            "nonce must have 1 to {MAX_NONCE_LEN} characters"
+        )));
+    }
+    if !state.store().record_nonce(&p.nonce, p.timestamp).await? {
+        return Err(ApiError::Replayed);
+    }
+    Ok(())
+}
+
+fn sign<T: Serialize>(state: &AppState, nonce: String, now: i64, body: T) -> Result<SignedResponse, ApiError> {
+    SignedResponse::sign(state.pki().signing_key(), state.pki().signer_pem(), nonce, now, body)
+        .map_err(|e| ApiError::Internal(format!("signing response: {e}")))
+}
+
+fn device_audit(instance_id: &str, source: Option<String>) -> Audit {
+    Audit::new(format!("device:{instance_id}"), source)
+}
+
+/// Records a refused device request in the event log (best effort: the refusal stands even if
+/// the log write fails).
+async fn log_refusal(state: &AppState, instance: Option<&InstanceRow>, action: &str, err: &ApiError, audit: &Audit) {
+    let detail = format!("{action} refused ({}): {err}", err.code());
+    let e = Event {
+        action: "device.refused",
+        account_id: instance.map(|i| i.account_id.as_str()),
+        va_id: instance.map(|i| i.va_id.as_str()),
+        object_id: instance.map(|i| i.id.as_str()),
+        detail,
+    };
+    if let Err(e) = state.store().log_event(state.now(), audit, e).await {
+        tracing::warn!("could not log a refused device request: {e}");
+    }
+}
+
+/// Opens a request of a registered instance: known instance, its key, then freshness.
+async fn open_for_instance<T: DeserializeOwned>(
+    state: &AppState,
+    req: &SignedRequest,
+    now: i64,
+) -> Result<(InstanceRow, RequestPayload<T>), ApiError> {
+    let id = req
+        .instance_id
+        .as_deref()
+        .filter(|i| !i.is_empty() && i.len() <= 64)
+        .ok_or_else(|| ApiError::BadRequest("instance_id is missing".into()))?;
+    let instance = state.store().instance(id).await?.ok_or_else(|| {
+        ApiError::UnknownInstance(format!(
+            "product instance {id} is not registered with this license manager"
+        ))
+    })?;
+    let key =
+        decode_public_key(&instance.public_key).map_err(|e| ApiError::Internal(format!("stored key of {id}: {e}")))?;
+    let payload = req.open::<T>(&key).map_err(envelope_error)?;
+    check_fresh(state, &payload, now).await?;
+    Ok((instance, payload))
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be 1 to {max} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/device/register`.
+pub async fn register(
+    state: &AppState,
+    req: SignedRequest,
+    source: Option<String>,
+) -> Result<SignedResponse, ApiError> {
+    let result = register_inner(state, &req, source.clone()).await;
+    state.metrics().registration(match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    });
+    result
+}
+
+async fn register_inner(
+    state: &AppState,
+    req: &SignedRequest,
+    source: Option<String>,
+) -> Result<SignedResponse, ApiError> {
+    let now = state.now();
+    let peeked: RequestPayload<RegisterRequest> = req.peek().map_err(envelope_error)?;
+    let key: VerifyingKey = decode_public_key(&peeked.body.public_key).map_err(envelope_error)?;
+    // Proof of possession: the request is signed by the key it registers.
+    let payload: RequestPayload<RegisterRequest> = req.open(&key).map_err(envelope_error)?;
+    check_fresh(state, &payload, now).await?;
+    let body = &payload.body;
+    check_text("udi.pid", &body.udi.pid, 64)?;
+    check_text("udi.sn", &body.udi.sn, 128)?;
+    check_text("hostname", &body.hostname, 255)?;
+    check_text("token", &body.token, 256)?;
+    if body.agent_version.len() > 128 {
+        return Err(ApiError::BadRequest("agent_version is too long".into()));
+    }
+    if !state.catalog().software.iter().any(|s| s.tag == body.software_tag) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown software tag {:?}: this license manager knows {}",
+            body.software_tag,
+            state
+                .catalog()
+                .software
+                .iter()
+                .map(|s| s.platform.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let instance_id = crate::store::new_id();
+    let audit = device_audit(&instance_id, source);
+    let Some(token) = state
+        .store()
+        .token_by_secret_hash(&tokens::hash_secret(&body.token))
+        .await?
+    else {
+        let err = tokens::unknown_token();
+        log_refusal(state, None, "registration", &err, &audit).await;
+        return Err(err);
+    };
+    if let Err(err) = tokens::check_usable(&token, now) {
+        log_token_refusal(state, &token, &err, &audit).await;
+        return Err(err);
+    }
+    let (id_certificate, id_expires_at) = state
+        .pki()
+        .issue_device_certificate(&instance_id, &key, now)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let new = NewInstance {
+        id: instance_id.clone(),
+        udi_pid: body.udi.pid.trim().to_string(),
+        udi_sn: body.udi.sn.trim().to_string(),
+        hostname: body.hostname.trim().to_string(),
+        software_tag: body.software_tag.clone(),
+        agent_version: body.agent_version.clone(),
+        public_key: body.public_key.clone(),
+        id_cert_expires_at: id_expires_at,
+    };
+    let (instance, token) = match state.store().register_instance(&token.id, &new, now, &audit).await {
+        Ok(r) => r,
+        Err(e) => {
+            let err = ApiError::from(e);
+            log_token_refusal(state, &token, &err, &audit).await;
+            return Err(err);
+        }
+    };
+    let response = RegisterResponse {
+        instance_id: instance.id.clone(),
+        id_certificate,
+        id_expires_at,
+        smart_account: token.account_name.clone(),
+        virtual_account: token.va_name.clone(),
+        export_controlled: token.export_controlled != 0,
+    };
+    sign(state, payload.nonce, now, response)
+}
+
+async fn log_token_refusal(state: &AppState, token: &crate::store::TokenRow, err: &ApiError, audit: &Audit) {
+    let e = Event {
+        action: "device.refused",
+        account_id: Some(&token.account_id),
+        va_id: Some(&token.va_id),
+        object_id: Some(&token.id),
+        detail: format!("registration refused ({}): {err}", err.code()),
+    };
+    if let Err(e) = state.store().log_event(state.now(), audit, e).await {
+        tracing::warn!("could not log a refused registration: {e}");
+    }
+}
+
+/// Runs `f` on an opened instance request, logging a refusal that happens after the instance is
+/// known.
+async fn with_instance<T, R, F, Fut>(
+    state: &AppState,
+    req: &SignedRequest,
+    what: &str,
+    source: Option<String>,
+    f: F,
+) -> Result<SignedResponse, ApiError>
+where
+    T: DeserializeOwned,
+    R: Serialize,
+    F: FnOnce(InstanceRow, T, Audit, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<R, ApiError>>,
+{
+    let now = state.now();
+    let (instance, payload) = match open_for_instance::<T>(state, req, now).await {
+        Ok(x) => x,
+        Err(err) => {
+            if let Some(id) = req.instance_id.as_deref()
+                && matches!(err, ApiError::BadSignature(_) | ApiError::Replayed | ApiError::Stale(_))
+                && let Ok(Some(i)) = state.store().instance(id).await
+            {
+                log_refusal(state, Some(&i), what, &err, &device_audit(id, source.clone())).await;
+            }
+            return Err(err);
+        }
+    };
+    let audit = device_audit(&instance.id, source);
+    let body = f(instance, payload.body, audit, now).await?;
+    sign(state, payload.nonce, now, body)
+}
+
+/// `POST /api/v1/device/renew-id`.
+pub async fn renew_id(
+    state: &AppState,
+    req: SignedRequest,
+    source: Option<String>,
+) -> Result<SignedResponse, ApiError> {
+    with_instance(
+        state,
+        &req,
+        "ID renewal",
+        source,
+        |instance, _: RenewIdRequest, audit, now| async move {
+            let key = decode_public_key(&instance.public_key)
+                .map_err(|e| ApiError::Internal(format!("stored key of {}: {e}", instance.id)))?;
+            let (id_certificate, id_expires_at) = state
+                .pki()
+                .issue_device_certificate(&instance.id, &key, now)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            state
+                .store()
+                .renew_instance_id(&instance.id, id_expires_at, now, &audit)
+                .await?;
+            Ok(RenewIdResponse {
+                id_certificate,
+                id_expires_at,
+            })
+        },
+    )
+    .await
+}
+
+/// Validates reported usage against the catalog: known SKUs (normalized to the catalog's
+/// spelling), each once, counts in range.
+pub fn validate_usage(catalog: &smartlic_protocol::Catalog, usage: &[Usage]) -> Result<Vec<(String, i64)>, ApiError> {
+    let mut out: Vec<(String, i64)> = Vec::with_capacity(usage.len());
+    for u in usage {
+        let e = catalog
+            .entitlement(u.sku.trim())
+            .ok_or_else(|| ApiError::BadRequest(format!("unknown SKU {:?}", u.sku)))?;
+        if u.count > MAX_USAGE_COUNT {
+            return Err(ApiError::BadRequest(format!(
+                "count {} for {} is over the limit of {MAX_USAGE_COUNT}",
+                u.count,
+                e.sku()
+            )));
+        }
+        if out.iter().any(|(s, _)| s == e.sku()) {
+            return Err(ApiError::BadRequest(format!("SKU {} is reported twice", e.sku())));
+        }
+        out.push((e.sku().to_string(), u.count as i64));
+    }
+    Ok(out)
+}
+
+fn status_word(c: Compliance) -> &'static str {
+    c.as_str()
+}
+
+/// `POST /api/v1/device/authorize`.
+pub async fn authorize(
+    state: &AppState,
+    req: SignedRequest,
+    source: Option<String>,
+) -> Result<SignedResponse, ApiError> {
+    let result = with_instance(
+        state,
+        &req,
+        "authorization",
+        source,
+        |instance, body: AuthorizationRequest, audit, now| async move {
+            let usage = validate_usage(state.catalog(), &body.usage)?;
+            let hostname = if body.hostname.trim().is_empty() {
+                instance.hostname.clone()
+            } else {
+                check_text("hostname", &body.hostname, 255)?;
+                body.hostname.trim().to_string()
+            };
+            let decide = |skus: &[(String, i64, i64, i64)]| {
+                status_word(compliance::overall(
+                    skus.iter()
+                        .map(|(_, n, in_use, bought)| compliance::compliance(*n, *in_use, *bought)),
+                ))
+            };
+            let report = state
+                .store()
+                .report_usage(&instance.id, &hostname, &usage, now, decide, &audit)
+                .await?;
+            let entitlements: Vec<EntitlementStatus> = report
+                .skus
+                .iter()
+                .map(|(sku, n, in_use, bought)| EntitlementStatus {
+                    sku: sku.clone(),
+                    count: *n as u64,
+                    status: compliance::compliance(*n, *in_use, *bought),
+                })
+                .collect();
+            let status = compliance::overall(entitlements.iter().map(|e| e.status));
+            state.metrics().authorization(match status {
+                Compliance::Authorized => "AUTHORIZED",
+                Compliance::OutOfCompliance => "OUT_OF_COMPLIANCE",
+            });
+            Ok(AuthorizationResponse {
+                status,
+                entitlements,
+                authorized_at: now,
+                expires_at: now + AUTH_VALIDITY,
+                renew_at: now + AUTH_RENEW_AFTER,
+            })
+        },
+    )
+    .await;
+    if let Err(e) = &result {
+        state.metrics().authorization(e.code());
+    }
+    result
+}
+
+/// `POST /api/v1/device/deregister`.
+pub async fn deregister(
+    state: &AppState,
+    req: SignedRequest,
+    source: Option<String>,
+) -> Result<SignedResponse, ApiError> {
+    with_instance(
+        state,
+        &req,
+        "deregistration",
+        source,
+        |instance, _: DeregisterRequest, audit, now| async move {
+            let removed = state
+                .store()
+                .remove_instance(&instance.id, None, now, &audit)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::UnknownInstance(format!("product instance {} is not registered", instance.id))
+                })?;
+            Ok(DeregisterResponse {
+                released: removed
+                    .1
+                    .into_iter()
+                    .map(|(sku, count)| Usage {
+                        sku,
+                        count: count.max(0) as u64,
+                    })
+                    .collect(),
+            })
+        },
+    )
+    .await
+}

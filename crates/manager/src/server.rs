@@ -1,0 +1,308 @@
+//! `smartlic server`: open the store, set up (or reuse) the PKI and the files of the data
+//! directory, and serve HTTPS until SIGTERM or Ctrl-C.
+//!
+//! Files in the data directory:
+//! - `smartlic.db` — the SQLite store (unless `--database postgres://…`);
+//! - `ca.pem` — the root CA, the trust anchor devices import (the same on every server of a store);
+//! - `server.pem`, `server.key` (0600) — this server's TLS chain and key, issued by the CA for the
+//!   listen host, `localhost` and `127.0.0.1`; reused while they fit;
+//! - `admin.key` (0600) — the operator's API key, written only by the server that set the PKI up.
+
+use crate::api;
+use crate::error::ManagerError;
+use crate::pki::Pki;
+use crate::state::{AppState, setup_pki};
+use crate::store::Store;
+use crate::tokens;
+use smartlic_clock::SharedClock;
+use smartlic_protocol::Catalog;
+use smartlic_protocol::time::MAX_CLOCK_SKEW;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// How `smartlic server` runs.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// `HOST:PORT` to listen on (default [`DEFAULT_LISTEN`]); port 0 picks a free port.
+    pub listen: String,
+    /// `postgres://…`; `None` uses SQLite at `DIR/smartlic.db`.
+    pub database: Option<String>,
+    /// The licensing clock.
+    pub clock: SharedClock,
+    /// The product catalog.
+    pub catalog: Catalog,
+}
+
+/// Splits `HOST:PORT` (`[v6]:PORT` too) into host and port.
+pub fn split_listen(listen: &str) -> Result<(String, u16), ManagerError> {
+    let bad = |reason: &str| ManagerError::Listen {
+        addr: listen.to_string(),
+        reason: reason.to_string(),
+    };
+    let (host, port) = listen.rsplit_once(':').ok_or_else(|| bad("expected HOST:PORT"))?;
+    let port: u16 = port.parse().map_err(|_| bad("port must be a number from 0 to 65535"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad("host is empty"));
+    }
+    Ok((host.to_string(), port))
+}
+
+fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), ManagerError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if private { 0o600 } else { 0o644 });
+    let mut f = opts.open(&tmp).map_err(|e| ManagerError::file(&tmp, e))?;
+    f.write_all(contents.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| ManagerError::file(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ManagerError::file(path, e))
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, ManagerError> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ManagerError::file(path, e)),
+    }
+}
+
+/// What [`prepare`] set up.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The handlers' state.
+    pub state: AppState,
+    /// TLS chain (PEM) and key (PEM) for this server.
+    pub tls: (String, String),
+    /// Listen host.
+    pub host: String,
+    /// Listen port.
+    pub port: u16,
+}
+
+/// Opens the store and sets up the PKI and the files of the data directory.
+pub async fn prepare(opts: &ServerOptions) -> Result<Prepared, ManagerError> {
+    let (host, port) = split_listen(&opts.listen)?;
+    let dir = &opts.data_dir;
+    std::fs::create_dir_all(dir).map_err(|e| ManagerError::file(dir, e))?;
+    let store = Store::open(opts.database.as_deref(), &dir.join("smartlic.db")).await?;
+    let now = opts.clock.now();
+
+    let key_path = dir.join("admin.key");
+    let existing_key = read_optional(&key_path)?
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty());
+    let candidate = existing_key.clone().unwrap_or_else(tokens::new_api_key);
+    let setup = setup_pki(&store, now, &candidate).await?;
+    if setup.created && existing_key.is_none() {
+        write_file(&key_path, &format!("{candidate}\n"), true)?;
+        tracing::info!("created the PKI and the operator key {}", key_path.display());
+    } else if !setup.created && existing_key.is_none() {
+        tracing::info!("the store's PKI was set up by another server: no admin.key written here");
+    }
+    let pki = setup.pki;
+
+    let ca_path = dir.join("ca.pem");
+    if read_optional(&ca_path)?.as_deref() != Some(pki.ca_pem()) {
+        write_file(&ca_path, pki.ca_pem(), false)?;
+    }
+    let tls = tls_files(&pki, dir, &host)?;
+    let state = AppState::new(store, opts.clock.clone(), opts.catalog.clone(), pki);
+    Ok(Prepared { state, tls, host, port })
+}
+
+fn tls_files(pki: &Pki, dir: &Path, host: &str) -> Result<(String, String), ManagerError> {
+    let chain_path = dir.join("server.pem");
+    let key_path = dir.join("server.key");
+    if let (Some(chain), Some(key)) = (read_optional(&chain_path)?, read_optional(&key_path)?)
+        && pki.tls_reusable(&chain, host)
+    {
+        return Ok((chain, key));
+    }
+    let (chain, key) = pki.issue_tls(host).map_err(|e| ManagerError::Pki(e.to_string()))?;
+    write_file(&key_path, &key, true)?;
+    write_file(&chain_path, &chain, false)?;
+    Ok((chain, key))
+}
+
+/// A rustls server configuration (aws-lc-rs, TLS 1.2/1.3, h2 and http/1.1) for a PEM chain and
+/// key. Independent of any process-wide crypto provider.
+pub fn tls_config(chain_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, ManagerError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ManagerError::Pki(format!("TLS chain: {e}")))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| ManagerError::Pki(format!("TLS key: {e}")))?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ManagerError::Pki(format!("TLS versions: {e}")))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| ManagerError::Pki(format!("TLS certificate: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Forgets nonces that can no longer pass the timestamp check, once a minute.
+async fn prune_nonces(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        // Keep a margin: the clock may move back.
+        let before = state.now() - 4 * MAX_CLOCK_SKEW;
+        if let Err(e) = state.store().prune_nonces(before).await {
+            tracing::warn!("pruning nonces: {e}");
+        }
+    }
+}
+
+/// Runs the license manager until SIGTERM or Ctrl-C. Prints `listening on https://HOST:PORT`
+/// on stdout once it accepts connections.
+pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
+    let prepared = prepare(&opts).await?;
+    let config = tls_config(&prepared.tls.0, &prepared.tls.1)?;
+    let listen_err = |reason: String| ManagerError::Listen {
+        addr: opts.listen.clone(),
+        reason,
+    };
+    let addr: SocketAddr = tokio::net::lookup_host((prepared.host.as_str(), prepared.port))
+        .await
+        .map_err(|e| listen_err(e.to_string()))?
+        .next()
+        .ok_or_else(|| listen_err("host does not resolve".into()))?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| listen_err(e.to_string()))?;
+    listener.set_nonblocking(true).map_err(|e| listen_err(e.to_string()))?;
+
+    let handle = axum_server::Handle::new();
+    let server = axum_server::tls_rustls::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config)),
+    )
+    .map_err(|e| listen_err(e.to_string()))?
+    .handle(handle.clone());
+    let app = api::router(prepared.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut serving = tokio::spawn(async move { server.serve(app).await });
+    let pruning = tokio::spawn(prune_nonces(prepared.state.clone()));
+
+    let bound = handle
+        .listening()
+        .await
+        .ok_or_else(|| listen_err("the server did not start listening".into()))?;
+    let host = if prepared.host.contains(':') {
+        format!("[{}]", prepared.host)
+    } else {
+        prepared.host.clone()
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on https://{host}:{}", bound.port())
+            .and_then(|()| out.flush())
+            .map_err(ManagerError::Serve)?;
+    }
+
+    let result = tokio::select! {
+        r = &mut serving => r,
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+            serving.await
+        }
+    };
+    pruning.abort();
+    prepared.state.store().close().await;
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ManagerError::Serve(e)),
+        Err(e) => Err(ManagerError::Serve(std::io::Error::other(e.to_string()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smartlic_clock::FixedClock;
+
+    #[test]
+    fn listen_addresses_split() {
+        assert_eq!(split_listen("127.0.0.1:8443").unwrap(), ("127.0.0.1".into(), 8443));
+        assert_eq!(split_listen("[::1]:0").unwrap(), ("::1".into(), 0));
+        assert_eq!(
+            split_listen("manager.example.net:443").unwrap(),
+            ("manager.example.net".into(), 443)
+        );
+        assert!(split_listen("8443").is_err());
+        assert!(split_listen(":8443").is_err());
+        assert!(split_listen("host:http").is_err());
+    }
+
+    fn opts(dir: &Path) -> ServerOptions {
+        ServerOptions {
+            data_dir: dir.to_path_buf(),
+            listen: "127.0.0.1:0".into(),
+            database: None,
+            clock: Arc::new(FixedClock::new(1_800_000_000)),
+            catalog: Catalog::staros(),
+        }
+    }
+
+    #[tokio::test]
+    async fn first_start_creates_the_files_and_later_starts_reuse_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = prepare(&opts(dir.path())).await.unwrap();
+        p.state.store().close().await;
+        let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
+        let key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
+        let server = std::fs::read_to_string(dir.path().join("server.pem")).unwrap();
+        let mode = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("admin.key"), 0o600);
+        assert_eq!(mode("server.key"), 0o600);
+        assert!(key.trim().starts_with("slk_"));
+        assert!(tls_config(&p.tls.0, &p.tls.1).is_ok());
+
+        let again = prepare(&opts(dir.path())).await.unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(), ca);
+        assert_eq!(std::fs::read_to_string(dir.path().join("admin.key")).unwrap(), key);
+        assert_eq!(std::fs::read_to_string(dir.path().join("server.pem")).unwrap(), server);
+        let op = crate::admin::principal_for_key(&again.state, key.trim()).await.unwrap();
+        assert_eq!(op, Some(crate::auth::Principal::Operator));
+        again.state.store().close().await;
+    }
+}

@@ -1,0 +1,466 @@
+//! Product instances and their licence usage. Every change of an instance's usage updates the
+//! per-VA totals (`va_usage`) in the same transaction, so a report never scans the instances.
+
+use super::{Audit, Event, Store, append_event, tokens};
+use crate::compliance::{self, UsageChange};
+use crate::error::{ApiError, StoreError};
+use sqlx::AnyConnection;
+
+/// A product instance with the name of its virtual account.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InstanceRow {
+    /// Id.
+    pub id: String,
+    /// Account id.
+    pub account_id: String,
+    /// Virtual account id.
+    pub va_id: String,
+    /// Virtual account name.
+    pub va_name: String,
+    /// Product id.
+    pub udi_pid: String,
+    /// Serial number.
+    pub udi_sn: String,
+    /// Hostname.
+    pub hostname: String,
+    /// Software tag.
+    pub software_tag: String,
+    /// Agent version.
+    pub agent_version: String,
+    /// Ed25519 public key, base64.
+    pub public_key: String,
+    /// Export-controlled (0/1).
+    pub export_controlled: i64,
+    /// Registration time.
+    pub registered_at: i64,
+    /// Last contact.
+    pub last_contact: i64,
+    /// ID certificate expiry.
+    pub id_cert_expires_at: i64,
+    /// Last authorization.
+    pub last_auth_at: Option<i64>,
+    /// `AUTHORIZED` or `OUT OF COMPLIANCE` at the last authorization.
+    pub last_auth_status: Option<String>,
+}
+
+/// A product instance to create at registration.
+#[derive(Debug, Clone)]
+pub struct NewInstance {
+    /// Id (also the CN of its ID certificate).
+    pub id: String,
+    /// Product id.
+    pub udi_pid: String,
+    /// Serial number.
+    pub udi_sn: String,
+    /// Hostname.
+    pub hostname: String,
+    /// Software tag.
+    pub software_tag: String,
+    /// Agent version.
+    pub agent_version: String,
+    /// Ed25519 public key, base64.
+    pub public_key: String,
+    /// ID certificate expiry.
+    pub id_cert_expires_at: i64,
+}
+
+/// What a usage report leaves behind, per SKU reported: the instance's count, and the VA's
+/// totals in use and purchased, read in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageReport {
+    /// The instance.
+    pub instance: InstanceRow,
+    /// (SKU, this instance's count, VA in use, VA purchased) in report order.
+    pub skus: Vec<(String, i64, i64, i64)>,
+}
+
+const INSTANCE_SELECT: &str = "SELECT p.id, p.account_id, p.va_id, v.name AS va_name, p.udi_pid, p.udi_sn, p.hostname, \
+     p.software_tag, p.agent_version, p.public_key, p.export_controlled, p.registered_at, p.last_contact, \
+     p.id_cert_expires_at, p.last_auth_at, p.last_auth_status \
+     FROM product_instances p JOIN virtual_accounts v ON v.id = p.va_id";
+
+impl Store {
+    /// Registers a product instance with a token: takes one use of the token (refused with the
+    /// reason if it is expired, revoked or used up), replaces an instance with the same UDI in
+    /// the same account (releasing its licences), and creates the new one in the token's VA.
+    pub async fn register_instance(
+        &self,
+        token_id: &str,
+        new: &NewInstance,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<(InstanceRow, tokens::TokenRow), StoreError> {
+        let mut tx = self.write_tx().await?;
+        if !tokens::take_use(&mut tx, token_id, now).await? {
+            let t = tokens::token_by_id(&mut tx, token_id)
+                .await?
+                .ok_or_else(crate::tokens::unknown_token)?;
+            crate::tokens::check_usable(&t, now)?;
+            // Usable now but the update did not take: the token changed under us.
+            return Err(ApiError::Conflict("registration token changed concurrently; retry".into()).into());
+        }
+        let token = tokens::token_by_id(&mut tx, token_id)
+            .await?
+            .ok_or_else(crate::tokens::unknown_token)?;
+        let old: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, va_id FROM product_instances WHERE account_id = $1 AND udi_pid = $2 AND udi_sn = $3",
+        )
+        .bind(&token.account_id)
+        .bind(&new.udi_pid)
+        .bind(&new.udi_sn)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((old_id, old_va)) = old {
+            let released = delete_instance(&mut tx, &old_id, &old_va).await?;
+            append_event(
+                &mut tx,
+                now,
+                audit,
+                Event {
+                    action: "instance.replace",
+                    account_id: Some(&token.account_id),
+                    va_id: Some(&old_va),
+                    object_id: Some(&old_id),
+                    detail: format!(
+                        "product instance PID:{},SN:{} registered again; old instance removed, released {}",
+                        new.udi_pid,
+                        new.udi_sn,
+                        describe(&released)
+                    ),
+                },
+            )
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO product_instances (id, account_id, va_id, udi_pid, udi_sn, hostname, software_tag, agent_version, \
+             public_key, token_id, export_controlled, registered_at, last_contact, id_cert_expires_at, last_auth_at, \
+             last_auth_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, NULL, NULL)",
+        )
+        .bind(&new.id)
+        .bind(&token.account_id)
+        .bind(&token.va_id)
+        .bind(&new.udi_pid)
+        .bind(&new.udi_sn)
+        .bind(&new.hostname)
+        .bind(&new.software_tag)
+        .bind(&new.agent_version)
+        .bind(&new.public_key)
+        .bind(&token.id)
+        .bind(token.export_controlled)
+        .bind(now)
+        .bind(new.id_cert_expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            let e = StoreError::from(e);
+            if e.is_unique_violation() {
+                ApiError::Conflict(format!(
+                    "PID:{},SN:{} is being registered concurrently; retry",
+                    new.udi_pid, new.udi_sn
+                ))
+                .into()
+            } else {
+                e
+            }
+        })?;
+        append_event(
+            &mut tx,
+            now,
+            audit,
+            Event {
+                action: "device.register",
+                account_id: Some(&token.account_id),
+                va_id: Some(&token.va_id),
+                object_id: Some(&new.id),
+                detail: format!(
+                    "registered PID:{},SN:{} ({}) with token {}",
+                    new.udi_pid, new.udi_sn, new.hostname, token.id
+                ),
+            },
+        )
+        .await?;
+        let row = instance_by_id(&mut tx, &new.id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("registered instance vanished".into()))?;
+        tx.commit().await?;
+        Ok((row, token))
+    }
+
+    /// A product instance by id.
+    pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>, StoreError> {
+        instance_by_id(&mut *self.pool.acquire().await?, id).await
+    }
+
+    /// Product instances of an account (optionally one VA), by hostname.
+    pub async fn list_instances(&self, account_id: &str, va_id: Option<&str>) -> Result<Vec<InstanceRow>, StoreError> {
+        let sql = format!(
+            "{INSTANCE_SELECT} WHERE p.account_id = $1 AND ($2 IS NULL OR p.va_id = $2) ORDER BY p.hostname, p.id"
+        );
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(va_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Licences an instance uses, by SKU.
+    pub async fn instance_usage(&self, id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT sku, count FROM instance_usage WHERE instance_id = $1 ORDER BY sku")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records a new ID certificate expiry (and the contact).
+    pub async fn renew_instance_id(
+        &self,
+        id: &str,
+        id_cert_expires_at: i64,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<InstanceRow, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query("UPDATE product_instances SET id_cert_expires_at = $2, last_contact = $3 WHERE id = $1")
+            .bind(id)
+            .bind(id_cert_expires_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(unknown_instance(id).into());
+        }
+        let row = instance_by_id(&mut tx, id).await?.ok_or_else(|| unknown_instance(id))?;
+        append_event(
+            &mut tx,
+            now,
+            audit,
+            Event {
+                action: "device.renew_id",
+                account_id: Some(&row.account_id),
+                va_id: Some(&row.va_id),
+                object_id: Some(id),
+                detail: format!(
+                    "renewed ID certificate until {}",
+                    smartlic_protocol::time::format_rfc3339(id_cert_expires_at)
+                ),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Replaces the usage of an instance with `usage` (SKU, count; validated by the caller),
+    /// keeps the VA totals in step, and returns per reported SKU the VA totals in use and
+    /// purchased at `now`, from the same transaction. `status_of` decides the status recorded on
+    /// the instance from those figures.
+    pub async fn report_usage(
+        &self,
+        id: &str,
+        hostname: &str,
+        usage: &[(String, i64)],
+        now: i64,
+        status_of: impl Fn(&[(String, i64, i64, i64)]) -> &'static str,
+        audit: &Audit,
+    ) -> Result<UsageReport, StoreError> {
+        let mut tx = self.write_tx().await?;
+        // Takes the instance's row lock first: reports of one instance run one at a time.
+        let touched = sqlx::query("UPDATE product_instances SET last_contact = $2, hostname = $3 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .bind(hostname)
+            .execute(&mut *tx)
+            .await?;
+        if touched.rows_affected() == 0 {
+            return Err(unknown_instance(id).into());
+        }
+        let va_id: String = sqlx::query_scalar("SELECT va_id FROM product_instances WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let old: Vec<(String, i64)> = sqlx::query_as("SELECT sku, count FROM instance_usage WHERE instance_id = $1")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let changes = compliance::usage_changes(&old, usage);
+        apply_changes(&mut tx, id, &va_id, &changes).await?;
+        let lots = super::licenses::lots(&mut tx, &va_id, None).await?;
+        let mut skus = Vec::with_capacity(usage.len());
+        for (sku, count) in usage {
+            let in_use: Option<i64> = sqlx::query_scalar("SELECT in_use FROM va_usage WHERE va_id = $1 AND sku = $2")
+                .bind(&va_id)
+                .bind(sku)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let sku_lots: Vec<compliance::Lot> = lots
+                .iter()
+                .filter(|l| &l.sku == sku)
+                .map(|l| l.clone().into_lot().1)
+                .collect();
+            skus.push((
+                sku.clone(),
+                *count,
+                in_use.unwrap_or(0),
+                compliance::purchased(&sku_lots, now),
+            ));
+        }
+        let status = status_of(&skus);
+        sqlx::query("UPDATE product_instances SET last_auth_at = $2, last_auth_status = $3 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .bind(status)
+            .execute(&mut *tx)
+            .await?;
+        let instance = instance_by_id(&mut tx, id).await?.ok_or_else(|| unknown_instance(id))?;
+        if !changes.is_empty() {
+            let new_usage: Vec<(String, i64)> = usage.iter().filter(|(_, c)| *c > 0).cloned().collect();
+            append_event(
+                &mut tx,
+                now,
+                audit,
+                Event {
+                    action: "device.usage",
+                    account_id: Some(&instance.account_id),
+                    va_id: Some(&va_id),
+                    object_id: Some(id),
+                    detail: format!("usage now {}; {status}", describe(&new_usage)),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(UsageReport { instance, skus })
+    }
+
+    /// Removes a product instance and releases its licences; `None` if there is no such
+    /// instance (in `account_id`, when given).
+    pub async fn remove_instance(
+        &self,
+        id: &str,
+        account_id: Option<&str>,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<Option<(InstanceRow, Vec<(String, i64)>)>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let Some(row) = instance_by_id(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        if account_id.is_some_and(|a| a != row.account_id) {
+            return Ok(None);
+        }
+        let released = delete_instance(&mut tx, id, &row.va_id).await?;
+        let action = if audit.actor.starts_with("device:") {
+            "device.deregister"
+        } else {
+            "instance.remove"
+        };
+        append_event(
+            &mut tx,
+            now,
+            audit,
+            Event {
+                action,
+                account_id: Some(&row.account_id),
+                va_id: Some(&row.va_id),
+                object_id: Some(id),
+                detail: format!(
+                    "removed product instance PID:{},SN:{} ({}); released {}",
+                    row.udi_pid,
+                    row.udi_sn,
+                    row.hostname,
+                    describe(&released)
+                ),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some((row, released)))
+    }
+}
+
+fn unknown_instance(id: &str) -> ApiError {
+    ApiError::UnknownInstance(format!(
+        "product instance {id} is not registered with this license manager"
+    ))
+}
+
+fn describe(usage: &[(String, i64)]) -> String {
+    if usage.is_empty() {
+        return "no licences".into();
+    }
+    usage
+        .iter()
+        .map(|(s, c)| format!("{c} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<InstanceRow>, StoreError> {
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{INSTANCE_SELECT} WHERE p.id = $1")))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Applies usage changes of one instance and the matching VA totals.
+async fn apply_changes(
+    conn: &mut AnyConnection,
+    instance_id: &str,
+    va_id: &str,
+    changes: &[UsageChange],
+) -> Result<(), StoreError> {
+    for ch in changes {
+        if ch.new_count == 0 {
+            sqlx::query("DELETE FROM instance_usage WHERE instance_id = $1 AND sku = $2")
+                .bind(instance_id)
+                .bind(&ch.sku)
+                .execute(&mut *conn)
+                .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO instance_usage (instance_id, sku, count) VALUES ($1, $2, $3) \
+                 ON CONFLICT (instance_id, sku) DO UPDATE SET count = excluded.count",
+            )
+            .bind(instance_id)
+            .bind(&ch.sku)
+            .bind(ch.new_count)
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
+             ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use",
+        )
+        .bind(va_id)
+        .bind(&ch.sku)
+        .bind(ch.delta)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes an instance after releasing its licences from the VA totals; returns what it used.
+async fn delete_instance(conn: &mut AnyConnection, id: &str, va_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    // Lock the instance row before the VA totals (the order every writer uses).
+    sqlx::query("UPDATE product_instances SET last_contact = last_contact WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let old: Vec<(String, i64)> =
+        sqlx::query_as("SELECT sku, count FROM instance_usage WHERE instance_id = $1 ORDER BY sku")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let changes = compliance::usage_changes(&old, &[]);
+    apply_changes(conn, id, va_id, &changes).await?;
+    sqlx::query("DELETE FROM product_instances WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(old)
+}

@@ -1,0 +1,135 @@
+//! The PKI row, seen nonces and the event log.
+
+use super::{Audit, Event, Store, append_event};
+use crate::error::StoreError;
+
+/// The installation's PKI as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PkiRow {
+    /// Root CA certificate (PEM).
+    pub ca_cert_pem: String,
+    /// Root CA key (PKCS#8 PEM).
+    pub ca_key_pem: String,
+    /// Response-signing certificate (PEM).
+    pub signing_cert_pem: String,
+    /// Response-signing Ed25519 seed (base64).
+    pub signing_key: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// An entry of the event log.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventRow {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// Account.
+    pub account_id: Option<String>,
+    /// Virtual account.
+    pub va_id: Option<String>,
+    /// Object.
+    pub object_id: Option<String>,
+    /// Detail.
+    pub detail: String,
+    /// From where.
+    pub source: Option<String>,
+}
+
+impl Store {
+    /// The PKI, if some server set it up.
+    pub async fn load_pki(&self) -> Result<Option<PkiRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT ca_cert_pem, ca_key_pem, signing_cert_pem, signing_key, created_at FROM pki WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Stores `pki` (and the operator key hash) unless another server stored one first; returns
+    /// whether ours was stored. Either way the caller then uses [`Store::load_pki`].
+    pub async fn insert_pki_if_absent(
+        &self,
+        pki: &PkiRow,
+        operator_key_hash: &str,
+        audit: &Audit,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query(
+            "INSERT INTO pki (id, ca_cert_pem, ca_key_pem, signing_cert_pem, signing_key, created_at) \
+             VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&pki.ca_cert_pem)
+        .bind(&pki.ca_key_pem)
+        .bind(&pki.signing_cert_pem)
+        .bind(&pki.signing_key)
+        .bind(pki.created_at)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO operator_keys (key_hash, created_at) VALUES ($1, $2) ON CONFLICT (key_hash) DO NOTHING",
+        )
+        .bind(operator_key_hash)
+        .bind(pki.created_at)
+        .execute(&mut *tx)
+        .await?;
+        append_event(
+            &mut tx,
+            pki.created_at,
+            audit,
+            Event {
+                action: "pki.create",
+                detail: "created the root CA, the response-signing key and the operator key".into(),
+                ..Event::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records a device request nonce; false if it was seen before (a replay).
+    pub async fn record_nonce(&self, nonce: &str, request_time: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("INSERT INTO seen_nonces (nonce, seen_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+            .bind(nonce)
+            .bind(request_time)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Forgets nonces of requests older than `before` (they fail the timestamp check anyway).
+    pub async fn prune_nonces(&self, before: i64) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM seen_nonces WHERE seen_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Appends an event outside any other change (e.g. a refused request).
+    pub async fn log_event(&self, at: i64, audit: &Audit, e: Event<'_>) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        append_event(&mut conn, at, audit, e).await
+    }
+
+    /// The newest `limit` events of an account (all accounts with `None`), newest first.
+    pub async fn list_events(&self, account_id: Option<&str>, limit: i64) -> Result<Vec<EventRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, actor, action, account_id, va_id, object_id, detail, source FROM events \
+             WHERE ($1 IS NULL OR account_id = $1) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(account_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

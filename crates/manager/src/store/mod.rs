@@ -1,0 +1,269 @@
+//! The store: every piece of state of the license manager, in SQLite (default) or PostgreSQL.
+//!
+//! Why one `AnyPool` rather than an enum over `SqlitePool`/`PgPool`: the SQL text is the same for
+//! both engines (SQLite accepts `$N` placeholders, integers are `BIGINT`, flags 0/1, times epoch
+//! seconds), so one code path runs — and one test suite checks — every query on both. The engine
+//! shows only in the migrations (`migrations/sqlite`, `migrations/postgres`), in how a write
+//! transaction begins (`BEGIN IMMEDIATE` on SQLite so that writers queue on the busy timeout
+//! instead of failing to upgrade a read lock) and in connection set-up. The cost of `Any` (boxed
+//! arguments) is small next to the signature checks of every device request.
+//!
+//! Several managers may share one PostgreSQL database: no state is authoritative in memory, token
+//! uses are counted by one conditional `UPDATE`, and per-VA totals change in the same transaction
+//! as the usage they sum. Lock order inside transactions: token → product instance → `va_usage`
+//! rows in SKU order; licence moves first bump the virtual accounts' `version` in id order.
+//!
+//! Domain rules (token states, compliance, transfer plans) live in [`crate::tokens`] and
+//! [`crate::compliance`]; this module only moves rows.
+
+mod accounts;
+mod instances;
+mod licenses;
+mod misc;
+mod tokens;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+pub use accounts::{AccountRow, VaRow};
+pub use instances::{InstanceRow, NewInstance, UsageReport};
+pub use licenses::LotRow;
+pub use misc::{EventRow, PkiRow};
+pub use tokens::{NewToken, TokenRow};
+pub use users::{NewUser, UserRow};
+
+use crate::error::StoreError;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The database engine behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite file (WAL, busy timeout).
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+/// Who did something, and from where, for the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// `operator`, a user's e-mail, `device:<id>` or `system`.
+    pub actor: String,
+    /// Client address.
+    pub source: Option<String>,
+}
+
+impl Audit {
+    /// An audit record for `actor`.
+    pub fn new(actor: impl Into<String>, source: Option<String>) -> Audit {
+        Audit {
+            actor: actor.into(),
+            source,
+        }
+    }
+
+    /// The manager itself.
+    pub fn system() -> Audit {
+        Audit::new("system", None)
+    }
+}
+
+/// One event to append to the log.
+#[derive(Debug, Clone, Default)]
+pub struct Event<'a> {
+    /// What, e.g. `token.create`.
+    pub action: &'a str,
+    /// Account concerned.
+    pub account_id: Option<&'a str>,
+    /// Virtual account concerned.
+    pub va_id: Option<&'a str>,
+    /// Object concerned.
+    pub object_id: Option<&'a str>,
+    /// Human detail.
+    pub detail: String,
+}
+
+const SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+const POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Percent-encodes a file path for a `sqlite://` URL (the driver decodes it).
+fn sqlite_url(path: &Path) -> Result<String, StoreError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| sqlx::Error::Configuration("database path is not UTF-8".into()))?;
+    let mut out = String::from("sqlite://");
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.push_str("?mode=rwc");
+    Ok(out)
+}
+
+impl Store {
+    /// Opens (creating it if needed) the SQLite database at `path` and migrates it.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let opts = AnyConnectOptions::from_str(&sqlite_url(path)?)?;
+        // WAL is a property of the file: set it once before the pool's connections start.
+        {
+            use sqlx::ConnectOptions;
+            let mut c = opts.connect().await?;
+            c.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::raw_sql("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Store::migrated(pool, Engine::Sqlite).await
+    }
+
+    /// Connects to PostgreSQL at `url` and migrates the database.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        Store::open_postgres_in(url, None).await
+    }
+
+    /// Connects to PostgreSQL with `search_path` set to `schema` (which must exist) on every
+    /// connection; tests give each test its own schema this way.
+    pub async fn open_postgres_in(url: &str, schema: Option<&str>) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let opts = AnyConnectOptions::from_str(url)?;
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30));
+        if let Some(schema) = schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(sqlx::Error::Configuration(format!("invalid schema name {schema:?}").into()).into());
+            }
+            let set = format!("SET search_path TO {schema}");
+            pool = pool.after_connect(move |conn, _meta| {
+                let set = set.clone();
+                Box::pin(async move {
+                    conn.execute(sqlx::AssertSqlSafe(set)).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool.connect_with(opts).await?;
+        Store::migrated(pool, Engine::Postgres).await
+    }
+
+    /// Opens the store named by `database` (a `postgres://` URL) or else the SQLite file `path`.
+    pub async fn open(database: Option<&str>, sqlite_path: &Path) -> Result<Store, StoreError> {
+        match database {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Store::open_postgres(url).await
+            }
+            Some(url) => Err(sqlx::Error::Configuration(
+                format!("unsupported database URL {url:?} (expected postgres://…)").into(),
+            )
+            .into()),
+            None => Store::open_sqlite(sqlite_path).await,
+        }
+    }
+
+    async fn migrated(pool: AnyPool, engine: Engine) -> Result<Store, StoreError> {
+        match engine {
+            Engine::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Engine::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { pool, engine })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The pool (for health checks).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a transaction that will write.
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Appends an event inside the caller's transaction.
+pub(crate) async fn append_event(
+    conn: &mut AnyConnection,
+    at: i64,
+    audit: &Audit,
+    e: Event<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO events (at, actor, action, account_id, va_id, object_id, detail, source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(at)
+    .bind(&audit.actor)
+    .bind(e.action)
+    .bind(e.account_id)
+    .bind(e.va_id)
+    .bind(e.object_id)
+    .bind(e.detail)
+    .bind(audit.source.as_deref())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A fresh random id.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The case-insensitive key of a name.
+pub(crate) fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_are_escaped() {
+        let u = sqlite_url(Path::new("/tmp/a b?#/smartlic.db")).unwrap();
+        assert_eq!(u, "sqlite:///tmp/a%20b%3F%23/smartlic.db?mode=rwc");
+    }
+}

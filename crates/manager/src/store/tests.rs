@@ -1,0 +1,361 @@
+//! The store suite: every test runs on SQLite and on PostgreSQL.
+
+use super::*;
+use crate::error::ApiError;
+use crate::testutil::on_both_engines;
+use smartlic_protocol::wire::codes;
+
+const NOW: i64 = 1_800_000_000;
+const DAY: i64 = 86_400;
+
+on_both_engines!(
+    accounts_and_virtual_accounts,
+    deposits_and_transfers,
+    token_uses_are_counted_atomically,
+    token_refusals_change_nothing,
+    usage_totals_follow_reports_removals_and_reregistrations,
+    nonces_refuse_replays_and_are_pruned,
+    pki_is_set_up_once,
+    users_keys_and_events,
+);
+
+fn op() -> Audit {
+    Audit::new("operator", Some("127.0.0.1".into()))
+}
+
+fn refused_code(e: StoreError) -> &'static str {
+    match e {
+        StoreError::Refused(a) => a.code(),
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+async fn accounts_and_virtual_accounts(s: Store) {
+    let (a, default) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    assert_eq!(default.name, "DEFAULT");
+    assert_eq!(default.account_id, a.id);
+    let e = s.create_account("ACME", "x.example", NOW, &op()).await.unwrap_err();
+    assert_eq!(refused_code(e), codes::CONFLICT);
+    assert_eq!(s.find_account("acme").await.unwrap().unwrap().id, a.id);
+    assert_eq!(s.find_account(&a.id).await.unwrap().unwrap().name, "Acme");
+    assert!(s.find_account("nobody").await.unwrap().is_none());
+
+    let east = s.create_va(&a.id, "East", "eastern sites", NOW, &op()).await.unwrap();
+    assert_eq!(
+        refused_code(s.create_va(&a.id, "east", "", NOW, &op()).await.unwrap_err()),
+        codes::CONFLICT
+    );
+    let (b, _) = s.create_account("Other", "other.example", NOW, &op()).await.unwrap();
+    // The same name in another account is fine, and never found from the first one.
+    let b_east = s.create_va(&b.id, "East", "", NOW, &op()).await.unwrap();
+    assert_eq!(s.find_va(&a.id, "EAST").await.unwrap().unwrap().id, east.id);
+    assert_eq!(s.find_va(&a.id, &east.id).await.unwrap().unwrap().name, "East");
+    assert!(s.find_va(&a.id, &b_east.id).await.unwrap().is_none());
+    let names: Vec<_> = s.list_vas(&a.id).await.unwrap().into_iter().map(|v| v.name).collect();
+    assert_eq!(names, ["DEFAULT", "East"]);
+    assert_eq!(s.list_accounts().await.unwrap().len(), 2);
+    assert_eq!(
+        s.va_by_id(&east.id).await.unwrap().unwrap().description,
+        "eastern sites"
+    );
+}
+
+async fn deposits_and_transfers(s: Store) {
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let east = s.create_va(&a.id, "East", "", NOW, &op()).await.unwrap();
+    let sku = "ASR5K-00-PW10GTWY";
+    s.deposit(&a.id, &d.id, sku, 3, None, NOW, &op()).await.unwrap();
+    s.deposit(&a.id, &d.id, sku, 2, Some(NOW + 10 * DAY), NOW, &op())
+        .await
+        .unwrap();
+    let lots = s.license_lots(&d.id).await.unwrap();
+    let total: i64 = lots.iter().map(|l| l.quantity).sum();
+    assert_eq!(total, 5);
+
+    // Moving 4 takes the 2 ending soonest, then 2 perpetual ones.
+    s.transfer(&a.id, &d.id, &east.id, sku, 4, NOW, &op()).await.unwrap();
+    let lots: Vec<_> = s
+        .license_lots(&east.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.into_lot().1)
+        .collect();
+    assert_eq!(crate::compliance::purchased(&lots, NOW), 4);
+    assert_eq!(
+        crate::compliance::purchased(&lots, NOW + 10 * DAY),
+        2,
+        "moved licences keep their end date"
+    );
+    let src: Vec<_> = s
+        .license_lots(&d.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.into_lot().1)
+        .collect();
+    assert_eq!(crate::compliance::purchased(&src, NOW), 1);
+
+    // Refused below zero available; nothing changes.
+    let e = s
+        .transfer(&a.id, &d.id, &east.id, sku, 2, NOW, &op())
+        .await
+        .unwrap_err();
+    assert_eq!(refused_code(e), codes::INSUFFICIENT);
+    let src_after: Vec<_> = s
+        .license_lots(&d.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.into_lot().1)
+        .collect();
+    assert_eq!(crate::compliance::purchased(&src_after, NOW), 1);
+    assert!(s.va_in_use(&d.id).await.unwrap().is_empty());
+}
+
+async fn new_token(s: &Store, va: &str, max_uses: Option<i64>, secret: &str) -> TokenRow {
+    let hash = crate::tokens::hash_secret(secret);
+    s.create_token(
+        NewToken {
+            va_id: va,
+            secret_hash: &hash,
+            description: "test",
+            expires_at: NOW + 30 * DAY,
+            max_uses,
+            export_controlled: true,
+        },
+        NOW,
+        &op(),
+    )
+    .await
+    .unwrap()
+}
+
+fn instance(n: usize) -> NewInstance {
+    NewInstance {
+        id: new_id(),
+        udi_pid: "VPC-SI".into(),
+        udi_sn: format!("SN{n:04}"),
+        hostname: format!("node{n}"),
+        software_tag: "regid.test".into(),
+        agent_version: "1".into(),
+        public_key: "AAAA".into(),
+        id_cert_expires_at: NOW + 365 * DAY,
+    }
+}
+
+async fn token_uses_are_counted_atomically(s: Store) {
+    let (_, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let t = new_token(&s, &d.id, Some(3), "secret-3").await;
+    assert_eq!(
+        s.token_by_secret_hash(&crate::tokens::hash_secret("secret-3"))
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        t.id
+    );
+    let mut tasks = Vec::new();
+    for n in 0..12 {
+        let s = s.clone();
+        let id = t.id.clone();
+        tasks.push(tokio::spawn(async move {
+            s.register_instance(&id, &instance(n), NOW, &op()).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok((i, tok)) => {
+                ok += 1;
+                assert_eq!(i.va_name, "DEFAULT");
+                assert_eq!(tok.export_controlled, 1);
+            }
+            Err(e) => assert_eq!(refused_code(e), codes::TOKEN_USED_UP),
+        }
+    }
+    assert_eq!(ok, 3, "exactly max-uses registrations succeed");
+    let t = s.find_token(&d.account_id, &t.id).await.unwrap().unwrap();
+    assert_eq!(t.uses, 3);
+    assert_eq!(s.list_instances(&d.account_id, None).await.unwrap().len(), 3);
+}
+
+async fn token_refusals_change_nothing(s: Store) {
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let t = new_token(&s, &d.id, None, "secret-r").await;
+    let e = s
+        .register_instance(&t.id, &instance(1), NOW + 31 * DAY, &op())
+        .await
+        .unwrap_err();
+    assert_eq!(refused_code(e), codes::TOKEN_EXPIRED);
+    s.revoke_token(&t, NOW + DAY, &op()).await.unwrap();
+    let again = s.revoke_token(&t, NOW + 2 * DAY, &op()).await.unwrap();
+    assert_eq!(again.revoked_at, Some(NOW + DAY), "first revocation time is kept");
+    let e = s
+        .register_instance(&t.id, &instance(1), NOW + DAY, &op())
+        .await
+        .unwrap_err();
+    assert_eq!(refused_code(e), codes::TOKEN_REVOKED);
+    assert!(s.list_instances(&a.id, None).await.unwrap().is_empty());
+    assert_eq!(s.find_token(&a.id, &t.id).await.unwrap().unwrap().uses, 0);
+    assert!(s.find_token("another-account", &t.id).await.unwrap().is_none());
+    assert_eq!(s.list_tokens(&a.id, Some(&d.id)).await.unwrap().len(), 1);
+    assert_eq!(s.list_tokens(&a.id, Some("other-va")).await.unwrap().len(), 0);
+}
+
+fn usage(v: &[(&str, i64)]) -> Vec<(String, i64)> {
+    v.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+}
+
+async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let t = new_token(&s, &d.id, None, "secret-u").await;
+    let pw = "ASR5K-00-PW10GTWY";
+    let sg = "ASR5K-00-SG10";
+    s.deposit(&a.id, &d.id, pw, 2, None, NOW, &op()).await.unwrap();
+    let (i1, _) = s.register_instance(&t.id, &instance(1), NOW, &op()).await.unwrap();
+    let (i2, _) = s.register_instance(&t.id, &instance(2), NOW, &op()).await.unwrap();
+    let status = |_: &[(String, i64, i64, i64)]| "AUTHORIZED";
+
+    let r = s
+        .report_usage(&i1.id, "node1", &usage(&[(pw, 2), (sg, 1)]), NOW + 5, status, &op())
+        .await
+        .unwrap();
+    assert_eq!(r.skus, vec![(pw.to_string(), 2, 2, 2), (sg.to_string(), 1, 1, 0)]);
+    assert_eq!(r.instance.last_contact, NOW + 5);
+    assert_eq!(r.instance.last_auth_status.as_deref(), Some("AUTHORIZED"));
+    let r = s
+        .report_usage(&i2.id, "node2-new", &usage(&[(pw, 1)]), NOW + 6, status, &op())
+        .await
+        .unwrap();
+    assert_eq!(r.skus, vec![(pw.to_string(), 1, 3, 2)], "VA total spans instances");
+    assert_eq!(r.instance.hostname, "node2-new");
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 3), (sg, 1)]));
+
+    // A new report replaces the old one.
+    s.report_usage(&i1.id, "node1", &usage(&[(pw, 1)]), NOW + 7, status, &op())
+        .await
+        .unwrap();
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 2)]));
+    assert_eq!(s.instance_usage(&i1.id).await.unwrap(), usage(&[(pw, 1)]));
+
+    // Registering the same UDI again replaces the instance and releases its licences.
+    let (i1b, _) = s.register_instance(&t.id, &instance(1), NOW + 8, &op()).await.unwrap();
+    assert_ne!(i1b.id, i1.id);
+    assert!(s.instance(&i1.id).await.unwrap().is_none());
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 1)]));
+    let e = s
+        .report_usage(&i1.id, "node1", &[], NOW + 9, status, &op())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Refused(ApiError::UnknownInstance(_))));
+
+    // Removing releases.
+    let (row, released) = s
+        .remove_instance(&i2.id, Some(&a.id), NOW + 10, &op())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.id, i2.id);
+    assert_eq!(released, usage(&[(pw, 1)]));
+    assert!(s.va_in_use(&d.id).await.unwrap().is_empty());
+    assert!(s.remove_instance(&i2.id, None, NOW, &op()).await.unwrap().is_none());
+    assert!(
+        s.remove_instance(&i1b.id, Some("other"), NOW, &op())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let r = s
+        .renew_instance_id(&i1b.id, NOW + 400 * DAY, NOW + 11, &op())
+        .await
+        .unwrap();
+    assert_eq!(r.id_cert_expires_at, NOW + 400 * DAY);
+}
+
+async fn nonces_refuse_replays_and_are_pruned(s: Store) {
+    assert!(s.record_nonce("n1", NOW).await.unwrap());
+    assert!(!s.record_nonce("n1", NOW + 1).await.unwrap());
+    assert!(s.record_nonce("n2", NOW + 100).await.unwrap());
+    assert_eq!(s.prune_nonces(NOW + 50).await.unwrap(), 1);
+    assert!(s.record_nonce("n1", NOW).await.unwrap());
+    assert!(!s.record_nonce("n2", NOW).await.unwrap());
+}
+
+async fn pki_is_set_up_once(s: Store) {
+    assert!(s.load_pki().await.unwrap().is_none());
+    let first = crate::pki::Pki::generate(NOW).unwrap();
+    let second = crate::pki::Pki::generate(NOW).unwrap();
+    let sys = Audit::system();
+    let (r1, r2) = tokio::join!(
+        s.insert_pki_if_absent(&first, "h1", &sys),
+        s.insert_pki_if_absent(&second, "h2", &sys)
+    );
+    assert!(r1.unwrap() ^ r2.unwrap(), "exactly one server sets the PKI up");
+    let stored = s.load_pki().await.unwrap().unwrap();
+    assert!(stored == first || stored == second);
+    let winner_hash = if stored == first { "h1" } else { "h2" };
+    let loser_hash = if stored == first { "h2" } else { "h1" };
+    assert!(s.is_operator_key(winner_hash).await.unwrap());
+    assert!(!s.is_operator_key(loser_hash).await.unwrap());
+}
+
+async fn users_keys_and_events(s: Store) {
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let u = s
+        .create_user(
+            NewUser {
+                account_id: &a.id,
+                email: "Ann@Acme.example",
+                role: "va-user",
+                va_id: Some(&d.id),
+                api_key_hash: "k1",
+                password_hash: None,
+            },
+            NOW,
+            &op(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.va_name.as_deref(), Some("DEFAULT"));
+    let dup = NewUser {
+        account_id: &a.id,
+        email: "ann@acme.example",
+        role: "sa-user",
+        va_id: None,
+        api_key_hash: "k2",
+        password_hash: None,
+    };
+    assert_eq!(
+        refused_code(s.create_user(dup, NOW, &op()).await.unwrap_err()),
+        codes::CONFLICT
+    );
+    assert_eq!(s.user_by_key_hash("k1").await.unwrap().unwrap().id, u.id);
+    assert!(s.user_by_key_hash("k2").await.unwrap().is_none());
+    assert_eq!(s.list_users(&a.id).await.unwrap().len(), 1);
+    s.add_operator_key("op", NOW).await.unwrap();
+    s.add_operator_key("op", NOW).await.unwrap();
+    assert!(s.is_operator_key("op").await.unwrap());
+
+    let events = s.list_events(Some(&a.id), 10).await.unwrap();
+    let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["user.create", "account.create"],
+        "newest first, refusals not logged"
+    );
+    assert_eq!(events[0].source.as_deref(), Some("127.0.0.1"));
+    assert_eq!(events[0].actor, "operator");
+    s.log_event(
+        NOW,
+        &Audit::system(),
+        Event {
+            action: "x",
+            detail: "y".into(),
+            ..Event::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.list_events(None, 100).await.unwrap().len(), 3);
+}

@@ -1,0 +1,85 @@
+//! Test support: stores on both engines (each PostgreSQL test in its own schema) and a macro that
+//! runs one async test body against each.
+
+use crate::store::Store;
+use sqlx::Connection;
+
+/// The PostgreSQL server of the tests.
+pub fn pg_url() -> String {
+    std::env::var("SMARTLIC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A store and whatever keeps it alive; `finish` removes a PostgreSQL schema.
+pub struct TestDb {
+    pub store: Store,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<String>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sqlite(&dir.path().join("smartlic.db"))
+            .await
+            .expect("sqlite store");
+        TestDb {
+            store,
+            _dir: Some(dir),
+            schema: None,
+        }
+    }
+
+    pub async fn postgres() -> TestDb {
+        sqlx::any::install_default_drivers();
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut c = sqlx::AnyConnection::connect(&pg_url())
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {} (set SMARTLIC_TEST_DATABASE_URL): {e}", pg_url()));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut c)
+            .await
+            .expect("create schema");
+        let _ = c.close().await;
+        let store = Store::open_postgres_in(&pg_url(), Some(&schema))
+            .await
+            .expect("postgres store");
+        TestDb {
+            store,
+            _dir: None,
+            schema: Some(schema),
+        }
+    }
+
+    pub async fn finish(self) {
+        self.store.close().await;
+        if let Some(schema) = self.schema
+            && let Ok(mut c) = sqlx::AnyConnection::connect(&pg_url()).await
+        {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut c)
+                .await;
+        }
+    }
+}
+
+/// `on_both_engines!(name)` makes `name::sqlite` and `name::postgres` tests that run
+/// `async fn name(store: Store)` from the enclosing module.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = $crate::testutil::TestDb::sqlite().await;
+                super::$name(db.store.clone()).await;
+                db.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let db = $crate::testutil::TestDb::postgres().await;
+                super::$name(db.store.clone()).await;
+                db.finish().await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_engines;

@@ -1,0 +1,818 @@
+//! The administration client: `smartlic account|va|license|token|instance|user …` as HTTPS
+//! clients of the license manager's REST API (CONTRACT.md §2). It trusts only the CA given with
+//! `--ca` (the manager's `ca.pem`), authenticates with `--api-key`, prints ids, secrets, tables or
+//! (`--json`) one JSON document, and turns an API error into one line: the server's message.
+
+use anyhow::{Context, Result, anyhow, bail};
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use smartlic_protocol::ErrorBody;
+use smartlic_protocol::admin::*;
+use smartlic_protocol::time::format_rfc3339;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the license manager is and how to reach it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Connection {
+    /// License manager URL.
+    #[arg(
+        long,
+        global = true,
+        env = "SMARTLIC_SERVER",
+        default_value = "https://127.0.0.1:8443"
+    )]
+    pub server: String,
+    /// CA certificate (PEM) to trust for the manager: its `ca.pem`.
+    #[arg(long, global = true, env = "SMARTLIC_CA")]
+    pub ca: Option<PathBuf>,
+    /// API key: the operator's (`admin.key`) or a user's.
+    #[arg(long, global = true, env = "SMARTLIC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// Administration commands.
+#[derive(clap::Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Smart Accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Virtual accounts.
+    #[command(subcommand)]
+    Va(VaCommand),
+    /// Purchased licenses: deposit, transfer, list.
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// Product Instance Registration tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Registered product instances.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Users of a Smart Account.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `smartlic account …`
+#[derive(clap::Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Create a Smart Account (with its virtual account DEFAULT); prints its id.
+    Create {
+        /// Account name.
+        name: String,
+        /// Account domain identifier, e.g. example.com.
+        #[arg(long)]
+        domain: String,
+    },
+    /// List the Smart Accounts you can see.
+    List {
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `smartlic va …`
+#[derive(clap::Subcommand, Debug)]
+pub enum VaCommand {
+    /// Create a virtual account; prints its id.
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account name.
+        name: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List virtual accounts.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `smartlic license …`
+#[derive(clap::Subcommand, Debug)]
+pub enum LicenseCommand {
+    /// Deposit purchased licenses into a virtual account.
+    Deposit {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// SKU, e.g. ASR5K-00-PW10GTWY.
+        #[arg(long)]
+        sku: String,
+        /// Number of licenses.
+        #[arg(long)]
+        quantity: u64,
+        /// The licenses stop counting on this date (YYYY-MM-DD); default: perpetual.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Move licenses between virtual accounts; refused if the source would go below zero available.
+    Transfer {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Source virtual account.
+        #[arg(long)]
+        from: String,
+        /// Destination virtual account.
+        #[arg(long)]
+        to: String,
+        /// SKU.
+        #[arg(long)]
+        sku: String,
+        /// Number of licenses.
+        #[arg(long)]
+        quantity: u64,
+    },
+    /// Per SKU: purchased, in use, balance, status OK or INSUFFICIENT.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `smartlic token …`
+#[derive(clap::Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a registration token; prints the token (shown only this once).
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 30)]
+        expires_days: u32,
+        /// Maximum number of registrations (default: unlimited).
+        #[arg(long)]
+        max_uses: Option<u64>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Allow export-controlled functionality on products registered with it.
+        #[arg(long)]
+        export_controlled: bool,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Only this virtual account.
+        #[arg(long)]
+        va: Option<String>,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Token id (from `token list`).
+        token_id: String,
+    },
+}
+
+/// `smartlic instance …`
+#[derive(clap::Subcommand, Debug)]
+pub enum InstanceCommand {
+    /// List product instances: id, UDI, hostname, VA, last contact, status.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Only this virtual account.
+        #[arg(long)]
+        va: Option<String>,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one product instance with its license usage.
+    Show {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Instance id.
+        instance_id: String,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a product instance; its licenses are released.
+    Remove {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Instance id.
+        instance_id: String,
+    },
+}
+
+/// `smartlic user …`
+#[derive(clap::Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; prints the user's API key (shown only this once).
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address.
+        email: String,
+        /// sa-admin, sa-user, va-admin or va-user.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Virtual account of a VA role.
+        #[arg(long)]
+        va: Option<String>,
+        /// File holding the portal password (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List users.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_role(s: &str) -> std::result::Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.to_string())
+}
+
+/// An HTTPS client of one license manager.
+struct Client {
+    http: reqwest::Client,
+    base: Url,
+    key: String,
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+impl Client {
+    fn new(conn: &Connection) -> Result<Client> {
+        let base = Url::parse(conn.server.trim()).with_context(|| format!("invalid --server URL {:?}", conn.server))?;
+        if base.scheme() != "https" {
+            bail!("--server must be an https:// URL (got {})", conn.server);
+        }
+        let ca = conn
+            .ca
+            .as_ref()
+            .ok_or_else(|| anyhow!("no CA certificate: pass --ca FILE (the manager's ca.pem) or set SMARTLIC_CA"))?;
+        let key = conn
+            .api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| anyhow!("no API key: pass --api-key KEY or set SMARTLIC_API_KEY"))?
+            .to_string();
+        let pem = std::fs::read(ca).with_context(|| format!("cannot read CA file {}", ca.display()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        {
+            use rustls_pki_types::CertificateDer;
+            use rustls_pki_types::pem::PemObject;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.with_context(|| format!("CA file {} is not valid PEM", ca.display()))?;
+                roots
+                    .add(cert)
+                    .with_context(|| format!("CA file {} holds an unusable certificate", ca.display()))?;
+            }
+        }
+        if roots.is_empty() {
+            bail!("CA file {} holds no certificate", ca.display());
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS set-up")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .context("HTTP client set-up")?;
+        Ok(Client { http, base, key })
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url> {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|()| anyhow!("--server URL {} cannot take a path", self.base))?;
+            path.pop_if_empty();
+            path.extend(["api", "v1"]);
+            path.extend(segments);
+        }
+        if !query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&B>,
+    ) -> Result<T> {
+        let url = self.url(segments, query)?;
+        let mut req = self.http.request(method, url).bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| anyhow!("cannot reach the license manager at {}: {}", self.base, root_cause(&e)))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| anyhow!("reading the answer of {}: {}", self.base, root_cause(&e)))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => anyhow!("{}", e.error.message),
+                Err(_) => anyhow!("license manager answered HTTP {status}"),
+            });
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| anyhow!("unexpected answer from the license manager ({status}): {e}"))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<T> {
+        self.call::<(), T>(Method::GET, segments, query, None).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, segments: &[&str], body: &B) -> Result<T> {
+        self.call(Method::POST, segments, &[], Some(body)).await
+    }
+}
+
+/// A plain text table: columns padded to their widest cell.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = vec![line(headers.to_vec())];
+    for r in rows {
+        out.push(line(r.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn license_table(l: &LicenseList) -> String {
+    let mut out = format!(
+        "Smart Account: {}\nVirtual Account: {}\n\n",
+        l.account, l.virtual_account
+    );
+    if l.licenses.is_empty() {
+        out.push_str("No licenses purchased or in use.");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = l
+        .licenses
+        .iter()
+        .map(|s| {
+            vec![
+                s.sku.clone(),
+                s.purchased.to_string(),
+                s.in_use.to_string(),
+                s.balance.to_string(),
+                s.status.as_str().to_string(),
+                s.end_dates
+                    .iter()
+                    .map(|e| format!("{} on {}", e.quantity, e.date))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["SKU", "PURCHASED", "IN USE", "BALANCE", "STATUS", "EXPIRING"],
+        &rows,
+    ));
+    out
+}
+
+fn released(r: &[LicenseUsage]) -> String {
+    if r.is_empty() {
+        "no licenses".into()
+    } else {
+        r.iter()
+            .map(|u| format!("{} {}", u.count, u.sku))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Runs one administration command.
+pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
+    let c = Client::new(conn)?;
+    match cmd {
+        AdminCommand::Account(AccountCommand::Create { name, domain }) => {
+            let a: AccountInfo = c.post(&["accounts"], &CreateAccount { name, domain }).await?;
+            println!("{}", a.id);
+        }
+        AdminCommand::Account(AccountCommand::List { json }) => {
+            let list: Vec<AccountInfo> = c.get(&["accounts"], &[]).await?;
+            if json {
+                return print_json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.clone(),
+                        a.name.clone(),
+                        a.domain.clone(),
+                        format_rfc3339(a.created_at),
+                    ]
+                })
+                .collect();
+            println!("{}", table(&["ID", "NAME", "DOMAIN", "CREATED"], &rows));
+        }
+        AdminCommand::Va(VaCommand::Create {
+            account,
+            name,
+            description,
+        }) => {
+            let v: VirtualAccountInfo = c
+                .post(
+                    &["accounts", &account, "virtual-accounts"],
+                    &CreateVirtualAccount { name, description },
+                )
+                .await?;
+            println!("{}", v.id);
+        }
+        AdminCommand::Va(VaCommand::List { account, json }) => {
+            let list: Vec<VirtualAccountInfo> = c.get(&["accounts", &account, "virtual-accounts"], &[]).await?;
+            if json {
+                return print_json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|v| vec![v.id.clone(), v.name.clone(), v.description.clone()])
+                .collect();
+            println!("{}", table(&["ID", "NAME", "DESCRIPTION"], &rows));
+        }
+        AdminCommand::License(LicenseCommand::Deposit {
+            account,
+            va,
+            sku,
+            quantity,
+            expires,
+        }) => {
+            let l: LicenseList = c
+                .post(
+                    &["accounts", &account, "virtual-accounts", &va, "licenses"],
+                    &DepositLicenses {
+                        sku: sku.clone(),
+                        quantity,
+                        expires,
+                    },
+                )
+                .await?;
+            let now = l.licenses.iter().find(|s| s.sku.eq_ignore_ascii_case(&sku));
+            match now {
+                Some(s) => println!(
+                    "Deposited {quantity} {} in {}: purchased {}, in use {}, balance {}",
+                    s.sku, l.virtual_account, s.purchased, s.in_use, s.balance
+                ),
+                None => println!("Deposited {quantity} {sku} in {}", l.virtual_account),
+            }
+        }
+        AdminCommand::License(LicenseCommand::Transfer {
+            account,
+            from,
+            to,
+            sku,
+            quantity,
+        }) => {
+            let r: TransferResult = c
+                .post(
+                    &["accounts", &account, "transfers"],
+                    &TransferLicenses {
+                        from,
+                        to,
+                        sku: sku.clone(),
+                        quantity,
+                    },
+                )
+                .await?;
+            println!(
+                "Transferred {quantity} {} from {} to {}",
+                sku.to_uppercase(),
+                r.from.virtual_account,
+                r.to.virtual_account
+            );
+        }
+        AdminCommand::License(LicenseCommand::List { account, va, json }) => {
+            let l: LicenseList = c
+                .get(&["accounts", &account, "virtual-accounts", &va, "licenses"], &[])
+                .await?;
+            if json {
+                return print_json(&l);
+            }
+            println!("{}", license_table(&l));
+        }
+        AdminCommand::Token(TokenCommand::Create {
+            account,
+            va,
+            expires_days,
+            max_uses,
+            description,
+            export_controlled,
+        }) => {
+            let t: CreatedToken = c
+                .post(
+                    &["accounts", &account, "virtual-accounts", &va, "tokens"],
+                    &CreateToken {
+                        expires_days: Some(expires_days),
+                        max_uses,
+                        description,
+                        export_controlled,
+                    },
+                )
+                .await?;
+            println!("{}", t.token);
+        }
+        AdminCommand::Token(TokenCommand::List { account, va, json }) => {
+            let q: Vec<(&str, &str)> = va.as_deref().map(|v| vec![("va", v)]).unwrap_or_default();
+            let list: Vec<TokenInfo> = c.get(&["accounts", &account, "tokens"], &q).await?;
+            if json {
+                return print_json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id.clone(),
+                        t.virtual_account.clone(),
+                        format_rfc3339(t.expires_at),
+                        match t.max_uses {
+                            Some(m) => format!("{}/{m}", t.uses),
+                            None => format!("{}/unlimited", t.uses),
+                        },
+                        t.status.as_str().to_string(),
+                        if t.export_controlled { "allowed" } else { "not allowed" }.to_string(),
+                        t.description.clone(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table(
+                    &[
+                        "ID",
+                        "VIRTUAL ACCOUNT",
+                        "EXPIRES",
+                        "USES",
+                        "STATUS",
+                        "EXPORT-CONTROLLED",
+                        "DESCRIPTION"
+                    ],
+                    &rows
+                )
+            );
+        }
+        AdminCommand::Token(TokenCommand::Revoke { account, token_id }) => {
+            let t: TokenInfo = c
+                .call::<(), _>(
+                    Method::POST,
+                    &["accounts", &account, "tokens", &token_id, "revoke"],
+                    &[],
+                    None,
+                )
+                .await?;
+            println!("Token {} revoked", t.id);
+        }
+        AdminCommand::Instance(InstanceCommand::List { account, va, json }) => {
+            let q: Vec<(&str, &str)> = va.as_deref().map(|v| vec![("va", v)]).unwrap_or_default();
+            let list: Vec<InstanceInfo> = c.get(&["accounts", &account, "instances"], &q).await?;
+            if json {
+                return print_json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.id.clone(),
+                        i.udi.clone(),
+                        i.hostname.clone(),
+                        i.virtual_account.clone(),
+                        format_rfc3339(i.last_contact),
+                        i.status.clone(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table(
+                    &["ID", "UDI", "HOSTNAME", "VIRTUAL ACCOUNT", "LAST CONTACT", "STATUS"],
+                    &rows
+                )
+            );
+        }
+        AdminCommand::Instance(InstanceCommand::Show {
+            account,
+            instance_id,
+            json,
+        }) => {
+            let i: InstanceInfo = c.get(&["accounts", &account, "instances", &instance_id], &[]).await?;
+            if json {
+                return print_json(&i);
+            }
+            println!("Instance:        {}", i.id);
+            println!("UDI:             {}", i.udi);
+            println!("Hostname:        {}", i.hostname);
+            println!("Virtual Account: {}", i.virtual_account);
+            println!("Software Tag:    {}", i.software_tag);
+            println!("Registered:      {}", format_rfc3339(i.registered_at));
+            println!("Last Contact:    {}", format_rfc3339(i.last_contact));
+            println!("ID Expires:      {}", format_rfc3339(i.id_expires_at));
+            println!("Status:          {}", i.status);
+            println!("Usage:           {}", released(&i.usage));
+        }
+        AdminCommand::Instance(InstanceCommand::Remove { account, instance_id }) => {
+            let r: RemovedInstance = c
+                .call::<(), _>(
+                    Method::DELETE,
+                    &["accounts", &account, "instances", &instance_id],
+                    &[],
+                    None,
+                )
+                .await?;
+            println!("Removed product instance {}; released {}", r.id, released(&r.released));
+        }
+        AdminCommand::User(UserCommand::Create {
+            account,
+            email,
+            role,
+            va,
+            password_file,
+        }) => {
+            let password = match password_file {
+                None => None,
+                Some(f) => {
+                    let text = std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read password file {}", f.display()))?;
+                    let first = text.lines().next().unwrap_or("").to_string();
+                    if first.is_empty() {
+                        bail!("password file {} is empty", f.display());
+                    }
+                    Some(first)
+                }
+            };
+            let u: CreatedUser = c
+                .post(
+                    &["accounts", &account, "users"],
+                    &CreateUser {
+                        email,
+                        role,
+                        va,
+                        password,
+                    },
+                )
+                .await?;
+            println!("{}", u.api_key);
+        }
+        AdminCommand::User(UserCommand::List { account, json }) => {
+            let list: Vec<UserInfo> = c.get(&["accounts", &account, "users"], &[]).await?;
+            if json {
+                return print_json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|u| {
+                    vec![
+                        u.id.clone(),
+                        u.email.clone(),
+                        u.role.to_string(),
+                        u.virtual_account.clone().unwrap_or_default(),
+                        if u.has_password { "yes" } else { "no" }.to_string(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table(&["ID", "EMAIL", "ROLE", "VIRTUAL ACCOUNT", "PORTAL LOGIN"], &rows)
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["A", "LONGER"],
+            &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]],
+        );
+        assert_eq!(t, "A    LONGER\nxyz  1\nq    22");
+    }
+
+    #[test]
+    fn urls_encode_names() {
+        let conn = Connection {
+            server: "https://127.0.0.1:8443/".into(),
+            ca: None,
+            api_key: Some("k".into()),
+        };
+        // Without a CA the client is refused with a clear message.
+        let e = Client::new(&conn).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("--ca"), "{e}");
+        let c = Client {
+            http: reqwest::Client::builder()
+                .use_preconfigured_tls(
+                    rustls::ClientConfig::builder_with_provider(
+                        Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+                    )
+                    .with_safe_default_protocol_versions()
+                    .unwrap()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+                )
+                .build()
+                .unwrap(),
+            base: Url::parse("https://m:8443/").unwrap(),
+            key: "k".into(),
+        };
+        let u = c
+            .url(
+                &["accounts", "Acme Mobile", "virtual-accounts", "a/b"],
+                &[("va", "East Coast")],
+            )
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://m:8443/api/v1/accounts/Acme%20Mobile/virtual-accounts/a%2Fb?va=East+Coast"
+        );
+    }
+}
