@@ -62,6 +62,7 @@ pub struct Node {
     pub(crate) grammar: &'static Grammar,
     pub(crate) hostname: String,
     pub(crate) dir: PathBuf,
+    pub(crate) services: Arc<crate::services::Services>,
 }
 
 fn serial_for(dir: &Path, given: Option<String>) -> Result<String, NodeError> {
@@ -136,6 +137,7 @@ impl Node {
             grammar: Grammar::standard(),
             hostname: opts.hostname,
             dir: opts.dir,
+            services: Arc::default(),
         }))
     }
 
@@ -279,6 +281,7 @@ impl Node {
 /// Runs a node until SIGINT/SIGTERM: agent timers, CLI socket.
 pub async fn run(opts: NodeOptions) -> Result<(), NodeError> {
     let node = Node::open(opts)?;
+    crate::services::start(&node);
     let timers = node.agent.spawn_timers();
     let sock = node.dir.join("cli.sock");
     if sock.exists() {
@@ -295,7 +298,6 @@ pub async fn run(opts: NodeOptions) -> Result<(), NodeError> {
         context: format!("binding {}", sock.display()),
         source: e,
     })?;
-    crate::services::start(&node);
     println!(
         "node {} ({}) ready; CLI: smartlic cli --data-dir {}",
         node.hostname,

@@ -18,9 +18,7 @@ use crate::node::Node;
 use bulkstats::{BulkState, Sample, Transfer};
 use smartlic_agent::events::LicenseEvent;
 use snmp::{Product, TrapLog, TrapRecord};
-use std::collections::HashMap;
 use std::fmt::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -46,34 +44,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
-type Registry = Mutex<HashMap<PathBuf, (Weak<Node>, Arc<Services>)>>;
-
-/// The services of a node. `Node` has no field for them (yet), so they live in a registry keyed
-/// by the node's data directory and bound to that very `Node` (a node reopened on the same
-/// directory gets fresh services).
 fn services_of(node: &Node) -> Arc<Services> {
-    lookup(node, None)
-}
-
-fn lookup(node: &Node, arc: Option<&Arc<Node>>) -> Arc<Services> {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    let mut reg = lock(REGISTRY.get_or_init(Registry::default));
-    if let Some((weak, svc)) = reg.get(&node.dir)
-        && std::ptr::eq(weak.as_ptr(), node)
-        && weak.strong_count() > 0
-    {
-        return svc.clone();
-    }
-    let svc = Arc::new(Services::default());
-    let weak = arc.map(Arc::downgrade).unwrap_or_default();
-    reg.insert(node.dir.clone(), (weak, svc.clone()));
-    svc
+    node.services.clone()
 }
 
 /// Starts the background services of a node (once; later calls do nothing). Must be called
 /// inside a Tokio runtime for traps to be sent.
 pub fn start(node: &Arc<Node>) {
-    let svc = lookup(node, Some(node));
+    let svc = services_of(node);
     if svc.started.swap(true, Ordering::SeqCst) {
         return;
     }

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "smartlic", version, about = "Open Smart Software Licensing: license manager, Smart Agent node and CLI")]
+#[command(
+    name = "smartlic",
+    version,
+    about = "Open Smart Software Licensing: license manager, Smart Agent node and CLI"
+)]
 struct Cli {
     #[command(flatten)]
     conn: admin::Connection,
@@ -136,7 +140,10 @@ fn load_catalog(path: Option<&PathBuf>) -> Result<smartlic_protocol::Catalog> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SMARTLIC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -145,7 +152,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
-        Command::Server { data_dir, listen, database, clock_file, catalog } => {
+        Command::Server {
+            data_dir,
+            listen,
+            database,
+            clock_file,
+            catalog,
+        } => {
             init_logging();
             let opts = smartlic_manager::ServerOptions {
                 data_dir,
@@ -157,7 +170,14 @@ fn run(cli: Cli) -> Result<bool> {
             runtime()?.block_on(smartlic_manager::run_server(opts))?;
             Ok(true)
         }
-        Command::Node { data_dir, hostname, platform, serial, clock_file, catalog } => {
+        Command::Node {
+            data_dir,
+            hostname,
+            platform,
+            serial,
+            clock_file,
+            catalog,
+        } => {
             init_logging();
             let opts = smartlic_node::NodeOptions {
                 dir: data_dir,
@@ -177,7 +197,9 @@ fn run(cli: Cli) -> Result<bool> {
                 shell::run_lines(&data_dir, &lines)
             }
         }
-        Command::Bench { which: BenchCommand::Admission { seconds, threads } } => {
+        Command::Bench {
+            which: BenchCommand::Admission { seconds, threads },
+        } => {
             let figures = bench::admission(seconds, threads);
             println!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(true)

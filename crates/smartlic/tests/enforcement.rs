@@ -20,7 +20,18 @@ fn account(w: &World, pgw_licenses: &str) {
         "--quantity",
         pgw_licenses,
     ]);
-    w.admin_ok(&["license", "deposit", "--account", "Acme", "--va", "DEFAULT", "--sku", "ASR5K-00-SW10LIC", "--quantity", "1"]);
+    w.admin_ok(&[
+        "license",
+        "deposit",
+        "--account",
+        "Acme",
+        "--va",
+        "DEFAULT",
+        "--sku",
+        "ASR5K-00-SW10LIC",
+        "--quantity",
+        "1",
+    ]);
 }
 
 fn registered_node(w: &mut World, name: &str, token: &str) -> Node {
@@ -74,7 +85,9 @@ fn evaluation_admits_one_license_per_service_then_expires() {
     // Time lived again after the clock went back is consumed again: going back bought nothing.
     w.advance_days(20);
     wait_for(10, "the re-lived 20 days consumed", || {
-        cli_ok(&node, "show license eval-period").contains("Remaining: 40 days").then_some(())
+        cli_ok(&node, "show license eval-period")
+            .contains("Remaining: 40 days")
+            .then_some(())
     });
 
     // Day 90 of use: expired; every service blocks new calls, existing calls stay.
@@ -146,7 +159,11 @@ fn out_of_compliance_blocks_that_service_until_authorized() {
     cli_ok(&node, "license smart renew auth");
     let st = cli_ok(&node, "show license status");
     let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT"]);
-    assert!(st.contains("Status: AUTHORIZED"), "{st}\n{list}\n{}", cli_ok(&node, "show license usage"));
+    assert!(
+        st.contains("Status: AUTHORIZED"),
+        "{st}\n{list}\n{}",
+        cli_ok(&node, "show license usage")
+    );
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (1, 0));
     let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT", "--json"]);
     assert!(!list.contains("INSUFFICIENT"), "{list}");
@@ -202,7 +219,8 @@ fn manager_down_for_91_days_expires_the_authorization() {
     w.advance_days(91);
     wait_for(20, "authorization expiry after failed renewals", || {
         let st = cli_ok(&node, "show license status");
-        (st.contains("Status: AUTHORIZATION EXPIRED") && st.contains("Last Communication Attempt: FAILED")).then_some(())
+        (st.contains("Status: AUTHORIZATION EXPIRED") && st.contains("Last Communication Attempt: FAILED"))
+            .then_some(())
     });
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
 }

@@ -85,7 +85,7 @@ fn register_renew_and_deregister() {
         (field(&st, "Registration Expires")? != expires
             && field(&st, "Last Renewal Attempt")?.starts_with("SUCCEEDED")
             && st.contains("Status: AUTHORIZED"))
-            .then_some(())
+        .then_some(())
     });
     let st = cli_ok(&node, "show license status");
     assert!(

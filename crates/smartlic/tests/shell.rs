@@ -20,10 +20,12 @@ fn interactive_shell_prompt_help_and_completion() {
     p.send("statu\t").expect("send");
     p.flush().expect("flush");
     p.send_line("").expect("enter");
-    p.exp_string("Smart Licensing is DISABLED").expect("show license status ran");
+    p.exp_string("Smart Licensing is DISABLED")
+        .expect("show license status ran");
     p.send_line("conf").expect("configure");
     p.exp_string("[local]pty1(config)#").expect("config prompt");
     p.send_line("license smart enable").expect("enable");
+    p.exp_string("[local]pty1(config)#").expect("still in config");
     p.send_line("end").expect("end");
     p.exp_string("[local]pty1#").expect("back to exec");
     p.send_line("sh lic stat | grep ENABLED").expect("grep");
