@@ -11,6 +11,7 @@
 //!     serial: None,
 //!     clock: smartlic_clock::from_option(None),
 //!     catalog: smartlic_protocol::Catalog::staros(),
+//!     metrics_listen: None,
 //! };
 //! smartlic_node::run(opts).await // serves `smartlic cli --data-dir /tmp/node1` until stopped
 //! # }
@@ -19,6 +20,7 @@
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod metrics;
 pub mod node;
 pub mod protocol;
 pub mod services;

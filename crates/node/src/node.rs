@@ -29,6 +29,8 @@ pub struct NodeOptions {
     pub clock: SharedClock,
     /// The product catalog.
     pub catalog: Catalog,
+    /// Serve Prometheus metrics on this address (`/metrics`), if set.
+    pub metrics_listen: Option<String>,
 }
 
 /// Node failures.
@@ -280,6 +282,7 @@ impl Node {
 
 /// Runs a node until SIGINT/SIGTERM: agent timers, CLI socket.
 pub async fn run(opts: NodeOptions) -> Result<(), NodeError> {
+    let opts_metrics = opts.metrics_listen.clone();
     let node = Node::open(opts)?;
     crate::services::start(&node);
     let timers = node.agent.spawn_timers();
@@ -294,6 +297,17 @@ pub async fn run(opts: NodeOptions) -> Result<(), NodeError> {
         }
         let _ = std::fs::remove_file(&sock);
     }
+    let metrics = match opts_metrics {
+        Some(addr) => Some(
+            crate::metrics::serve(node.clone(), &addr)
+                .await
+                .map_err(|e| NodeError::Io {
+                    context: format!("metrics listener on {addr}"),
+                    source: e,
+                })?,
+        ),
+        None => None,
+    };
     let listener = UnixListener::bind(&sock).map_err(|e| NodeError::Io {
         context: format!("binding {}", sock.display()),
         source: e,
@@ -324,6 +338,9 @@ pub async fn run(opts: NodeOptions) -> Result<(), NodeError> {
         _ = shutdown_signal() => {}
     }
     timers.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     let _ = std::fs::remove_file(&sock);
     Ok(())
 }

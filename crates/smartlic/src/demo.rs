@@ -202,8 +202,12 @@ pub async fn run(dir: &Path, listen: &str) -> Result<()> {
         ca.display(),
         manager_dir.join("admin.key").display()
     );
-    println!("Press Ctrl-C to stop.");
-    tokio::signal::ctrl_c().await?;
+    println!("Press Ctrl-C to stop (both processes stop with it).");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     drop(children);
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod bench;
+mod bench_fleet;
 mod demo;
 mod shell;
 
@@ -86,6 +87,9 @@ enum Command {
         /// Product catalog (TOML); default the built-in StarOS catalog.
         #[arg(long)]
         catalog: Option<PathBuf>,
+        /// Serve Prometheus metrics at http://HOST:PORT/metrics.
+        #[arg(long, value_name = "HOST:PORT")]
+        metrics_listen: Option<String>,
     },
     /// Open a CLI session on a running node.
     Cli {
@@ -124,6 +128,25 @@ enum BenchCommand {
         /// Threads admitting on one service for the `_mt` figures.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+    },
+    /// A fleet of simulated devices registering and renewing against running managers over HTTPS
+    /// (uses the global --server, --ca and --api-key; loopback managers only).
+    Fleet {
+        /// More manager URLs (same database); devices are spread over all of them.
+        #[arg(long = "server2", value_name = "URL")]
+        more_servers: Vec<String>,
+        /// Simulated devices.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Concurrent workers.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Length of the renewal phase, seconds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Then every device renews at once, honouring 503 + Retry-After.
+        #[arg(long)]
+        storm: bool,
     },
 }
 
@@ -177,6 +200,7 @@ fn run(cli: Cli) -> Result<bool> {
             serial,
             clock_file,
             catalog,
+            metrics_listen,
         } => {
             init_logging();
             let opts = smartlic_node::NodeOptions {
@@ -186,6 +210,7 @@ fn run(cli: Cli) -> Result<bool> {
                 serial,
                 clock: smartlic_clock::from_option(clock_file.as_deref()),
                 catalog: load_catalog(catalog.as_ref())?,
+                metrics_listen,
             };
             runtime()?.block_on(smartlic_node::run(opts))?;
             Ok(true)
@@ -201,6 +226,31 @@ fn run(cli: Cli) -> Result<bool> {
             which: BenchCommand::Admission { seconds, threads },
         } => {
             let figures = bench::admission(seconds, threads);
+            println!("{}", serde_json::to_string_pretty(&figures)?);
+            Ok(true)
+        }
+        Command::Bench {
+            which:
+                BenchCommand::Fleet {
+                    more_servers,
+                    devices,
+                    concurrency,
+                    seconds,
+                    storm,
+                },
+        } => {
+            let mut servers = vec![cli.conn.server.clone()];
+            servers.extend(more_servers);
+            let args = bench_fleet::check_args(
+                &servers,
+                cli.conn.ca.as_deref(),
+                cli.conn.api_key.as_deref(),
+                devices,
+                concurrency,
+                seconds,
+                storm,
+            )?;
+            let figures = runtime()?.block_on(bench_fleet::run(args))?;
             println!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(true)
         }

@@ -1,0 +1,155 @@
+//! Prometheus metrics of the node (`smartlic node --metrics-listen HOST:PORT`, path `/metrics`):
+//! the same counters as `show license statistics` and the bulk statistics, for the modern path.
+//!
+//! The text is rendered from one agent snapshot at scrape time. It is written here rather than
+//! through the `metrics` facade because every value is read on demand from the agent (pull), and
+//! the facade's recorders are built for values pushed as they change.
+
+use crate::node::Node;
+use smartlic_agent::admission::CallPolicy;
+use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
+use std::fmt::Write;
+use std::sync::Arc;
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The exposition text.
+pub fn render(node: &Node) -> String {
+    let snap = node.agent.snapshot();
+    let cat = node.agent.catalog();
+    let st = &snap.state;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, rows: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, v) in rows {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {v}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {v}");
+            }
+        }
+    };
+    let host = escape(&snap.hostname);
+    gauge(
+        "smartlic_sl_enabled",
+        "1 when Smart Licensing is enabled (current_sl_state).",
+        vec![(format!("hostname=\"{host}\""), f64::from(u8::from(st.enabled)))],
+    );
+    gauge(
+        "smartlic_sl_registered_mode",
+        "1 in Registered mode, 0 in Evaluation mode (current_sl_mode).",
+        vec![(
+            format!("hostname=\"{host}\""),
+            f64::from(u8::from(snap.mode == MODE_REGISTERED)),
+        )],
+    );
+    gauge(
+        "smartlic_sl_enabled_total",
+        "Times Smart Licensing was enabled (total_sl_enabled).",
+        vec![(String::new(), st.total_enabled as f64)],
+    );
+    gauge(
+        "smartlic_sl_disabled_total",
+        "Times Smart Licensing was disabled (total_sl_disabled).",
+        vec![(String::new(), st.total_disabled as f64)],
+    );
+    gauge(
+        "smartlic_eval_remaining_seconds",
+        "Evaluation period left.",
+        vec![(String::new(), snap.eval_remaining as f64)],
+    );
+    let service_rows = |f: &dyn Fn(usize) -> f64| -> Vec<(String, f64)> {
+        cat.service
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    format!("service=\"{}\",tagid=\"{}\",sku=\"{}\"", s.service, s.tag_id, s.sku),
+                    f(i),
+                )
+            })
+            .collect()
+    };
+    gauge(
+        "smartlic_cur_call_count",
+        "Current sessions per service (cur_call_count).",
+        service_rows(&|i| snap.services.get(i).map(|v| v.cur_call_count as f64).unwrap_or(0.0)),
+    );
+    gauge(
+        "smartlic_call_policy_block",
+        "1 when new calls of the service are blocked (cur_call_policy BLOCK).",
+        service_rows(&|i| {
+            snap.services
+                .get(i)
+                .map(|v| f64::from(u8::from(v.policy == CallPolicy::Block)))
+                .unwrap_or(0.0)
+        }),
+    );
+    gauge(
+        "smartlic_calls_rejected",
+        "Calls refused by the licensing policy since the node started.",
+        service_rows(&|i| snap.services.get(i).map(|v| v.rejected as f64).unwrap_or(0.0)),
+    );
+    type Field = fn(&smartlic_agent::state::ServiceStats) -> u64;
+    let per_mode: [(&str, &str, Field); 4] = [
+        (
+            "smartlic_max_call_count",
+            "Highest session count per mode and service (max_call_count).",
+            |s| s.max_call_count,
+        ),
+        (
+            "smartlic_last_lic_count",
+            "Licence count last reported per mode and service (last_lic_count).",
+            |s| s.last_lic_count,
+        ),
+        (
+            "smartlic_max_lic_count",
+            "Highest licence count reported per mode and service (max_lic_count).",
+            |s| s.max_lic_count,
+        ),
+        (
+            "smartlic_policy_change_block_calls",
+            "Times the service's policy changed to BLOCK (policy_change_block_calls).",
+            |s| s.policy_change_block_calls,
+        ),
+    ];
+    for (name, help, field) in per_mode {
+        let mut rows = Vec::new();
+        for mode in [MODE_EVALUATION, MODE_REGISTERED] {
+            for s in &cat.service {
+                let v = st
+                    .stats
+                    .get(mode)
+                    .and_then(|m| m.get(&s.service))
+                    .map(field)
+                    .unwrap_or(0);
+                rows.push((
+                    format!("mode=\"{mode}\",service=\"{}\",tagid=\"{}\"", s.service, s.tag_id),
+                    v as f64,
+                ));
+            }
+        }
+        gauge(name, help, rows);
+    }
+    out
+}
+
+/// Serves `/metrics` on `listen` until the task is dropped.
+pub async fn serve(node: Arc<Node>, listen: &str) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let node = node.clone();
+            async move { ([("content-type", "text/plain; version=0.0.4")], render(&node)) }
+        }),
+    );
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!("metrics listener stopped: {e}");
+        }
+    }))
+}
