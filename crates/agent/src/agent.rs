@@ -123,6 +123,49 @@ pub struct Snapshot {
     pub next_authorization_at: Option<i64>,
 }
 
+/// One row of the seed's statistics: a licensing mode and a service tag.
+#[derive(Debug, Clone)]
+pub struct StatisticsRow<'a> {
+    /// `Evaluation` or `Registered`.
+    pub mode: &'static str,
+    /// The service.
+    pub service: &'a smartlic_protocol::ServiceEntitlement,
+    /// The current policy in the mode in force; `None` for the other mode.
+    pub policy: Option<CallPolicy>,
+    /// Current sessions in the mode in force; 0 for the other mode.
+    pub cur_call_count: u64,
+    /// The counters kept for this mode and service.
+    pub stats: ServiceStats,
+}
+
+impl Snapshot {
+    /// The statistics rows, modes in order Evaluation then Registered, services in catalog order
+    /// (what `show license statistics`, bulk statistics and metrics all report).
+    pub fn statistics<'a>(&self, catalog: &'a Catalog) -> Vec<StatisticsRow<'a>> {
+        let mut rows = Vec::with_capacity(catalog.service.len() * 2);
+        for mode in [crate::licensing::MODE_EVALUATION, crate::licensing::MODE_REGISTERED] {
+            let current = mode == self.mode;
+            for (i, service) in catalog.service.iter().enumerate() {
+                let view = self.services.get(i).filter(|_| current);
+                rows.push(StatisticsRow {
+                    mode,
+                    service,
+                    policy: view.map(|v| v.policy),
+                    cur_call_count: view.map(|v| v.cur_call_count).unwrap_or(0),
+                    stats: self
+                        .state
+                        .stats
+                        .get(mode)
+                        .and_then(|m| m.get(&service.service))
+                        .cloned()
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        rows
+    }
+}
+
 /// One service's live admission state.
 #[derive(Debug, Clone)]
 pub struct ServiceView {
@@ -189,9 +232,25 @@ fn nonce() -> String {
 
 fn backoff(step: u32) -> Duration {
     // 2 s doubling to 5 minutes, with ±20 % jitter.
-    let base = 2u64.saturating_pow(step.min(9)).min(300) as f64;
+    let base = 2u64.saturating_pow(step.saturating_add(1).min(9)).min(300) as f64;
     let jitter = 0.8 + rand::random::<f64>() * 0.4;
     Duration::from_secs_f64(base * jitter)
+}
+
+/// The wait before the next try after `e`: the back-off, but never sooner than the manager's
+/// Retry-After (capped at an hour) spread by +0-50 % jitter, so that devices refused together
+/// during a storm do not all come back in the same second.
+fn retry_delay(step: u32, e: &TransportError) -> Duration {
+    let b = backoff(step);
+    match e {
+        TransportError::Busy {
+            retry_after: Some(secs),
+        } => {
+            let asked = (*secs).clamp(1, 3600) as f64 * (1.0 + rand::random::<f64>() * 0.5);
+            b.max(Duration::from_secs_f64(asked))
+        }
+        _ => b,
+    }
 }
 
 impl SmartAgent {
@@ -525,8 +584,8 @@ impl SmartAgent {
         Ok(payload.body)
     }
 
-    fn schedule_retry(core: &mut Core) {
-        core.retry_at = Some(Instant::now() + backoff(core.retry_step));
+    fn schedule_retry(core: &mut Core, e: &TransportError) {
+        core.retry_at = Some(Instant::now() + retry_delay(core.retry_step, e));
         core.retry_step = core.retry_step.saturating_add(1);
     }
 
@@ -628,7 +687,7 @@ impl SmartAgent {
                         at: now,
                         retrying: true,
                     };
-                    Self::schedule_retry(core);
+                    Self::schedule_retry(core, &e);
                     a.settle(core)?;
                     Err(AgentError::RegistrationFailed(e))
                 }
@@ -716,7 +775,7 @@ impl SmartAgent {
                         for s in &cat.service {
                             Self::stats_mut(core, mode, &s.service).report_fail += 1;
                         }
-                        Self::schedule_retry(core);
+                        Self::schedule_retry(core, &e);
                     }
                     a.settle(core)?;
                     Err(AgentError::Transport(e))
@@ -785,7 +844,7 @@ impl SmartAgent {
                 }
                 Err(e) => {
                     if !a.forget_if_unknown(core, &e) {
-                        Self::schedule_retry(core);
+                        Self::schedule_retry(core, &e);
                     }
                     a.settle(core)?;
                     Err(AgentError::Transport(e))
@@ -961,4 +1020,29 @@ fn smartlic_protocol_mode(l: &Licensing) -> &'static str {
 /// Formats an optional time like IOS (`None` when absent).
 pub fn format_opt(t: Option<i64>) -> String {
     t.map(format_cisco).unwrap_or_else(|| "None".into())
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn busy_with_retry_after_waits_at_least_that_long_with_jitter() {
+        let busy = TransportError::Busy { retry_after: Some(30) };
+        for _ in 0..50 {
+            let d = retry_delay(0, &busy);
+            assert!(d >= Duration::from_secs(30) && d <= Duration::from_secs(45), "{d:?}");
+        }
+        // Without Retry-After (or another failure): the back-off, 2 s ± 20 %.
+        for e in [TransportError::Busy { retry_after: None }, TransportError::Server(500)] {
+            let d = retry_delay(0, &e);
+            assert!(
+                d >= Duration::from_millis(1600) && d <= Duration::from_millis(2400),
+                "{d:?}"
+            );
+        }
+        // The back-off still applies when it is longer than Retry-After.
+        let short = TransportError::Busy { retry_after: Some(1) };
+        assert!(retry_delay(9, &short) >= Duration::from_secs(240));
+    }
 }

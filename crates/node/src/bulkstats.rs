@@ -16,7 +16,6 @@
 
 use crate::config::{BulkFile, Bulkstats};
 use smartlic_agent::Snapshot;
-use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
 use smartlic_protocol::Catalog;
 use smartlic_protocol::time::format_cisco;
 use std::collections::{BTreeMap, VecDeque};
@@ -307,38 +306,21 @@ impl Sample {
     /// Reads a sample from an agent snapshot (the figures `show license statistics` prints).
     pub fn from_snapshot(s: &Snapshot, cat: &Catalog, hostname: &str) -> Sample {
         let st = &s.state;
-        let mut rows = Vec::with_capacity(cat.service.len() * 2);
-        for mode in [MODE_EVALUATION, MODE_REGISTERED] {
-            let current = mode == s.mode;
-            for (i, svc) in cat.service.iter().enumerate() {
-                let stats = st
-                    .stats
-                    .get(mode)
-                    .and_then(|m| m.get(&svc.service))
-                    .cloned()
-                    .unwrap_or_default();
-                let view = s.services.get(i);
-                rows.push(Row {
-                    mode,
-                    tagid: svc.tag_id,
-                    service: svc.service.clone(),
-                    cur_call_policy: if current {
-                        view.map(|v| v.policy.word()).unwrap_or("-")
-                    } else {
-                        "-"
-                    },
-                    cur_call_count: if current {
-                        view.map(|v| v.cur_call_count).unwrap_or(0)
-                    } else {
-                        0
-                    },
-                    max_call_count: stats.max_call_count,
-                    last_lic_count: stats.last_lic_count,
-                    max_lic_count: stats.max_lic_count,
-                    policy_change_block_calls: stats.policy_change_block_calls,
-                });
-            }
-        }
+        let rows = s
+            .statistics(cat)
+            .into_iter()
+            .map(|r| Row {
+                mode: r.mode,
+                tagid: r.service.tag_id,
+                service: r.service.service.clone(),
+                cur_call_policy: r.policy.map(|p| p.word()).unwrap_or("-"),
+                cur_call_count: r.cur_call_count,
+                max_call_count: r.stats.max_call_count,
+                last_lic_count: r.stats.last_lic_count,
+                max_lic_count: r.stats.max_lic_count,
+                policy_change_block_calls: r.stats.policy_change_block_calls,
+            })
+            .collect();
         Sample {
             at: s.now,
             hostname: hostname.to_string(),
@@ -758,6 +740,7 @@ mod tests {
     use super::*;
     use crate::config::Schema;
     use proptest::prelude::*;
+    use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
 
     fn sample(at: i64, cur: u64) -> Sample {
         let row = |mode, service: &str, tagid, cur| Row {

@@ -7,7 +7,7 @@
 
 use crate::node::Node;
 use smartlic_agent::admission::CallPolicy;
-use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
+use smartlic_agent::licensing::MODE_REGISTERED;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -117,21 +117,17 @@ pub fn render(node: &Node) -> String {
         ),
     ];
     for (name, help, field) in per_mode {
-        let mut rows = Vec::new();
-        for mode in [MODE_EVALUATION, MODE_REGISTERED] {
-            for s in &cat.service {
-                let v = st
-                    .stats
-                    .get(mode)
-                    .and_then(|m| m.get(&s.service))
-                    .map(field)
-                    .unwrap_or(0);
-                rows.push((
-                    format!("mode=\"{mode}\",service=\"{}\",tagid=\"{}\"", s.service, s.tag_id),
-                    v as f64,
-                ));
-            }
-        }
+        let rows = snap
+            .statistics(cat)
+            .into_iter()
+            .map(|r| {
+                let labels = format!(
+                    "mode=\"{}\",service=\"{}\",tagid=\"{}\"",
+                    r.mode, r.service.service, r.service.tag_id
+                );
+                (labels, field(&r.stats) as f64)
+            })
+            .collect();
         gauge(name, help, rows);
     }
     out

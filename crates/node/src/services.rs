@@ -237,6 +237,7 @@ mod tests {
             serial: Some("FLM12345678".into()),
             clock: clock.clone(),
             catalog: smartlic_protocol::Catalog::staros(),
+            metrics_listen: None,
         };
         Node::open(opts).unwrap_or_else(|e| panic!("{e}"))
     }

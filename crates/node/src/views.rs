@@ -353,43 +353,24 @@ pub fn statistics(s: &Snapshot, cat: &Catalog) -> String {
         "report_success",
         "report_fail"
     );
-    for mode in [MODE_EVALUATION, MODE_REGISTERED] {
-        let current = mode == s.mode;
-        for (i, svc) in cat.service.iter().enumerate() {
-            let stats = st
-                .stats
-                .get(mode)
-                .and_then(|m| m.get(&svc.service))
-                .cloned()
-                .unwrap_or_default();
-            let view = s.services.get(i);
-            let policy = if current {
-                view.map(|v| v.policy.word()).unwrap_or("-")
-            } else {
-                "-"
-            };
-            let cur = if current {
-                view.map(|v| v.cur_call_count).unwrap_or(0)
-            } else {
-                0
-            };
-            let _ = writeln!(
-                out,
-                "{:<11} {:>5} {:<7} {:<6} {:>14} {:>14} {:>14} {:>13} {:>25} {:>25} {:>14} {:>11}",
-                mode,
-                svc.tag_id,
-                svc.service,
-                policy,
-                cur,
-                stats.max_call_count,
-                stats.last_lic_count,
-                stats.max_lic_count,
-                stats.policy_change_block_calls,
-                stats.policy_change_allow_calls,
-                stats.report_success,
-                stats.report_fail
-            );
-        }
+    for r in s.statistics(cat) {
+        let stats = &r.stats;
+        let _ = writeln!(
+            out,
+            "{:<11} {:>5} {:<7} {:<6} {:>14} {:>14} {:>14} {:>13} {:>25} {:>25} {:>14} {:>11}",
+            r.mode,
+            r.service.tag_id,
+            r.service.service,
+            r.policy.map(|p| p.word()).unwrap_or("-"),
+            r.cur_call_count,
+            stats.max_call_count,
+            stats.last_lic_count,
+            stats.max_lic_count,
+            stats.policy_change_block_calls,
+            stats.policy_change_allow_calls,
+            stats.report_success,
+            stats.report_fail
+        );
     }
     out
 }
