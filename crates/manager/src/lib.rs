@@ -31,11 +31,13 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod backpressure;
 pub mod compliance;
 pub mod device;
 pub mod error;
 pub mod metrics;
 pub mod pki;
+pub mod portal;
 pub mod server;
 pub mod state;
 pub mod store;

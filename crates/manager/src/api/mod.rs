@@ -1,6 +1,6 @@
 //! The HTTP edge: the router, extractors that turn every malformed request into an [`ApiError`]
 //! (never a 500 or a panic), the admin REST API ([`admin_routes`]), the device protocol
-//! ([`device_routes`]), the OpenAPI document, health, metrics and the portal's first page.
+//! ([`device_routes`]), the OpenAPI document, health, metrics and the portal ([`crate::portal`]).
 
 pub mod admin_routes;
 pub mod device_routes;
@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -181,9 +181,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/", get(index))
+        .merge(crate::portal::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            crate::backpressure::DeviceGate::default(),
+            crate::backpressure::limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
@@ -232,17 +236,4 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics().render(),
     )
         .into_response()
-}
-
-async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<title>smartlic license manager</title></head>\n<body>\n",
-        "<h1>smartlic license manager</h1>\n",
-        "<p>The Smart Software Manager of smartlic is running.</p>\n<ul>\n",
-        "<li><a href=\"/api/v1/openapi.json\">REST API (OpenAPI document)</a></li>\n",
-        "<li><a href=\"/healthz\">Health</a></li>\n",
-        "<li><a href=\"/metrics\">Metrics</a></li>\n",
-        "</ul>\n</body></html>\n"
-    ))
 }

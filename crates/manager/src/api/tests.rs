@@ -1091,7 +1091,13 @@ async fn documents_health_and_portal() {
     assert!(doc["components"]["schemas"]["LicenseList"].is_object());
     let (s, h) = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!((s, h["status"].as_str()), (StatusCode::OK, Some("ok")));
-    let (s, page) = app.call(Method::GET, "/", None, None).await;
+    let (s, _) = app.call(Method::GET, "/", None, None).await;
+    assert_eq!(
+        s,
+        StatusCode::SEE_OTHER,
+        "the portal sends strangers to its log-in page"
+    );
+    let (s, page) = app.call(Method::GET, "/login", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.as_str().unwrap().contains("smartlic license manager"));
     db.finish().await;

@@ -1,0 +1,340 @@
+//! HTML of the portal, built with `format!`: every value from the store or the request goes
+//! through [`escape`].
+
+use smartlic_protocol::admin::{
+    AccountInfo, InstanceInfo, LicenseList, LicenseStatus, TokenInfo, TokenStatus, VirtualAccountInfo,
+};
+use smartlic_protocol::time::{format_date, format_rfc3339};
+use std::fmt::Write;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `2026-11-28 13:37 UTC`.
+pub fn time(ts: i64) -> String {
+    let t = format_rfc3339(ts);
+    match t.get(..16) {
+        Some(head) if t.len() >= 16 => format!("{} UTC", head.replace('T', " ")),
+        _ => t,
+    }
+}
+
+/// Who is logged in, for the header.
+pub struct Header<'a> {
+    /// E-mail.
+    pub email: &'a str,
+    /// Role name.
+    pub role: &'a str,
+    /// CSRF token of the session.
+    pub csrf: &'a str,
+}
+
+/// A whole page.
+pub fn page(title: &str, header: Option<&Header<'_>>, body: &str) -> String {
+    let nav = match header {
+        None => String::new(),
+        Some(h) => format!(
+            "<nav><a class=\"brand\" href=\"/\">smartlic</a><span class=\"who\">{} · {}</span>\
+             <form method=\"post\" action=\"/logout\" class=\"inline\">{}\
+             <button type=\"submit\" class=\"link\">Log out</button></form></nav>",
+            escape(h.email),
+            escape(h.role),
+            csrf_field(h.csrf)
+        ),
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{} · smartlic</title><link rel=\"stylesheet\" href=\"/static/portal.css\">\
+         <script src=\"/static/portal.js\" defer></script></head>\n<body>{nav}<main>\n{body}\n</main></body></html>\n",
+        escape(title)
+    )
+}
+
+/// The hidden CSRF field of a form.
+pub fn csrf_field(token: &str) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(token))
+}
+
+/// A message box.
+pub fn flash(kind: &str, text: &str) -> String {
+    format!("<p class=\"flash {kind}\" role=\"alert\">{}</p>", escape(text))
+}
+
+/// The log-in page.
+pub fn login(csrf: &str, email: &str, message: Option<&str>) -> String {
+    let msg = message.map(|m| flash("error", m)).unwrap_or_default();
+    page(
+        "Log in",
+        None,
+        &format!(
+            "<section class=\"card login\"><h1>smartlic license manager</h1>{msg}\
+             <form method=\"post\" action=\"/login\">{}\
+             <label>E-mail <input type=\"email\" name=\"email\" value=\"{}\" required autofocus autocomplete=\"username\"></label>\
+             <label>Password <input type=\"password\" name=\"password\" required autocomplete=\"current-password\"></label>\
+             <button type=\"submit\">Log in</button></form></section>",
+            csrf_field(csrf),
+            escape(email)
+        ),
+    )
+}
+
+/// An error page.
+pub fn error(header: Option<&Header<'_>>, status: u16, message: &str) -> String {
+    page(
+        "Error",
+        header,
+        &format!(
+            "<h1>Error {status}</h1>{}<p><a href=\"/\">Back to the overview</a></p>",
+            flash("error", message)
+        ),
+    )
+}
+
+/// One virtual account on the overview: its info and licence list.
+pub struct VaSummary {
+    /// The virtual account.
+    pub va: VirtualAccountInfo,
+    /// Its licences.
+    pub licenses: LicenseList,
+}
+
+/// The account overview.
+pub fn overview(header: &Header<'_>, account: &AccountInfo, vas: &[VaSummary]) -> String {
+    let mut rows = String::new();
+    for s in vas {
+        let short = s
+            .licenses
+            .licenses
+            .iter()
+            .filter(|l| l.status == LicenseStatus::Insufficient)
+            .count();
+        let status = if short == 0 {
+            "<span class=\"ok\">OK</span>".to_string()
+        } else {
+            format!("<span class=\"bad\">INSUFFICIENT ({short} SKU)</span>")
+        };
+        let _ = write!(
+            rows,
+            "<tr><td><a href=\"/va/{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td>{status}</td></tr>",
+            escape(&s.va.id),
+            escape(&s.va.name),
+            escape(&s.va.description),
+            s.licenses.licenses.len()
+        );
+    }
+    if vas.is_empty() {
+        rows.push_str("<tr><td colspan=\"4\" class=\"empty\">No virtual account you may see.</td></tr>");
+    }
+    page(
+        &account.name,
+        Some(header),
+        &format!(
+            "<h1>Smart Account {} <small>{}</small></h1>\
+             <section class=\"card\"><h2>Virtual accounts</h2><table><thead><tr><th>Name</th><th>Description</th>\
+             <th class=\"num\">SKUs</th><th>Licences</th></tr></thead><tbody>{rows}</tbody></table></section>",
+            escape(&account.name),
+            escape(&account.domain)
+        ),
+    )
+}
+
+/// What the user may do in a virtual account.
+pub struct VaRights {
+    /// Create tokens.
+    pub create_token: bool,
+    /// Revoke tokens.
+    pub revoke_token: bool,
+    /// Remove instances.
+    pub remove_instance: bool,
+}
+
+/// Everything shown on a virtual account's page.
+pub struct VaPage<'a> {
+    /// Account.
+    pub account: &'a AccountInfo,
+    /// Licences.
+    pub licenses: &'a LicenseList,
+    /// Product instances.
+    pub instances: &'a [InstanceInfo],
+    /// Tokens.
+    pub tokens: &'a [TokenInfo],
+    /// Rights.
+    pub rights: VaRights,
+    /// A message on top (class, text).
+    pub flash: Option<(&'a str, String)>,
+    /// A token secret just created, shown this once.
+    pub new_secret: Option<String>,
+}
+
+/// A virtual account's page.
+pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
+    let va_id = escape(&p.licenses.virtual_account_id);
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">{}</a> › virtual account</p><h1>{}</h1>",
+        escape(&p.account.name),
+        escape(&p.licenses.virtual_account)
+    );
+    if let Some((kind, text)) = &p.flash {
+        body.push_str(&flash(kind, text));
+    }
+    if let Some(secret) = &p.new_secret {
+        let _ = write!(
+            body,
+            "<section class=\"card secret\"><h2>New registration token</h2>\
+             <p>Copy it now: it is shown only this once.</p>\
+             <p><code id=\"new-token\">{}</code> <button type=\"button\" data-copy=\"new-token\">Copy</button></p>\
+             <p class=\"hint\">On the product: <code>license smart register idtoken TOKEN</code></p></section>",
+            escape(secret)
+        );
+    }
+
+    // Licences.
+    body.push_str(
+        "<section class=\"card\"><h2>Licences</h2><table><thead><tr><th>SKU</th><th>Description</th>\
+         <th class=\"num\">Purchased</th><th class=\"num\">In use</th><th class=\"num\">Balance</th>\
+         <th>Status</th><th>End dates</th></tr></thead><tbody>",
+    );
+    for l in &p.licenses.licenses {
+        let bad = l.status == LicenseStatus::Insufficient;
+        let ends = if l.end_dates.is_empty() {
+            "perpetual".to_string()
+        } else {
+            l.end_dates
+                .iter()
+                .map(|e| format!("{} × {}", e.quantity, escape(&e.date)))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
+        let _ = write!(
+            body,
+            "<tr{}><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td><span class=\"{}\">{}</span></td><td>{ends}</td></tr>",
+            if bad { " class=\"insufficient\"" } else { "" },
+            escape(&l.sku),
+            escape(&l.description),
+            l.purchased,
+            l.in_use,
+            l.balance,
+            if bad { "bad" } else { "ok" },
+            l.status.as_str()
+        );
+    }
+    if p.licenses.licenses.is_empty() {
+        body.push_str("<tr><td colspan=\"7\" class=\"empty\">No licences in this virtual account.</td></tr>");
+    }
+    body.push_str("</tbody></table></section>");
+
+    // Product instances.
+    body.push_str(
+        "<section class=\"card\"><h2>Product instances</h2><table><thead><tr><th>UDI</th><th>Hostname</th>\
+         <th>Last contact</th><th>Status</th><th></th></tr></thead><tbody>",
+    );
+    for i in p.instances {
+        let remove = if p.rights.remove_instance {
+            format!(
+                "<form method=\"post\" action=\"/va/{va_id}/instances/{}/remove\" class=\"inline\" \
+                 data-confirm=\"Remove {}? Its licences are released.\">{}<button type=\"submit\" class=\"danger\">Remove</button></form>",
+                escape(&i.id),
+                escape(&i.udi),
+                csrf_field(header.csrf)
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            body,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{remove}</td></tr>",
+            escape(&i.udi),
+            escape(&i.hostname),
+            time(i.last_contact),
+            escape(&i.status)
+        );
+    }
+    if p.instances.is_empty() {
+        body.push_str("<tr><td colspan=\"5\" class=\"empty\">No product instance registered yet.</td></tr>");
+    }
+    body.push_str("</tbody></table></section>");
+
+    // Tokens.
+    body.push_str(
+        "<section class=\"card\"><h2>Registration tokens</h2><table><thead><tr><th>Description</th>\
+         <th>Created</th><th>Expires</th><th class=\"num\">Uses</th><th>Export-controlled</th><th>Status</th>\
+         <th></th></tr></thead><tbody>",
+    );
+    for t in p.tokens {
+        let revoke = if p.rights.revoke_token && t.status == TokenStatus::Active {
+            format!(
+                "<form method=\"post\" action=\"/va/{va_id}/tokens/{}/revoke\" class=\"inline\" \
+                 data-confirm=\"Revoke this token?\">{}<button type=\"submit\" class=\"danger\">Revoke</button></form>",
+                escape(&t.id),
+                csrf_field(header.csrf)
+            )
+        } else {
+            String::new()
+        };
+        let uses = match t.max_uses {
+            Some(m) => format!("{} / {m}", t.uses),
+            None => t.uses.to_string(),
+        };
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{} <small>by {}</small></td><td>{}</td><td class=\"num\">{uses}</td><td>{}</td>\
+             <td>{}</td><td>{revoke}</td></tr>",
+            escape(&t.description),
+            time(t.created_at),
+            escape(&t.created_by),
+            format_date(t.expires_at),
+            if t.export_controlled { "allowed" } else { "no" },
+            t.status.as_str()
+        );
+    }
+    if p.tokens.is_empty() {
+        body.push_str("<tr><td colspan=\"7\" class=\"empty\">No token yet.</td></tr>");
+    }
+    body.push_str("</tbody></table>");
+    if p.rights.create_token {
+        let _ = write!(
+            body,
+            "<h3>New token</h3><form method=\"post\" action=\"/va/{va_id}/tokens\" class=\"grid\">{}\
+             <label>Expires after (days) <input type=\"number\" name=\"expires_days\" min=\"1\" max=\"{}\" value=\"{}\"></label>\
+             <label>Max. uses <input type=\"number\" name=\"max_uses\" min=\"1\" placeholder=\"unlimited\"></label>\
+             <label class=\"wide\">Description <input type=\"text\" name=\"description\" maxlength=\"500\"></label>\
+             <label class=\"check\"><input type=\"checkbox\" name=\"export_controlled\" value=\"on\"> \
+             Allow export-controlled functionality</label>\
+             <button type=\"submit\">Create token</button></form>",
+            csrf_field(header.csrf),
+            crate::tokens::MAX_EXPIRES_DAYS,
+            crate::tokens::DEFAULT_EXPIRES_DAYS
+        );
+    }
+    body.push_str("</section>");
+    page(&p.licenses.virtual_account, Some(header), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">O'Neil & co</a>"),
+            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
+        );
+        assert_eq!(time(1_800_000_000), "2027-01-15 08:00 UTC");
+    }
+}

@@ -1,0 +1,621 @@
+//! The web portal at `/`: server-rendered HTML over the same actions and rights as the REST API
+//! ([`crate::admin`], [`crate::auth`]).
+//!
+//! - Log-in with a user's e-mail and argon2 password; at most [`MAX_FAILURES`] failed log-ins per
+//!   e-mail and client address in [`THROTTLE_WINDOW`]; then refusals until the window passes.
+//! - Sessions live in the store (`portal_sessions`, the random id only as its SHA-256) and in a
+//!   `Secure; HttpOnly; SameSite=Strict` cookie; they end after [`SESSION_TTL`] or at log-out.
+//! - Every form carries a CSRF token (per session; the log-in form a double-submit cookie); a
+//!   POST without the right one gets 403 and changes nothing.
+//!
+//! Routes: `GET /` (account overview), `GET|POST /login`, `POST /logout`, `GET /va/{va}`,
+//! `POST /va/{va}/tokens`, `POST /va/{va}/tokens/{token}/revoke`,
+//! `POST /va/{va}/instances/{instance}/remove`, `GET /static/portal.css`, `GET /static/portal.js`.
+
+pub mod html;
+pub mod sessions;
+
+#[cfg(test)]
+mod tests;
+
+use crate::admin::{self, Caller};
+use crate::api::ClientAddr;
+use crate::auth::{Action, Principal, Scope, User, check};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{Audit, Event};
+use crate::tokens;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use smartlic_protocol::admin::{CreateToken, Role};
+
+/// Session cookie.
+pub const SESSION_COOKIE: &str = "__Host-smartlic-session";
+/// CSRF cookie of the log-in form.
+pub const LOGIN_COOKIE: &str = "__Host-smartlic-login";
+/// How long a session lasts.
+pub const SESSION_TTL: i64 = 8 * 3600;
+/// Failed log-ins allowed per e-mail and client address in [`THROTTLE_WINDOW`].
+pub const MAX_FAILURES: i64 = 5;
+/// The throttling window.
+pub const THROTTLE_WINDOW: i64 = 15 * 60;
+
+/// The portal's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(overview))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/static/portal.css", get(css))
+        .route("/static/portal.js", get(js))
+        .route("/va/{va}", get(va_page))
+        .route("/va/{va}/tokens", post(create_token))
+        .route("/va/{va}/tokens/{token}/revoke", post(revoke_token))
+        .route("/va/{va}/instances/{instance}/remove", post(remove_instance))
+}
+
+fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    security_headers((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+}
+
+fn redirect(to: &str) -> Response {
+    security_headers((StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response())
+}
+
+fn cookie(name: &str, value: &str, max_age: i64) -> String {
+    format!("{name}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict")
+}
+
+fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A logged-in portal user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    id_hash: String,
+    user: User,
+    csrf: String,
+    source: Option<String>,
+}
+
+impl Session {
+    fn caller(&self) -> Caller {
+        Caller {
+            principal: Principal::User(self.user.clone()),
+            source: self.source.clone(),
+        }
+    }
+
+    fn header(&self) -> html::Header<'_> {
+        html::Header {
+            email: &self.user.email,
+            role: self.user.role.as_str(),
+            csrf: &self.csrf,
+        }
+    }
+
+    fn check_csrf(&self, sent: Option<&str>) -> Result<(), PortalError> {
+        match sent {
+            Some(t) if same_secret(t, &self.csrf) => Ok(()),
+            _ => Err(PortalError {
+                status: StatusCode::FORBIDDEN,
+                message: "The form is missing its security token or it is out of date; reload the page and try again."
+                    .into(),
+                session: Some(Box::new(self.clone())),
+            }),
+        }
+    }
+
+    fn error(&self, e: ApiError) -> PortalError {
+        PortalError::from(e).with(self)
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let source = ClientAddr::from_request_parts(parts, state)
+            .await
+            .unwrap_or(ClientAddr(None))
+            .0;
+        let Some(id) = read_cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(redirect("/login"));
+        };
+        let id_hash = tokens::hash_secret(&id);
+        let row = sessions::find(state.store(), &id_hash, state.now())
+            .await
+            .map_err(|e| PortalError::from(ApiError::from(e)).into_response())?;
+        let Some(row) = row else {
+            return Err(redirect("/login"));
+        };
+        let role: Role = row.role.parse().map_err(|e| {
+            PortalError::from(ApiError::Internal(format!("stored role of user {}: {e}", row.user_id))).into_response()
+        })?;
+        Ok(Session {
+            id_hash,
+            user: User {
+                id: row.user_id,
+                email: row.email,
+                account_id: row.account_id,
+                role,
+                va_id: row.va_id,
+            },
+            csrf: row.csrf_token,
+            source,
+        })
+    }
+}
+
+/// A refusal or failure shown as an HTML page.
+#[derive(Debug)]
+pub struct PortalError {
+    status: StatusCode,
+    message: String,
+    session: Option<Box<Session>>,
+}
+
+impl PortalError {
+    fn with(mut self, s: &Session) -> PortalError {
+        self.session = Some(Box::new(s.clone()));
+        self
+    }
+}
+
+impl From<ApiError> for PortalError {
+    fn from(e: ApiError) -> PortalError {
+        if let ApiError::Internal(detail) = &e {
+            tracing::error!("portal: internal error: {detail}");
+        }
+        PortalError {
+            status: e.status(),
+            message: e.body().error.message,
+            session: None,
+        }
+    }
+}
+
+impl IntoResponse for PortalError {
+    fn into_response(self) -> Response {
+        let header = self.session.as_deref().map(Session::header);
+        html(
+            self.status,
+            html::error(header.as_ref(), self.status.as_u16(), &self.message),
+        )
+    }
+}
+
+fn bad_form(r: &FormRejection) -> PortalError {
+    PortalError {
+        status: StatusCode::BAD_REQUEST,
+        message: format!("The form could not be read: {}", r.body_text()),
+        session: None,
+    }
+}
+
+async fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("portal.css"),
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("portal.js"),
+    )
+        .into_response()
+}
+
+// ---- log-in and log-out ----
+
+fn login_response(status: StatusCode, email: &str, message: Option<&str>) -> Response {
+    let csrf = tokens::random_secret(43);
+    let mut resp = html(status, html::login(&csrf, email, message));
+    if let Ok(v) = HeaderValue::from_str(&cookie(LOGIN_COOKIE, &csrf, 3600)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = read_cookie(&headers, SESSION_COOKIE)
+        && let Ok(Some(_)) = sessions::find(state.store(), &tokens::hash_secret(&id), state.now()).await
+    {
+        return redirect("/");
+    }
+    login_response(StatusCode::OK, "", None)
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+/// A precomputed hash to verify against when the user does not exist, so that both cases take
+/// the same time.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| crate::auth::hash_password("smartlic-no-such-user").unwrap_or_default())
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r))?;
+    let expected = read_cookie(&headers, LOGIN_COOKIE);
+    match (&expected, form.csrf.as_deref()) {
+        (Some(e), Some(sent)) if same_secret(e, sent) => {}
+        _ => {
+            return Ok(login_response(
+                StatusCode::FORBIDDEN,
+                &form.email,
+                Some("The log-in form is out of date (or cookies are off); please try again."),
+            ));
+        }
+    }
+    let email = form.email.trim().to_string();
+    let email_key = email.to_lowercase();
+    let now = state.now();
+    let throttle_key = format!("{email_key}|{}", source.as_deref().unwrap_or("unknown"));
+    let store = state.store();
+    if sessions::failures_since(store, &throttle_key, now - THROTTLE_WINDOW)
+        .await
+        .map_err(ApiError::from)?
+        >= MAX_FAILURES
+    {
+        return Ok(login_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &email,
+            Some(&format!(
+                "Too many failed log-ins for this e-mail address from your address: try again in {} minutes.",
+                THROTTLE_WINDOW / 60
+            )),
+        ));
+    }
+    let user = if email.is_empty() || email.len() > 254 {
+        None
+    } else {
+        sessions::user_for_login(store, &email_key)
+            .await
+            .map_err(ApiError::from)?
+    };
+    let password = form.password;
+    let (account_id, user_id, phc) = match user {
+        Some((id, account, Some(phc))) => (Some(account), Some(id), phc),
+        _ => (None, None, dummy_hash().to_string()),
+    };
+    let verified = if password.is_empty() || password.len() > 1024 {
+        false
+    } else {
+        tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &phc))
+            .await
+            .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?
+    };
+    let audit = Audit::new(
+        if email.is_empty() {
+            "unknown".into()
+        } else {
+            email.clone()
+        },
+        source.clone(),
+    );
+    let (Some(user_id), true) = (user_id, verified) else {
+        sessions::record_failure(store, &throttle_key, now, now - THROTTLE_WINDOW)
+            .await
+            .map_err(ApiError::from)?;
+        let _ = store
+            .log_event(
+                now,
+                &audit,
+                Event {
+                    action: "portal.login_failed",
+                    account_id: account_id.as_deref(),
+                    detail: "failed portal log-in".into(),
+                    ..Event::default()
+                },
+            )
+            .await;
+        return Ok(login_response(
+            StatusCode::UNAUTHORIZED,
+            &email,
+            Some("Wrong e-mail address or password."),
+        ));
+    };
+    sessions::clear_failures(store, &throttle_key)
+        .await
+        .map_err(ApiError::from)?;
+    let id = tokens::random_secret(43);
+    let csrf = tokens::random_secret(43);
+    sessions::create(
+        store,
+        &tokens::hash_secret(&id),
+        &user_id,
+        &csrf,
+        source.as_deref(),
+        now,
+        now + SESSION_TTL,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    let _ = store
+        .log_event(
+            now,
+            &audit,
+            Event {
+                action: "portal.login",
+                account_id: account_id.as_deref(),
+                object_id: Some(&user_id),
+                detail: "logged in to the portal".into(),
+                ..Event::default()
+            },
+        )
+        .await;
+    let mut resp = redirect("/");
+    for c in [cookie(SESSION_COOKIE, &id, SESSION_TTL), cookie(LOGIN_COOKIE, "", 0)] {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    sessions::delete(state.store(), &session.id_hash)
+        .await
+        .map_err(|e| session.error(e.into()))?;
+    let mut resp = redirect("/login");
+    if let Ok(v) = HeaderValue::from_str(&cookie(SESSION_COOKIE, "", 0)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(resp)
+}
+
+// ---- pages ----
+
+async fn overview(State(state): State<AppState>, session: Session) -> Result<Response, PortalError> {
+    let caller = session.caller();
+    let account_id = session.user.account_id.clone();
+    let account = admin::get_account(&state, &caller, &account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    let mut vas = Vec::new();
+    for va in admin::list_vas(&state, &caller, &account_id)
+        .await
+        .map_err(|e| session.error(e))?
+    {
+        let licenses = admin::license_list(&state, &caller, &account_id, &va.id)
+            .await
+            .map_err(|e| session.error(e))?;
+        vas.push(html::VaSummary { va, licenses });
+    }
+    Ok(html(StatusCode::OK, html::overview(&session.header(), &account, &vas)))
+}
+
+async fn render_va(
+    state: &AppState,
+    session: &Session,
+    va: &str,
+    status: StatusCode,
+    flash: Option<(&str, String)>,
+    new_secret: Option<String>,
+) -> Result<Response, PortalError> {
+    let caller = session.caller();
+    let account_id = &session.user.account_id;
+    let account = admin::get_account(state, &caller, account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    let licenses = admin::license_list(state, &caller, account_id, va)
+        .await
+        .map_err(|e| session.error(e))?;
+    let va_id = licenses.virtual_account_id.clone();
+    let instances = admin::list_instances(state, &caller, account_id, Some(&va_id))
+        .await
+        .map_err(|e| session.error(e))?;
+    let tokens = admin::list_tokens(state, &caller, account_id, Some(&va_id))
+        .await
+        .map_err(|e| session.error(e))?;
+    let may = |action| {
+        check(
+            &caller.principal,
+            action,
+            Scope::Va {
+                account: account_id,
+                va: &va_id,
+            },
+        )
+        .is_ok()
+    };
+    let page = html::VaPage {
+        account: &account,
+        licenses: &licenses,
+        instances: &instances,
+        tokens: &tokens,
+        rights: html::VaRights {
+            create_token: may(Action::CreateToken),
+            revoke_token: may(Action::RevokeToken),
+            remove_instance: may(Action::RemoveInstance),
+        },
+        flash,
+        new_secret,
+    };
+    Ok(html(status, html::va(&session.header(), &page)))
+}
+
+async fn va_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(va): Path<String>,
+) -> Result<Response, PortalError> {
+    render_va(&state, &session, &va, StatusCode::OK, None, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    expires_days: String,
+    #[serde(default)]
+    max_uses: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    export_controlled: Option<String>,
+}
+
+fn optional_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<Option<T>, ApiError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest(format!("{what} must be a whole number (got {t:?})")))
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    session: Session,
+    Path(va): Path<String>,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let req = optional_number("Expires after (days)", &form.expires_days).and_then(|expires_days| {
+        Ok(CreateToken {
+            expires_days,
+            max_uses: optional_number("Max. uses", &form.max_uses)?,
+            description: form.description.clone(),
+            export_controlled: form.export_controlled.is_some(),
+        })
+    });
+    let created = match req {
+        Ok(req) => admin::create_token(&state, &session.caller(), &session.user.account_id, &va, req).await,
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(t) => {
+            render_va(
+                &state,
+                &session,
+                &va,
+                StatusCode::CREATED,
+                Some(("info", "Token created.".into())),
+                Some(t.token),
+            )
+            .await
+        }
+        Err(e @ ApiError::BadRequest(_)) => {
+            render_va(
+                &state,
+                &session,
+                &va,
+                StatusCode::BAD_REQUEST,
+                Some(("error", e.to_string())),
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(session.error(e)),
+    }
+}
+
+fn back_to(va: &str) -> Response {
+    let mut path = String::from("/va/");
+    path.extend(url_segment(va));
+    redirect(&path)
+}
+
+/// Percent-encodes a path segment.
+fn url_segment(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.bytes().map(|b| {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            (b as char).to_string()
+        } else {
+            format!("%{b:02X}")
+        }
+    })
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    session: Session,
+    Path((va, token)): Path<(String, String)>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    admin::revoke_token(&state, &session.caller(), &session.user.account_id, &token)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(back_to(&va))
+}
+
+async fn remove_instance(
+    State(state): State<AppState>,
+    session: Session,
+    Path((va, instance)): Path<(String, String)>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    admin::remove_instance(&state, &session.caller(), &session.user.account_id, &instance)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(back_to(&va))
+}

@@ -1,0 +1,140 @@
+//! Portal sessions and failed log-ins in the store (tables of migration 0002). Nothing about a
+//! session lives only in memory, so any manager of a shared database serves any session.
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// A live session with its user.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// User id.
+    pub user_id: String,
+    /// Account id.
+    pub account_id: String,
+    /// E-mail.
+    pub email: String,
+    /// Role name.
+    pub role: String,
+    /// Virtual account id (VA roles).
+    pub va_id: Option<String>,
+}
+
+type SessionTuple = (String, String, String, String, String, Option<String>);
+
+/// The live session whose id hashes to `id_hash`, if its user is still enabled.
+pub async fn find(store: &Store, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+    let row: Option<SessionTuple> = sqlx::query_as(
+        "SELECT s.csrf_token, u.id, u.account_id, u.email, u.role, u.va_id FROM portal_sessions s \
+         JOIN users u ON u.id = s.user_id \
+         WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(
+        row.map(|(csrf_token, user_id, account_id, email, role, va_id)| SessionRow {
+            csrf_token,
+            user_id,
+            account_id,
+            email,
+            role,
+            va_id,
+        }),
+    )
+}
+
+/// Stores a new session (and forgets expired ones).
+pub async fn create(
+    store: &Store,
+    id_hash: &str,
+    user_id: &str,
+    csrf_token: &str,
+    source: Option<&str>,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM portal_sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    sqlx::query(
+        "INSERT INTO portal_sessions (id_hash, user_id, csrf_token, source, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id_hash)
+    .bind(user_id)
+    .bind(csrf_token)
+    .bind(source)
+    .bind(now)
+    .bind(expires_at)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Ends a session.
+pub async fn delete(store: &Store, id_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Number of stored sessions (tests).
+#[cfg(test)]
+pub async fn count(store: &Store) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM portal_sessions")
+        .fetch_one(store.pool())
+        .await?)
+}
+
+/// Enabled user by e-mail key: id, account id and password hash.
+pub async fn user_for_login(
+    store: &Store,
+    email_key: &str,
+) -> Result<Option<(String, String, Option<String>)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, account_id, password_hash FROM users WHERE email_key = $1 AND disabled_at IS NULL")
+            .bind(email_key)
+            .fetch_optional(store.pool())
+            .await?,
+    )
+}
+
+/// Failed log-ins under `key` after `since`.
+pub async fn failures_since(store: &Store, key: &str, since: i64) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM portal_login_failures WHERE throttle_key = $1 AND at > $2")
+            .bind(key)
+            .bind(since)
+            .fetch_one(store.pool())
+            .await?,
+    )
+}
+
+/// Records a failed log-in (and forgets those older than `forget_before`).
+pub async fn record_failure(store: &Store, key: &str, now: i64, forget_before: i64) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM portal_login_failures WHERE at < $1")
+        .bind(forget_before)
+        .execute(store.pool())
+        .await?;
+    sqlx::query("INSERT INTO portal_login_failures (throttle_key, at) VALUES ($1, $2)")
+        .bind(key)
+        .bind(now)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Forgets the failed log-ins under `key` (after a successful one).
+pub async fn clear_failures(store: &Store, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM portal_login_failures WHERE throttle_key = $1")
+        .bind(key)
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}

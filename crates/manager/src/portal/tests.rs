@@ -1,0 +1,449 @@
+//! The portal through `Router::oneshot` on both engines: log-in, throttling, sessions, CSRF,
+//! pages and isolation between accounts and virtual accounts.
+
+use super::{LOGIN_COOKIE, MAX_FAILURES, SESSION_COOKIE, SESSION_TTL, sessions};
+use crate::admin::{self, Caller};
+use crate::auth::Principal;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::testutil::on_both_engines;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use smartlic_clock::FixedClock;
+use smartlic_protocol::Catalog;
+use smartlic_protocol::admin::{CreateAccount, CreateUser, CreateVirtualAccount, DepositLicenses, Role};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const NOW: i64 = 1_800_000_000;
+const OP_KEY: &str = "slk_operator_test_key";
+const PW: &str = "ASR5K-00-PW10GTWY";
+const PASS: &str = "correct horse battery";
+
+struct Portal {
+    state: AppState,
+    router: Router,
+    clock: Arc<FixedClock>,
+}
+
+struct Resp {
+    status: StatusCode,
+    location: Option<String>,
+    cookies: Vec<String>,
+    body: String,
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the first `name="csrf"` field of a page.
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies.iter().find_map(|c| {
+        c.strip_prefix(&format!("{name}="))
+            .map(|rest| rest.split(';').next().unwrap().to_string())
+    })
+}
+
+impl Portal {
+    async fn on(store: Store) -> Portal {
+        let clock = Arc::new(FixedClock::new(NOW));
+        let state = AppState::with_store(store, clock.clone(), Catalog::staros(), OP_KEY)
+            .await
+            .unwrap();
+        let op = Caller {
+            principal: Principal::Operator,
+            source: None,
+        };
+        for (name, domain) in [("Acme", "acme.example"), ("Other", "other.example")] {
+            let req = CreateAccount {
+                name: name.into(),
+                domain: domain.into(),
+            };
+            admin::create_account(&state, &op, req).await.unwrap();
+        }
+        let edge = CreateVirtualAccount {
+            name: "EDGE".into(),
+            description: "edge <sites>".into(),
+        };
+        admin::create_va(&state, &op, "Acme", edge).await.unwrap();
+        let lots = DepositLicenses {
+            sku: PW.into(),
+            quantity: 10,
+            expires: Some("2028-01-01".into()),
+        };
+        admin::deposit(&state, &op, "Acme", "DEFAULT", lots).await.unwrap();
+        for (account, email, role, va) in [
+            ("Acme", "alice@acme.example", Role::SaAdmin, None),
+            ("Acme", "carol@acme.example", Role::VaUser, Some("EDGE")),
+            ("Other", "bob@other.example", Role::SaAdmin, None),
+        ] {
+            let req = CreateUser {
+                email: email.into(),
+                role,
+                va: va.map(str::to_string),
+                password: Some(PASS.into()),
+            };
+            admin::create_user(&state, &op, account, req).await.unwrap();
+        }
+        Portal {
+            router: crate::router(state.clone()),
+            state,
+            clock,
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str, cookie: Option<&str>, body: Option<String>) -> Resp {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        let req = match body {
+            Some(f) => b
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(f))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string());
+        let cookies = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
+        Resp {
+            status,
+            location,
+            cookies,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn try_login(&self, email: &str, password: &str) -> Resp {
+        let page = self.send(Method::GET, "/login", None, None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let login_cookie = cookie_value(&page.cookies, LOGIN_COOKIE).expect("log-in CSRF cookie");
+        let csrf = csrf_of(&page.body);
+        assert_eq!(csrf, login_cookie);
+        self.send(
+            Method::POST,
+            "/login",
+            Some(&format!("{LOGIN_COOKIE}={login_cookie}")),
+            Some(form(&[("email", email), ("password", password), ("csrf", &csrf)])),
+        )
+        .await
+    }
+
+    /// Logs in; returns the Cookie header value and the session's CSRF token.
+    async fn login(&self, email: &str) -> (String, String) {
+        let r = self.try_login(email, PASS).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location.as_deref(), Some("/"));
+        let id = cookie_value(&r.cookies, SESSION_COOKIE).expect("session cookie");
+        let cookie = format!("{SESSION_COOKIE}={id}");
+        let home = self.send(Method::GET, "/", Some(&cookie), None).await;
+        assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+        (cookie, csrf_of(&home.body))
+    }
+
+    async fn va_id(&self, account: &str, va: &str) -> String {
+        let a = self.state.store().find_account(account).await.unwrap().unwrap();
+        self.state.store().find_va(&a.id, va).await.unwrap().unwrap().id
+    }
+
+    async fn token_count(&self) -> usize {
+        let op = Caller {
+            principal: Principal::Operator,
+            source: None,
+        };
+        admin::list_tokens(&self.state, &op, "Acme", None).await.unwrap().len()
+    }
+}
+
+async fn login_and_throttling(store: Store) {
+    let p = Portal::on(store).await;
+    // Wrong password: refused, no session.
+    let r = p.try_login("alice@acme.example", "wrong password").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("Wrong e-mail address or password"));
+    assert!(cookie_value(&r.cookies, SESSION_COOKIE).is_none());
+    assert_eq!(sessions::count(p.state.store()).await.unwrap(), 0);
+    // Unknown user: the same answer.
+    let r = p.try_login("nobody@acme.example", PASS).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Without the log-in form's token: 403.
+    let r = p
+        .send(
+            Method::POST,
+            "/login",
+            None,
+            Some(form(&[("email", "alice@acme.example"), ("password", PASS)])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(cookie_value(&r.cookies, SESSION_COOKIE).is_none());
+    // The right password: a session cookie with every protection.
+    let r = p.try_login("Alice@Acme.example", PASS).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let set = r
+        .cookies
+        .iter()
+        .find(|c| c.starts_with(SESSION_COOKIE))
+        .expect("session cookie");
+    for attr in [
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+        &format!("Max-Age={SESSION_TTL}"),
+    ] {
+        assert!(set.contains(attr), "{set} lacks {attr}");
+    }
+    assert_eq!(sessions::count(p.state.store()).await.unwrap(), 1);
+
+    // Throttling: after MAX_FAILURES failures even the right password is refused.
+    for _ in 0..MAX_FAILURES {
+        let r = p.try_login("bob@other.example", "nope nope").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = p.try_login("bob@other.example", PASS).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("Too many failed log-ins"), "{}", r.body);
+    assert_eq!(sessions::count(p.state.store()).await.unwrap(), 1);
+    // After the window, the right password works again.
+    p.clock.advance(super::THROTTLE_WINDOW + 1);
+    let r = p.try_login("bob@other.example", PASS).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+async fn pages_show_the_account(store: Store) {
+    let p = Portal::on(store).await;
+    let (cookie, _) = p.login("alice@acme.example").await;
+    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+    assert!(home.body.contains("Smart Account Acme"));
+    assert!(home.body.contains("DEFAULT") && home.body.contains("EDGE"));
+    assert!(home.body.contains("edge &lt;sites&gt;"), "escaped description");
+    assert!(!home.body.contains("<sites>"));
+    assert_eq!(
+        home.status,
+        StatusCode::OK,
+        "headers and status of a page are those of HTML"
+    );
+    let default = p.va_id("Acme", "DEFAULT").await;
+    let page = p
+        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for text in [
+        PW,
+        "2028-01-01",
+        ">10<",
+        "No product instance registered yet",
+        "Create token",
+    ] {
+        assert!(page.body.contains(text), "VA page lacks {text}");
+    }
+    let css = p.send(Method::GET, "/static/portal.css", None, None).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.body.contains(".insufficient"));
+
+    // A user of another account: 404 and no data.
+    let (bob, bob_csrf) = p.login("bob@other.example").await;
+    let page = p.send(Method::GET, &format!("/va/{default}"), Some(&bob), None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(!page.body.contains(PW));
+    let home = p.send(Method::GET, "/", Some(&bob), None).await;
+    assert!(home.body.contains("Smart Account Other") && !home.body.contains("Acme"));
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/va/{default}/tokens"),
+            Some(&bob),
+            Some(form(&[("csrf", &bob_csrf), ("description", "bob was here")])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(p.token_count().await, 0);
+
+    // A VA user sees its own VA only.
+    let (carol, _) = p.login("carol@acme.example").await;
+    let home = p.send(Method::GET, "/", Some(&carol), None).await;
+    assert!(home.body.contains("EDGE") && !home.body.contains(&default));
+    let page = p.send(Method::GET, &format!("/va/{default}"), Some(&carol), None).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!page.body.contains(PW));
+}
+
+async fn csrf_and_tokens(store: Store) {
+    let p = Portal::on(store).await;
+    let (cookie, csrf) = p.login("alice@acme.example").await;
+    let default = p.va_id("Acme", "DEFAULT").await;
+    let path = format!("/va/{default}/tokens");
+    // No token, a wrong one: 403 and nothing created.
+    for fields in [
+        vec![("description", "no csrf")],
+        vec![("description", "bad csrf"), ("csrf", "x")],
+    ] {
+        let r = p.send(Method::POST, &path, Some(&cookie), Some(form(&fields))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    assert_eq!(p.token_count().await, 0);
+    // A malformed number: 400 with the reason, nothing created.
+    let r = p
+        .send(
+            Method::POST,
+            &path,
+            Some(&cookie),
+            Some(form(&[("csrf", &csrf), ("max_uses", "many")])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Max. uses must be a whole number"), "{}", r.body);
+    assert_eq!(p.token_count().await, 0);
+
+    // Created: the secret is shown once.
+    let r = p
+        .send(
+            Method::POST,
+            &path,
+            Some(&cookie),
+            Some(form(&[
+                ("csrf", &csrf),
+                ("description", "lab nodes"),
+                ("expires_days", "7"),
+                ("max_uses", "3"),
+                ("export_controlled", "on"),
+            ])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let at = r.body.find("id=\"new-token\">").unwrap() + 15;
+    let secret = r.body[at..].split('<').next().unwrap().to_string();
+    assert_eq!(secret.len(), 64);
+    let page = p
+        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
+        .await;
+    assert!(page.body.contains("lab nodes") && page.body.contains("0 / 3") && page.body.contains("ACTIVE"));
+    assert!(!page.body.contains(&secret), "the secret is never shown again");
+    let op = Caller {
+        principal: Principal::Operator,
+        source: None,
+    };
+    let listed = admin::list_tokens(&p.state, &op, "Acme", None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].export_controlled);
+    assert_eq!(listed[0].expires_at, NOW + 7 * 86_400);
+
+    // Revoke: without CSRF refused, with it done.
+    let revoke = format!("/va/{default}/tokens/{}/revoke", listed[0].id);
+    let r = p.send(Method::POST, &revoke, Some(&cookie), Some(String::new())).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        admin::list_tokens(&p.state, &op, "Acme", None).await.unwrap()[0]
+            .revoked_at
+            .is_none()
+    );
+    let r = p
+        .send(Method::POST, &revoke, Some(&cookie), Some(form(&[("csrf", &csrf)])))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location.as_deref(), Some(format!("/va/{default}").as_str()));
+    assert!(
+        admin::list_tokens(&p.state, &op, "Acme", None).await.unwrap()[0]
+            .revoked_at
+            .is_some()
+    );
+    let page = p
+        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
+        .await;
+    assert!(page.body.contains("REVOKED"));
+}
+
+async fn sessions_end(store: Store) {
+    let p = Portal::on(store).await;
+    // No cookie, a made-up one: to the log-in page.
+    for cookie in [None, Some(format!("{SESSION_COOKIE}=forged"))] {
+        let r = p.send(Method::GET, "/", cookie.as_deref(), None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.location.as_deref(), Some("/login"));
+    }
+    // Log-out needs the CSRF token, then ends the session.
+    let (cookie, csrf) = p.login("alice@acme.example").await;
+    let r = p
+        .send(Method::POST, "/logout", Some(&cookie), Some(String::new()))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = p
+        .send(Method::POST, "/logout", Some(&cookie), Some(form(&[("csrf", &csrf)])))
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login"))
+    );
+    let r = p.send(Method::GET, "/", Some(&cookie), None).await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login"))
+    );
+    assert_eq!(sessions::count(p.state.store()).await.unwrap(), 0);
+    // Expiry.
+    let (cookie, _) = p.login("alice@acme.example").await;
+    p.clock.advance(SESSION_TTL - 1);
+    assert_eq!(
+        p.send(Method::GET, "/", Some(&cookie), None).await.status,
+        StatusCode::OK
+    );
+    p.clock.advance(1);
+    let r = p.send(Method::GET, "/", Some(&cookie), None).await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login"))
+    );
+    let default = p.va_id("Acme", "DEFAULT").await;
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/va/{default}/tokens"),
+            Some(&cookie),
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.token_count().await, 0);
+}
+
+on_both_engines!(
+    login_and_throttling,
+    pages_show_the_account,
+    csrf_and_tokens,
+    sessions_end
+);

@@ -1,0 +1,714 @@
+//! `smartlic bench fleet`: a fleet of simulated devices against running license managers, over
+//! real HTTPS. Through the admin API it creates a Smart Account and a registration token with
+//! enough uses, registers N devices (a fresh Ed25519 key each, a `SignedRequest` exactly as the
+//! Smart Agent sends it), then sends signed authorization renewals with usage from C concurrent
+//! workers for S seconds, verifying every signed answer as the agent does (trust pool check of the
+//! signer certificate, signature, nonce). With `--storm`, every device then renews at once, as
+//! after an outage, honouring 503 + Retry-After with jitter until all succeed (or a time bound).
+//! Also measures the manager's crypto floor of one renewal on one core in the same run. Prints one
+//! JSON object. Only loopback managers are accepted.
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::SigningKey;
+use reqwest::Url;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use smartlic_protocol::admin::{AccountInfo, CreateAccount, CreateToken, CreatedToken};
+use smartlic_protocol::trust::{pem_certificates, verify_signer};
+use smartlic_protocol::wire::{
+    AuthorizationRequest, AuthorizationResponse, Compliance, DEVICE_API, EntitlementStatus, RegisterRequest,
+    RegisterResponse, Udi, Usage,
+};
+use smartlic_protocol::{Catalog, ErrorBody, SignedRequest, SignedResponse};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Most simulated devices in one run.
+pub const MAX_DEVICES: usize = 200_000;
+/// Most concurrent workers.
+pub const MAX_CONCURRENCY: usize = 4096;
+/// Longest renewal phase, seconds.
+pub const MAX_SECONDS: f64 = 3600.0;
+/// Time bound of the registration phase and of the storm.
+const PHASE_LIMIT: Duration = Duration::from_secs(600);
+/// Tries of one request that keeps getting 503.
+const MAX_TRIES: u32 = 50;
+
+/// What the command line asked for, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetArgs {
+    /// Manager URLs (https, loopback); devices are spread over them.
+    pub servers: Vec<Url>,
+    /// The managers' CA (PEM).
+    pub ca: PathBuf,
+    /// Operator API key.
+    pub api_key: String,
+    /// Simulated devices.
+    pub devices: usize,
+    /// Concurrent workers.
+    pub concurrency: usize,
+    /// Length of the renewal phase.
+    pub seconds: f64,
+    /// Whether to run the storm after the renewal phase.
+    pub storm: bool,
+}
+
+/// Checks the flags: https loopback URLs, bounded counts and time.
+pub fn check_args(
+    servers: &[String],
+    ca: Option<&Path>,
+    api_key: Option<&str>,
+    devices: usize,
+    concurrency: usize,
+    seconds: f64,
+    storm: bool,
+) -> Result<FleetArgs> {
+    if servers.is_empty() {
+        bail!("pass --server URL");
+    }
+    let mut urls = Vec::new();
+    for s in servers {
+        let u = Url::parse(s.trim()).with_context(|| format!("invalid server URL {s:?}"))?;
+        if u.scheme() != "https" {
+            bail!("server URL must be https:// (got {s})");
+        }
+        let host = u.host_str().unwrap_or("");
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback =
+            host.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            bail!("the fleet benchmark only talks to loopback managers (got {s})");
+        }
+        urls.push(u);
+    }
+    let ca = ca.ok_or_else(|| anyhow!("pass --ca FILE (the manager's ca.pem)"))?;
+    let api_key = api_key
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| anyhow!("pass --api-key KEY (the manager's admin.key)"))?;
+    if !(1..=MAX_DEVICES).contains(&devices) {
+        bail!("--devices must be 1 to {MAX_DEVICES}");
+    }
+    if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+        bail!("--concurrency must be 1 to {MAX_CONCURRENCY}");
+    }
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_SECONDS) {
+        bail!("--seconds must be more than 0 and at most {MAX_SECONDS}");
+    }
+    Ok(FleetArgs {
+        servers: urls,
+        ca: ca.to_path_buf(),
+        api_key: api_key.to_string(),
+        devices,
+        concurrency,
+        seconds,
+        storm,
+    })
+}
+
+/// The storm: every device renews at once.
+#[derive(Debug, Serialize)]
+pub struct StormFigures {
+    /// Devices that renewed.
+    pub devices: usize,
+    /// Devices that eventually got a valid signed authorization.
+    pub succeeded: usize,
+    /// 503 answers received on the way.
+    pub overloaded_503: u64,
+    /// Other failures.
+    pub errors: u64,
+    /// Most tries one device needed.
+    pub max_tries: u32,
+    /// From the start of the storm until the last device succeeded (or gave up).
+    pub converged_in_s: f64,
+    /// Whether every device succeeded.
+    pub converged: bool,
+}
+
+/// The figures printed.
+#[derive(Debug, Serialize)]
+pub struct FleetFigures {
+    /// Manager URLs.
+    pub servers: Vec<String>,
+    /// Simulated devices.
+    pub devices: usize,
+    /// Workers.
+    pub concurrency: usize,
+    /// Devices registered.
+    pub registered: usize,
+    /// Registrations per second (registration phase, C workers).
+    pub registrations_per_s: f64,
+    /// Median latency of a registration, ms.
+    pub registration_p50_ms: f64,
+    /// 99th percentile latency of a registration, ms.
+    pub registration_p99_ms: f64,
+    /// Successful renewals in the renewal phase.
+    pub renewals: u64,
+    /// Length of the renewal phase, s.
+    pub renewal_seconds: f64,
+    /// Successful renewals per second.
+    pub renewals_per_s: f64,
+    /// Median latency of a renewal, ms (request signed, sent, answer verified).
+    pub p50_ms: f64,
+    /// 99th percentile latency of a renewal, ms.
+    pub p99_ms: f64,
+    /// Slowest renewal, ms.
+    pub max_ms: f64,
+    /// Failed requests of the registration and renewal phases (503s included).
+    pub errors: u64,
+    /// Of which 503 overloaded.
+    pub overloaded_503: u64,
+    /// One core: verify one request signature + sign one answer, per second.
+    pub crypto_floor_per_s: f64,
+    /// The storm, with `--storm`.
+    pub storm: Option<StormFigures>,
+}
+
+fn now_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn nonce() -> String {
+    B64.encode(rand::random::<[u8; 16]>())
+}
+
+/// Why one request failed.
+#[derive(Debug)]
+enum Failure {
+    /// 503, with Retry-After seconds.
+    Busy(Option<u64>),
+    /// Anything else.
+    Other(String),
+}
+
+struct Bench {
+    http: reqwest::Client,
+    servers: Vec<Url>,
+    anchors: Vec<Vec<u8>>,
+}
+
+struct Device {
+    key: SigningKey,
+    instance_id: String,
+    server: usize,
+}
+
+impl Bench {
+    fn new(args: &FleetArgs, pool: usize) -> Result<Bench> {
+        let pem = std::fs::read_to_string(&args.ca).with_context(|| format!("cannot read {}", args.ca.display()))?;
+        let anchors = pem_certificates(&pem).map_err(|e| anyhow!("CA file {}: {e}", args.ca.display()))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for der in &anchors {
+            roots
+                .add(rustls_pki_types::CertificateDer::from(der.clone()))
+                .with_context(|| format!("CA file {} holds an unusable certificate", args.ca.display()))?;
+        }
+        if roots.is_empty() {
+            bail!("CA file {} holds no certificate", args.ca.display());
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS set-up")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .no_proxy()
+            .pool_max_idle_per_host(pool)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("HTTP client set-up")?;
+        Ok(Bench {
+            http,
+            servers: args.servers.clone(),
+            anchors,
+        })
+    }
+
+    fn url(&self, server: usize, path: &str) -> String {
+        let base = self.servers[server % self.servers.len()].as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    async fn admin<B: Serialize, T: DeserializeOwned>(&self, key: &str, path: &str, body: &B) -> Result<T> {
+        let resp = self
+            .http
+            .post(self.url(0, path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("admin API {path}"))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|e| e.error.message)
+                .unwrap_or_else(|_| format!("HTTP {status}"));
+            bail!("admin API {path}: {msg}");
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
+    /// One signed exchange, verified as the agent verifies it.
+    async fn exchange<B: Serialize, R: DeserializeOwned>(
+        &self,
+        server: usize,
+        path: &str,
+        key: &SigningKey,
+        instance_id: Option<String>,
+        body: &B,
+    ) -> Result<R, Failure> {
+        let n = nonce();
+        let req = SignedRequest::sign(key, instance_id, n.clone(), now_s(), body)
+            .map_err(|e| Failure::Other(e.to_string()))?;
+        let resp = self
+            .http
+            .post(self.url(server, &format!("{DEVICE_API}{path}")))
+            .json(&req)
+            .send()
+            .await
+            .map_err(|e| Failure::Other(format!("send: {e}")))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = resp.bytes().await.map_err(|e| Failure::Other(format!("read: {e}")))?;
+        if status == 503 {
+            return Err(Failure::Busy(retry_after));
+        }
+        if !(200..300).contains(&status) {
+            let code = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|e| e.error.code)
+                .unwrap_or_default();
+            return Err(Failure::Other(format!("HTTP {status} {code}")));
+        }
+        let signed: SignedResponse = serde_json::from_slice(&bytes).map_err(|e| Failure::Other(e.to_string()))?;
+        let signer = verify_signer(&signed.signer_certificate, &self.anchors, now_s())
+            .map_err(|e| Failure::Other(format!("response signer: {e}")))?;
+        let payload = signed
+            .open::<R>(&signer, &n)
+            .map_err(|e| Failure::Other(format!("response: {e}")))?;
+        Ok(payload.body)
+    }
+}
+
+/// Retry-After with +0-50 % jitter, as the agent waits.
+fn busy_wait(retry_after: Option<u64>) -> Duration {
+    let secs = retry_after.unwrap_or(1).clamp(1, 60) as f64;
+    Duration::from_secs_f64(secs * (1.0 + rand::random::<f64>() * 0.5))
+}
+
+fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted_us[i.min(sorted_us.len() - 1)]) / 1000.0
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// The manager's crypto per renewal on one core: verify the request signature, sign the answer.
+pub fn crypto_floor_per_s(dur: Duration) -> f64 {
+    let device = SigningKey::from_bytes(&[7; 32]);
+    let manager = SigningKey::from_bytes(&[9; 32]);
+    let vk = device.verifying_key();
+    let body = AuthorizationRequest {
+        hostname: "bench".into(),
+        usage: vec![Usage {
+            sku: "ASR5K-00-PW10GTWY".into(),
+            count: 3,
+        }],
+    };
+    let req = match SignedRequest::sign(&device, Some("i".into()), nonce(), now_s(), &body) {
+        Ok(r) => r,
+        Err(_) => return 0.0,
+    };
+    let answer = AuthorizationResponse {
+        status: Compliance::Authorized,
+        entitlements: vec![EntitlementStatus {
+            sku: "ASR5K-00-PW10GTWY".into(),
+            count: 3,
+            status: Compliance::Authorized,
+        }],
+        authorized_at: 1,
+        expires_at: 2,
+        renew_at: 3,
+    };
+    let start = Instant::now();
+    let mut n = 0u64;
+    // Bounded by time (and a count, should the clock misbehave).
+    while start.elapsed() < dur && n < 10_000_000 {
+        for _ in 0..16 {
+            let p = std::hint::black_box(&req).open::<AuthorizationRequest>(&vk);
+            let Ok(p) = p else { return 0.0 };
+            let s = SignedResponse::sign(&manager, "", p.nonce, 1, &answer);
+            let _ = std::hint::black_box(s);
+        }
+        n += 16;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    errors: AtomicU64,
+    busy: AtomicU64,
+}
+
+/// Runs the benchmark.
+pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
+    let bench = Arc::new(Bench::new(&args, args.concurrency.max(args.devices.min(2048)))?);
+    // Crypto floor first, while nothing else of ours runs.
+    let crypto_floor = tokio::task::spawn_blocking(|| crypto_floor_per_s(Duration::from_millis(700))).await?;
+
+    // Account and token through the admin API.
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let account_name = format!("fleet-bench-{stamp}");
+    let account: AccountInfo = bench
+        .admin(
+            &args.api_key,
+            "/api/v1/accounts",
+            &CreateAccount {
+                name: account_name,
+                domain: "fleet.bench.invalid".into(),
+            },
+        )
+        .await?;
+    let token: CreatedToken = bench
+        .admin(
+            &args.api_key,
+            &format!("/api/v1/accounts/{}/virtual-accounts/DEFAULT/tokens", account.id),
+            &CreateToken {
+                expires_days: Some(1),
+                max_uses: Some(args.devices as u64),
+                description: "smartlic bench fleet".into(),
+                export_controlled: false,
+            },
+        )
+        .await?;
+    let catalog = Catalog::staros();
+    let software_tag = catalog
+        .software_for("ASR5500")
+        .map(|s| s.tag.clone())
+        .ok_or_else(|| anyhow!("the built-in catalog has no ASR5500"))?;
+    let sku = catalog
+        .service
+        .first()
+        .map(|s| s.sku.clone())
+        .ok_or_else(|| anyhow!("the built-in catalog has no service"))?;
+
+    // Registration: C workers take the next device index until N.
+    let tally = Arc::new(Tally::default());
+    let next = Arc::new(AtomicUsize::new(0));
+    let reg_start = Instant::now();
+    let reg_deadline = reg_start + PHASE_LIMIT;
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency.min(args.devices) {
+        let (bench, tally, next, token, tag) = (
+            bench.clone(),
+            tally.clone(),
+            next.clone(),
+            token.token.clone(),
+            software_tag.clone(),
+        );
+        let (devices, run_id) = (args.devices, stamp);
+        workers.push(tokio::spawn(async move {
+            let mut out: Vec<(Device, u32)> = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= devices || Instant::now() >= reg_deadline {
+                    break;
+                }
+                let key = SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+                let body = RegisterRequest {
+                    token: token.clone(),
+                    udi: Udi {
+                        pid: "ASR5500".into(),
+                        sn: format!("FB{run_id}-{i}"),
+                    },
+                    hostname: format!("fleet-{i}"),
+                    software_tag: tag.clone(),
+                    public_key: smartlic_protocol::envelope::encode_public_key(&key.verifying_key()),
+                    agent_version: "bench-fleet".into(),
+                };
+                for _ in 0..MAX_TRIES {
+                    let t = Instant::now();
+                    match bench
+                        .exchange::<_, RegisterResponse>(i, "/register", &key, None, &body)
+                        .await
+                    {
+                        Ok(r) => {
+                            tally.ok.fetch_add(1, Ordering::Relaxed);
+                            out.push((
+                                Device {
+                                    key: key.clone(),
+                                    instance_id: r.instance_id,
+                                    server: i,
+                                },
+                                micros(t.elapsed()),
+                            ));
+                            break;
+                        }
+                        Err(Failure::Busy(ra)) => {
+                            tally.errors.fetch_add(1, Ordering::Relaxed);
+                            tally.busy.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(busy_wait(ra)).await;
+                        }
+                        Err(Failure::Other(e)) => {
+                            tally.errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!("registration {i}: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+            out
+        }));
+    }
+    let mut devices = Vec::new();
+    let mut reg_lat = Vec::new();
+    for w in workers {
+        for (d, us) in w.await? {
+            devices.push(d);
+            reg_lat.push(us);
+        }
+    }
+    let reg_elapsed = reg_start.elapsed().as_secs_f64();
+    if devices.is_empty() {
+        bail!(
+            "no device could register ({} errors)",
+            tally.errors.load(Ordering::Relaxed)
+        );
+    }
+    reg_lat.sort_unstable();
+    let devices = Arc::new(devices);
+
+    // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
+    let c = args.concurrency.min(devices.len());
+    let renew_start = Instant::now();
+    let renew_end = renew_start + Duration::from_secs_f64(args.seconds);
+    let renewals = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for w in 0..c {
+        let (bench, tally, devices, renewals, sku) = (
+            bench.clone(),
+            tally.clone(),
+            devices.clone(),
+            renewals.clone(),
+            sku.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::new();
+            let mut j = w;
+            // Bounded by time, and by count as a safety net.
+            while Instant::now() < renew_end && lat.len() < 50_000_000 {
+                let d = &devices[j % devices.len()];
+                j += c;
+                let body = AuthorizationRequest {
+                    hostname: "fleet".into(),
+                    usage: vec![Usage {
+                        sku: sku.clone(),
+                        count: 1 + (rand::random::<u64>() % 4),
+                    }],
+                };
+                let t = Instant::now();
+                match bench
+                    .exchange::<_, AuthorizationResponse>(
+                        d.server,
+                        "/authorize",
+                        &d.key,
+                        Some(d.instance_id.clone()),
+                        &body,
+                    )
+                    .await
+                {
+                    Ok(_) => {
+                        lat.push(micros(t.elapsed()));
+                        renewals.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(Failure::Busy(ra)) => {
+                        tally.errors.fetch_add(1, Ordering::Relaxed);
+                        tally.busy.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(busy_wait(ra).min(renew_end.saturating_duration_since(Instant::now())))
+                            .await;
+                    }
+                    Err(Failure::Other(e)) => {
+                        tally.errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("renewal: {e}");
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.await?);
+    }
+    let renew_elapsed = renew_start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let renewed = renewals.load(Ordering::Relaxed);
+
+    let storm = if args.storm {
+        Some(storm(&bench, &devices, &sku).await?)
+    } else {
+        None
+    };
+
+    Ok(FleetFigures {
+        servers: args.servers.iter().map(|u| u.to_string()).collect(),
+        devices: args.devices,
+        concurrency: args.concurrency,
+        registered: devices.len(),
+        registrations_per_s: devices.len() as f64 / reg_elapsed,
+        registration_p50_ms: percentile_ms(&reg_lat, 0.50),
+        registration_p99_ms: percentile_ms(&reg_lat, 0.99),
+        renewals: renewed,
+        renewal_seconds: renew_elapsed,
+        renewals_per_s: renewed as f64 / renew_elapsed,
+        p50_ms: percentile_ms(&lat, 0.50),
+        p99_ms: percentile_ms(&lat, 0.99),
+        max_ms: lat.last().map(|&us| f64::from(us) / 1000.0).unwrap_or(0.0),
+        errors: tally.errors.load(Ordering::Relaxed),
+        overloaded_503: tally.busy.load(Ordering::Relaxed),
+        crypto_floor_per_s: crypto_floor,
+        storm,
+    })
+}
+
+/// Every device renews at once; each retries after Retry-After + jitter until it succeeds.
+async fn storm(bench: &Arc<Bench>, devices: &Arc<Vec<Device>>, sku: &str) -> Result<StormFigures> {
+    let start = Instant::now();
+    let deadline = start + PHASE_LIMIT;
+    let tally = Arc::new(Tally::default());
+    let mut tasks = Vec::with_capacity(devices.len());
+    for i in 0..devices.len() {
+        let (bench, devices, tally, sku) = (bench.clone(), devices.clone(), tally.clone(), sku.to_string());
+        tasks.push(tokio::spawn(async move {
+            let d = &devices[i];
+            let body = AuthorizationRequest {
+                hostname: "fleet".into(),
+                usage: vec![Usage { sku, count: 1 }],
+            };
+            for tries in 1..=MAX_TRIES {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                match bench
+                    .exchange::<_, AuthorizationResponse>(
+                        d.server,
+                        "/authorize",
+                        &d.key,
+                        Some(d.instance_id.clone()),
+                        &body,
+                    )
+                    .await
+                {
+                    Ok(_) => {
+                        tally.ok.fetch_add(1, Ordering::Relaxed);
+                        return (true, tries, start.elapsed());
+                    }
+                    Err(Failure::Busy(ra)) => {
+                        tally.busy.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(busy_wait(ra)).await;
+                    }
+                    Err(Failure::Other(e)) => {
+                        // A failure that is not backpressure (e.g. a timeout): retry like the
+                        // agent, after its first back-off step.
+                        tally.errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("storm renewal: {e}");
+                        tokio::time::sleep(busy_wait(Some(2))).await;
+                    }
+                }
+            }
+            (false, MAX_TRIES, start.elapsed())
+        }));
+    }
+    let mut succeeded = 0;
+    let mut max_tries = 0;
+    let mut last = Duration::ZERO;
+    for t in tasks {
+        let (ok, tries, at) = t.await?;
+        succeeded += usize::from(ok);
+        max_tries = max_tries.max(tries);
+        last = last.max(at);
+    }
+    Ok(StormFigures {
+        devices: devices.len(),
+        succeeded,
+        overloaded_503: tally.busy.load(Ordering::Relaxed),
+        errors: tally.errors.load(Ordering::Relaxed),
+        max_tries,
+        converged_in_s: last.as_secs_f64(),
+        converged: succeeded == devices.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(servers: &[&str], devices: usize, conc: usize, secs: f64) -> Result<FleetArgs> {
+        let servers: Vec<String> = servers.iter().map(|s| s.to_string()).collect();
+        check_args(
+            &servers,
+            Some(Path::new("ca.pem")),
+            Some("key"),
+            devices,
+            conc,
+            secs,
+            false,
+        )
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        let a = check(&["https://127.0.0.1:8443", "https://localhost:9443/"], 10, 4, 2.0).unwrap();
+        assert_eq!(a.servers.len(), 2);
+        assert!(check(&["https://[::1]:8443"], 1, 1, 0.5).is_ok());
+        // Loopback only, https only.
+        assert!(check(&["https://10.0.0.1:8443"], 10, 4, 2.0).is_err());
+        assert!(check(&["https://example.com"], 10, 4, 2.0).is_err());
+        assert!(check(&["http://127.0.0.1:8443"], 10, 4, 2.0).is_err());
+        assert!(check(&[], 10, 4, 2.0).is_err());
+        // Bounds.
+        assert!(check(&["https://127.0.0.1:1"], 0, 4, 2.0).is_err());
+        assert!(check(&["https://127.0.0.1:1"], MAX_DEVICES + 1, 4, 2.0).is_err());
+        assert!(check(&["https://127.0.0.1:1"], 10, 0, 2.0).is_err());
+        assert!(check(&["https://127.0.0.1:1"], 10, 4, 0.0).is_err());
+        assert!(check(&["https://127.0.0.1:1"], 10, 4, f64::NAN).is_err());
+        // Missing CA or key.
+        let s = vec!["https://127.0.0.1:1".to_string()];
+        assert!(check_args(&s, None, Some("k"), 1, 1, 1.0, false).is_err());
+        assert!(check_args(&s, Some(Path::new("ca")), Some("  "), 1, 1, 1.0, false).is_err());
+    }
+
+    #[test]
+    fn percentiles_and_crypto_floor() {
+        let v: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile_ms(&v, 0.5), 51.0);
+        assert_eq!(percentile_ms(&v, 0.99), 99.0);
+        assert_eq!(percentile_ms(&[], 0.5), 0.0);
+        assert!(crypto_floor_per_s(Duration::from_millis(20)) > 0.0);
+        let w = busy_wait(Some(2));
+        assert!(w >= Duration::from_secs(2) && w <= Duration::from_secs(3));
+    }
+}
