@@ -21,6 +21,7 @@ pub struct World {
     pub server: Option<Server>,
 }
 
+#[derive(Clone)]
 pub struct Server {
     pub url: String,
     pub dir: PathBuf,
@@ -173,6 +174,20 @@ impl World {
         let s = self.server.as_ref().expect("a server");
         Command::new(BIN)
             .args(["--server", &s.url, "--ca"])
+            .arg(&s.ca)
+            .args(["--api-key", &s.api_key])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run smartlic")
+    }
+
+    /// Runs an admin command against another manager `url` (same CA and operator key as the
+    /// current server: managers sharing one database).
+    pub fn admin_via(&self, url: &str, args: &[&str]) -> Output {
+        let s = self.server.as_ref().expect("a server");
+        Command::new(BIN)
+            .args(["--server", url, "--ca"])
             .arg(&s.ca)
             .args(["--api-key", &s.api_key])
             .args(args)
