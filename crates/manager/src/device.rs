@@ -6,7 +6,7 @@
 use crate::compliance;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Audit, Event, InstanceRow, NewInstance};
+use crate::store::{Audit, Event, InstanceRow, NewInstance, Report};
 use crate::tokens;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -35,7 +35,9 @@ fn envelope_error(e: EnvelopeError) -> ApiError {
 }
 
 /// Checks a request's timestamp and nonce (after its signature).
-async fn check_fresh<T>(state: &AppState, p: &RequestPayload<T>, now: i64) -> Result<(), ApiError> {
+/// Checks a request's timestamp and nonce; with `record`, also records the nonce (refusing a
+/// replay). Without, the caller records it in its own write transaction.
+async fn check_fresh<T>(state: &AppState, p: &RequestPayload<T>, now: i64, record: bool) -> Result<(), ApiError> {
     let skew = p.timestamp.saturating_sub(now);
     if skew.abs() > MAX_CLOCK_SKEW {
         return Err(ApiError::Stale(format!(
@@ -51,7 +53,7 @@ async fn check_fresh<T>(state: &AppState, p: &RequestPayload<T>, now: i64) -> Re
             "nonce must have 1 to {MAX_NONCE_LEN} characters"
         )));
     }
-    if !state.store().record_nonce(&p.nonce, p.timestamp).await? {
+    if record && !state.store().record_nonce(&p.nonce, p.timestamp).await? {
         return Err(ApiError::Replayed);
     }
     Ok(())
@@ -87,6 +89,7 @@ async fn open_for_instance<T: DeserializeOwned>(
     state: &AppState,
     req: &SignedRequest,
     now: i64,
+    record_nonce: bool,
 ) -> Result<(InstanceRow, RequestPayload<T>), ApiError> {
     let id = req
         .instance_id
@@ -101,7 +104,7 @@ async fn open_for_instance<T: DeserializeOwned>(
     let key =
         decode_public_key(&instance.public_key).map_err(|e| ApiError::Internal(format!("stored key of {id}: {e}")))?;
     let payload = req.open::<T>(&key).map_err(envelope_error)?;
-    check_fresh(state, &payload, now).await?;
+    check_fresh(state, &payload, now, record_nonce).await?;
     Ok((instance, payload))
 }
 
@@ -138,7 +141,7 @@ async fn register_inner(
     let key: VerifyingKey = decode_public_key(&peeked.body.public_key).map_err(envelope_error)?;
     // Proof of possession: the request is signed by the key it registers.
     let payload: RequestPayload<RegisterRequest> = req.open(&key).map_err(envelope_error)?;
-    check_fresh(state, &payload, now).await?;
+    check_fresh(state, &payload, now, true).await?;
     let body = &payload.body;
     check_text("udi.pid", &body.udi.pid, 64)?;
     check_text("udi.sn", &body.udi.sn, 128)?;
@@ -221,6 +224,25 @@ async fn log_token_refusal(state: &AppState, token: &crate::store::TokenRow, err
     }
 }
 
+/// A request's nonce and timestamp, for a handler that records the nonce in its own write
+/// transaction (one commit per request instead of two on the hot path).
+#[derive(Debug, Clone)]
+pub struct Nonce {
+    /// The nonce.
+    pub value: String,
+    /// The request's timestamp.
+    pub timestamp: i64,
+}
+
+/// Where the nonce of an instance request is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NonceRecord {
+    /// Before the handler runs, on its own.
+    Before,
+    /// By the handler, in its write transaction (it gets the [`Nonce`]).
+    ByHandler,
+}
+
 /// Runs `f` on an opened instance request, logging a refusal that happens after the instance is
 /// known.
 async fn with_instance<T, R, F, Fut>(
@@ -228,16 +250,17 @@ async fn with_instance<T, R, F, Fut>(
     req: &SignedRequest,
     what: &str,
     source: Option<String>,
+    nonce_record: NonceRecord,
     f: F,
 ) -> Result<SignedResponse, ApiError>
 where
     T: DeserializeOwned,
     R: Serialize,
-    F: FnOnce(InstanceRow, T, Audit, i64) -> Fut,
+    F: FnOnce(InstanceRow, T, Audit, i64, Nonce) -> Fut,
     Fut: std::future::Future<Output = Result<R, ApiError>>,
 {
     let now = state.now();
-    let (instance, payload) = match open_for_instance::<T>(state, req, now).await {
+    let (instance, payload) = match open_for_instance::<T>(state, req, now, nonce_record == NonceRecord::Before).await {
         Ok(x) => x,
         Err(err) => {
             if let Some(id) = req.instance_id.as_deref()
@@ -249,8 +272,22 @@ where
             return Err(err);
         }
     };
-    let audit = device_audit(&instance.id, source);
-    let body = f(instance, payload.body, audit, now).await?;
+    let audit = device_audit(&instance.id, source.clone());
+    let nonce = Nonce {
+        value: payload.nonce.clone(),
+        timestamp: payload.timestamp,
+    };
+    let refusal_audit = device_audit(&instance.id, source);
+    let known = instance.clone();
+    let body = match f(instance, payload.body, audit, now, nonce).await {
+        Ok(b) => b,
+        Err(err) => {
+            if matches!(err, ApiError::Replayed) {
+                log_refusal(state, Some(&known), what, &err, &refusal_audit).await;
+            }
+            return Err(err);
+        }
+    };
     sign(state, payload.nonce, now, body)
 }
 
@@ -265,7 +302,8 @@ pub async fn renew_id(
         &req,
         "ID renewal",
         source,
-        |instance, _: RenewIdRequest, audit, now| async move {
+        NonceRecord::Before,
+        |instance, _: RenewIdRequest, audit, now, _| async move {
             let key = decode_public_key(&instance.public_key)
                 .map_err(|e| ApiError::Internal(format!("stored key of {}: {e}", instance.id)))?;
             let (id_certificate, id_expires_at) = state
@@ -323,7 +361,8 @@ pub async fn authorize(
         &req,
         "authorization",
         source,
-        |instance, body: AuthorizationRequest, audit, now| async move {
+        NonceRecord::ByHandler,
+        |instance, body: AuthorizationRequest, audit, now, nonce| async move {
             let usage = validate_usage(state.catalog(), &body.usage)?;
             let hostname = if body.hostname.trim().is_empty() {
                 instance.hostname.clone()
@@ -339,7 +378,18 @@ pub async fn authorize(
             };
             let report = state
                 .store()
-                .report_usage(&instance.id, &hostname, &usage, now, decide, &audit)
+                .report_usage(
+                    Report {
+                        id: &instance.id,
+                        hostname: &hostname,
+                        usage: &usage,
+                        now,
+                        nonce: Some((&nonce.value, nonce.timestamp)),
+                        va_hint: Some(&instance.va_id),
+                    },
+                    decide,
+                    &audit,
+                )
                 .await?;
             let entitlements: Vec<EntitlementStatus> = report
                 .skus
@@ -382,7 +432,8 @@ pub async fn deregister(
         &req,
         "deregistration",
         source,
-        |instance, _: DeregisterRequest, audit, now| async move {
+        NonceRecord::Before,
+        |instance, _: DeregisterRequest, audit, now, _| async move {
             let removed = state
                 .store()
                 .remove_instance(&instance.id, None, now, &audit)

@@ -75,11 +75,32 @@ impl Metrics {
         .increment(1);
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition, with the process's resident memory (standard name
+    /// `process_resident_memory_bytes`) read at scrape time where the platform tells it.
     pub fn render(&self) -> String {
         let handle = self.recorder.handle();
         handle.run_upkeep();
-        handle.render()
+        let mut text = handle.render();
+        if let Some(bytes) = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| resident_bytes(&s))
+        {
+            text.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
+            text.push_str("# TYPE process_resident_memory_bytes gauge\n");
+            text.push_str(&format!("process_resident_memory_bytes {bytes}\n"));
+        }
+        text
+    }
+}
+
+/// `VmRSS` of a Linux `/proc/PID/status` text, in bytes.
+pub fn resident_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut words = line.split_whitespace().skip(1);
+    let n: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") => n.checked_mul(1024),
+        _ => None,
     }
 }
 
@@ -97,5 +118,16 @@ mod tests {
         let text = m.render();
         assert!(text.contains("smartlic_registrations_total{result=\"ok\"} 2"), "{text}");
         assert!(text.contains("smartlic_http_requests_total"), "{text}");
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+    }
+
+    #[test]
+    fn resident_memory_is_read_from_proc_status() {
+        let status = "Name:\tsmartlic\nVmPeak:\t  9000 kB\nVmRSS:\t   51234 kB\nThreads:\t4\n";
+        assert_eq!(resident_bytes(status), Some(51234 * 1024));
+        assert_eq!(resident_bytes("VmRSS:\t12 MB\n"), None);
+        assert_eq!(resident_bytes("Name: x\n"), None);
+        assert_eq!(resident_bytes("VmRSS:\tlots kB\n"), None);
     }
 }

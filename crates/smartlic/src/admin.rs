@@ -17,14 +17,15 @@ use std::time::Duration;
 /// Where the license manager is and how to reach it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Connection {
-    /// License manager URL.
+    /// License manager URL (`bench fleet` takes it more than once: managers on one database).
     #[arg(
-        long,
+        long = "server",
         global = true,
         env = "SMARTLIC_SERVER",
-        default_value = "https://127.0.0.1:8443"
+        default_value = "https://127.0.0.1:8443",
+        action = clap::ArgAction::Append
     )]
-    pub server: String,
+    pub servers: Vec<String>,
     /// CA certificate (PEM) to trust for the manager: its `ca.pem`.
     #[arg(long, global = true, env = "SMARTLIC_CA")]
     pub ca: Option<PathBuf>,
@@ -287,9 +288,14 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 impl Client {
     fn new(conn: &Connection) -> Result<Client> {
-        let base = Url::parse(conn.server.trim()).with_context(|| format!("invalid --server URL {:?}", conn.server))?;
+        let server = match conn.servers.as_slice() {
+            [one] => one,
+            [] => bail!("pass --server URL"),
+            _ => bail!("administration commands talk to one manager: pass --server once"),
+        };
+        let base = Url::parse(server.trim()).with_context(|| format!("invalid --server URL {server:?}"))?;
         if base.scheme() != "https" {
-            bail!("--server must be an https:// URL (got {})", conn.server);
+            bail!("--server must be an https:// URL (got {server})");
         }
         let ca = conn
             .ca
@@ -781,13 +787,20 @@ mod tests {
     #[test]
     fn urls_encode_names() {
         let conn = Connection {
-            server: "https://127.0.0.1:8443/".into(),
+            servers: vec!["https://127.0.0.1:8443/".into()],
             ca: None,
             api_key: Some("k".into()),
         };
         // Without a CA the client is refused with a clear message.
         let e = Client::new(&conn).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(e.contains("--ca"), "{e}");
+        // Administration talks to one manager.
+        let two = Connection {
+            servers: vec!["https://127.0.0.1:8443/".into(), "https://127.0.0.1:8444/".into()],
+            ..conn.clone()
+        };
+        let e = Client::new(&two).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("pass --server once"), "{e}");
         let c = Client {
             http: reqwest::Client::builder()
                 .use_preconfigured_tls(

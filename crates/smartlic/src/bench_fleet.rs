@@ -37,6 +37,8 @@ pub const MAX_SECONDS: f64 = 3600.0;
 const PHASE_LIMIT: Duration = Duration::from_secs(600);
 /// Tries of one request that keeps getting 503.
 const MAX_TRIES: u32 = 50;
+/// Calls of `license list` timed after the registration phase.
+pub const LIST_PROBES: usize = 100;
 
 /// What the command line asked for, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,8 +164,17 @@ pub struct FleetFigures {
     pub errors: u64,
     /// Of which 503 overloaded.
     pub overloaded_503: u64,
+    /// Share of renewals whose reported usage differs from the steady count ([`USAGE_CHANGE_RATIO`]).
+    pub usage_change_ratio: f64,
     /// One core: verify one request signature + sign one answer, per second.
     pub crypto_floor_per_s: f64,
+    /// `license list` of the benchmark's VA (all registered devices in it), over the admin API on a
+    /// kept-alive connection, median of [`LIST_PROBES`] calls, ms.
+    pub license_list_p50_ms: f64,
+    /// Its 99th percentile, ms.
+    pub license_list_p99_ms: f64,
+    /// Each manager's resident memory after the renewal phase (its `/metrics`), MiB.
+    pub manager_rss_mib: Vec<f64>,
     /// The storm, with `--storm`.
     pub storm: Option<StormFigures>,
 }
@@ -258,6 +269,51 @@ impl Bench {
         Ok(serde_json::from_slice(&bytes)?)
     }
 
+    /// Times `LIST_PROBES` calls of GET `path` on the first manager (after one warm-up), µs, sorted.
+    async fn time_get(&self, key: &str, path: &str) -> Result<Vec<u32>> {
+        let mut lat = Vec::with_capacity(LIST_PROBES);
+        for i in 0..=LIST_PROBES {
+            let t = Instant::now();
+            let resp = self
+                .http
+                .get(self.url(0, path))
+                .bearer_auth(key)
+                .send()
+                .await
+                .with_context(|| format!("admin API {path}"))?;
+            let status = resp.status();
+            let body = resp.bytes().await?;
+            if !status.is_success() {
+                bail!("admin API {path}: HTTP {status}");
+            }
+            if body.is_empty() {
+                bail!("admin API {path}: empty answer");
+            }
+            if i > 0 {
+                lat.push(micros(t.elapsed()));
+            }
+        }
+        lat.sort_unstable();
+        Ok(lat)
+    }
+
+    /// Each manager's `process_resident_memory_bytes`, MiB (`None` where it does not tell).
+    async fn resident_mib(&self) -> Vec<f64> {
+        let mut out = Vec::new();
+        for i in 0..self.servers.len() {
+            let text = match self.http.get(self.url(i, "/metrics")).send().await {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let bytes = text
+                .lines()
+                .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            out.push(bytes.map(|b| b / (1024.0 * 1024.0)).unwrap_or(f64::NAN));
+        }
+        out
+    }
+
     /// One signed exchange, verified as the agent verifies it.
     async fn exchange<B: Serialize, R: DeserializeOwned>(
         &self,
@@ -301,6 +357,17 @@ impl Bench {
             .map_err(|e| Failure::Other(format!("response: {e}")))?;
         Ok(payload.body)
     }
+}
+
+/// Share of renewals that report a changed licence count (sessions come and go; the licence count
+/// of a node, one per 10,000 sessions, changes rarely between 30-day renewals).
+pub const USAGE_CHANGE_RATIO: f64 = 0.1;
+
+/// The licence count device `i` reports: its own steady 1-4, one more on [`USAGE_CHANGE_RATIO`]
+/// of renewals (`roll` is uniform in 0..1).
+pub fn renewal_usage(i: usize, roll: f64) -> u64 {
+    let steady = 1 + (i % 4) as u64;
+    if roll < USAGE_CHANGE_RATIO { steady + 1 } else { steady }
 }
 
 /// Retry-After with +0-50 % jitter, as the agent waits.
@@ -501,6 +568,14 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     reg_lat.sort_unstable();
     let devices = Arc::new(devices);
 
+    // The administrator's view of a VA holding every registered device.
+    let list_lat = bench
+        .time_get(
+            &args.api_key,
+            &format!("/api/v1/accounts/{}/virtual-accounts/DEFAULT/licenses", account.id),
+        )
+        .await?;
+
     // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
     let c = args.concurrency.min(devices.len());
     let renew_start = Instant::now();
@@ -520,13 +595,14 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             let mut j = w;
             // Bounded by time, and by count as a safety net.
             while Instant::now() < renew_end && lat.len() < 50_000_000 {
-                let d = &devices[j % devices.len()];
+                let idx = j % devices.len();
+                let d = &devices[idx];
                 j += c;
                 let body = AuthorizationRequest {
                     hostname: "fleet".into(),
                     usage: vec![Usage {
                         sku: sku.clone(),
-                        count: 1 + (rand::random::<u64>() % 4),
+                        count: renewal_usage(idx, rand::random::<f64>()),
                     }],
                 };
                 let t = Instant::now();
@@ -567,6 +643,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     lat.sort_unstable();
     let renewed = renewals.load(Ordering::Relaxed);
 
+    let rss = bench.resident_mib().await;
     let storm = if args.storm {
         Some(storm(&bench, &devices, &sku).await?)
     } else {
@@ -589,7 +666,11 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         max_ms: lat.last().map(|&us| f64::from(us) / 1000.0).unwrap_or(0.0),
         errors: tally.errors.load(Ordering::Relaxed),
         overloaded_503: tally.busy.load(Ordering::Relaxed),
+        usage_change_ratio: USAGE_CHANGE_RATIO,
         crypto_floor_per_s: crypto_floor,
+        license_list_p50_ms: percentile_ms(&list_lat, 0.50),
+        license_list_p99_ms: percentile_ms(&list_lat, 0.99),
+        manager_rss_mib: rss,
         storm,
     })
 }

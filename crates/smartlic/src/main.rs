@@ -130,11 +130,9 @@ enum BenchCommand {
         threads: usize,
     },
     /// A fleet of simulated devices registering and renewing against running managers over HTTPS
-    /// (uses the global --server, --ca and --api-key; loopback managers only).
+    /// (uses the global --server, repeated for managers on one database, --ca and --api-key;
+    /// loopback managers only).
     Fleet {
-        /// More manager URLs (same database); devices are spread over all of them.
-        #[arg(long = "server2", value_name = "URL")]
-        more_servers: Vec<String>,
         /// Simulated devices.
         #[arg(long, default_value_t = 1000)]
         devices: usize,
@@ -232,17 +230,14 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Bench {
             which:
                 BenchCommand::Fleet {
-                    more_servers,
                     devices,
                     concurrency,
                     seconds,
                     storm,
                 },
         } => {
-            let mut servers = vec![cli.conn.server.clone()];
-            servers.extend(more_servers);
             let args = bench_fleet::check_args(
-                &servers,
+                &cli.conn.servers,
                 cli.conn.ca.as_deref(),
                 cli.conn.api_key.as_deref(),
                 devices,

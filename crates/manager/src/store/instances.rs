@@ -64,12 +64,29 @@ pub struct NewInstance {
     pub id_cert_expires_at: i64,
 }
 
+/// A usage report of one product instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    /// The instance.
+    pub id: &'a str,
+    /// Its hostname now.
+    pub hostname: &'a str,
+    /// Licences in use per SKU (catalog spelling).
+    pub usage: &'a [(String, i64)],
+    /// The manager's clock.
+    pub now: i64,
+    /// The request's nonce and timestamp, recorded in the report's transaction (a replay is
+    /// refused and changes nothing); `None` when the caller recorded it.
+    pub nonce: Option<(&'a str, i64)>,
+    /// The instance's virtual account as last read, so its licence lots can be read before the
+    /// write turn; `None` reads them inside the transaction.
+    pub va_hint: Option<&'a str>,
+}
+
 /// What a usage report leaves behind, per SKU reported: the instance's count, and the VA's
 /// totals in use and purchased, read in the same transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageReport {
-    /// The instance.
-    pub instance: InstanceRow,
     /// (SKU, this instance's count, VA in use, VA purchased) in report order.
     pub skus: Vec<(String, i64, i64, i64)>,
 }
@@ -258,42 +275,100 @@ impl Store {
     /// the instance from those figures.
     pub async fn report_usage(
         &self,
-        id: &str,
-        hostname: &str,
-        usage: &[(String, i64)],
-        now: i64,
+        report: Report<'_>,
+        status_of: impl Fn(&[(String, i64, i64, i64)]) -> &'static str + Send + 'static,
+        audit: &Audit,
+    ) -> Result<UsageReport, StoreError> {
+        let Some(writer) = &self.writer else {
+            return self.report_usage_here(report, status_of, audit).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = super::batch::ReportJob {
+            id: report.id.to_string(),
+            hostname: report.hostname.to_string(),
+            usage: report.usage.to_vec(),
+            now: report.now,
+            nonce: report.nonce.map(|(n, t)| (n.to_string(), t)),
+            status_of: Box::new(status_of),
+            audit: audit.clone(),
+            reply,
+        };
+        let gone = || StoreError::Db(sqlx::Error::Configuration("the database writer has stopped".into()));
+        writer.jobs.send(job).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    pub(super) async fn report_usage_here(
+        &self,
+        report: Report<'_>,
         status_of: impl Fn(&[(String, i64, i64, i64)]) -> &'static str,
         audit: &Audit,
     ) -> Result<UsageReport, StoreError> {
+        let Report {
+            id,
+            hostname,
+            usage,
+            now,
+            nonce,
+            va_hint,
+        } = report;
+        // The VA's licence lots are read before the write turn (on SQLite writers take turns, so
+        // each statement inside the transaction costs every waiting device): a deposit racing
+        // with the report shows in the next one, as it would had it come a moment later.
+        let early_lots = match va_hint {
+            Some(va) => Some((
+                va.to_string(),
+                super::licenses::lots(&mut *self.pool.acquire().await?, va, None).await?,
+            )),
+            None => None,
+        };
         let mut tx = self.write_tx().await?;
-        // Takes the instance's row lock first: reports of one instance run one at a time.
-        let touched = sqlx::query("UPDATE product_instances SET last_contact = $2, hostname = $3 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .bind(hostname)
-            .execute(&mut *tx)
-            .await?;
-        if touched.rows_affected() == 0 {
-            return Err(unknown_instance(id).into());
+        if let Some((nonce, request_time)) = nonce
+            && !super::misc::insert_nonce(&mut tx, nonce, request_time).await?
+        {
+            return Err(ApiError::Replayed.into());
         }
-        let va_id: String = sqlx::query_scalar("SELECT va_id FROM product_instances WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let old: Vec<(String, i64)> = sqlx::query_as("SELECT sku, count FROM instance_usage WHERE instance_id = $1")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+        // Takes the instance's row lock first: reports of one instance run one at a time. One
+        // round trip locks, stamps and reads what the report needs; the hot path of every
+        // renewal is kept to few statements (each is a round trip to the database).
+        let locked: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "UPDATE product_instances SET last_contact = $2, last_auth_at = $2, hostname = $3 WHERE id = $1 \
+             RETURNING account_id, va_id, last_auth_status",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(hostname)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((account_id, va_id, old_status)) = locked else {
+            return Err(unknown_instance(id).into());
+        };
+        // This instance's counts and the VA's totals, in one round trip.
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT 0 AS which, sku, count FROM instance_usage WHERE instance_id = $1 \
+             UNION ALL SELECT 1 AS which, sku, in_use FROM va_usage WHERE va_id = $2",
+        )
+        .bind(id)
+        .bind(&va_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let old: Vec<(String, i64)> = rows.iter().filter(|r| r.0 == 0).map(|r| (r.1.clone(), r.2)).collect();
+        let mut va_in_use: Vec<(String, i64)> = rows.into_iter().filter(|r| r.0 == 1).map(|r| (r.1, r.2)).collect();
         let changes = compliance::usage_changes(&old, usage);
-        apply_changes(&mut tx, id, &va_id, &changes).await?;
-        let lots = super::licenses::lots(&mut tx, &va_id, None).await?;
+        // The totals the changes leave, as the database computed them (under their row locks).
+        for (sku, total) in apply_changes(&mut tx, id, &va_id, &changes).await? {
+            match va_in_use.iter_mut().find(|(s, _)| *s == sku) {
+                Some(row) => row.1 = total,
+                None => va_in_use.push((sku, total)),
+            }
+        }
+        let lots = match early_lots {
+            Some((va, lots)) if va == va_id => lots,
+            _ => super::licenses::lots(&mut tx, &va_id, None).await?,
+        };
         let mut skus = Vec::with_capacity(usage.len());
         for (sku, count) in usage {
-            let in_use: Option<i64> = sqlx::query_scalar("SELECT in_use FROM va_usage WHERE va_id = $1 AND sku = $2")
-                .bind(&va_id)
-                .bind(sku)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let in_use = va_in_use.iter().find(|(s, _)| s == sku).map(|(_, n)| *n);
             let sku_lots: Vec<compliance::Lot> = lots
                 .iter()
                 .filter(|l| &l.sku == sku)
@@ -307,14 +382,14 @@ impl Store {
             ));
         }
         let status = status_of(&skus);
-        sqlx::query("UPDATE product_instances SET last_auth_at = $2, last_auth_status = $3 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .bind(status)
-            .execute(&mut *tx)
-            .await?;
-        let instance = instance_by_id(&mut tx, id).await?.ok_or_else(|| unknown_instance(id))?;
-        if !changes.is_empty() {
+        if old_status.as_deref() != Some(status) {
+            sqlx::query("UPDATE product_instances SET last_auth_status = $2 WHERE id = $1")
+                .bind(id)
+                .bind(status)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !changes.is_empty() || old_status.as_deref() != Some(status) {
             let new_usage: Vec<(String, i64)> = usage.iter().filter(|(_, c)| *c > 0).cloned().collect();
             append_event(
                 &mut tx,
@@ -322,7 +397,7 @@ impl Store {
                 audit,
                 Event {
                     action: "device.usage",
-                    account_id: Some(&instance.account_id),
+                    account_id: Some(&account_id),
                     va_id: Some(&va_id),
                     object_id: Some(id),
                     detail: format!("usage now {}; {status}", describe(&new_usage)),
@@ -331,7 +406,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(UsageReport { instance, skus })
+        Ok(UsageReport { skus })
     }
 
     /// Removes a product instance and releases its licences; `None` if there is no such
@@ -380,13 +455,13 @@ impl Store {
     }
 }
 
-fn unknown_instance(id: &str) -> ApiError {
+pub(super) fn unknown_instance(id: &str) -> ApiError {
     ApiError::UnknownInstance(format!(
         "product instance {id} is not registered with this license manager"
     ))
 }
 
-fn describe(usage: &[(String, i64)]) -> String {
+pub(super) fn describe(usage: &[(String, i64)]) -> String {
     if usage.is_empty() {
         return "no licences".into();
     }
@@ -407,12 +482,13 @@ async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Ins
 }
 
 /// Applies usage changes of one instance and the matching VA totals.
-async fn apply_changes(
+pub(super) async fn apply_changes(
     conn: &mut AnyConnection,
     instance_id: &str,
     va_id: &str,
     changes: &[UsageChange],
-) -> Result<(), StoreError> {
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut totals = Vec::with_capacity(changes.len());
     for ch in changes {
         if ch.new_count == 0 {
             sqlx::query("DELETE FROM instance_usage WHERE instance_id = $1 AND sku = $2")
@@ -431,17 +507,18 @@ async fn apply_changes(
             .execute(&mut *conn)
             .await?;
         }
-        sqlx::query(
+        let total: i64 = sqlx::query_scalar(
             "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
-             ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use",
+             ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
         )
         .bind(va_id)
         .bind(&ch.sku)
         .bind(ch.delta)
-        .execute(&mut *conn)
+        .fetch_one(&mut *conn)
         .await?;
+        totals.push((ch.sku.clone(), total));
     }
-    Ok(())
+    Ok(totals)
 }
 
 /// Deletes an instance after releasing its licences from the VA totals; returns what it used.

@@ -2,6 +2,7 @@
 
 use super::{Audit, Event, Store, append_event};
 use crate::error::StoreError;
+use sqlx::AnyConnection;
 
 /// The installation's PKI as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -98,26 +99,21 @@ impl Store {
 
     /// Records a device request nonce; false if it was seen before (a replay).
     pub async fn record_nonce(&self, nonce: &str, request_time: i64) -> Result<bool, StoreError> {
-        let r = sqlx::query("INSERT INTO seen_nonces (nonce, seen_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
-            .bind(nonce)
-            .bind(request_time)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() == 1)
+        insert_nonce(&mut *self.write_conn().await?, nonce, request_time).await
     }
 
     /// Forgets nonces of requests older than `before` (they fail the timestamp check anyway).
     pub async fn prune_nonces(&self, before: i64) -> Result<u64, StoreError> {
         let r = sqlx::query("DELETE FROM seen_nonces WHERE seen_at < $1")
             .bind(before)
-            .execute(&self.pool)
+            .execute(&mut *self.write_conn().await?)
             .await?;
         Ok(r.rows_affected())
     }
 
     /// Appends an event outside any other change (e.g. a refused request).
     pub async fn log_event(&self, at: i64, audit: &Audit, e: Event<'_>) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.write_conn().await?;
         append_event(&mut conn, at, audit, e).await
     }
 
@@ -132,4 +128,14 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Records a nonce on `conn` (in the caller's transaction, if any); false if it was seen before.
+pub(crate) async fn insert_nonce(conn: &mut AnyConnection, nonce: &str, request_time: i64) -> Result<bool, StoreError> {
+    let r = sqlx::query("INSERT INTO seen_nonces (nonce, seen_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
+        .bind(nonce)
+        .bind(request_time)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
 }

@@ -14,6 +14,7 @@ on_both_engines!(
     token_uses_are_counted_atomically,
     token_refusals_change_nothing,
     usage_totals_follow_reports_removals_and_reregistrations,
+    concurrent_reports_keep_exact_totals,
     nonces_refuse_replays_and_are_pruned,
     pki_is_set_up_once,
     users_keys_and_events,
@@ -207,6 +208,23 @@ fn usage(v: &[(&str, i64)]) -> Vec<(String, i64)> {
     v.iter().map(|(s, n)| (s.to_string(), *n)).collect()
 }
 
+fn rep<'a>(
+    id: &'a str,
+    hostname: &'a str,
+    usage: &'a [(String, i64)],
+    now: i64,
+    nonce: Option<(&'a str, i64)>,
+) -> crate::store::Report<'a> {
+    crate::store::Report {
+        id,
+        hostname,
+        usage,
+        now,
+        nonce,
+        va_hint: None,
+    }
+}
+
 async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
     let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
     let t = new_token(&s, &d.id, None, "secret-u").await;
@@ -218,22 +236,52 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
     let status = |_: &[(String, i64, i64, i64)]| "AUTHORIZED";
 
     let r = s
-        .report_usage(&i1.id, "node1", &usage(&[(pw, 2), (sg, 1)]), NOW + 5, status, &op())
+        .report_usage(
+            rep(&i1.id, "node1", &usage(&[(pw, 2), (sg, 1)]), NOW + 5, None),
+            status,
+            &op(),
+        )
         .await
         .unwrap();
     assert_eq!(r.skus, vec![(pw.to_string(), 2, 2, 2), (sg.to_string(), 1, 1, 0)]);
-    assert_eq!(r.instance.last_contact, NOW + 5);
-    assert_eq!(r.instance.last_auth_status.as_deref(), Some("AUTHORIZED"));
+    let row = s.instance(&i1.id).await.unwrap().unwrap();
+    assert_eq!(row.last_contact, NOW + 5);
+    assert_eq!(row.last_auth_at, Some(NOW + 5));
+    assert_eq!(row.last_auth_status.as_deref(), Some("AUTHORIZED"));
     let r = s
-        .report_usage(&i2.id, "node2-new", &usage(&[(pw, 1)]), NOW + 6, status, &op())
+        .report_usage(
+            rep(&i2.id, "node2-new", &usage(&[(pw, 1)]), NOW + 6, None),
+            status,
+            &op(),
+        )
         .await
         .unwrap();
     assert_eq!(r.skus, vec![(pw.to_string(), 1, 3, 2)], "VA total spans instances");
-    assert_eq!(r.instance.hostname, "node2-new");
+    assert_eq!(s.instance(&i2.id).await.unwrap().unwrap().hostname, "node2-new");
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 3), (sg, 1)]));
 
+    // A replayed nonce is refused inside the report's transaction, and changes nothing.
+    s.report_usage(
+        rep(&i2.id, "node2", &usage(&[(pw, 1)]), NOW + 6, Some(("n-1", NOW + 6))),
+        status,
+        &op(),
+    )
+    .await
+    .unwrap();
+    let e = s
+        .report_usage(
+            rep(&i2.id, "node2", &usage(&[(pw, 2)]), NOW + 6, Some(("n-1", NOW + 6))),
+            status,
+            &op(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Refused(ApiError::Replayed)), "{e:?}");
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 3), (sg, 1)]));
+    assert!(!s.record_nonce("n-1", NOW + 6).await.unwrap(), "the nonce was kept");
+
     // A new report replaces the old one.
-    s.report_usage(&i1.id, "node1", &usage(&[(pw, 1)]), NOW + 7, status, &op())
+    s.report_usage(rep(&i1.id, "node1", &usage(&[(pw, 1)]), NOW + 7, None), status, &op())
         .await
         .unwrap();
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 2)]));
@@ -245,7 +293,7 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
     assert!(s.instance(&i1.id).await.unwrap().is_none());
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 1)]));
     let e = s
-        .report_usage(&i1.id, "node1", &[], NOW + 9, status, &op())
+        .report_usage(rep(&i1.id, "node1", &[], NOW + 9, None), status, &op())
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::Refused(ApiError::UnknownInstance(_))));
@@ -358,4 +406,97 @@ async fn users_keys_and_events(s: Store) {
     .await
     .unwrap();
     assert_eq!(s.list_events(None, 100).await.unwrap().len(), 3);
+}
+
+/// Many reports at once (on SQLite they are applied in batches): every total is exact, a nonce
+/// used twice is refused once, an unknown instance is refused without failing the others, and
+/// compliance flips exactly when the VA goes over what it bought.
+async fn concurrent_reports_keep_exact_totals(s: Store) {
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let t = new_token(&s, &d.id, None, "secret-c").await;
+    let pw = "ASR5K-00-PW10GTWY";
+    s.deposit(&a.id, &d.id, pw, 100, None, NOW, &op()).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        let (i, _) = s.register_instance(&t.id, &instance(n), NOW, &op()).await.unwrap();
+        ids.push(i.id);
+    }
+    let status = |skus: &[(String, i64, i64, i64)]| {
+        if skus.iter().any(|(_, n, in_use, bought)| *n > 0 && in_use > bought) {
+            "OUT_OF_COMPLIANCE"
+        } else {
+            "AUTHORIZED"
+        }
+    };
+    // Round 1: instance k reports k % 3 + 1 licences, all at once; two share a nonce.
+    let mut tasks = Vec::new();
+    for (k, id) in ids.iter().enumerate() {
+        let (s, id) = (s.clone(), id.clone());
+        let nonce = if k == 39 { "dup".to_string() } else { format!("r1-{k}") };
+        let nonce = if k == 38 { "dup".to_string() } else { nonce };
+        tasks.push(tokio::spawn(async move {
+            let u = usage(&[(pw, (k % 3 + 1) as i64)]);
+            s.report_usage(rep(&id, "h", &u, NOW + 1, Some((&nonce, NOW + 1))), status, &op())
+                .await
+        }));
+    }
+    tasks.push(tokio::spawn({
+        let s = s.clone();
+        async move {
+            let u = usage(&[(pw, 5)]);
+            s.report_usage(rep("no-such-instance", "h", &u, NOW + 1, None), status, &op())
+                .await
+        }
+    }));
+    let mut ok = 0;
+    let mut replayed = 0;
+    let mut unknown = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(r) => {
+                assert_eq!(r.skus[0].0, pw);
+                ok += 1;
+            }
+            Err(StoreError::Refused(ApiError::Replayed)) => replayed += 1,
+            Err(StoreError::Refused(ApiError::UnknownInstance(_))) => unknown += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((ok, replayed, unknown), (39, 1, 1));
+    let replayed_k = if s.instance_usage(&ids[38]).await.unwrap().is_empty() {
+        38
+    } else {
+        39
+    };
+    let expected: i64 = (0..40).filter(|k| *k != replayed_k).map(|k| (k % 3 + 1) as i64).sum();
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, expected)]));
+
+    // Round 2: everyone reports 3 licences: 120 > 100 bought, so every answer is out of compliance
+    // for the reports that come after the total passes 100, and the final total is exact.
+    let mut tasks = Vec::new();
+    for id in &ids {
+        let (s, id) = (s.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let u = usage(&[(pw, 3)]);
+            s.report_usage(rep(&id, "h", &u, NOW + 2, None), status, &op()).await
+        }));
+    }
+    let mut last_totals = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap().unwrap();
+        last_totals.push(r.skus[0].2);
+    }
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 120)]));
+    assert_eq!(last_totals.iter().max(), Some(&120), "{last_totals:?}");
+    // A final report sees the whole VA over what it bought.
+    let u = usage(&[(pw, 3)]);
+    let r = s
+        .report_usage(rep(&ids[0], "h", &u, NOW + 3, None), status, &op())
+        .await
+        .unwrap();
+    assert_eq!(r.skus, vec![(pw.to_string(), 3, 120, 100)]);
+    assert_eq!(
+        s.instance(&ids[0]).await.unwrap().unwrap().last_auth_status.as_deref(),
+        Some("OUT_OF_COMPLIANCE")
+    );
 }

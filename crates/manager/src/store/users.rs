@@ -124,7 +124,7 @@ impl Store {
         )
         .bind(key_hash)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.write_conn().await?)
         .await?;
         Ok(())
     }
