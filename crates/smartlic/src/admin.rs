@@ -425,7 +425,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -480,7 +480,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
     match cmd {
         AdminCommand::Account(AccountCommand::Create { name, domain }) => {
             let a: AccountInfo = c.post(&["accounts"], &CreateAccount { name, domain }).await?;
-            println!("{}", a.id);
+            outln!("{}", a.id);
         }
         AdminCommand::Account(AccountCommand::List { json }) => {
             let list: Vec<AccountInfo> = c.get(&["accounts"], &[]).await?;
@@ -498,7 +498,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            println!("{}", table(&["ID", "NAME", "DOMAIN", "CREATED"], &rows));
+            outln!("{}", table(&["ID", "NAME", "DOMAIN", "CREATED"], &rows));
         }
         AdminCommand::Va(VaCommand::Create {
             account,
@@ -511,7 +511,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     &CreateVirtualAccount { name, description },
                 )
                 .await?;
-            println!("{}", v.id);
+            outln!("{}", v.id);
         }
         AdminCommand::Va(VaCommand::List { account, json }) => {
             let list: Vec<VirtualAccountInfo> = c.get(&["accounts", &account, "virtual-accounts"], &[]).await?;
@@ -522,7 +522,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                 .iter()
                 .map(|v| vec![v.id.clone(), v.name.clone(), v.description.clone()])
                 .collect();
-            println!("{}", table(&["ID", "NAME", "DESCRIPTION"], &rows));
+            outln!("{}", table(&["ID", "NAME", "DESCRIPTION"], &rows));
         }
         AdminCommand::License(LicenseCommand::Deposit {
             account,
@@ -543,11 +543,15 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                 .await?;
             let now = l.licenses.iter().find(|s| s.sku.eq_ignore_ascii_case(&sku));
             match now {
-                Some(s) => println!(
+                Some(s) => outln!(
                     "Deposited {quantity} {} in {}: purchased {}, in use {}, balance {}",
-                    s.sku, l.virtual_account, s.purchased, s.in_use, s.balance
+                    s.sku,
+                    l.virtual_account,
+                    s.purchased,
+                    s.in_use,
+                    s.balance
                 ),
-                None => println!("Deposited {quantity} {sku} in {}", l.virtual_account),
+                None => outln!("Deposited {quantity} {sku} in {}", l.virtual_account),
             }
         }
         AdminCommand::License(LicenseCommand::Transfer {
@@ -568,7 +572,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     },
                 )
                 .await?;
-            println!(
+            outln!(
                 "Transferred {quantity} {} from {} to {}",
                 sku.to_uppercase(),
                 r.from.virtual_account,
@@ -582,7 +586,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
             if json {
                 return print_json(&l);
             }
-            println!("{}", license_table(&l));
+            outln!("{}", license_table(&l));
         }
         AdminCommand::Token(TokenCommand::Create {
             account,
@@ -603,7 +607,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     },
                 )
                 .await?;
-            println!("{}", t.token);
+            outln!("{}", t.token);
         }
         AdminCommand::Token(TokenCommand::List { account, va, json }) => {
             let q: Vec<(&str, &str)> = va.as_deref().map(|v| vec![("va", v)]).unwrap_or_default();
@@ -628,7 +632,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 table(
                     &[
@@ -653,7 +657,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     None,
                 )
                 .await?;
-            println!("Token {} revoked", t.id);
+            outln!("Token {} revoked", t.id);
         }
         AdminCommand::Instance(InstanceCommand::List { account, va, json }) => {
             let q: Vec<(&str, &str)> = va.as_deref().map(|v| vec![("va", v)]).unwrap_or_default();
@@ -674,7 +678,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 table(
                     &["ID", "UDI", "HOSTNAME", "VIRTUAL ACCOUNT", "LAST CONTACT", "STATUS"],
@@ -691,16 +695,16 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
             if json {
                 return print_json(&i);
             }
-            println!("Instance:        {}", i.id);
-            println!("UDI:             {}", i.udi);
-            println!("Hostname:        {}", i.hostname);
-            println!("Virtual Account: {}", i.virtual_account);
-            println!("Software Tag:    {}", i.software_tag);
-            println!("Registered:      {}", format_rfc3339(i.registered_at));
-            println!("Last Contact:    {}", format_rfc3339(i.last_contact));
-            println!("ID Expires:      {}", format_rfc3339(i.id_expires_at));
-            println!("Status:          {}", i.status);
-            println!("Usage:           {}", released(&i.usage));
+            outln!("Instance:        {}", i.id);
+            outln!("UDI:             {}", i.udi);
+            outln!("Hostname:        {}", i.hostname);
+            outln!("Virtual Account: {}", i.virtual_account);
+            outln!("Software Tag:    {}", i.software_tag);
+            outln!("Registered:      {}", format_rfc3339(i.registered_at));
+            outln!("Last Contact:    {}", format_rfc3339(i.last_contact));
+            outln!("ID Expires:      {}", format_rfc3339(i.id_expires_at));
+            outln!("Status:          {}", i.status);
+            outln!("Usage:           {}", released(&i.usage));
         }
         AdminCommand::Instance(InstanceCommand::Remove { account, instance_id }) => {
             let r: RemovedInstance = c
@@ -711,7 +715,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     None,
                 )
                 .await?;
-            println!("Removed product instance {}; released {}", r.id, released(&r.released));
+            outln!("Removed product instance {}; released {}", r.id, released(&r.released));
         }
         AdminCommand::User(UserCommand::Create {
             account,
@@ -743,7 +747,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     },
                 )
                 .await?;
-            println!("{}", u.api_key);
+            outln!("{}", u.api_key);
         }
         AdminCommand::User(UserCommand::List { account, json }) => {
             let list: Vec<UserInfo> = c.get(&["accounts", &account, "users"], &[]).await?;
@@ -762,7 +766,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                     ]
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 table(&["ID", "EMAIL", "ROLE", "VIRTUAL ACCOUNT", "PORTAL LOGIN"], &rows)
             );

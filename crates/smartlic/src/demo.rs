@@ -189,20 +189,20 @@ pub async fn run(dir: &Path, listen: &str) -> Result<()> {
         )?;
     }
     let summary = cli(&node_dir, &["show license summary".to_string()])?;
-    println!("{summary}");
-    println!("The demo is running:");
-    println!(
+    outln!("{summary}");
+    outln!("The demo is running:");
+    outln!(
         "  license manager   {url}  (portal and API; CA {}, API key in {})",
         ca.display(),
         manager_dir.join("admin.key").display()
     );
-    println!("  node CLI          smartlic cli --data-dir {}", node_dir.display());
-    println!(
+    outln!("  node CLI          smartlic cli --data-dir {}", node_dir.display());
+    outln!(
         "  admin client      smartlic --server {url} --ca {} --api-key $(cat {}) license list --account 'Demo Mobile' --va core-east",
         ca.display(),
         manager_dir.join("admin.key").display()
     );
-    println!("Press Ctrl-C to stop (both processes stop with it).");
+    outln!("Press Ctrl-C to stop (both processes stop with it).");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r?,

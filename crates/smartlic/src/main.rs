@@ -3,6 +3,31 @@
 //! `token`, `instance`, `user`), benchmarks (`bench`) and a demo (`demo`). This file only parses
 //! flags and wires the library crates together.
 
+/// `println!` that ends the process quietly when stdout is closed (`smartlic … | head`), instead
+/// of panicking on the broken pipe.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stdout; a closed pipe ends the process with success (the reader has what
+/// it wanted), another write error with a message and status 1.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("smartlic: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 mod admin;
 mod bench;
 mod bench_fleet;
@@ -224,7 +249,7 @@ fn run(cli: Cli) -> Result<bool> {
             which: BenchCommand::Admission { seconds, threads },
         } => {
             let figures = bench::admission(seconds, threads);
-            println!("{}", serde_json::to_string_pretty(&figures)?);
+            outln!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(true)
         }
         Command::Bench {
@@ -246,7 +271,7 @@ fn run(cli: Cli) -> Result<bool> {
                 storm,
             )?;
             let figures = runtime()?.block_on(bench_fleet::run(args))?;
-            println!("{}", serde_json::to_string_pretty(&figures)?);
+            outln!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(true)
         }
         Command::Demo { data_dir, listen } => {

@@ -149,7 +149,7 @@ pub fn interactive(dir: &Path) -> Result<bool> {
         match read {
             Ok(line) => {
                 if help_asked.swap(false, Ordering::SeqCst) {
-                    println!("{line}?");
+                    outln!("{line}?");
                     let r = call(Request::Help { line: line.clone() })?;
                     print!("{}", r.output);
                     initial = line;
@@ -162,7 +162,7 @@ pub fn interactive(dir: &Path) -> Result<bool> {
                 let r = call(Request::Exec { line })?;
                 print!("{}", r.output);
                 if !r.output.is_empty() && !r.output.ends_with('\n') {
-                    println!();
+                    outln!();
                 }
                 all_ok &= r.ok;
                 prompt = r.prompt;

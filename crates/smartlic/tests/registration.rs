@@ -338,3 +338,25 @@ fn admin_errors_are_one_clear_line() {
         .expect("run");
     assert!(!out.status.success());
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let mut w = World::new();
+    w.start_server();
+    setup_account(&w);
+    let s = w.server.clone().expect("server");
+    // `smartlic account list | head -0`: the reader is gone before the first line is written.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(BIN)
+        .args(["--server", &s.url, "--ca"])
+        .arg(&s.ca)
+        .args(["--api-key", &s.api_key, "account", "list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run smartlic");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?} {err}", out.status);
+}

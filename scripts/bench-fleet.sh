@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Reproduces the figures of docs/performance.md: release build, then `smartlic bench fleet`
+# against one manager on SQLite, one on PostgreSQL, two on one PostgreSQL database, and 100,000
+# devices in one account. Needs PostgreSQL on 127.0.0.1:5432 with trust auth (database `test`).
+# Prints one JSON object per run; results also go to $OUT (default target/bench-fleet).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p smartlic
+B=$PWD/target/release/smartlic
+OUT=${OUT:-$PWD/target/bench-fleet}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+DEVICES=${DEVICES:-2000}
+SECONDS_RENEW=${SECONDS_RENEW:-10}
+rm -rf "$OUT" && mkdir -p "$OUT"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+start() { # name listen [database]
+  local dir=$OUT/$1
+  if [ $# -ge 3 ]; then "$B" server --data-dir "$dir" --listen "$2" --database "$3" >"$dir.log" 2>&1 &
+  else "$B" server --data-dir "$dir" --listen "$2" >"$dir.log" 2>&1 & fi
+  pids+=($!)
+  for _ in $(seq 100); do grep -q "listening on" "$dir.log" 2>/dev/null && return; sleep 0.1; done
+  echo "manager $1 did not start" >&2; cat "$dir.log" >&2; exit 1
+}
+fresh_db() { psql "$PG/test" -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null; }
+key() { cat "$OUT/$1/admin.key"; }
+fleet() { # name servers... -- extra args
+  local name=$1; shift; local args=()
+  while [ "$1" != "--" ]; do args+=(--server "$1"); shift; done; shift
+  "$B" "${args[@]}" --ca "$OUT/$name/ca.pem" --api-key "$(key "$name")" bench fleet "$@" | tee "$OUT/$name-$(date +%s).json"
+}
+
+start sqlite 127.0.0.1:19501
+fleet sqlite https://127.0.0.1:19501 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+
+fresh_db smartlic_bench_pg
+start pg 127.0.0.1:19502 "$PG/smartlic_bench_pg"
+fleet pg https://127.0.0.1:19502 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+
+fresh_db smartlic_bench_two
+start two-a 127.0.0.1:19503 "$PG/smartlic_bench_two"
+start two-b 127.0.0.1:19504 "$PG/smartlic_bench_two"
+fleet two-a https://127.0.0.1:19503 https://127.0.0.1:19504 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW"
+
+if [ -n "${LARGE:-}" ]; then
+  fleet sqlite https://127.0.0.1:19501 -- --devices 100000 --concurrency 64 --seconds "$SECONDS_RENEW"
+  fleet pg https://127.0.0.1:19502 -- --devices 100000 --concurrency 64 --seconds "$SECONDS_RENEW"
+fi
