@@ -1102,3 +1102,199 @@ async fn documents_health_and_portal() {
     assert!(page.as_str().unwrap().contains("smartlic license manager"));
     db.finish().await;
 }
+
+/// Strict isolation: every operation of the OpenAPI document, walked with the victim's real ids
+/// and names in its path, as the administrator of another Smart Account and as the VA
+/// administrator of another virtual account of the same account. The other account gets 403 or
+/// 404 everywhere. The other VA gets 403 or 404 wherever the path names the victim's VA or one
+/// of its objects; where the path names only the account (lists across it), an answer may
+/// succeed but must hold none of the victim VA's data. Afterwards the victim's state is as it was.
+/// Device endpoints are left out: they authenticate by the device's signature, not by users, and
+/// `every_device_refusal_has_its_code` covers them.
+#[tokio::test]
+async fn every_endpoint_refuses_other_tenants() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    // The victim: VA East of Acme, with licences, a token, a product instance and a user.
+    app.setup_account().await;
+    let east = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts",
+            Some(json!({"name": "East"})),
+        )
+        .await;
+    let east_id = east["id"].as_str().unwrap().to_string();
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts",
+        Some(json!({"name": "West"})),
+    )
+    .await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
+        Some(json!({"sku": PW, "quantity": 5})),
+    )
+    .await;
+    let t = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
+            Some(json!({"description": "east-secret-desc"})),
+        )
+        .await;
+    let token_id = t["info"]["id"].as_str().unwrap().to_string();
+    let token = t["token"].as_str().unwrap().to_string();
+    let mut dev = Device::new(41);
+    let reg = register(&app, &mut dev, &token).await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/users",
+        Some(json!({"email": "victim@acme.example", "role": "va-user", "va": "East"})),
+    )
+    .await;
+    let acme_id = app.op(Method::GET, "/api/v1/accounts/Acme", None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The attackers.
+    app.op(
+        Method::POST,
+        "/api/v1/accounts",
+        Some(json!({"name": "Other", "domain": "other.example"})),
+    )
+    .await;
+    let key = |v: Value| v["api_key"].as_str().unwrap().to_string();
+    let other_admin = key(app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Other/users",
+            Some(json!({"email": "boss@other.example", "role": "sa-admin"})),
+        )
+        .await);
+    let west_admin = key(app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"})),
+        )
+        .await);
+
+    // What must never come back to them.
+    let secrets = [
+        east_id.clone(),
+        reg.instance_id.clone(),
+        token_id.clone(),
+        dev.sn.clone(),
+        "victim@acme.example".to_string(),
+        "east-secret-desc".to_string(),
+    ];
+    let before = victim_state(&app).await;
+
+    let doc = app.op(Method::GET, "/api/v1/openapi.json", None).await;
+    let paths = doc["paths"].as_object().expect("paths in the OpenAPI document");
+    let mut walked = 0;
+    for (template, ops) in paths {
+        let full = if template.starts_with("/api/v1") {
+            template.clone()
+        } else {
+            format!("/api/v1{template}")
+        };
+        if full.starts_with("/api/v1/device") {
+            continue;
+        }
+        for (method, _) in ops.as_object().expect("operations") {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            if !full.contains("{account}") && m == Method::GET {
+                // Account-free reads (`GET /accounts` lists only the caller's own account,
+                // asserted in `roles_limit_what_users_see_and_do`; the documents are public).
+                continue;
+            }
+            // Names and ids both, in every position.
+            for (account, va) in [("Acme", "East"), (acme_id.as_str(), east_id.as_str())] {
+                let path = full
+                    .replace("{account}", account)
+                    .replace("{va}", va)
+                    .replace("{token}", &token_id)
+                    .replace("{instance}", &reg.instance_id);
+                let body = body_for(&m, template);
+                for (who, k) in [
+                    ("other account's admin", &other_admin),
+                    ("West's VA admin", &west_admin),
+                ] {
+                    let (s, v) = app.call(m.clone(), &path, Some(k), body.clone()).await;
+                    walked += 1;
+                    let text = v.to_string();
+                    let names_victim_va = template.contains("{va}")
+                        || template.contains("{token}")
+                        || template.contains("{instance}")
+                        || m != Method::GET;
+                    let other_account = k == &other_admin;
+                    if other_account || names_victim_va {
+                        assert!(
+                            s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+                            "{who}: {m} {path} gave {s}: {text}"
+                        );
+                    } else {
+                        assert!(
+                            s.is_success() || s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+                            "{who}: {m} {path} gave {s}: {text}"
+                        );
+                    }
+                    for secret in &secrets {
+                        assert!(
+                            !text.contains(secret.as_str()),
+                            "{who}: {m} {path} leaked {secret}: {text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(walked >= 40, "only {walked} calls: is the OpenAPI document complete?");
+    assert_eq!(
+        victim_state(&app).await,
+        before,
+        "a refused call changed the victim's state"
+    );
+    db.finish().await;
+}
+
+/// A valid body for each operation that takes one (so that a refusal is the rights check, not
+/// body validation); an operation added without one here gets `{}`.
+fn body_for(m: &Method, template: &str) -> Option<Value> {
+    if *m != Method::POST {
+        return None;
+    }
+    Some(if template.ends_with("/transfers") {
+        json!({"from": "East", "to": "West", "sku": PW, "quantity": 1})
+    } else if template.ends_with("/licenses") {
+        json!({"sku": PW, "quantity": 1})
+    } else if template.ends_with("/virtual-accounts") {
+        json!({"name": "Intruder"})
+    } else if template.ends_with("/users") {
+        json!({"email": "intruder@evil.example", "role": "sa-admin"})
+    } else if template.ends_with("/accounts") {
+        json!({"name": "Intruder", "domain": "evil.example"})
+    } else {
+        json!({})
+    })
+}
+
+/// Everything of Acme that a refused call could have changed, as the operator sees it.
+async fn victim_state(app: &App) -> Vec<Value> {
+    let mut out = Vec::new();
+    for path in [
+        "/api/v1/accounts/Acme/virtual-accounts",
+        "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
+        "/api/v1/accounts/Acme/virtual-accounts/West/licenses",
+        "/api/v1/accounts/Acme/tokens",
+        "/api/v1/accounts/Acme/instances",
+        "/api/v1/accounts/Acme/users",
+    ] {
+        out.push(app.op(Method::GET, path, None).await);
+    }
+    out
+}
