@@ -1,0 +1,70 @@
+// Drives the portal in Debian's headless Chromium with playwright-core, for
+// tests/portal_browser.rs. One stage per run, so the Rust test can act between them:
+//   node portal.mjs token  URL EMAIL PASSWORD_FILE
+//       log in, open the DEFAULT virtual account, create a token; prints {"token": …}
+//   node portal.mjs verify URL EMAIL PASSWORD_FILE HOSTNAME SKU SCREENSHOT
+//       log in, find the instance and its SKU's usage, revoke the token, save a screenshot;
+//       prints {"instance": bool, "in_use": n, "revoked": bool}
+// playwright-core comes from SMARTLIC_PLAYWRIGHT (a directory holding node_modules), Chromium from
+// SMARTLIC_CHROMIUM (default /usr/bin/chromium). Any failure exits non-zero with a message.
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+
+const dir = process.env.SMARTLIC_PLAYWRIGHT || "/tmp/smartlic-playwright";
+const require = createRequire(dir.replace(/\/?$/, "/"));
+const { chromium } = require("playwright-core");
+
+const [stage, url, email, passwordFile, ...rest] = process.argv.slice(2);
+const password = readFileSync(passwordFile, "utf8").trim();
+
+const browser = await chromium.launch({
+  executablePath: process.env.SMARTLIC_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
+// The manager's CA is the test's own; the browser is told to accept it for this context only.
+const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 900 } });
+const page = await context.newPage();
+page.on("dialog", (d) => d.accept());
+try {
+  await page.goto(url + "/", { waitUntil: "load" });
+  // Not logged in: the portal sends us to the log-in page.
+  await page.fill("input[name=email]", email);
+  await page.fill("input[name=password]", password);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click("button[type=submit]")]);
+  await page.getByRole("link", { name: "DEFAULT" }).click();
+  await page.waitForURL(/\/va\//);
+
+  if (stage === "token") {
+    await page.fill("input[name=description]", "from the browser test");
+    await page.fill("input[name=max_uses]", "2");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const token = (await page.locator("#new-token").textContent({ timeout: 10000 })).trim();
+    if (!token) throw new Error("no token shown after Create token");
+    console.log(JSON.stringify({ token }));
+  } else if (stage === "verify") {
+    const [hostname, sku, screenshot] = rest;
+    const instances = page.locator("section", { has: page.getByRole("heading", { name: "Product instances" }) });
+    const instance = (await instances.locator("tr", { hasText: hostname }).count()) > 0;
+    const licences = page.locator("section", { has: page.getByRole("heading", { name: "Licences" }) });
+    const row = licences.locator("tr", { hasText: sku });
+    // Columns: SKU, description, purchased, in use, …
+    const inUse = Number((await row.locator("td").nth(3).textContent()).trim());
+    const tokens = page.locator("section", { has: page.getByRole("heading", { name: "Registration tokens" }) });
+    const tokenRow = tokens.locator("tr", { hasText: "from the browser test" });
+    await tokenRow.getByRole("button", { name: "Revoke" }).click();
+    await page.waitForLoadState("load");
+    const after = page.locator("section", { has: page.getByRole("heading", { name: "Registration tokens" }) });
+    const revoked = (await after.locator("tr", { hasText: "from the browser test" }).textContent()).includes("REVOKED");
+    await page.screenshot({ path: screenshot, fullPage: true });
+    console.log(JSON.stringify({ instance, in_use: inUse, revoked }));
+  } else {
+    throw new Error(`unknown stage ${stage}`);
+  }
+} catch (e) {
+  const shot = "/tmp/smartlic-portal-failure.png";
+  await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+  console.error(`portal.mjs ${stage} failed at ${page.url()}: ${e.message}\n(screenshot ${shot})`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,139 @@
+//! The portal in a real browser (Debian's headless Chromium, driven by playwright-core from
+//! npm; `.ci/run` installs both): an SA administrator logs in, creates a registration token in
+//! the portal, an operator registers a node with it through the node CLI, the administrator sees
+//! the instance and its usage in the portal and revokes the token there. A screenshot of the
+//! last page is kept under `target/test-artifacts/`.
+//!
+//! Why playwright-core from npm rather than a Rust WebDriver client: it adds no crate to the
+//! build (a WebDriver client would bring its own HTTP stack and some minutes of compile time
+//! to every CI run) and the machine has Node.js; the script is small and lives beside this test.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PGW: &str = "ASR5K-00-PW10GTWY";
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/portal.mjs")
+}
+
+fn require_browser() {
+    let chromium = std::env::var("SMARTLIC_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: this test needs Debian's chromium (apt-get install -y chromium; .ci/run installs it)"
+    );
+    let pw = std::env::var("SMARTLIC_PLAYWRIGHT").unwrap_or_else(|_| "/tmp/smartlic-playwright".into());
+    assert!(
+        Path::new(&pw)
+            .join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core is missing under {pw}: npm install --prefix {pw} playwright-core (.ci/run does)"
+    );
+}
+
+/// Runs one stage of the browser script; returns its JSON line.
+fn browser(args: &[&str]) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("node (Node.js) must be installed for the browser test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser stage {:?} failed:\n{stdout}\n{stderr}",
+        args.first()
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("browser printed {stdout:?}: {e}"))
+}
+
+fn artifact_dir() -> PathBuf {
+    // target/test-artifacts beside the build (CARGO_TARGET_TMPDIR is target/tmp).
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+#[test]
+fn portal_token_to_registered_device_in_chromium() {
+    require_browser();
+    let mut w = World::new();
+    w.start_server();
+    let url = w.server.as_ref().expect("server").url.clone();
+    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
+    w.admin_ok(&[
+        "license",
+        "deposit",
+        "--account",
+        "Acme",
+        "--va",
+        "DEFAULT",
+        "--sku",
+        PGW,
+        "--quantity",
+        "2",
+    ]);
+    let pw_file = w.path("password");
+    std::fs::write(&pw_file, "correct horse battery staple\n").expect("password file");
+    let pw_path = pw_file.to_string_lossy().to_string();
+    let key = w.admin_ok(&[
+        "user",
+        "create",
+        "--account",
+        "Acme",
+        "admin@acme.example",
+        "--role",
+        "sa-admin",
+        "--password-file",
+        &pw_path,
+    ]);
+    assert!(!key.is_empty(), "user create prints the API key");
+
+    // In the browser: log in, create a token for two registrations.
+    let v = browser(&["token", &url, "admin@acme.example", &pw_path]);
+    let token = v["token"].as_str().expect("token").to_string();
+
+    // On the node: register with it and carry some sessions; the report reaches the manager.
+    let node = w.start_node("pgw-browser");
+    w.prepare_node(&node);
+    let out = cli_ok(&node, &format!("license smart register idtoken {token}"));
+    assert!(out.contains("Registration succeeded"), "{out}");
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 100")), (100, 0));
+    cli_ok(&node, "license smart renew auth");
+
+    // In the browser: the instance and its usage are there; revoke the token; screenshot.
+    let shot = artifact_dir().join("portal-va.png");
+    let shot_path = shot.to_string_lossy().to_string();
+    let v = browser(&[
+        "verify",
+        &url,
+        "admin@acme.example",
+        &pw_path,
+        "pgw-browser",
+        PGW,
+        &shot_path,
+    ]);
+    assert_eq!(v["instance"], true, "{v}");
+    assert_eq!(v["in_use"], 1, "{v}");
+    assert_eq!(v["revoked"], true, "{v}");
+    let png = std::fs::read(&shot).expect("screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "screenshot at {}",
+        shot.display()
+    );
+    println!("screenshot: {}", shot.display());
+
+    // The manager agrees: the token is revoked, and a second node cannot use it.
+    let list = w.admin_ok(&["token", "list", "--account", "Acme", "--json"]);
+    assert!(list.contains("REVOKED"), "{list}");
+    let other = w.start_node("pgw-late");
+    w.prepare_node(&other);
+    let (out, ok) = cli(&other, &[&format!("license smart register idtoken {token}")]);
+    assert!(!ok || !out.contains("Registration succeeded"), "{out}");
+}
