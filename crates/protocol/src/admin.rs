@@ -20,7 +20,8 @@
 //! | `GET /api/v1/accounts/{account}/instances/{id}` | → [`InstanceInfo`] (with usage) |
 //! | `DELETE /api/v1/accounts/{account}/instances/{id}` | → [`RemovedInstance`] |
 //! | `GET/POST /api/v1/accounts/{account}/users` | [`CreateUser`] → [`CreatedUser`] |
-//! | `GET /api/v1/accounts/{account}/events[?limit=N]` | → `[EventInfo]` |
+//! | `GET /api/v1/accounts/{account}/events[?limit=N&action=P&actor=A&va=V&since=D&until=D]` | → `[EventInfo]` |
+//! | `GET /api/v1/accounts/{account}/events.csv[?same filters]` | → the same as CSV |
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_instance, remove_instance))
         .routes(routes!(list_users, create_user))
         .routes(routes!(list_events))
+        .routes(routes!(export_events))
 }
 
 fn caller(principal: Principal, addr: ClientAddr) -> Caller {
@@ -46,14 +47,6 @@ type Answer<T> = Result<Json<T>, ApiError>;
 pub struct VaFilter {
     /// Virtual account name or id.
     pub va: Option<String>,
-}
-
-/// `?limit=` of the event log.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limit {
-    /// Number of events (1-1000, default 100).
-    pub limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/accounts", tag = "accounts",
@@ -325,9 +318,9 @@ async fn create_user(
 }
 
 #[utoipa::path(get, path = "/accounts/{account}/events", tag = "users",
-    params(("account" = String, Path, description = "Smart Account name or id"),
-           ("limit" = Option<u32>, Query, description = "number of events, newest first (1-1000, default 100)")),
-    responses((status = 200, description = "the event log", body = Vec<EventInfo>),
+    params(("account" = String, Path, description = "Smart Account name or id"), admin::EventFilter),
+    responses((status = 200, description = "the event log, newest first", body = Vec<EventInfo>),
+              (status = 400, description = "a malformed filter"),
               (status = 403, description = "the role may not read the event log")),
     security(("api_key" = [])))]
 async fn list_events(
@@ -335,7 +328,40 @@ async fn list_events(
     p: Principal,
     a: ClientAddr,
     ApiPath(account): ApiPath<String>,
-    ApiQuery(q): ApiQuery<Limit>,
+    ApiQuery(q): ApiQuery<admin::EventFilter>,
 ) -> Answer<Vec<EventInfo>> {
-    Ok(Json(admin::list_events(&s, &caller(p, a), &account, q.limit).await?))
+    Ok(Json(admin::list_events(&s, &caller(p, a), &account, &q).await?))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/events.csv", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id"), admin::EventFilter),
+    responses((status = 200, description = "the event log as CSV (RFC 4180), newest first", content_type = "text/csv", body = String),
+              (status = 400, description = "a malformed filter"),
+              (status = 403, description = "the role may not read the event log")),
+    security(("api_key" = [])))]
+async fn export_events(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<admin::EventFilter>,
+) -> Result<axum::response::Response, ApiError> {
+    let events = admin::list_events(&s, &caller(p, a), &account, &q).await?;
+    Ok(csv_response(admin::events_csv(&events)))
+}
+
+/// A CSV download.
+pub fn csv_response(body: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"smartlic-events.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -47,9 +47,14 @@ pub fn page(title: &str, header: Option<&Header<'_>>, body: &str) -> String {
     let nav = match header {
         None => String::new(),
         Some(h) => format!(
-            "<nav><a class=\"brand\" href=\"/\">smartlic</a><span class=\"who\">{} · {}</span>\
+            "<nav><a class=\"brand\" href=\"/\">smartlic</a>{}<span class=\"who\">{} · {}</span>\
              <form method=\"post\" action=\"/logout\" class=\"inline\">{}\
              <button type=\"submit\" class=\"link\">Log out</button></form></nav>",
+            if h.role.starts_with("sa-") {
+                "<a class=\"navlink\" href=\"/events\">Event log</a>"
+            } else {
+                ""
+            },
             escape(h.email),
             escape(h.role),
             csrf_field(h.csrf)
@@ -325,6 +330,110 @@ pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
     page(&p.licenses.virtual_account, Some(header), &body)
 }
 
+/// Percent-encodes a query-string value (everything but unreserved characters).
+pub fn query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The account's event log, with its filter form and a CSV link for the same filter.
+pub fn events(
+    header: &Header<'_>,
+    account: &AccountInfo,
+    vas: &[VirtualAccountInfo],
+    filter: &crate::admin::EventFilter,
+    events: &[smartlic_protocol::admin::EventInfo],
+) -> String {
+    let v = |o: &Option<String>| o.as_deref().map(escape).unwrap_or_default();
+    let mut va_options = String::from("<option value=\"\">all</option>");
+    for va in vas {
+        let selected = filter.va.as_deref() == Some(va.name.as_str()) || filter.va.as_deref() == Some(va.id.as_str());
+        let _ = write!(
+            va_options,
+            "<option value=\"{}\"{}>{}</option>",
+            escape(&va.name),
+            if selected { " selected" } else { "" },
+            escape(&va.name)
+        );
+    }
+    let mut query = Vec::new();
+    for (k, val) in [
+        ("action", &filter.action),
+        ("actor", &filter.actor),
+        ("va", &filter.va),
+        ("since", &filter.since),
+        ("until", &filter.until),
+    ] {
+        if let Some(val) = val.as_deref().filter(|x| !x.trim().is_empty()) {
+            query.push(format!("{k}={}", query_value(val.trim())));
+        }
+    }
+    if let Some(l) = filter.limit {
+        query.push(format!("limit={l}"));
+    }
+    let csv_link = if query.is_empty() {
+        "/events.csv".to_string()
+    } else {
+        format!("/events.csv?{}", query.join("&"))
+    };
+    let mut rows = String::new();
+    for e in events {
+        let va_name = e
+            .virtual_account_id
+            .as_deref()
+            .map(|id| {
+                vas.iter()
+                    .find(|va| va.id == id)
+                    .map(|va| va.name.as_str())
+                    .unwrap_or(id)
+            })
+            .unwrap_or("");
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            time(e.at),
+            escape(&e.actor),
+            escape(&e.action),
+            escape(va_name),
+            escape(&e.detail),
+            escape(e.source.as_deref().unwrap_or(""))
+        );
+    }
+    if events.is_empty() {
+        rows.push_str("<tr><td colspan=\"6\" class=\"empty\">No event matches.</td></tr>");
+    }
+    page(
+        "Event log",
+        Some(header),
+        &format!(
+            "<p class=\"crumbs\"><a href=\"/\">{}</a> › event log</p><h1>Event log</h1>\
+             <section class=\"card\"><form method=\"get\" action=\"/events\" class=\"grid\">\
+             <label>Action starts with <input type=\"text\" name=\"action\" value=\"{}\" placeholder=\"token.\"></label>\
+             <label>Actor <input type=\"text\" name=\"actor\" value=\"{}\" placeholder=\"operator\"></label>\
+             <label>Virtual account <select name=\"va\">{va_options}</select></label>\
+             <label>From <input type=\"date\" name=\"since\" value=\"{}\"></label>\
+             <label>To <input type=\"date\" name=\"until\" value=\"{}\"></label>\
+             <button type=\"submit\">Filter</button></form>\
+             <p><a href=\"{}\" download>Export these events as CSV</a></p></section>\
+             <section class=\"card\"><table><thead><tr><th>When</th><th>Who</th><th>What</th><th>Virtual account</th>\
+             <th>Detail</th><th>From</th></tr></thead><tbody>{rows}</tbody></table></section>",
+            escape(&account.name),
+            v(&filter.action),
+            v(&filter.actor),
+            v(&filter.since),
+            v(&filter.until),
+            escape(&csv_link)
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +445,6 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
         );
         assert_eq!(time(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(query_value("token. a&b=c/é"), "token.%20a%26b%3Dc%2F%C3%A9");
     }
 }

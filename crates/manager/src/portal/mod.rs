@@ -10,7 +10,9 @@
 //!
 //! Routes: `GET /` (account overview), `GET|POST /login`, `POST /logout`, `GET /va/{va}`,
 //! `POST /va/{va}/tokens`, `POST /va/{va}/tokens/{token}/revoke`,
-//! `POST /va/{va}/instances/{instance}/remove`, `GET /static/portal.css`, `GET /static/portal.js`.
+//! `POST /va/{va}/instances/{instance}/remove`, `GET /events` (the account's event log, filtered by
+//! action, actor, VA and days) and `GET /events.csv` (the same as a download),
+//! `GET /static/portal.css`, `GET /static/portal.js`.
 
 pub mod html;
 pub mod sessions;
@@ -54,6 +56,8 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
+        .route("/events", get(events_page))
+        .route("/events.csv", get(events_csv))
         .route("/va/{va}", get(va_page))
         .route("/va/{va}/tokens", post(create_token))
         .route("/va/{va}/tokens/{token}/revoke", post(revoke_token))
@@ -494,6 +498,56 @@ async fn render_va(
         new_secret,
     };
     Ok(html(status, html::va(&session.header(), &page)))
+}
+
+/// The filter of the event pages; a malformed query string is a 400 page.
+fn event_filter(
+    session: &Session,
+    query: Result<axum::extract::Query<admin::EventFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<admin::EventFilter, PortalError> {
+    query.map(|q| q.0).map_err(|e| {
+        session.error(ApiError::BadRequest(format!(
+            "the event filter is malformed: {}",
+            e.body_text()
+        )))
+    })
+}
+
+async fn events_page(
+    State(state): State<AppState>,
+    session: Session,
+    query: Result<axum::extract::Query<admin::EventFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PortalError> {
+    let filter = event_filter(&session, query)?;
+    let caller = session.caller();
+    let account_id = &session.user.account_id;
+    let account = admin::get_account(&state, &caller, account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    let events = admin::list_events(&state, &caller, account_id, &filter)
+        .await
+        .map_err(|e| session.error(e))?;
+    let vas = admin::list_vas(&state, &caller, account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(html(
+        StatusCode::OK,
+        html::events(&session.header(), &account, &vas, &filter, &events),
+    ))
+}
+
+async fn events_csv(
+    State(state): State<AppState>,
+    session: Session,
+    query: Result<axum::extract::Query<admin::EventFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PortalError> {
+    let filter = event_filter(&session, query)?;
+    let events = admin::list_events(&state, &session.caller(), &session.user.account_id, &filter)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(security_headers(crate::api::admin_routes::csv_response(
+        admin::events_csv(&events),
+    )))
 }
 
 async fn va_page(

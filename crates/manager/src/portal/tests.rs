@@ -445,5 +445,97 @@ on_both_engines!(
     login_and_throttling,
     pages_show_the_account,
     csrf_and_tokens,
-    sessions_end
+    sessions_end,
+    event_log_filters_and_exports
 );
+
+/// The event log page: filters by action, actor, VA and days; the CSV export has the same rows;
+/// a VA user may not read it, another account's events never show, bad filters get a 400.
+async fn event_log_filters_and_exports(store: Store) {
+    let p = Portal::on(store).await;
+    let (cookie, csrf) = p.login("alice@acme.example").await;
+    let edge = p.va_id("Acme", "EDGE").await;
+    // A token in EDGE by alice (portal), so there are events of two actors and two VAs.
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/va/{edge}/tokens"),
+            Some(&cookie),
+            Some(form(&[
+                ("csrf", &csrf),
+                ("description", "edge, \"north\""),
+                ("expires_days", "30"),
+            ])),
+        )
+        .await;
+    assert!(r.status.is_success() && r.body.contains("Token created."), "{}", r.body);
+
+    let all = p.send(Method::GET, "/events", Some(&cookie), None).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert!(
+        all.body.contains("token.create") && all.body.contains("license.deposit"),
+        "{}",
+        all.body
+    );
+    assert!(
+        all.body.contains("alice@acme.example") && all.body.contains(">operator<"),
+        "{}",
+        all.body
+    );
+    assert!(!all.body.contains("other.example"), "another account's events leaked");
+
+    let only_tokens = p.send(Method::GET, "/events?action=token.", Some(&cookie), None).await;
+    assert!(only_tokens.body.contains("token.create"));
+    assert!(!only_tokens.body.contains("license.deposit"), "{}", only_tokens.body);
+    let by_operator = p
+        .send(Method::GET, "/events?actor=operator&va=DEFAULT", Some(&cookie), None)
+        .await;
+    assert!(by_operator.body.contains("license.deposit"), "{}", by_operator.body);
+    assert!(!by_operator.body.contains("token.create"), "{}", by_operator.body);
+    let future = p
+        .send(Method::GET, "/events?since=2030-01-01", Some(&cookie), None)
+        .await;
+    assert!(future.body.contains("No event matches."), "{}", future.body);
+    // The page links the CSV of the same filter.
+    assert!(
+        only_tokens.body.contains("href=\"/events.csv?action=token.\""),
+        "{}",
+        only_tokens.body
+    );
+
+    let csv = p
+        .send(Method::GET, "/events.csv?action=token.", Some(&cookie), None)
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines[0],
+        "id,time,actor,action,virtual_account_id,object_id,detail,source"
+    );
+    assert_eq!(lines.len(), 2, "{}", csv.body);
+    assert!(
+        lines[1].contains(",alice@acme.example,token.create,") && lines[1].contains(&edge),
+        "{}",
+        lines[1]
+    );
+
+    for bad in [
+        "/events?since=yesterday",
+        "/events?until=2027-13-01",
+        "/events?bogus=1",
+        "/events?since=2028-01-02&until=2028-01-01",
+    ] {
+        let r = p.send(Method::GET, bad, Some(&cookie), None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+    }
+    // Without a session: to the log-in page. A VA user: refused.
+    let anon = p.send(Method::GET, "/events.csv", None, None).await;
+    assert_eq!(anon.status, StatusCode::SEE_OTHER);
+    assert!(!anon.body.contains("token.create"));
+    let (carol, _) = p.login("carol@acme.example").await;
+    let r = p.send(Method::GET, "/events", Some(&carol), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = p.send(Method::GET, "/events.csv", Some(&carol), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(!r.body.contains("token.create"));
+}

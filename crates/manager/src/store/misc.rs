@@ -42,6 +42,21 @@ pub struct EventRow {
     pub source: Option<String>,
 }
 
+/// Which events to list; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Actions starting with this (`token.` for every token event).
+    pub action_prefix: Option<String>,
+    /// Exactly this actor (`operator`, an e-mail, `device:<id>`).
+    pub actor: Option<String>,
+    /// Events of this virtual account.
+    pub va_id: Option<String>,
+    /// At or after (epoch seconds).
+    pub since: Option<i64>,
+    /// Before (epoch seconds).
+    pub until: Option<i64>,
+}
+
 impl Store {
     /// The PKI, if some server set it up.
     pub async fn load_pki(&self) -> Result<Option<PkiRow>, StoreError> {
@@ -119,14 +134,71 @@ impl Store {
 
     /// The newest `limit` events of an account (all accounts with `None`), newest first.
     pub async fn list_events(&self, account_id: Option<&str>, limit: i64) -> Result<Vec<EventRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, at, actor, action, account_id, va_id, object_id, detail, source FROM events \
-             WHERE ($1 IS NULL OR account_id = $1) ORDER BY id DESC LIMIT $2",
-        )
-        .bind(account_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        self.find_events(account_id, &EventQuery::default(), limit).await
+    }
+
+    /// The newest `limit` events of an account (all with `None`) that pass `q`, newest first.
+    pub async fn find_events(
+        &self,
+        account_id: Option<&str>,
+        q: &EventQuery,
+        limit: i64,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        // Only the filters given become conditions (placeholders only; never the values).
+        let mut sql = String::from(
+            "SELECT id, at, actor, action, account_id, va_id, object_id, detail, source FROM events WHERE 1 = 1",
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if account_id.is_some() {
+            sql.push_str(&format!(" AND account_id = {}", next()));
+        }
+        if q.action_prefix.is_some() {
+            sql.push_str(&format!(" AND action LIKE {} ESCAPE '!'", next()));
+        }
+        if q.actor.is_some() {
+            sql.push_str(&format!(" AND actor = {}", next()));
+        }
+        if q.va_id.is_some() {
+            sql.push_str(&format!(" AND va_id = {}", next()));
+        }
+        if q.since.is_some() {
+            sql.push_str(&format!(" AND at >= {}", next()));
+        }
+        if q.until.is_some() {
+            sql.push_str(&format!(" AND at < {}", next()));
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", next()));
+        let mut query = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql));
+        if let Some(a) = account_id {
+            query = query.bind(a);
+        }
+        if let Some(p) = &q.action_prefix {
+            let escaped: String = p
+                .chars()
+                .flat_map(|c| match c {
+                    '!' | '%' | '_' => vec!['!', c],
+                    c => vec![c],
+                })
+                .collect();
+            query = query.bind(format!("{escaped}%"));
+        }
+        if let Some(a) = &q.actor {
+            query = query.bind(a.as_str());
+        }
+        if let Some(v) = &q.va_id {
+            query = query.bind(v.as_str());
+        }
+        if let Some(t) = q.since {
+            query = query.bind(t);
+        }
+        if let Some(t) = q.until {
+            query = query.bind(t);
+        }
+        Ok(query.bind(limit).fetch_all(&self.pool).await?)
     }
 }
 

@@ -30,7 +30,7 @@ mod tests;
 pub use accounts::{AccountRow, VaRow};
 pub use instances::{InstanceRow, NewInstance, Report, UsageReport};
 pub use licenses::LotRow;
-pub use misc::{EventRow, PkiRow};
+pub use misc::{EventQuery, EventRow, PkiRow};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{NewUser, UserRow};
 
