@@ -179,6 +179,8 @@ pub struct VaPage<'a> {
     pub tokens: &'a [TokenInfo],
     /// Rights.
     pub rights: VaRights,
+    /// Virtual accounts licences may move to (empty: no transfer form).
+    pub transfer_targets: &'a [VirtualAccountInfo],
     /// A message on top (class, text).
     pub flash: Option<(&'a str, String)>,
     /// A token secret just created, shown this once.
@@ -241,7 +243,36 @@ pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
     if p.licenses.licenses.is_empty() {
         body.push_str("<tr><td colspan=\"7\" class=\"empty\">No licences in this virtual account.</td></tr>");
     }
-    body.push_str("</tbody></table></section>");
+    body.push_str("</tbody></table>");
+    let movable: Vec<_> = p.licenses.licenses.iter().filter(|l| l.balance > 0).collect();
+    if !p.transfer_targets.is_empty() && !movable.is_empty() {
+        let skus: String = movable
+            .iter()
+            .map(|l| {
+                format!(
+                    "<option value=\"{}\">{} ({} available)</option>",
+                    escape(&l.sku),
+                    escape(&l.sku),
+                    l.balance
+                )
+            })
+            .collect();
+        let targets: String = p
+            .transfer_targets
+            .iter()
+            .map(|v| format!("<option value=\"{}\">{}</option>", escape(&v.id), escape(&v.name)))
+            .collect();
+        let _ = write!(
+            body,
+            "<h3>Transfer licences</h3><form method=\"post\" action=\"/va/{va_id}/transfers\" class=\"grid\">{}\
+             <label>SKU <select name=\"sku\">{skus}</select></label>\
+             <label>Quantity <input type=\"number\" name=\"quantity\" min=\"1\" required></label>\
+             <label>To virtual account <select name=\"to\">{targets}</select></label>\
+             <button type=\"submit\">Transfer</button></form>",
+            csrf_field(header.csrf)
+        );
+    }
+    body.push_str("</section>");
 
     // Product instances.
     body.push_str(

@@ -9,7 +9,7 @@
 //!   POST without the right one gets 403 and changes nothing.
 //!
 //! Routes: `GET /` (account overview), `GET|POST /login`, `POST /logout`, `GET /va/{va}`,
-//! `POST /va/{va}/tokens`, `POST /va/{va}/tokens/{token}/revoke`,
+//! `POST /va/{va}/tokens`, `POST /va/{va}/tokens/{token}/revoke`, `POST /va/{va}/transfers`,
 //! `POST /va/{va}/instances/{instance}/remove`, `GET /events` (the account's event log, filtered by
 //! action, actor, VA and days) and `GET /events.csv` (the same as a download),
 //! `GET /static/portal.css`, `GET /static/portal.js`.
@@ -60,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/events.csv", get(events_csv))
         .route("/va/{va}", get(va_page))
         .route("/va/{va}/tokens", post(create_token))
+        .route("/va/{va}/transfers", post(transfer_licenses))
         .route("/va/{va}/tokens/{token}/revoke", post(revoke_token))
         .route("/va/{va}/instances/{instance}/remove", post(remove_instance))
 }
@@ -484,6 +485,28 @@ async fn render_va(
         )
         .is_ok()
     };
+    // Licences move only between virtual accounts the caller manages licences in.
+    let transfer_targets: Vec<_> = if may(Action::ManageLicenses) {
+        admin::list_vas(state, &caller, account_id)
+            .await
+            .map_err(|e| session.error(e))?
+            .into_iter()
+            .filter(|v| {
+                v.id != va_id
+                    && check(
+                        &caller.principal,
+                        Action::ManageLicenses,
+                        Scope::Va {
+                            account: account_id,
+                            va: &v.id,
+                        },
+                    )
+                    .is_ok()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = html::VaPage {
         account: &account,
         licenses: &licenses,
@@ -494,6 +517,7 @@ async fn render_va(
             revoke_token: may(Action::RevokeToken),
             remove_instance: may(Action::RemoveInstance),
         },
+        transfer_targets: &transfer_targets,
         flash,
         new_secret,
     };
@@ -580,6 +604,60 @@ fn optional_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<Optio
     t.parse()
         .map(Some)
         .map_err(|_| ApiError::BadRequest(format!("{what} must be a whole number (got {t:?})")))
+}
+
+#[derive(Debug, Deserialize)]
+struct TransferForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    sku: String,
+    #[serde(default)]
+    quantity: String,
+}
+
+async fn transfer_licenses(
+    State(state): State<AppState>,
+    session: Session,
+    Path(va): Path<String>,
+    form: Result<Form<TransferForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let req = match optional_number::<u64>("Quantity", &form.quantity) {
+        Ok(Some(quantity)) => Ok(smartlic_protocol::admin::TransferLicenses {
+            from: va.clone(),
+            to: form.to.trim().to_string(),
+            sku: form.sku.trim().to_string(),
+            quantity,
+        }),
+        Ok(None) => Err(ApiError::BadRequest("Quantity is required".into())),
+        Err(e) => Err(e),
+    };
+    let done = match req {
+        Ok(req) => admin::transfer(&state, &session.caller(), &session.user.account_id, req)
+            .await
+            .map(|r| (r.to.virtual_account, form.quantity.trim().to_string())),
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok((to, quantity)) => {
+            let msg = format!("Transferred {quantity} {} to {to}.", form.sku.trim());
+            render_va(&state, &session, &va, StatusCode::OK, Some(("info", msg)), None).await
+        }
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_) | ApiError::Insufficient(_))) => {
+            // The page again, with the reason on top and the form to correct it.
+            let status = if matches!(e, ApiError::BadRequest(_)) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::CONFLICT
+            };
+            render_va(&state, &session, &va, status, Some(("error", e.to_string())), None).await
+        }
+        Err(e) => Err(session.error(e)),
+    }
 }
 
 async fn create_token(

@@ -446,7 +446,8 @@ on_both_engines!(
     pages_show_the_account,
     csrf_and_tokens,
     sessions_end,
-    event_log_filters_and_exports
+    event_log_filters_and_exports,
+    licence_transfers
 );
 
 /// The event log page: filters by action, actor, VA and days; the CSV export has the same rows;
@@ -538,4 +539,116 @@ async fn event_log_filters_and_exports(store: Store) {
     let r = p.send(Method::GET, "/events.csv", Some(&carol), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(!r.body.contains("token.create"));
+}
+
+/// The transfer form moves licences between VAs; too many, a malformed quantity or a missing
+/// CSRF token change nothing; a VA user gets no form and a 403.
+async fn licence_transfers(store: Store) {
+    let p = Portal::on(store).await;
+    let op = Caller {
+        principal: Principal::Operator,
+        source: None,
+    };
+    let in_va = |va: &'static str| {
+        let state = p.state.clone();
+        let op = op.clone();
+        async move {
+            let l = admin::license_list(&state, &op, "Acme", va).await.unwrap();
+            l.licenses
+                .iter()
+                .find(|l| l.sku == PW)
+                .map(|l| l.purchased)
+                .unwrap_or(0)
+        }
+    };
+    let (cookie, csrf) = p.login("alice@acme.example").await;
+    let default = p.va_id("Acme", "DEFAULT").await;
+    let edge = p.va_id("Acme", "EDGE").await;
+    let page = p
+        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
+        .await;
+    assert!(page.body.contains("Transfer licences") && page.body.contains(&format!("value=\"{edge}\"")));
+
+    let transfers = format!("/va/{default}/transfers");
+    let post = |fields: Vec<(&'static str, String)>| {
+        let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+        p.send(Method::POST, &transfers, Some(&cookie), Some(body))
+    };
+    let r = post(vec![
+        ("csrf", csrf.clone()),
+        ("sku", PW.into()),
+        ("quantity", "3".into()),
+        ("to", edge.clone()),
+    ])
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("Transferred 3 ASR5K-00-PW10GTWY to EDGE."),
+        "{}",
+        r.body
+    );
+    assert_eq!((in_va("DEFAULT").await, in_va("EDGE").await), (7, 3));
+
+    for (fields, status) in [
+        (
+            vec![
+                ("csrf", csrf.clone()),
+                ("sku", PW.into()),
+                ("quantity", "100".into()),
+                ("to", edge.clone()),
+            ],
+            StatusCode::CONFLICT,
+        ),
+        (
+            vec![
+                ("csrf", csrf.clone()),
+                ("sku", PW.into()),
+                ("quantity", "three".into()),
+                ("to", edge.clone()),
+            ],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![
+                ("csrf", csrf.clone()),
+                ("sku", PW.into()),
+                ("quantity", "".into()),
+                ("to", edge.clone()),
+            ],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![("sku", PW.into()), ("quantity", "1".into()), ("to", edge.clone())],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            vec![
+                ("csrf", "forged".into()),
+                ("sku", PW.into()),
+                ("quantity", "1".into()),
+                ("to", edge.clone()),
+            ],
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let r = post(fields.clone()).await;
+        assert_eq!(r.status, status, "{fields:?}: {}", r.body);
+        assert_eq!(
+            (in_va("DEFAULT").await, in_va("EDGE").await),
+            (7, 3),
+            "{fields:?} changed something"
+        );
+    }
+
+    // A VA user of EDGE: no form, and a forged post is refused.
+    let (carol, carol_csrf) = p.login("carol@acme.example").await;
+    let page = p.send(Method::GET, &format!("/va/{edge}"), Some(&carol), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Transfer licences"));
+    let body = form(&[("csrf", &carol_csrf), ("sku", PW), ("quantity", "1"), ("to", &default)]);
+    let r = p
+        .send(Method::POST, &format!("/va/{edge}/transfers"), Some(&carol), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!((in_va("DEFAULT").await, in_va("EDGE").await), (7, 3));
 }
