@@ -224,6 +224,87 @@ pub async fn license_list(state: &AppState, caller: &Caller, account: &str, va: 
     license_list_of(state, &a, &v).await
 }
 
+/// A virtual account's daily usage per SKU over the last `days` days (1-365, default 30),
+/// today included; days without a change carry the last total forward.
+pub async fn usage_history(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: &str,
+    days: Option<u32>,
+) -> Result<UsageHistory, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let v = resolve_va(state, caller, &a, va, Action::ReadVa).await?;
+    let days = i64::from(days.unwrap_or(30));
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::BadRequest(format!("days must be 1 to 365 (got {days})")));
+    }
+    let now = state.now();
+    let today = now - now.rem_euclid(DAY);
+    let since = today - (days - 1) * DAY;
+    let rows = state.store().usage_history(&v.id, since).await?;
+    let licenses = license_list_of(state, &a, &v).await?;
+    Ok(UsageHistory {
+        virtual_account: v.name.clone(),
+        skus: dense_history(state.catalog(), &licenses, &rows, since, days),
+    })
+}
+
+/// Turns change rows (SKU, day, peak, last) into one point per day and SKU: the day's peak, or
+/// the last total carried forward from the previous change (rows before `since` only seed it).
+pub fn dense_history(
+    catalog: &smartlic_protocol::Catalog,
+    licenses: &LicenseList,
+    rows: &[(String, i64, i64, i64)],
+    since: i64,
+    days: i64,
+) -> Vec<SkuUsage> {
+    let mut skus: Vec<String> = licenses.licenses.iter().map(|l| l.sku.clone()).collect();
+    for (sku, ..) in rows {
+        if !skus.contains(sku) {
+            skus.push(sku.clone());
+        }
+    }
+    skus.sort();
+    skus.into_iter()
+        .map(|sku| {
+            let mine: Vec<&(String, i64, i64, i64)> = rows.iter().filter(|r| r.0 == sku).collect();
+            let mut carried = mine
+                .iter()
+                .filter(|r| r.1 < since)
+                .map(|r| r.3)
+                .next_back()
+                .unwrap_or(0);
+            let mut points = Vec::with_capacity(days as usize);
+            for d in 0..days {
+                let day = since + d * DAY;
+                let in_use = match mine.iter().find(|r| r.1 == day) {
+                    Some(r) => {
+                        carried = r.3;
+                        r.2
+                    }
+                    None => carried,
+                };
+                points.push(UsagePoint {
+                    day: format_date(day),
+                    in_use,
+                });
+            }
+            let summary = licenses.licenses.iter().find(|l| l.sku == sku);
+            SkuUsage {
+                description: summary
+                    .map(|l| l.description.clone())
+                    .or_else(|| catalog.entitlement(&sku).map(|e| e.description().to_string()))
+                    .unwrap_or_default(),
+                purchased: summary.map(|l| l.purchased).unwrap_or(0),
+                sku,
+                days: points,
+            }
+        })
+        .filter(|s| s.purchased > 0 || s.days.iter().any(|p| p.in_use > 0))
+        .collect()
+}
+
 /// Deposits purchased licences.
 pub async fn deposit(
     state: &AppState,

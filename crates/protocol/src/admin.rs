@@ -105,6 +105,38 @@ pub struct TransferLicenses {
     pub quantity: u64,
 }
 
+/// One day of a SKU's usage history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsagePoint {
+    /// The day (UTC), `YYYY-MM-DD`.
+    pub day: String,
+    /// The most licences of the SKU in use in the virtual account that day (the last known total
+    /// when nothing changed that day).
+    pub in_use: i64,
+}
+
+/// A SKU's daily usage over a period, with what is purchased now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SkuUsage {
+    /// SKU.
+    pub sku: String,
+    /// Catalog description.
+    pub description: String,
+    /// Licences purchased now.
+    pub purchased: i64,
+    /// One point per day, oldest first.
+    pub days: Vec<UsagePoint>,
+}
+
+/// A virtual account's usage history (`GET …/virtual-accounts/{va}/usage?days=N`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageHistory {
+    /// Virtual account name.
+    pub virtual_account: String,
+    /// Per SKU in use or purchased in the period.
+    pub skus: Vec<SkuUsage>,
+}
+
 /// Result of a transfer: the two virtual accounts' licence lists afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TransferResult {

@@ -121,6 +121,7 @@ fn portal_token_to_registered_device_in_chromium() {
     assert_eq!(v["instance"], true, "{v}");
     assert_eq!(v["in_use"], 1, "{v}");
     assert_eq!(v["revoked"], true, "{v}");
+    assert_eq!(v["chart_bars"], 1, "today's usage drawn in the SKU's chart: {v}");
     let png = std::fs::read(&shot).expect("screenshot");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,

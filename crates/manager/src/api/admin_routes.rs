@@ -21,6 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_vas, create_va))
         .routes(routes!(list_licenses, deposit_licenses))
         .routes(routes!(transfer_licenses))
+        .routes(routes!(usage_history))
         .routes(routes!(list_tokens))
         .routes(routes!(create_token))
         .routes(routes!(revoke_token))
@@ -136,6 +137,34 @@ async fn list_licenses(
     ApiPath((account, va)): ApiPath<(String, String)>,
 ) -> Answer<LicenseList> {
     Ok(Json(admin::license_list(&s, &caller(p, a), &account, &va).await?))
+}
+
+/// `?days=` of the usage history.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct Days {
+    /// Days back from today, today included (1-365, default 30).
+    pub days: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/virtual-accounts/{va}/usage", tag = "licenses",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("va" = String, Path, description = "virtual account name or id"), Days),
+    responses((status = 200, description = "daily licences in use per SKU, with what is purchased now", body = UsageHistory),
+              (status = 400, description = "days out of range"),
+              (status = 404, description = "no such account or virtual account")),
+    security(("api_key" = [])))]
+async fn usage_history(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, va)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<Days>,
+) -> Answer<UsageHistory> {
+    Ok(Json(
+        admin::usage_history(&s, &caller(p, a), &account, &va, q.days).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/accounts/{account}/virtual-accounts/{va}/licenses", tag = "licenses",

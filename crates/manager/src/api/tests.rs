@@ -1298,3 +1298,92 @@ async fn victim_state(app: &App) -> Vec<Value> {
     }
     out
 }
+
+/// Usage reports leave a daily history: each day's peak, totals carried over quiet days,
+/// removals counted, days bounded; it is what the portal's chart draws.
+#[tokio::test]
+async fn usage_history_follows_reports_day_by_day() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    let (_, token) = app.setup_account().await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+        Some(json!({"sku": PW, "quantity": 3})),
+    )
+    .await;
+    let day0 = NOW - NOW.rem_euclid(DAY);
+    let mut a = Device::new(51);
+    let mut b = Device::new(52);
+    register(&app, &mut a, &token).await;
+    register(&app, &mut b, &token).await;
+    let app = &app;
+    let report = |dev: &Device, n: u64| {
+        let req = dev.sign(authz(&[(PW, n)]), app.clock.now_secs());
+        async move { device::<AuthorizationResponse>(app, "authorize", &req).await.unwrap() }
+    };
+    // Day 0: a uses 2, then b 2 (peak 4), then a drops to 1 (3 at the end of the day).
+    report(&a, 2).await;
+    report(&b, 2).await;
+    report(&a, 1).await;
+    // Day 2: b is removed by the administrator (1 left).
+    app.clock.set(day0 + 2 * DAY + 3600);
+    let id = b.instance_id.clone().unwrap();
+    app.op(Method::DELETE, &format!("/api/v1/accounts/Acme/instances/{id}"), None)
+        .await;
+    // Day 4: a reports 1 again: no change, no row.
+    app.clock.set(day0 + 4 * DAY + 60);
+    report(&a, 1).await;
+
+    let h = app
+        .op(
+            Method::GET,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=6",
+            None,
+        )
+        .await;
+    let skus = h["skus"].as_array().unwrap();
+    assert_eq!(skus.len(), 1, "{h}");
+    assert_eq!(skus[0]["sku"], PW);
+    assert_eq!(skus[0]["purchased"], 3);
+    let points: Vec<(String, i64)> = skus[0]["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["day"].as_str().unwrap().to_string(), p["in_use"].as_i64().unwrap()))
+        .collect();
+    let day = |d: i64| smartlic_protocol::time::format_date(day0 + d * DAY);
+    assert_eq!(
+        points,
+        vec![
+            (day(-1), 0),
+            (day(0), 4),
+            (day(1), 3),
+            (day(2), 3),
+            (day(3), 1),
+            (day(4), 1)
+        ],
+        "{h}"
+    );
+    // Only the last day: carried forward from the day of the last change.
+    let h = app
+        .op(
+            Method::GET,
+            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=1",
+            None,
+        )
+        .await;
+    assert_eq!(h["skus"][0]["days"], json!([{"day": day(4), "in_use": 1}]), "{h}");
+    for bad in ["days=0", "days=366", "days=x", "weeks=2"] {
+        let r = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?{bad}"),
+                Some(OP_KEY),
+                None,
+            )
+            .await;
+        assert_eq!(r.0, StatusCode::BAD_REQUEST, "{bad}: {}", r.1);
+    }
+    db.finish().await;
+}

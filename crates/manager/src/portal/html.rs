@@ -179,6 +179,8 @@ pub struct VaPage<'a> {
     pub tokens: &'a [TokenInfo],
     /// Rights.
     pub rights: VaRights,
+    /// Daily usage per SKU over the last days.
+    pub usage: &'a [smartlic_protocol::admin::SkuUsage],
     /// Virtual accounts licences may move to (empty: no transfer form).
     pub transfer_targets: &'a [VirtualAccountInfo],
     /// A message on top (class, text).
@@ -274,6 +276,15 @@ pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
     }
     body.push_str("</section>");
 
+    // Usage history.
+    if !p.usage.is_empty() {
+        body.push_str("<section class=\"card\"><h2>Usage, last 30 days</h2><div class=\"charts\">");
+        for u in p.usage {
+            body.push_str(&usage_chart(u));
+        }
+        body.push_str("</div></section>");
+    }
+
     // Product instances.
     body.push_str(
         "<section class=\"card\"><h2>Product instances</h2><table><thead><tr><th>UDI</th><th>Hostname</th>\
@@ -359,6 +370,77 @@ pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
     }
     body.push_str("</section>");
     page(&p.licenses.virtual_account, Some(header), &body)
+}
+
+/// A SKU's daily usage as an SVG bar chart: one bar per day (red above what is purchased), a
+/// dashed line at the purchased quantity, the scale and the first and last day labelled.
+pub fn usage_chart(u: &smartlic_protocol::admin::SkuUsage) -> String {
+    const W: f64 = 480.0;
+    const H: f64 = 120.0;
+    const LEFT: f64 = 36.0;
+    const BOTTOM: f64 = 18.0;
+    let n = u.days.len().max(1) as f64;
+    let top = u
+        .days
+        .iter()
+        .map(|p| p.in_use)
+        .max()
+        .unwrap_or(0)
+        .max(u.purchased)
+        .max(1) as f64;
+    let plot_h = H - BOTTOM - 6.0;
+    let y = |v: f64| (H - BOTTOM) - v / top * plot_h;
+    let slot = (W - LEFT) / n;
+    let mut bars = String::new();
+    for (i, p) in u.days.iter().enumerate() {
+        if p.in_use <= 0 {
+            continue;
+        }
+        let x = LEFT + i as f64 * slot + slot * 0.15;
+        let over = p.in_use > u.purchased;
+        let _ = write!(
+            bars,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" class=\"{}\"><title>{}: {} in use</title></rect>",
+            y(p.in_use as f64),
+            slot * 0.7,
+            (H - BOTTOM) - y(p.in_use as f64),
+            if over { "bar over" } else { "bar" },
+            escape(&p.day),
+            p.in_use
+        );
+    }
+    let purchased_line = if u.purchased > 0 {
+        format!(
+            "<line x1=\"{LEFT}\" x2=\"{W}\" y1=\"{py:.1}\" y2=\"{py:.1}\" class=\"purchased\"/>\
+             <text x=\"{W}\" y=\"{:.1}\" text-anchor=\"end\" class=\"label\">purchased {}</text>",
+            {
+                // Above the line, or below it when the line runs along the top.
+                let py = y(u.purchased as f64);
+                if py < 14.0 { py + 11.0 } else { py - 3.0 }
+            },
+            u.purchased,
+            py = y(u.purchased as f64)
+        )
+    } else {
+        String::new()
+    };
+    let first = u.days.first().map(|p| escape(&p.day)).unwrap_or_default();
+    let last = u.days.last().map(|p| escape(&p.day)).unwrap_or_default();
+    format!(
+        "<figure class=\"chart\"><figcaption><code>{sku}</code> {desc}</figcaption>\
+         <svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"daily licences of {sku} in use\">\
+         <line x1=\"{LEFT}\" x2=\"{W}\" y1=\"{base}\" y2=\"{base}\" class=\"axis\"/>\
+         <text x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\" class=\"label\">{top}</text>\
+         <text x=\"{lx}\" y=\"{base}\" text-anchor=\"end\" class=\"label\">0</text>{bars}{purchased_line}\
+         <text x=\"{LEFT}\" y=\"{H}\" class=\"label\">{first}</text>\
+         <text x=\"{W}\" y=\"{H}\" text-anchor=\"end\" class=\"label\">{last}</text></svg></figure>",
+        sku = escape(&u.sku),
+        desc = escape(&u.description),
+        base = H - BOTTOM,
+        lx = LEFT - 4.0,
+        ty = y(top) + 8.0,
+        top = top as i64,
+    )
 }
 
 /// Percent-encodes a query-string value (everything but unreserved characters).
@@ -477,5 +559,37 @@ mod tests {
         );
         assert_eq!(time(1_800_000_000), "2027-01-15 08:00 UTC");
         assert_eq!(query_value("token. a&b=c/é"), "token.%20a%26b%3Dc%2F%C3%A9");
+    }
+
+    #[test]
+    fn usage_chart_draws_days_over_and_under_what_is_purchased() {
+        use smartlic_protocol::admin::{SkuUsage, UsagePoint};
+        let u = SkuUsage {
+            sku: "ASR5K-00-PW10GTWY".into(),
+            description: "PDN <GW>".into(),
+            purchased: 2,
+            days: [0, 1, 2, 3]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| UsagePoint {
+                    day: format!("2027-01-0{}", i + 1),
+                    in_use: *n,
+                })
+                .collect(),
+        };
+        let svg = usage_chart(&u);
+        assert_eq!(
+            svg.matches("<rect").count(),
+            3,
+            "no bar for a day with nothing in use: {svg}"
+        );
+        assert_eq!(svg.matches("class=\"bar over\"").count(), 1, "{svg}");
+        assert!(
+            svg.contains("class=\"purchased\"") && svg.contains("purchased 2"),
+            "{svg}"
+        );
+        assert!(svg.contains("PDN &lt;GW&gt;") && !svg.contains("<GW>"), "{svg}");
+        assert!(svg.contains(">2027-01-01<") && svg.contains(">2027-01-04<"), "{svg}");
+        assert!(svg.contains("<title>2027-01-04: 3 in use</title>"), "{svg}");
     }
 }

@@ -507,11 +507,15 @@ async fn render_va(
     } else {
         Vec::new()
     };
+    let usage = admin::usage_history(state, &caller, account_id, &va_id, Some(30))
+        .await
+        .map_err(|e| session.error(e))?;
     let page = html::VaPage {
         account: &account,
         licenses: &licenses,
         instances: &instances,
         tokens: &tokens,
+        usage: &usage.skus,
         rights: html::VaRights {
             create_token: may(Action::CreateToken),
             revoke_token: may(Action::RevokeToken),

@@ -242,7 +242,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
         };
         let old = old_usage.remove(&job.id).unwrap_or_default();
         let changes = compliance::usage_changes(&old, &job.usage);
-        for (sku, total) in apply_changes(&mut tx, &job.id, va_id, &changes).await? {
+        for (sku, total) in apply_changes(&mut tx, &job.id, va_id, &changes, job.now).await? {
             va_totals.insert((va_id.clone(), sku), total);
         }
         let skus: Vec<(String, i64, i64, i64)> = job

@@ -128,7 +128,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((old_id, old_va)) = old {
-            let released = delete_instance(&mut tx, &old_id, &old_va).await?;
+            let released = delete_instance(&mut tx, &old_id, &old_va, now).await?;
             append_event(
                 &mut tx,
                 now,
@@ -356,7 +356,7 @@ impl Store {
         let mut va_in_use: Vec<(String, i64)> = rows.into_iter().filter(|r| r.0 == 1).map(|r| (r.1, r.2)).collect();
         let changes = compliance::usage_changes(&old, usage);
         // The totals the changes leave, as the database computed them (under their row locks).
-        for (sku, total) in apply_changes(&mut tx, id, &va_id, &changes).await? {
+        for (sku, total) in apply_changes(&mut tx, id, &va_id, &changes, now).await? {
             match va_in_use.iter_mut().find(|(s, _)| *s == sku) {
                 Some(row) => row.1 = total,
                 None => va_in_use.push((sku, total)),
@@ -425,7 +425,7 @@ impl Store {
         if account_id.is_some_and(|a| a != row.account_id) {
             return Ok(None);
         }
-        let released = delete_instance(&mut tx, id, &row.va_id).await?;
+        let released = delete_instance(&mut tx, id, &row.va_id, now).await?;
         let action = if audit.actor.starts_with("device:") {
             "device.deregister"
         } else {
@@ -487,6 +487,7 @@ pub(super) async fn apply_changes(
     instance_id: &str,
     va_id: &str,
     changes: &[UsageChange],
+    now: i64,
 ) -> Result<Vec<(String, i64)>, StoreError> {
     let mut totals = Vec::with_capacity(changes.len());
     for ch in changes {
@@ -516,13 +517,45 @@ pub(super) async fn apply_changes(
         .bind(ch.delta)
         .fetch_one(&mut *conn)
         .await?;
+        record_daily(conn, va_id, &ch.sku, now, total - ch.delta, total).await?;
         totals.push((ch.sku.clone(), total));
     }
     Ok(totals)
 }
 
+/// Keeps the day's peak and last total of a VA's SKU (`usage_daily`): a change from `before` to
+/// `total` means both were in use that day.
+async fn record_daily(
+    conn: &mut AnyConnection,
+    va_id: &str,
+    sku: &str,
+    now: i64,
+    before: i64,
+    total: i64,
+) -> Result<(), StoreError> {
+    let day = now - now.rem_euclid(smartlic_protocol::time::DAY);
+    sqlx::query(
+        "INSERT INTO usage_daily (va_id, sku, day, peak, last) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (va_id, sku, day) DO UPDATE SET last = excluded.last, \
+         peak = CASE WHEN excluded.peak > usage_daily.peak THEN excluded.peak ELSE usage_daily.peak END",
+    )
+    .bind(va_id)
+    .bind(sku)
+    .bind(day)
+    .bind(before.max(total))
+    .bind(total)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Deletes an instance after releasing its licences from the VA totals; returns what it used.
-async fn delete_instance(conn: &mut AnyConnection, id: &str, va_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+async fn delete_instance(
+    conn: &mut AnyConnection,
+    id: &str,
+    va_id: &str,
+    now: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
     // Lock the instance row before the VA totals (the order every writer uses).
     sqlx::query("UPDATE product_instances SET last_contact = last_contact WHERE id = $1")
         .bind(id)
@@ -534,10 +567,28 @@ async fn delete_instance(conn: &mut AnyConnection, id: &str, va_id: &str) -> Res
             .fetch_all(&mut *conn)
             .await?;
     let changes = compliance::usage_changes(&old, &[]);
-    apply_changes(conn, id, va_id, &changes).await?;
+    apply_changes(conn, id, va_id, &changes, now).await?;
     sqlx::query("DELETE FROM product_instances WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
     Ok(old)
+}
+
+impl Store {
+    /// The daily usage history of a VA from `since` (epoch seconds) on: (SKU, day, peak, last),
+    /// by SKU and day; plus, per SKU, the last day before `since` (to carry its total forward).
+    pub async fn usage_history(&self, va_id: &str, since: i64) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT sku, day, peak, last FROM usage_daily WHERE va_id = $1 AND day >= $2 \
+             UNION ALL SELECT d.sku, d.day, d.peak, d.last FROM usage_daily d \
+             WHERE d.va_id = $1 AND d.day = (SELECT MAX(e.day) FROM usage_daily e \
+             WHERE e.va_id = d.va_id AND e.sku = d.sku AND e.day < $2) \
+             ORDER BY 1, 2",
+        )
+        .bind(va_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }

@@ -4,7 +4,7 @@
 //       log in, open the DEFAULT virtual account, create a token; prints {"token": …}
 //   node portal.mjs verify URL EMAIL PASSWORD_FILE HOSTNAME SKU SCREENSHOT
 //       log in, find the instance and its SKU's usage, revoke the token, save a screenshot;
-//       prints {"instance": bool, "in_use": n, "revoked": bool}
+//       prints {"instance": bool, "in_use": n, "revoked": bool, "chart_bars": n}
 // playwright-core comes from SMARTLIC_PLAYWRIGHT (a directory holding node_modules), Chromium from
 // SMARTLIC_CHROMIUM (default /usr/bin/chromium). Any failure exits non-zero with a message.
 import { createRequire } from "node:module";
@@ -49,6 +49,8 @@ try {
     const row = licences.locator("tr", { hasText: sku });
     // Columns: SKU, description, purchased, in use, …
     const inUse = Number((await row.locator("td").nth(3).textContent()).trim());
+    // The usage chart: one SVG per SKU, a bar for today.
+    const chartBars = await page.locator(`figure.chart:has(code:text-is("${sku}")) svg rect.bar`).count();
     const tokens = page.locator("section", { has: page.getByRole("heading", { name: "Registration tokens" }) });
     const tokenRow = tokens.locator("tr", { hasText: "from the browser test" });
     await tokenRow.getByRole("button", { name: "Revoke" }).click();
@@ -56,7 +58,7 @@ try {
     const after = page.locator("section", { has: page.getByRole("heading", { name: "Registration tokens" }) });
     const revoked = (await after.locator("tr", { hasText: "from the browser test" }).textContent()).includes("REVOKED");
     await page.screenshot({ path: screenshot, fullPage: true });
-    console.log(JSON.stringify({ instance, in_use: inUse, revoked }));
+    console.log(JSON.stringify({ instance, in_use: inUse, revoked, chart_bars: chartBars }));
   } else {
     throw new Error(`unknown stage ${stage}`);
   }
