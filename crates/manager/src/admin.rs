@@ -305,6 +305,53 @@ pub fn dense_history(
         .collect()
 }
 
+/// The alerts of every virtual account of an account the caller may read ([`crate::alerts`]).
+pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<AlertInfo>, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let now = state.now();
+    let instances = state.store().list_instances(&a.id, None).await?;
+    let mut out = Vec::new();
+    for va in state.store().list_vas(&a.id).await? {
+        if require(
+            &caller.principal,
+            Action::ReadVa,
+            Scope::Va {
+                account: &a.id,
+                va: &va.id,
+            },
+            "virtual account",
+        )
+        .is_err()
+        {
+            continue;
+        }
+        let lots: Vec<_> = state
+            .store()
+            .license_lots(&va.id)
+            .await?
+            .into_iter()
+            .map(|l| l.into_lot())
+            .collect();
+        let in_use = state.store().va_in_use(&va.id).await?;
+        let hosts: Vec<(String, i64)> = instances
+            .iter()
+            .filter(|i| i.va_id == va.id)
+            .map(|i| (i.hostname.clone(), i.last_contact))
+            .collect();
+        out.extend(crate::alerts::va_alerts(
+            &crate::alerts::VaFacts {
+                va: &va.name,
+                lots: &lots,
+                in_use: &in_use,
+                instances: &hosts,
+            },
+            now,
+        ));
+    }
+    out.sort_by_key(|x| (x.severity != "critical", x.at));
+    Ok(out)
+}
+
 /// Deposits purchased licences.
 pub async fn deposit(
     state: &AppState,

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod backpressure;

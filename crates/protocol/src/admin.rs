@@ -105,6 +105,24 @@ pub struct TransferLicenses {
     pub quantity: u64,
 }
 
+/// An alert of the license manager about a virtual account (`GET /accounts/{account}/alerts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AlertInfo {
+    /// `Insufficient Licenses`, `Licenses Expiring`, `Licenses Expired` or `Product Instance
+    /// Failed to Connect`.
+    pub kind: String,
+    /// `critical` or `warning`.
+    pub severity: String,
+    /// Virtual account name.
+    pub virtual_account: String,
+    /// The SKU or the product instance (hostname) it is about.
+    pub subject: String,
+    /// What an administrator reads.
+    pub message: String,
+    /// Since when it holds (epoch seconds), or when it will (an end date).
+    pub at: i64,
+}
+
 /// One day of a SKU's usage history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UsagePoint {

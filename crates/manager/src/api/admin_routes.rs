@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_licenses, deposit_licenses))
         .routes(routes!(transfer_licenses))
         .routes(routes!(usage_history))
+        .routes(routes!(list_alerts))
         .routes(routes!(list_tokens))
         .routes(routes!(create_token))
         .routes(routes!(revoke_token))
@@ -137,6 +138,20 @@ async fn list_licenses(
     ApiPath((account, va)): ApiPath<(String, String)>,
 ) -> Answer<LicenseList> {
     Ok(Json(admin::license_list(&s, &caller(p, a), &account, &va).await?))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/alerts", tag = "licenses",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    responses((status = 200, description = "current alerts of the virtual accounts the caller may read, most severe first", body = Vec<AlertInfo>),
+              (status = 404, description = "no such account")),
+    security(("api_key" = [])))]
+async fn list_alerts(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+) -> Answer<Vec<AlertInfo>> {
+    Ok(Json(admin::list_alerts(&s, &caller(p, a), &account).await?))
 }
 
 /// `?days=` of the usage history.

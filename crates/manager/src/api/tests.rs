@@ -1387,3 +1387,92 @@ async fn usage_history_follows_reports_day_by_day() {
     }
     db.finish().await;
 }
+
+/// Alerts follow the manager's clock: expiring licences at their notice marks, then expired,
+/// insufficient licences, a silent instance; a VA administrator sees only its own VA's alerts.
+#[tokio::test]
+async fn alerts_follow_the_clock_and_the_rights() {
+    let db = TestDb::sqlite().await;
+    let app = App::on(db.store.clone()).await;
+    let (_, token) = app.setup_account().await;
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts",
+        Some(json!({"name": "West"})),
+    )
+    .await;
+    let end = smartlic_protocol::time::format_date(NOW + 20 * DAY);
+    app.op(
+        Method::POST,
+        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
+        Some(json!({"sku": PW, "quantity": 1, "expires": end})),
+    )
+    .await;
+    let west_admin = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"})),
+        )
+        .await["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alerts = |key: Option<&'static str>| {
+        let app = &app;
+        let k = key.map(str::to_string);
+        async move {
+            let (s, v) = app
+                .call(
+                    Method::GET,
+                    "/api/v1/accounts/Acme/alerts",
+                    Some(k.as_deref().unwrap_or(OP_KEY)),
+                    None,
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|a| format!("{} | {}", a["kind"].as_str().unwrap(), a["message"].as_str().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut dev = Device::new(61);
+    register(&app, &mut dev, &token).await;
+    device::<AuthorizationResponse>(&app, "authorize", &dev.sign(authz(&[(PW, 1)]), NOW))
+        .await
+        .unwrap();
+    // 20 days before the end: the 30-day notice.
+    let a = alerts(None).await;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        a[0].starts_with("Licenses Expiring | 1 ASR5K-00-PW10GTWY expire on") && a[0].contains("30-day notice"),
+        "{a:?}"
+    );
+    // 2 days before: the 3-day notice.
+    app.clock.set(NOW + 18 * DAY);
+    let a = alerts(None).await;
+    assert!(a[0].contains("3-day notice"), "{a:?}");
+    // Past the end, the device silent for 31 days: expired, insufficient (1 in use, 0 counting),
+    // failed to connect.
+    app.clock.set(NOW + 31 * DAY);
+    let a = alerts(None).await;
+    let kinds: Vec<&str> = a.iter().map(|x| x.split(" | ").next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "Insufficient Licenses",
+            "Licenses Expired",
+            "Product Instance Failed to Connect"
+        ],
+        "{a:?}"
+    );
+    // West's VA administrator sees none of DEFAULT's alerts.
+    let (s, v) = app
+        .call(Method::GET, "/api/v1/accounts/Acme/alerts", Some(&west_admin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v, json!([]), "{v}");
+    db.finish().await;
+}

@@ -448,7 +448,13 @@ async fn overview(State(state): State<AppState>, session: Session) -> Result<Res
             .map_err(|e| session.error(e))?;
         vas.push(html::VaSummary { va, licenses });
     }
-    Ok(html(StatusCode::OK, html::overview(&session.header(), &account, &vas)))
+    let alerts = admin::list_alerts(&state, &caller, &account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(html(
+        StatusCode::OK,
+        html::overview(&session.header(), &account, &vas, &alerts),
+    ))
 }
 
 async fn render_va(
