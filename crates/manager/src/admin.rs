@@ -24,7 +24,8 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn audit(&self) -> Audit {
+    /// The event-log record of this caller.
+    pub(crate) fn audit(&self) -> Audit {
         Audit::new(self.principal.actor(), self.source.clone())
     }
 }

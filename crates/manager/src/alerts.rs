@@ -5,8 +5,9 @@
 //! Connect (no contact for 30 days). Computed when asked, so they are always current and
 //! several managers on one database agree on them.
 //!
-//! Left out: alerts pushed to signed webhooks, and "Product Instance Failed to Renew and was
-//! Removed" (the manager does not remove instances on its own yet).
+//! [`crate::webhooks`] delivers them to the accounts' signed webhooks. Left out: "Product
+//! Instance Failed to Renew and was Removed" (the manager does not remove instances on its own
+//! yet).
 
 use crate::compliance::{Lot, lot_counts};
 use smartlic_protocol::admin::AlertInfo;
@@ -40,7 +41,8 @@ pub fn expiry_mark(days_left: i64) -> Option<i64> {
 /// The alerts of one virtual account at `now`, most severe first.
 pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
     let mut out = Vec::new();
-    let alert = |kind: &str, severity: &str, subject: &str, message: String, at: i64| AlertInfo {
+    let alert = |key: String, kind: &str, severity: &str, subject: &str, message: String, at: i64| AlertInfo {
+        key,
         kind: kind.into(),
         severity: severity.into(),
         virtual_account: f.va.into(),
@@ -58,6 +60,7 @@ pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             .sum();
         if *used > purchased {
             out.push(alert(
+                format!("insufficient|{}|{sku}", f.va),
                 "Insufficient Licenses",
                 "critical",
                 sku,
@@ -75,6 +78,7 @@ pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             let days_left = (end - now + DAY - 1) / DAY;
             if let Some(mark) = expiry_mark(days_left) {
                 out.push(alert(
+                    format!("expiring|{}|{sku}|{end}|{mark}", f.va),
                     "Licenses Expiring",
                     if mark <= 7 { "critical" } else { "warning" },
                     sku,
@@ -89,6 +93,7 @@ pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             }
         } else if now - end <= EXPIRED_SHOWN_DAYS * DAY {
             out.push(alert(
+                format!("expired|{}|{sku}|{end}", f.va),
                 "Licenses Expired",
                 "warning",
                 sku,
@@ -101,6 +106,7 @@ pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
         let silent = now - last;
         if silent >= FAILED_TO_CONNECT_DAYS * DAY {
             out.push(alert(
+                format!("silent|{}|{host}|{last}", f.va),
                 "Product Instance Failed to Connect",
                 "warning",
                 host,

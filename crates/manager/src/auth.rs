@@ -88,11 +88,13 @@ pub enum Action {
     CreateUser,
     /// Read the event log of an account.
     ReadEvents,
+    /// Add, list and remove the alert webhooks of an account.
+    ManageWebhooks,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
@@ -105,6 +107,7 @@ impl Action {
         Action::ReadUsers,
         Action::CreateUser,
         Action::ReadEvents,
+        Action::ManageWebhooks,
     ];
 
     fn describe(&self) -> &'static str {
@@ -121,6 +124,7 @@ impl Action {
             Action::ReadUsers => "list users",
             Action::CreateUser => "create users",
             Action::ReadEvents => "read the event log",
+            Action::ManageWebhooks => "manage alert webhooks",
         }
     }
 }
@@ -187,7 +191,7 @@ pub fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Deni
             Role::VaAdmin => own_va,
             Role::VaUser => false,
         },
-        Action::CreateUser => user.role == Role::SaAdmin,
+        Action::CreateUser | Action::ManageWebhooks => user.role == Role::SaAdmin,
     };
     if allowed {
         Ok(())
@@ -258,8 +262,8 @@ mod tests {
         match (role, action) {
             (_, CreateAccount | ListAllAccounts) => ['n', 'n', 'n'],
             (_, ReadAccount) => ['y', 'y', 'y'],
-            (SaAdmin, CreateUser) => ['y', 'y', 'y'],
-            (_, CreateUser) => ['n', 'n', 'n'],
+            (SaAdmin, CreateUser | ManageWebhooks) => ['y', 'y', 'y'],
+            (_, CreateUser | ManageWebhooks) => ['n', 'n', 'n'],
             (SaAdmin | SaUser, _) => ['y', 'y', 'y'],
             (VaAdmin, ReadVa | CreateToken | ManageLicenses | RevokeToken | RemoveInstance) => ['y', 'n', 'n'],
             (VaUser, ReadVa | CreateToken) => ['y', 'n', 'n'],

@@ -43,6 +43,7 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tokens;
+pub mod webhooks;
 
 #[cfg(test)]
 pub(crate) mod testutil;

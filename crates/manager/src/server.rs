@@ -193,6 +193,18 @@ async fn prune_nonces(state: AppState) {
     }
 }
 
+/// Sends alerts to the accounts' webhooks, every [`crate::webhooks::ROUND_EVERY`].
+async fn deliver_alerts(state: AppState) {
+    let http = crate::webhooks::client();
+    let mut tick = tokio::time::interval(crate::webhooks::ROUND_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::webhooks::round(&state, &http).await {
+            tracing::warn!("alert webhooks: {e}");
+        }
+    }
+}
+
 /// Runs the license manager until SIGTERM or Ctrl-C. Prints `listening on https://HOST:PORT`
 /// on stdout once it accepts connections.
 pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
@@ -220,6 +232,7 @@ pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
     let app = api::router(prepared.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut serving = tokio::spawn(async move { server.serve(app).await });
     let pruning = tokio::spawn(prune_nonces(prepared.state.clone()));
+    let alerting = tokio::spawn(deliver_alerts(prepared.state.clone()));
 
     let bound = handle
         .listening()
@@ -246,6 +259,7 @@ pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
         }
     };
     pruning.abort();
+    alerting.abort();
     prepared.state.store().close().await;
     match result {
         Ok(Ok(())) => Ok(()),

@@ -108,6 +108,8 @@ pub struct TransferLicenses {
 /// An alert of the license manager about a virtual account (`GET /accounts/{account}/alerts`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AlertInfo {
+    /// Stable identity of the condition while it holds (a webhook is told once per key).
+    pub key: String,
     /// `Insufficient Licenses`, `Licenses Expiring`, `Licenses Expired` or `Product Instance
     /// Failed to Connect`.
     pub kind: String,
@@ -121,6 +123,37 @@ pub struct AlertInfo {
     pub message: String,
     /// Since when it holds (epoch seconds), or when it will (an end date).
     pub at: i64,
+}
+
+/// An alert webhook of an account (its secret is shown only when it is added).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookInfo {
+    /// Id.
+    pub id: String,
+    /// Where alerts are POSTed.
+    pub url: String,
+    /// When added.
+    pub created_at: i64,
+    /// By whom.
+    pub created_by: String,
+}
+
+/// `POST /accounts/{account}/webhooks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// `https://…`, or `http://` to a loopback address.
+    pub url: String,
+}
+
+/// A new webhook with its signing secret (shown this once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedWebhook {
+    /// The webhook.
+    pub info: WebhookInfo,
+    /// HMAC-SHA256 key: every delivery carries `X-Smartlic-Timestamp: T` and
+    /// `X-Smartlic-Signature: sha256=hex(HMAC(secret, "T." + body))`.
+    pub secret: String,
 }
 
 /// One day of a SKU's usage history.

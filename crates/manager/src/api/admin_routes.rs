@@ -23,6 +23,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transfer_licenses))
         .routes(routes!(usage_history))
         .routes(routes!(list_alerts))
+        .routes(routes!(list_webhooks, add_webhook))
+        .routes(routes!(remove_webhook))
         .routes(routes!(list_tokens))
         .routes(routes!(create_token))
         .routes(routes!(revoke_token))
@@ -325,6 +327,56 @@ async fn remove_instance(
     Ok(Json(
         admin::remove_instance(&s, &caller(p, a), &account, &instance).await?,
     ))
+}
+
+#[utoipa::path(get, path = "/accounts/{account}/webhooks", tag = "alerts",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    responses((status = 200, description = "the account's alert webhooks (no secrets)", body = Vec<WebhookInfo>),
+              (status = 403, description = "only a Smart Account administrator manages webhooks")),
+    security(("api_key" = [])))]
+async fn list_webhooks(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+) -> Answer<Vec<WebhookInfo>> {
+    Ok(Json(crate::webhooks::list(&s, &caller(p, a), &account).await?))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/webhooks", tag = "alerts",
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    request_body = CreateWebhook,
+    responses((status = 201, description = "added; the signing secret is shown this once", body = CreatedWebhook),
+              (status = 400, description = "not an https URL (plain http only to loopback)"),
+              (status = 403, description = "only a Smart Account administrator manages webhooks")),
+    security(("api_key" = [])))]
+async fn add_webhook(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> Created<CreatedWebhook> {
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::webhooks::add(&s, &caller(p, a), &account, body).await?),
+    ))
+}
+
+#[utoipa::path(delete, path = "/accounts/{account}/webhooks/{webhook}", tag = "alerts",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("webhook" = String, Path, description = "webhook id")),
+    responses((status = 204, description = "removed"),
+              (status = 404, description = "no such webhook")),
+    security(("api_key" = [])))]
+async fn remove_webhook(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, webhook)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    crate::webhooks::remove(&s, &caller(p, a), &account, &webhook).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/accounts/{account}/users", tag = "users",

@@ -1154,6 +1154,14 @@ async fn every_endpoint_refuses_other_tenants() {
         Some(json!({"email": "victim@acme.example", "role": "va-user", "va": "East"})),
     )
     .await;
+    let hook = app
+        .op(
+            Method::POST,
+            "/api/v1/accounts/Acme/webhooks",
+            Some(json!({"url": "https://victim-hook.example/alerts"})),
+        )
+        .await;
+    let hook_id = hook["info"]["id"].as_str().unwrap().to_string();
     let acme_id = app.op(Method::GET, "/api/v1/accounts/Acme", None).await["id"]
         .as_str()
         .unwrap()
@@ -1190,6 +1198,8 @@ async fn every_endpoint_refuses_other_tenants() {
         dev.sn.clone(),
         "victim@acme.example".to_string(),
         "east-secret-desc".to_string(),
+        "victim-hook".to_string(),
+        hook["secret"].as_str().unwrap().to_string(),
     ];
     let before = victim_state(&app).await;
 
@@ -1218,7 +1228,8 @@ async fn every_endpoint_refuses_other_tenants() {
                     .replace("{account}", account)
                     .replace("{va}", va)
                     .replace("{token}", &token_id)
-                    .replace("{instance}", &reg.instance_id);
+                    .replace("{instance}", &reg.instance_id)
+                    .replace("{webhook}", &hook_id);
                 let body = body_for(&m, template);
                 for (who, k) in [
                     ("other account's admin", &other_admin),
@@ -1230,6 +1241,7 @@ async fn every_endpoint_refuses_other_tenants() {
                     let names_victim_va = template.contains("{va}")
                         || template.contains("{token}")
                         || template.contains("{instance}")
+                        || template.contains("webhooks")
                         || m != Method::GET;
                     let other_account = k == &other_admin;
                     if other_account || names_victim_va {
@@ -1274,6 +1286,8 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
         json!({"sku": PW, "quantity": 1})
     } else if template.ends_with("/virtual-accounts") {
         json!({"name": "Intruder"})
+    } else if template.ends_with("/webhooks") {
+        json!({"url": "https://intruder.example/hook"})
     } else if template.ends_with("/users") {
         json!({"email": "intruder@evil.example", "role": "sa-admin"})
     } else if template.ends_with("/accounts") {
@@ -1293,6 +1307,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
         "/api/v1/accounts/Acme/tokens",
         "/api/v1/accounts/Acme/instances",
         "/api/v1/accounts/Acme/users",
+        "/api/v1/accounts/Acme/webhooks",
     ] {
         out.push(app.op(Method::GET, path, None).await);
     }

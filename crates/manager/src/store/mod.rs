@@ -23,6 +23,7 @@ mod licenses;
 mod misc;
 mod tokens;
 mod users;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ pub use licenses::LotRow;
 pub use misc::{EventQuery, EventRow, PkiRow};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{NewUser, UserRow};
+pub use webhooks::{DeliveryRow, WebhookRow};
 
 use crate::error::StoreError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
