@@ -311,6 +311,18 @@ pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Re
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let now = state.now();
     let instances = state.store().list_instances(&a.id, None).await?;
+    let expired = state
+        .store()
+        .find_events(
+            Some(&a.id),
+            &crate::store::EventQuery {
+                action_prefix: Some("instance.expire".into()),
+                since: Some(now - crate::alerts::REMOVED_SHOWN_DAYS * DAY),
+                ..Default::default()
+            },
+            1000,
+        )
+        .await?;
     let mut out = Vec::new();
     for va in state.store().list_vas(&a.id).await? {
         if require(
@@ -339,18 +351,39 @@ pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Re
             .filter(|i| i.va_id == va.id)
             .map(|i| (i.hostname.clone(), i.last_contact))
             .collect();
+        let removed: Vec<(String, i64, String)> = expired
+            .iter()
+            .filter(|e| e.va_id.as_deref() == Some(va.id.as_str()))
+            .map(|e| (e.object_id.clone().unwrap_or_default(), e.at, e.detail.clone()))
+            .collect();
         out.extend(crate::alerts::va_alerts(
             &crate::alerts::VaFacts {
                 va: &va.name,
                 lots: &lots,
                 in_use: &in_use,
                 instances: &hosts,
+                removed: &removed,
             },
             now,
         ));
     }
     out.sort_by_key(|x| (x.severity != "critical", x.at));
     Ok(out)
+}
+
+/// Removes the product instances that failed to renew: their ID certificate expired (the
+/// device has not reached the manager for a year). Their licences are released and the
+/// "Product Instance Failed to Renew and was Removed" alert follows. Returns how many.
+pub async fn expire_instances(state: &AppState) -> Result<usize, ApiError> {
+    let now = state.now();
+    let audit = Audit::new("system".to_string(), None);
+    let mut removed = 0;
+    for id in state.store().expired_instances(now).await? {
+        if state.store().expire_instance(&id, now, &audit).await?.is_some() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Deposits purchased licences.

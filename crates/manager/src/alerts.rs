@@ -2,12 +2,11 @@
 //! its licence lots, its usage and its product instances at a time: Insufficient Licenses,
 //! Licenses Expiring (at 90, 60, 30, 14, 7, 3 and 1 days before an end date: the alert names the
 //! nearest of those marks), Licenses Expired (in the last 90 days), Product Instance Failed to
-//! Connect (no contact for 30 days). Computed when asked, so they are always current and
+//! Connect (no contact for 30 days), Product Instance Failed to Renew and was Removed (the
+//! manager removed it when its ID certificate expired; for 30 days). Computed when asked, so they are always current and
 //! several managers on one database agree on them.
 //!
-//! [`crate::webhooks`] delivers them to the accounts' signed webhooks. Left out: "Product
-//! Instance Failed to Renew and was Removed" (the manager does not remove instances on its own
-//! yet).
+//! [`crate::webhooks`] delivers them to the accounts' signed webhooks.
 
 use crate::compliance::{Lot, lot_counts};
 use smartlic_protocol::admin::AlertInfo;
@@ -31,7 +30,13 @@ pub struct VaFacts<'a> {
     pub in_use: &'a [(String, i64)],
     /// Product instances: hostname and last contact.
     pub instances: &'a [(String, i64)],
+    /// Instances the manager removed because they failed to renew: (instance id, when, the
+    /// event's detail), in the last [`REMOVED_SHOWN_DAYS`].
+    pub removed: &'a [(String, i64, String)],
 }
+
+/// How long a removal for failing to renew is reported.
+pub const REMOVED_SHOWN_DAYS: i64 = 30;
 
 /// The nearest expiry mark at or beyond `days_left` (`None` past 90 days).
 pub fn expiry_mark(days_left: i64) -> Option<i64> {
@@ -119,6 +124,19 @@ pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             ));
         }
     }
+    for (id, at, detail) in f.removed {
+        out.push(alert(
+            format!("removed|{}|{id}", f.va),
+            "Product Instance Failed to Renew and was Removed",
+            "critical",
+            id,
+            format!(
+                "the product instance did not renew its registration before its ID certificate expired; {detail} on {}",
+                format_date(*at)
+            ),
+            *at,
+        ));
+    }
     out.sort_by_key(|a| (a.severity != "critical", a.at));
     out
 }
@@ -166,6 +184,7 @@ mod tests {
                 lots: &lots,
                 in_use: &in_use,
                 instances: &instances,
+                removed: &[],
             },
             NOW,
         );
@@ -198,6 +217,7 @@ mod tests {
                 lots: &[lot(10, None), lot(1, Some(NOW + 91 * DAY))],
                 in_use: &in_use,
                 instances: &[("fresh".to_string(), NOW - 29 * DAY)],
+                removed: &[],
             },
             NOW,
         );

@@ -193,12 +193,18 @@ async fn prune_nonces(state: AppState) {
     }
 }
 
-/// Sends alerts to the accounts' webhooks, every [`crate::webhooks::ROUND_EVERY`].
+/// Removes instances that failed to renew, then sends alerts to the accounts' webhooks, every
+/// [`crate::webhooks::ROUND_EVERY`].
 async fn deliver_alerts(state: AppState) {
     let http = crate::webhooks::client();
     let mut tick = tokio::time::interval(crate::webhooks::ROUND_EVERY);
     loop {
         tick.tick().await;
+        match crate::admin::expire_instances(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} product instance(s) that failed to renew"),
+            Err(e) => tracing::warn!("expiring product instances: {e}"),
+        }
         if let Err(e) = crate::webhooks::round(&state, &http).await {
             tracing::warn!("alert webhooks: {e}");
         }

@@ -1489,5 +1489,32 @@ async fn alerts_follow_the_clock_and_the_rights() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v, json!([]), "{v}");
+
+    // A year without renewal: the ID certificate has expired; the manager removes the
+    // instance, releases its licence and says so. A renewal in time is left alone.
+    assert_eq!(crate::admin::expire_instances(&app.state).await.unwrap(), 0);
+    app.clock.set(NOW + 366 * DAY);
+    assert_eq!(crate::admin::expire_instances(&app.state).await.unwrap(), 1);
+    assert_eq!(crate::admin::expire_instances(&app.state).await.unwrap(), 0);
+    let list = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    assert_eq!(list, json!([]), "{list}");
+    let a = alerts(None).await;
+    assert!(
+        a.iter()
+            .any(|x| x.starts_with("Product Instance Failed to Renew and was Removed | ")
+                && x.contains("released 1 ASR5K-00-PW10GTWY")),
+        "{a:?}"
+    );
+    assert!(
+        !a.iter().any(|x| x.starts_with("Insufficient")),
+        "its licence was released: {a:?}"
+    );
+    let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[(PW, 1)]), NOW + 366 * DAY))
+        .await
+        .unwrap_err();
+    assert_eq!(e.1["error"]["code"], codes::UNKNOWN_INSTANCE, "{}", e.1);
+    // Thirty days on, the alert is history (the event log keeps it).
+    app.clock.set(NOW + 397 * DAY);
+    assert!(!alerts(None).await.iter().any(|x| x.contains("Failed to Renew")));
     db.finish().await;
 }

@@ -418,6 +418,38 @@ impl Store {
         now: i64,
         audit: &Audit,
     ) -> Result<Option<(InstanceRow, Vec<(String, i64)>)>, StoreError> {
+        self.remove_instance_when(id, account_id, now, audit, false).await
+    }
+
+    /// Removes an instance whose ID certificate expired before `now` (it failed to renew),
+    /// checked in the same transaction; `None` if there is no such instance or it renewed.
+    pub async fn expire_instance(
+        &self,
+        id: &str,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<Option<(InstanceRow, Vec<(String, i64)>)>, StoreError> {
+        self.remove_instance_when(id, None, now, audit, true).await
+    }
+
+    /// Ids of the instances whose ID certificate expired before `now`.
+    pub async fn expired_instances(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM product_instances WHERE id_cert_expires_at < $1 ORDER BY id")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn remove_instance_when(
+        &self,
+        id: &str,
+        account_id: Option<&str>,
+        now: i64,
+        audit: &Audit,
+        only_if_expired: bool,
+    ) -> Result<Option<(InstanceRow, Vec<(String, i64)>)>, StoreError> {
         let mut tx = self.write_tx().await?;
         let Some(row) = instance_by_id(&mut tx, id).await? else {
             return Ok(None);
@@ -425,8 +457,13 @@ impl Store {
         if account_id.is_some_and(|a| a != row.account_id) {
             return Ok(None);
         }
+        if only_if_expired && row.id_cert_expires_at >= now {
+            return Ok(None);
+        }
         let released = delete_instance(&mut tx, id, &row.va_id, now).await?;
-        let action = if audit.actor.starts_with("device:") {
+        let action = if only_if_expired {
+            "instance.expire"
+        } else if audit.actor.starts_with("device:") {
             "device.deregister"
         } else {
             "instance.remove"
