@@ -17,7 +17,7 @@
 //! report that caused it. With several managers on one PostgreSQL database each runs its own
 //! batches; rows are locked instances first, then VA totals, as every other writer does.
 
-use super::instances::{Report, UsageReport, apply_changes, describe, unknown_instance};
+use super::instances::{DailyUsage, Report, UsageReport, apply_changes, describe, record_daily_many, unknown_instance};
 use super::{Audit, Event, Store, append_event};
 use crate::compliance::{self, Lot};
 use crate::error::{ApiError, StoreError};
@@ -226,6 +226,8 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
     for (va, sku, end_date, quantity) in q.fetch_all(&mut *tx).await? {
         lots.entry((va, sku)).or_default().push(Lot { end_date, quantity });
     }
+    // The days' usage the batch's changes leave, written once at the end.
+    let mut daily: Vec<DailyUsage> = Vec::new();
 
     // 4. Each report, VA by VA (the lock order of the VA totals; a rare deadlock between two
     //    managers' batches is a database error, and then the reports apply one by one) and in
@@ -242,7 +244,23 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
         };
         let old = old_usage.remove(&job.id).unwrap_or_default();
         let changes = compliance::usage_changes(&old, &job.usage);
-        for (sku, total) in apply_changes(&mut tx, &job.id, va_id, &changes, job.now).await? {
+        for (sku, total) in apply_changes(&mut tx, &job.id, va_id, &changes, None).await? {
+            let before = changes
+                .iter()
+                .find(|c| c.sku == sku)
+                .map(|c| total - c.delta)
+                .unwrap_or(total);
+            let d = DailyUsage::new(va_id, &sku, job.now, before, total);
+            match daily
+                .iter_mut()
+                .find(|x| x.va_id == d.va_id && x.sku == d.sku && x.day == d.day)
+            {
+                Some(x) => {
+                    x.peak = x.peak.max(d.peak);
+                    x.last = d.last;
+                }
+                None => daily.push(d),
+            }
             va_totals.insert((va_id.clone(), sku), total);
         }
         let skus: Vec<(String, i64, i64, i64)> = job
@@ -282,6 +300,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
         }
         results[i] = Some(Ok(UsageReport { skus }));
     }
+    record_daily_many(&mut tx, &daily).await?;
     tx.commit().await?;
     Ok(finish(results))
 }

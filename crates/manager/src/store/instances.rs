@@ -356,7 +356,7 @@ impl Store {
         let mut va_in_use: Vec<(String, i64)> = rows.into_iter().filter(|r| r.0 == 1).map(|r| (r.1, r.2)).collect();
         let changes = compliance::usage_changes(&old, usage);
         // The totals the changes leave, as the database computed them (under their row locks).
-        for (sku, total) in apply_changes(&mut tx, id, &va_id, &changes, now).await? {
+        for (sku, total) in apply_changes(&mut tx, id, &va_id, &changes, Some(now)).await? {
             match va_in_use.iter_mut().find(|(s, _)| *s == sku) {
                 Some(row) => row.1 = total,
                 None => va_in_use.push((sku, total)),
@@ -519,12 +519,15 @@ async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Ins
 }
 
 /// Applies usage changes of one instance and the matching VA totals.
+/// Applies usage changes of one instance; returns per changed SKU the VA total after it. With
+/// `daily: Some(now)` each change is also recorded in the day's history; a batch passes `None`
+/// and records the day's peaks of all its reports in one statement ([`record_daily_many`]).
 pub(super) async fn apply_changes(
     conn: &mut AnyConnection,
     instance_id: &str,
     va_id: &str,
     changes: &[UsageChange],
-    now: i64,
+    daily: Option<i64>,
 ) -> Result<Vec<(String, i64)>, StoreError> {
     let mut totals = Vec::with_capacity(changes.len());
     for ch in changes {
@@ -554,35 +557,68 @@ pub(super) async fn apply_changes(
         .bind(ch.delta)
         .fetch_one(&mut *conn)
         .await?;
-        record_daily(conn, va_id, &ch.sku, now, total - ch.delta, total).await?;
+        if let Some(now) = daily {
+            record_daily_many(conn, &[DailyUsage::new(va_id, &ch.sku, now, total - ch.delta, total)]).await?;
+        }
         totals.push((ch.sku.clone(), total));
     }
     Ok(totals)
 }
 
-/// Keeps the day's peak and last total of a VA's SKU (`usage_daily`): a change from `before` to
-/// `total` means both were in use that day.
-async fn record_daily(
-    conn: &mut AnyConnection,
-    va_id: &str,
-    sku: &str,
-    now: i64,
-    before: i64,
-    total: i64,
-) -> Result<(), StoreError> {
-    let day = now - now.rem_euclid(smartlic_protocol::time::DAY);
-    sqlx::query(
-        "INSERT INTO usage_daily (va_id, sku, day, peak, last) VALUES ($1, $2, $3, $4, $5) \
+/// One VA and SKU's usage on one day, as a change left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DailyUsage {
+    pub(super) va_id: String,
+    pub(super) sku: String,
+    /// 00:00 UTC of the day.
+    pub(super) day: i64,
+    /// The most in use that day (before or after a change).
+    pub(super) peak: i64,
+    /// In use after the day's last change.
+    pub(super) last: i64,
+}
+
+impl DailyUsage {
+    /// A change from `before` to `total` at `now`: both were in use that day.
+    pub(super) fn new(va_id: &str, sku: &str, now: i64, before: i64, total: i64) -> DailyUsage {
+        DailyUsage {
+            va_id: va_id.to_string(),
+            sku: sku.to_string(),
+            day: now - now.rem_euclid(smartlic_protocol::time::DAY),
+            peak: before.max(total),
+            last: total,
+        }
+    }
+}
+
+/// Keeps the days' peaks and last totals (`usage_daily`) in one statement; `rows` must not
+/// repeat a (VA, SKU, day).
+pub(super) async fn record_daily_many(conn: &mut AnyConnection, rows: &[DailyUsage]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..rows.len())
+        .map(|k| {
+            let b = 5 * k;
+            format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO usage_daily (va_id, sku, day, peak, last) VALUES {} \
          ON CONFLICT (va_id, sku, day) DO UPDATE SET last = excluded.last, \
          peak = CASE WHEN excluded.peak > usage_daily.peak THEN excluded.peak ELSE usage_daily.peak END",
-    )
-    .bind(va_id)
-    .bind(sku)
-    .bind(day)
-    .bind(before.max(total))
-    .bind(total)
-    .execute(&mut *conn)
-    .await?;
+        values.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in rows {
+        q = q
+            .bind(r.va_id.as_str())
+            .bind(r.sku.as_str())
+            .bind(r.day)
+            .bind(r.peak)
+            .bind(r.last);
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -604,7 +640,7 @@ async fn delete_instance(
             .fetch_all(&mut *conn)
             .await?;
     let changes = compliance::usage_changes(&old, &[]);
-    apply_changes(conn, id, va_id, &changes, now).await?;
+    apply_changes(conn, id, va_id, &changes, Some(now)).await?;
     sqlx::query("DELETE FROM product_instances WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)

@@ -488,6 +488,12 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     }
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 120)]));
     assert_eq!(last_totals.iter().max(), Some(&120), "{last_totals:?}");
+    // The day's history saw the same peak and end, however the reports were batched.
+    let day = NOW - NOW.rem_euclid(86_400);
+    assert_eq!(
+        s.usage_history(&d.id, day).await.unwrap(),
+        vec![(pw.to_string(), day, 120, 120)]
+    );
     // A final report sees the whole VA over what it bought.
     let u = usage(&[(pw, 3)]);
     let r = s
