@@ -1231,6 +1231,12 @@ async fn every_endpoint_refuses_other_tenants() {
                     .replace("{instance}", &reg.instance_id)
                     .replace("{webhook}", &hook_id);
                 let body = body_for(&m, template);
+                if m == Method::GET {
+                    // Control: the operator reaches the same path, so a refusal below is the
+                    // rights check and not a wrong fill.
+                    let (s, v) = app.call(m.clone(), &path, Some(OP_KEY), None).await;
+                    assert!(s.is_success(), "control: operator GET {path} gave {s}: {v}");
+                }
                 for (who, k) in [
                     ("other account's admin", &other_admin),
                     ("West's VA admin", &west_admin),
