@@ -82,6 +82,24 @@ fn cli(node_dir: &Path, lines: &[String]) -> Result<String> {
 }
 
 /// Runs the demo until Ctrl-C.
+/// The demo's portal user (SA administrator of the demo account).
+const DEMO_USER: &str = "admin@demo-mobile.example";
+
+/// Writes a file only its owner may read.
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 pub async fn run(dir: &Path, listen: &str) -> Result<()> {
     let manager_dir = dir.join("manager");
     let node_dir = dir.join("node");
@@ -105,6 +123,7 @@ pub async fn run(dir: &Path, listen: &str) -> Result<()> {
 
     let marker = dir.join(".demo-accounts-created");
     let token_file = dir.join(".demo-token");
+    let password_file = dir.join("portal-password");
     if !marker.exists() {
         admin(
             &url,
@@ -158,6 +177,27 @@ pub async fn run(dir: &Path, listen: &str) -> Result<()> {
             ],
         )?;
         std::fs::write(&token_file, &token)?;
+        // A portal user, its password in a file of the demo directory (0600).
+        use base64::Engine;
+        let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
+        write_private(&password_file, &format!("{password}\n"))?;
+        let password_path = password_file.to_string_lossy().to_string();
+        admin(
+            &url,
+            &ca,
+            &key,
+            &[
+                "user",
+                "create",
+                "--account",
+                "Demo Mobile",
+                DEMO_USER,
+                "--role",
+                "sa-admin",
+                "--password-file",
+                &password_path,
+            ],
+        )?;
         std::fs::write(&marker, "")?;
     }
 
@@ -196,6 +236,12 @@ pub async fn run(dir: &Path, listen: &str) -> Result<()> {
         ca.display(),
         manager_dir.join("admin.key").display()
     );
+    if password_file.exists() {
+        outln!(
+            "  portal log-in     {DEMO_USER}, password in {}",
+            password_file.display()
+        );
+    }
     outln!("  node CLI          smartlic cli --data-dir {}", node_dir.display());
     outln!(
         "  admin client      smartlic --server {url} --ca {} --api-key $(cat {}) license list --account 'Demo Mobile' --va core-east",
