@@ -84,27 +84,40 @@ async fn log_refusal(state: &AppState, instance: Option<&InstanceRow>, action: &
     }
 }
 
-/// Opens a request of a registered instance: known instance, its key, then freshness.
+/// Opens a request of a registered instance: known instance, its key, then freshness. When the
+/// handler records the nonce in its own transaction, that transaction also finds the instance
+/// again (and refuses it if it is gone), so the row may come from the manager's cache.
 async fn open_for_instance<T: DeserializeOwned>(
     state: &AppState,
     req: &SignedRequest,
     now: i64,
-    record_nonce: bool,
+    nonce_record: NonceRecord,
 ) -> Result<(InstanceRow, RequestPayload<T>), ApiError> {
     let id = req
         .instance_id
         .as_deref()
         .filter(|i| !i.is_empty() && i.len() <= 64)
         .ok_or_else(|| ApiError::BadRequest("instance_id is missing".into()))?;
-    let instance = state.store().instance(id).await?.ok_or_else(|| {
-        ApiError::UnknownInstance(format!(
-            "product instance {id} is not registered with this license manager"
-        ))
-    })?;
+    let cached = match nonce_record {
+        NonceRecord::ByHandler => state.instances().get(id).map(|row| InstanceRow::clone(&row)),
+        NonceRecord::Before => None,
+    };
+    let instance = match cached {
+        Some(row) => row,
+        None => {
+            let row = state.store().instance(id).await?.ok_or_else(|| {
+                ApiError::UnknownInstance(format!(
+                    "product instance {id} is not registered with this license manager"
+                ))
+            })?;
+            state.instances().insert(row.clone());
+            row
+        }
+    };
     let key =
         decode_public_key(&instance.public_key).map_err(|e| ApiError::Internal(format!("stored key of {id}: {e}")))?;
     let payload = req.open::<T>(&key).map_err(envelope_error)?;
-    check_fresh(state, &payload, now, record_nonce).await?;
+    check_fresh(state, &payload, now, nonce_record == NonceRecord::Before).await?;
     Ok((instance, payload))
 }
 
@@ -260,7 +273,7 @@ where
     Fut: std::future::Future<Output = Result<R, ApiError>>,
 {
     let now = state.now();
-    let (instance, payload) = match open_for_instance::<T>(state, req, now, nonce_record == NonceRecord::Before).await {
+    let (instance, payload) = match open_for_instance::<T>(state, req, now, nonce_record).await {
         Ok(x) => x,
         Err(err) => {
             if let Some(id) = req.instance_id.as_deref()
@@ -434,6 +447,7 @@ pub async fn deregister(
         source,
         NonceRecord::Before,
         |instance, _: DeregisterRequest, audit, now, _| async move {
+            state.instances().remove(&instance.id);
             let removed = state
                 .store()
                 .remove_instance(&instance.id, None, now, &audit)

@@ -8,11 +8,13 @@
 //! - [`api`] — the HTTP edge ([`router`]); [`device`] and [`admin`] — what the endpoints do;
 //! - [`auth`] — principals and the role/right table; [`tokens`] — secrets and token rules;
 //! - [`compliance`] — licence arithmetic as pure functions; [`pki`] — certificates and keys;
-//! - [`store`] — every piece of state, one SQL text for both engines; [`state`] — what handlers share.
+//! - [`store`] — every piece of state, one SQL text for both engines; [`state`] — what handlers share;
+//! - [`instance_cache`] — instances' public keys, so a renewal is opened without a read of its own.
 //!
 //! **Architecture invariant:** no licensing state lives only in memory; everything a request
 //! decides is read from and written to the store in one transaction, so several managers can
-//! serve one PostgreSQL database. The manager never links the agent.
+//! serve one PostgreSQL database (the one cache, [`instance_cache`], holds what never changes: an
+//! instance's id and public key). The manager never links the agent.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), smartlic_manager::ManagerError> {
@@ -36,6 +38,7 @@ pub mod backpressure;
 pub mod compliance;
 pub mod device;
 pub mod error;
+pub mod instance_cache;
 pub mod metrics;
 pub mod pki;
 pub mod portal;

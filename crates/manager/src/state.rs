@@ -3,6 +3,7 @@
 //! managers can serve one PostgreSQL database.
 
 use crate::error::{ManagerError, StoreError};
+use crate::instance_cache::InstanceCache;
 use crate::metrics::Metrics;
 use crate::pki::Pki;
 use crate::store::{Audit, Store};
@@ -24,6 +25,7 @@ struct Inner {
     catalog: Catalog,
     pki: Pki,
     metrics: Metrics,
+    instances: InstanceCache,
 }
 
 /// The PKI as set up on a store.
@@ -64,6 +66,7 @@ impl AppState {
                 catalog,
                 pki,
                 metrics: Metrics::new(),
+                instances: InstanceCache::default(),
             }),
         }
     }
@@ -113,5 +116,10 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Instances as last read (their keys, for opening renewals).
+    pub fn instances(&self) -> &InstanceCache {
+        &self.inner.instances
     }
 }

@@ -7,9 +7,12 @@
 //! run side by side, but each statement is a round trip to a server process competing for the
 //! same cores (measured: 1,370/s one by one, 1,970/s batched; docs/performance.md). Here one writer task on
 //! its own thread takes every report waiting (up to [`MAX_BATCH`], one per instance) and applies
-//! them in one transaction with a fixed number of multi-row statements: record the nonces, lock
-//! and stamp the instances, read their usage and their VAs' totals and lots. Only what changes
-//! (a different licence count, a new compliance status) costs statements of its own.
+//! them in one transaction with a fixed number of multi-row statements, however many reports
+//! change something: record the nonces, lock and stamp the instances, read their usage and their
+//! VAs' totals and lots, then write the changed instance counts, add the changes to the VA totals
+//! (one statement that returns the new totals), set changed statuses and append the events.
+//! Measured on PostgreSQL: one statement per changed report (about one report in five) held the
+//! writer to 1,580 renewals/s; one per batch gave 2,000/s on the same machine.
 //!
 //! The answers are the ones one report at a time would give: reports of one batch apply in
 //! arrival order, each seeing the VA totals the previous ones left. If the batch fails as a
@@ -17,11 +20,12 @@
 //! report that caused it. With several managers on one PostgreSQL database each runs its own
 //! batches; rows are locked instances first, then VA totals, as every other writer does.
 
-use super::instances::{DailyUsage, Report, UsageReport, apply_changes, describe, record_daily_many, unknown_instance};
-use super::{Audit, Event, Store, append_event};
+use super::instances::{DailyUsage, Report, UsageReport, describe, record_daily_many, unknown_instance};
+use super::{Audit, Event, Store, append_events};
 use crate::compliance::{self, Lot};
 use crate::error::{ApiError, StoreError};
-use std::collections::{HashMap, HashSet, VecDeque};
+use sqlx::AnyConnection;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most reports in one transaction.
@@ -226,31 +230,52 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
     for (va, sku, end_date, quantity) in q.fetch_all(&mut *tx).await? {
         lots.entry((va, sku)).or_default().push(Lot { end_date, quantity });
     }
-    // The days' usage the batch's changes leave, written once at the end.
-    let mut daily: Vec<DailyUsage> = Vec::new();
-
-    // 4. Each report, VA by VA (the lock order of the VA totals; a rare deadlock between two
-    //    managers' batches is a database error, and then the reports apply one by one) and in
-    //    arrival order within a VA: what changes, the answer, what the log keeps.
+    // 4. What each report changes, VA by VA (the lock order of the VA totals) and in arrival
+    //    order within a VA, worked out in memory.
     let mut live = live;
     live.sort_by(|a, b| {
         let va = |i: &usize| found.get(&batch[*i].id).map(|f| f.1.as_str());
         va(a).cmp(&va(b))
     });
+    let mut plans: Vec<(usize, Vec<compliance::UsageChange>)> = Vec::with_capacity(live.len());
+    let mut deltas: BTreeMap<(String, String), i64> = BTreeMap::new();
     for &i in &live {
         let job = &batch[i];
-        let Some((account_id, va_id, old_status)) = found.get(&job.id) else {
+        let Some((_, va_id, _)) = found.get(&job.id) else {
             continue;
         };
         let old = old_usage.remove(&job.id).unwrap_or_default();
         let changes = compliance::usage_changes(&old, &job.usage);
-        for (sku, total) in apply_changes(&mut tx, &job.id, va_id, &changes, None).await? {
-            let before = changes
-                .iter()
-                .find(|c| c.sku == sku)
-                .map(|c| total - c.delta)
-                .unwrap_or(total);
-            let d = DailyUsage::new(va_id, &sku, job.now, before, total);
+        for c in &changes {
+            *deltas.entry((va_id.clone(), c.sku.clone())).or_default() += c.delta;
+        }
+        plans.push((i, changes));
+    }
+
+    // 5. Write every change at once: the instances' rows, then the VA totals. The totals are
+    //    added to, not overwritten (another manager may have changed them since step 3); what
+    //    they come to tells what they were before this batch.
+    write_instance_usage(&mut tx, batch, &plans).await?;
+    deltas.retain(|_, d| *d != 0);
+    for ((va, sku), total) in add_to_va_totals(&mut tx, &deltas).await? {
+        let before = total - deltas.get(&(va.clone(), sku.clone())).copied().unwrap_or(0);
+        va_totals.insert((va, sku), before);
+    }
+
+    // 6. Each report in turn: the totals it leaves, its answer, its status and what the log keeps.
+    let mut daily: Vec<DailyUsage> = Vec::new();
+    let mut new_status: Vec<(&str, &'static str)> = Vec::new();
+    let mut events = Vec::new();
+    for (i, changes) in &plans {
+        let job = &batch[*i];
+        let Some((account_id, va_id, old_status)) = found.get(&job.id) else {
+            continue;
+        };
+        for c in changes {
+            let total = va_totals.entry((va_id.clone(), c.sku.clone())).or_insert(0);
+            let before = *total;
+            *total += c.delta;
+            let d = DailyUsage::new(va_id, &c.sku, job.now, before, *total);
             match daily
                 .iter_mut()
                 .find(|x| x.va_id == d.va_id && x.sku == d.sku && x.day == d.day)
@@ -261,7 +286,6 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
                 }
                 None => daily.push(d),
             }
-            va_totals.insert((va_id.clone(), sku), total);
         }
         let skus: Vec<(String, i64, i64, i64)> = job
             .usage
@@ -276,33 +300,119 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
         let status = (job.status_of)(&skus);
         let status_changed = old_status.as_deref() != Some(status);
         if status_changed {
-            sqlx::query("UPDATE product_instances SET last_auth_status = $2 WHERE id = $1")
-                .bind(job.id.as_str())
-                .bind(status)
-                .execute(&mut *tx)
-                .await?;
+            new_status.push((job.id.as_str(), status));
         }
         if !changes.is_empty() || status_changed {
             let new_usage: Vec<(String, i64)> = job.usage.iter().filter(|(_, c)| *c > 0).cloned().collect();
-            append_event(
-                &mut tx,
+            events.push((
                 job.now,
                 &job.audit,
                 Event {
                     action: "device.usage",
-                    account_id: Some(account_id),
-                    va_id: Some(va_id),
-                    object_id: Some(&job.id),
+                    account_id: Some(account_id.as_str()),
+                    va_id: Some(va_id.as_str()),
+                    object_id: Some(job.id.as_str()),
                     detail: format!("usage now {}; {status}", describe(&new_usage)),
                 },
-            )
-            .await?;
+            ));
         }
-        results[i] = Some(Ok(UsageReport { skus }));
+        results[*i] = Some(Ok(UsageReport { skus }));
     }
+    if !new_status.is_empty() {
+        let mut when = String::new();
+        let mut ids = Vec::new();
+        for k in 0..new_status.len() {
+            when.push_str(&format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2));
+            ids.push(format!("${}", 2 * k + 1));
+        }
+        let sql = format!(
+            "UPDATE product_instances SET last_auth_status = CASE id{when} END WHERE id IN ({})",
+            ids.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, status) in &new_status {
+            q = q.bind(*id).bind(*status);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    append_events(&mut tx, &events).await?;
     record_daily_many(&mut tx, &daily).await?;
     tx.commit().await?;
     Ok(finish(results))
+}
+
+/// Sets the instances' new counts and removes the rows that fell to zero: one statement each.
+async fn write_instance_usage(
+    conn: &mut AnyConnection,
+    batch: &[ReportJob],
+    plans: &[(usize, Vec<compliance::UsageChange>)],
+) -> Result<(), StoreError> {
+    let mut set: Vec<(&str, &str, i64)> = Vec::new();
+    let mut gone: Vec<(&str, &str)> = Vec::new();
+    for (i, changes) in plans {
+        for c in changes {
+            if c.new_count == 0 {
+                gone.push((batch[*i].id.as_str(), c.sku.as_str()));
+            } else {
+                set.push((batch[*i].id.as_str(), c.sku.as_str(), c.new_count));
+            }
+        }
+    }
+    if !set.is_empty() {
+        let values: Vec<String> = (0..set.len())
+            .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO instance_usage (instance_id, sku, count) VALUES {} \
+             ON CONFLICT (instance_id, sku) DO UPDATE SET count = excluded.count",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, sku, n) in &set {
+            q = q.bind(*id).bind(*sku).bind(*n);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    if !gone.is_empty() {
+        let cond: Vec<String> = (0..gone.len())
+            .map(|k| format!("(instance_id = ${} AND sku = ${})", 2 * k + 1, 2 * k + 2))
+            .collect();
+        let sql = format!("DELETE FROM instance_usage WHERE {}", cond.join(" OR "));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, sku) in &gone {
+            q = q.bind(*id).bind(*sku);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Adds each (VA, SKU)'s delta to its total, in key order (the lock order); returns the totals.
+async fn add_to_va_totals(
+    conn: &mut AnyConnection,
+    deltas: &BTreeMap<(String, String), i64>,
+) -> Result<Vec<((String, String), i64)>, StoreError> {
+    if deltas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<String> = (0..deltas.len())
+        .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO va_usage (va_id, sku, in_use) VALUES {} \
+         ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use \
+         RETURNING va_id, sku, in_use",
+        values.join(", ")
+    );
+    let mut q = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql));
+    for ((va, sku), d) in deltas {
+        q = q.bind(va.as_str()).bind(sku.as_str()).bind(*d);
+    }
+    Ok(q.fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(va, sku, n)| ((va, sku), n))
+        .collect())
 }
 
 fn finish(results: Vec<Option<Result<UsageReport, ApiError>>>) -> Vec<Result<UsageReport, ApiError>> {

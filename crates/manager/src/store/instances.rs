@@ -7,7 +7,7 @@ use crate::error::{ApiError, StoreError};
 use sqlx::AnyConnection;
 
 /// A product instance with the name of its virtual account.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct InstanceRow {
     /// Id.
     pub id: String,

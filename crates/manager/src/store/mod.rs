@@ -361,6 +361,40 @@ pub(crate) async fn append_event(
     Ok(())
 }
 
+/// Appends several events in one statement, in the order given.
+pub(crate) async fn append_events(
+    conn: &mut AnyConnection,
+    events: &[(i64, &Audit, Event<'_>)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..events.len())
+        .map(|k| {
+            let p: Vec<String> = (8 * k + 1..=8 * k + 8).map(|n| format!("${n}")).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO events (at, actor, action, account_id, va_id, object_id, detail, source) VALUES {}",
+        values.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (at, audit, e) in events {
+        q = q
+            .bind(*at)
+            .bind(audit.actor.as_str())
+            .bind(e.action)
+            .bind(e.account_id)
+            .bind(e.va_id)
+            .bind(e.object_id)
+            .bind(e.detail.as_str())
+            .bind(audit.source.as_deref());
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// A fresh random id.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

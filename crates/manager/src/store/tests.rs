@@ -494,6 +494,40 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
         s.usage_history(&d.id, day).await.unwrap(),
         vec![(pw.to_string(), day, 120, 120)]
     );
+    // Round 3: everyone moves from 3 of `pw` to 2 of `sg` at once (a row removed and a new SKU
+    // per instance, in batches): both totals are exact, no instance keeps a `pw` row, and every
+    // change is in the event log.
+    let sg = "ASR5K-00-SG10";
+    let events_before = s.list_events(None, 10_000).await.unwrap().len();
+    let mut tasks = Vec::new();
+    for id in &ids {
+        let (s, id) = (s.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let u = usage(&[(sg, 2)]);
+            s.report_usage(rep(&id, "h", &u, NOW + 2, None), status, &op()).await
+        }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap().unwrap();
+        assert_eq!(r.skus.len(), 1);
+        assert_eq!((r.skus[0].0.as_str(), r.skus[0].1), (sg, 2));
+        assert!(r.skus[0].2 >= 2 && r.skus[0].2 <= 80, "{:?}", r.skus);
+    }
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(sg, 80)]));
+    for id in &ids {
+        assert_eq!(s.instance_usage(id).await.unwrap(), usage(&[(sg, 2)]));
+    }
+    let usage_events = s.list_events(None, 10_000).await.unwrap().len() - events_before;
+    assert_eq!(usage_events, 40, "one device.usage event per changed instance");
+    // Back to 3 of `pw` for what follows.
+    for id in &ids {
+        let u = usage(&[(pw, 3)]);
+        s.report_usage(rep(id, "h", &u, NOW + 2, None), status, &op())
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 120)]));
+
     // A final report sees the whole VA over what it bought.
     let u = usage(&[(pw, 3)]);
     let r = s
