@@ -3,6 +3,7 @@
 # against one manager on SQLite, one on PostgreSQL, two on one PostgreSQL database, and 100,000
 # devices in one account. Needs PostgreSQL on 127.0.0.1:5432 with trust auth (database `test`).
 # Prints one JSON object per run; results also go to $OUT (default target/bench-fleet).
+# ONLY=sqlite|pg|two runs just that one (2,000 devices unless DEVICES is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p smartlic
@@ -12,6 +13,7 @@ PG=${PG:-postgres://postgres@127.0.0.1:5432}
 DEVICES=${DEVICES:-2000}
 SECONDS_RENEW=${SECONDS_RENEW:-10}
 rm -rf "$OUT" && mkdir -p "$OUT"
+want() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -32,19 +34,25 @@ fleet() { # name servers... -- extra args
   "$B" "${args[@]}" --ca "$OUT/$name/ca.pem" --api-key "$(key "$name")" bench fleet "$@" | tee "$OUT/$name-$(date +%s).json"
 }
 
-start sqlite 127.0.0.1:19501
-fleet sqlite https://127.0.0.1:19501 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+if want sqlite; then
+  start sqlite 127.0.0.1:19501
+  fleet sqlite https://127.0.0.1:19501 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+fi
 
-fresh_db smartlic_bench_pg
-start pg 127.0.0.1:19502 "$PG/smartlic_bench_pg"
-fleet pg https://127.0.0.1:19502 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+if want pg; then
+  fresh_db smartlic_bench_pg
+  start pg 127.0.0.1:19502 "$PG/smartlic_bench_pg"
+  fleet pg https://127.0.0.1:19502 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+fi
 
-fresh_db smartlic_bench_two
-start two-a 127.0.0.1:19503 "$PG/smartlic_bench_two"
-start two-b 127.0.0.1:19504 "$PG/smartlic_bench_two"
-fleet two-a https://127.0.0.1:19503 https://127.0.0.1:19504 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW"
+if want two; then
+  fresh_db smartlic_bench_two
+  start two-a 127.0.0.1:19503 "$PG/smartlic_bench_two"
+  start two-b 127.0.0.1:19504 "$PG/smartlic_bench_two"
+  fleet two-a https://127.0.0.1:19503 https://127.0.0.1:19504 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW"
+fi
 
-if [ -n "${LARGE:-}" ]; then
+if [ -n "${LARGE:-}" ] && [ -z "${ONLY:-}" ]; then
   fleet sqlite https://127.0.0.1:19501 -- --devices 100000 --concurrency 64 --seconds "$SECONDS_RENEW"
   fleet pg https://127.0.0.1:19502 -- --devices 100000 --concurrency 64 --seconds "$SECONDS_RENEW"
 fi
