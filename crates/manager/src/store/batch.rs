@@ -30,8 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most reports in one transaction. Half the fleet's concurrency (64 in the benchmark) lets one
 /// batch's requests be verified and answered while the other's are in the database; measured on
-/// PostgreSQL, 2,000 devices: 64 gave 2,470-2,520/s p99 60-69 ms, 32 gave 2,610-2,680/s p99
-/// 52-55 ms, 16 gave 2,230-2,280/s p99 68-74 ms.
+/// PostgreSQL, 2,000 devices: 64 gave 2,470-2,520/s p99 60-69 ms, 32 gave 2,610-2,700/s p99
+/// 52-67 ms, 16 gave 2,230-2,280/s p99 68-74 ms.
 pub(crate) const MAX_BATCH: usize = 32;
 
 /// Decides the status recorded on an instance from (SKU, count, VA in use, VA purchased).
