@@ -99,7 +99,7 @@ async fn open_for_instance<T: DeserializeOwned>(
         .filter(|i| !i.is_empty() && i.len() <= 64)
         .ok_or_else(|| ApiError::BadRequest("instance_id is missing".into()))?;
     let cached = match nonce_record {
-        NonceRecord::ByHandler => state.instances().get(id).map(|row| InstanceRow::clone(&row)),
+        NonceRecord::ByHandler => state.instances().get(id),
         NonceRecord::Before => None,
     };
     let instance = match cached {

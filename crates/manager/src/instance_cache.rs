@@ -14,7 +14,7 @@
 
 use crate::store::InstanceRow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 
 /// Most rows kept.
 pub const CAPACITY: usize = 262_144;
@@ -22,12 +22,12 @@ pub const CAPACITY: usize = 262_144;
 /// Instance rows by id.
 #[derive(Debug, Default)]
 pub struct InstanceCache {
-    rows: RwLock<HashMap<String, Arc<InstanceRow>>>,
+    rows: RwLock<HashMap<String, InstanceRow>>,
 }
 
 impl InstanceCache {
     /// The row of `id`, if cached.
-    pub fn get(&self, id: &str) -> Option<Arc<InstanceRow>> {
+    pub fn get(&self, id: &str) -> Option<InstanceRow> {
         // A poisoned lock only means a panic elsewhere mid-insert; the map is still whole.
         let rows = self.rows.read().unwrap_or_else(|e| e.into_inner());
         rows.get(id).cloned()
@@ -39,7 +39,7 @@ impl InstanceCache {
         if rows.len() >= CAPACITY {
             rows.clear();
         }
-        rows.insert(row.id.clone(), Arc::new(row));
+        rows.insert(row.id.clone(), row);
     }
 
     /// Forgets `id` (the instance was removed).

@@ -21,7 +21,7 @@
 //! batches; rows are locked instances first, then VA totals, as every other writer does.
 
 use super::instances::{DailyUsage, Report, UsageReport, describe, record_daily_many, unknown_instance};
-use super::{Audit, Event, Store, append_events};
+use super::{Audit, Event, Store, append_events, value_rows};
 use crate::compliance::{self, Lot};
 use crate::error::{ApiError, StoreError};
 use sqlx::AnyConnection;
@@ -131,12 +131,9 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
         .filter_map(|(i, j)| j.nonce.as_ref().map(|n| (i, n)))
         .collect();
     if !with_nonce.is_empty() {
-        let values: Vec<String> = (0..with_nonce.len())
-            .map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2))
-            .collect();
         let sql = format!(
             "INSERT INTO seen_nonces (nonce, seen_at) VALUES {} ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
-            values.join(", ")
+            value_rows(with_nonce.len(), 2)
         );
         let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
         for (_, (nonce, at)) in &with_nonce {
@@ -362,13 +359,10 @@ async fn write_instance_usage(
         }
     }
     if !set.is_empty() {
-        let values: Vec<String> = (0..set.len())
-            .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
-            .collect();
         let sql = format!(
             "INSERT INTO instance_usage (instance_id, sku, count) VALUES {} \
              ON CONFLICT (instance_id, sku) DO UPDATE SET count = excluded.count",
-            values.join(", ")
+            value_rows(set.len(), 3)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, sku, n) in &set {
@@ -398,14 +392,11 @@ async fn add_to_va_totals(
     if deltas.is_empty() {
         return Ok(Vec::new());
     }
-    let values: Vec<String> = (0..deltas.len())
-        .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
-        .collect();
     let sql = format!(
         "INSERT INTO va_usage (va_id, sku, in_use) VALUES {} \
          ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use \
          RETURNING va_id, sku, in_use",
-        values.join(", ")
+        value_rows(deltas.len(), 3)
     );
     let mut q = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql));
     for ((va, sku), d) in deltas {

@@ -597,17 +597,11 @@ pub(super) async fn record_daily_many(conn: &mut AnyConnection, rows: &[DailyUsa
     if rows.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..rows.len())
-        .map(|k| {
-            let b = 5 * k;
-            format!("(${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5)
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO usage_daily (va_id, sku, day, peak, last) VALUES {} \
          ON CONFLICT (va_id, sku, day) DO UPDATE SET last = excluded.last, \
          peak = CASE WHEN excluded.peak > usage_daily.peak THEN excluded.peak ELSE usage_daily.peak END",
-        values.join(", ")
+        super::value_rows(rows.len(), 5)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for r in rows {

@@ -344,21 +344,7 @@ pub(crate) async fn append_event(
     audit: &Audit,
     e: Event<'_>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO events (at, actor, action, account_id, va_id, object_id, detail, source) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(at)
-    .bind(&audit.actor)
-    .bind(e.action)
-    .bind(e.account_id)
-    .bind(e.va_id)
-    .bind(e.object_id)
-    .bind(e.detail)
-    .bind(audit.source.as_deref())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    append_events(conn, &[(at, audit, e)]).await
 }
 
 /// Appends several events in one statement, in the order given.
@@ -369,15 +355,9 @@ pub(crate) async fn append_events(
     if events.is_empty() {
         return Ok(());
     }
-    let values: Vec<String> = (0..events.len())
-        .map(|k| {
-            let p: Vec<String> = (8 * k + 1..=8 * k + 8).map(|n| format!("${n}")).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO events (at, actor, action, account_id, va_id, object_id, detail, source) VALUES {}",
-        values.join(", ")
+        value_rows(events.len(), 8)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for (at, audit, e) in events {
@@ -395,6 +375,17 @@ pub(crate) async fn append_events(
     Ok(())
 }
 
+/// The rows of a multi-row `VALUES` list: `($1, $2), ($3, $4)` for 2 rows of width 2.
+pub(crate) fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (r * width + 1..=r * width + width).map(|n| format!("${n}")).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A fresh random id.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -408,6 +399,13 @@ pub(crate) fn name_key(name: &str) -> String {
 #[cfg(test)]
 mod url_tests {
     use super::*;
+
+    #[test]
+    fn value_rows_number_parameters_row_by_row() {
+        assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(1, 1), "($1)");
+        assert_eq!(value_rows(0, 4), "");
+    }
 
     #[test]
     fn sqlite_paths_are_escaped() {

@@ -408,6 +408,31 @@ async fn users_keys_and_events(s: Store) {
     assert_eq!(s.list_events(None, 100).await.unwrap().len(), 3);
 }
 
+/// Decides an instance's status from (SKU, count, VA in use, VA purchased).
+type StatusOf = fn(&[(String, i64, i64, i64)]) -> &'static str;
+
+/// Every instance of `ids` reports `u` at `at`, all at once; their answers, in `ids` order.
+async fn report_all_at_once(
+    s: &Store,
+    ids: &[String],
+    u: Vec<(String, i64)>,
+    at: i64,
+    status: StatusOf,
+) -> Vec<UsageReport> {
+    let mut tasks = Vec::new();
+    for id in ids {
+        let (s, id, u) = (s.clone(), id.clone(), u.clone());
+        tasks.push(tokio::spawn(async move {
+            s.report_usage(rep(&id, "h", &u, at, None), status, &op()).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap().unwrap());
+    }
+    answers
+}
+
 /// Many reports at once (on SQLite they are applied in batches): every total is exact, a nonce
 /// used twice is refused once, an unknown instance is refused without failing the others, and
 /// compliance flips exactly when the VA goes over what it bought.
@@ -473,19 +498,11 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
 
     // Round 2: everyone reports 3 licences: 120 > 100 bought, so every answer is out of compliance
     // for the reports that come after the total passes 100, and the final total is exact.
-    let mut tasks = Vec::new();
-    for id in &ids {
-        let (s, id) = (s.clone(), id.clone());
-        tasks.push(tokio::spawn(async move {
-            let u = usage(&[(pw, 3)]);
-            s.report_usage(rep(&id, "h", &u, NOW + 2, None), status, &op()).await
-        }));
-    }
-    let mut last_totals = Vec::new();
-    for t in tasks {
-        let r = t.await.unwrap().unwrap();
-        last_totals.push(r.skus[0].2);
-    }
+    let last_totals: Vec<i64> = report_all_at_once(&s, &ids, usage(&[(pw, 3)]), NOW + 2, status)
+        .await
+        .iter()
+        .map(|r| r.skus[0].2)
+        .collect();
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 120)]));
     assert_eq!(last_totals.iter().max(), Some(&120), "{last_totals:?}");
     // The day's history saw the same peak and end, however the reports were batched.
@@ -499,16 +516,7 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     // change is in the event log.
     let sg = "ASR5K-00-SG10";
     let events_before = s.list_events(None, 10_000).await.unwrap().len();
-    let mut tasks = Vec::new();
-    for id in &ids {
-        let (s, id) = (s.clone(), id.clone());
-        tasks.push(tokio::spawn(async move {
-            let u = usage(&[(sg, 2)]);
-            s.report_usage(rep(&id, "h", &u, NOW + 2, None), status, &op()).await
-        }));
-    }
-    for t in tasks {
-        let r = t.await.unwrap().unwrap();
+    for r in report_all_at_once(&s, &ids, usage(&[(sg, 2)]), NOW + 2, status).await {
         assert_eq!(r.skus.len(), 1);
         assert_eq!((r.skus[0].0.as_str(), r.skus[0].1), (sg, 2));
         assert!(r.skus[0].2 >= 2 && r.skus[0].2 <= 80, "{:?}", r.skus);
