@@ -175,8 +175,38 @@ pub struct FleetFigures {
     pub license_list_p99_ms: f64,
     /// Each manager's resident memory after the renewal phase (its `/metrics`), MiB.
     pub manager_rss_mib: Vec<f64>,
+    /// The renewal phase second by second (a slow stretch shows here, not in the percentiles).
+    pub per_second: Vec<SecondFigures>,
     /// The storm, with `--storm`.
     pub storm: Option<StormFigures>,
+}
+
+/// One second of the renewal phase: renewals that ended in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondFigures {
+    /// Renewals that succeeded.
+    pub renewals: usize,
+    /// Their 99th percentile latency, ms.
+    pub p99_ms: f64,
+}
+
+/// Renewal latencies (µs) grouped by the second of the phase they ended in.
+pub fn per_second(timed: &[(u32, u32)]) -> Vec<SecondFigures> {
+    let seconds = timed.iter().map(|&(s, _)| s as usize + 1).max().unwrap_or(0);
+    let mut by_second: Vec<Vec<u32>> = vec![Vec::new(); seconds];
+    for &(s, us) in timed {
+        by_second[s as usize].push(us);
+    }
+    by_second
+        .into_iter()
+        .map(|mut lat| {
+            lat.sort_unstable();
+            SecondFigures {
+                renewals: lat.len(),
+                p99_ms: percentile_ms(&lat, 0.99),
+            }
+        })
+        .collect()
 }
 
 fn now_s() -> i64 {
@@ -591,7 +621,8 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             sku.clone(),
         );
         workers.push(tokio::spawn(async move {
-            let mut lat: Vec<u32> = Vec::new();
+            // (second of the phase it ended in, latency µs)
+            let mut lat: Vec<(u32, u32)> = Vec::new();
             let mut j = w;
             // Bounded by time, and by count as a safety net.
             while Instant::now() < renew_end && lat.len() < 50_000_000 {
@@ -617,7 +648,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                     .await
                 {
                     Ok(_) => {
-                        lat.push(micros(t.elapsed()));
+                        lat.push((renew_start.elapsed().as_secs() as u32, micros(t.elapsed())));
                         renewals.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(Failure::Busy(ra)) => {
@@ -635,11 +666,12 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             lat
         }));
     }
-    let mut lat = Vec::new();
+    let mut timed = Vec::new();
     for w in workers {
-        lat.extend(w.await?);
+        timed.extend(w.await?);
     }
     let renew_elapsed = renew_start.elapsed().as_secs_f64();
+    let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
     lat.sort_unstable();
     let renewed = renewals.load(Ordering::Relaxed);
 
@@ -671,6 +703,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         license_list_p50_ms: percentile_ms(&list_lat, 0.50),
         license_list_p99_ms: percentile_ms(&list_lat, 0.99),
         manager_rss_mib: rss,
+        per_second: per_second(&timed),
         storm,
     })
 }
@@ -791,5 +824,16 @@ mod tests {
         assert!(crypto_floor_per_s(Duration::from_millis(20)) > 0.0);
         let w = busy_wait(Some(2));
         assert!(w >= Duration::from_secs(2) && w <= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn renewals_are_grouped_by_second() {
+        let timed = [(0, 1_000), (2, 5_000), (0, 3_000), (2, 7_000), (2, 6_000)];
+        let s = per_second(&timed);
+        assert_eq!(s.iter().map(|x| x.renewals).collect::<Vec<_>>(), [2, 0, 3]);
+        assert_eq!(s[0].p99_ms, 3.0);
+        assert_eq!(s[1].p99_ms, 0.0, "a second without renewals shows as one");
+        assert_eq!(s[2].p99_ms, 7.0);
+        assert!(per_second(&[]).is_empty());
     }
 }
