@@ -98,22 +98,15 @@ async fn open_for_instance<T: DeserializeOwned>(
         .as_deref()
         .filter(|i| !i.is_empty() && i.len() <= 64)
         .ok_or_else(|| ApiError::BadRequest("instance_id is missing".into()))?;
-    let cached = match nonce_record {
-        NonceRecord::ByHandler => state.instances().get(id),
-        NonceRecord::Before => None,
+    let found = match nonce_record {
+        NonceRecord::ByHandler => state.instances().get_or_read(id).await?,
+        NonceRecord::Before => state.store().instance(id).await?,
     };
-    let instance = match cached {
-        Some(row) => row,
-        None => {
-            let row = state.store().instance(id).await?.ok_or_else(|| {
-                ApiError::UnknownInstance(format!(
-                    "product instance {id} is not registered with this license manager"
-                ))
-            })?;
-            state.instances().insert(row.clone());
-            row
-        }
-    };
+    let instance = found.ok_or_else(|| {
+        ApiError::UnknownInstance(format!(
+            "product instance {id} is not registered with this license manager"
+        ))
+    })?;
     let key =
         decode_public_key(&instance.public_key).map_err(|e| ApiError::Internal(format!("stored key of {id}: {e}")))?;
     let payload = req.open::<T>(&key).map_err(envelope_error)?;

@@ -9,33 +9,137 @@
 //! only make the event log of a refused request name a virtual account the instance has since
 //! left.
 //!
+//! Rows not cached are read together: a miss joins the queue of misses, and one reader task at
+//! a time reads everything queued with one query (as the batch writer commits every report
+//! waiting in one transaction). A fleet whose devices each renew for the first time since the
+//! manager started — every renewal a miss — costs one query per batch of misses, not one per
+//! request.
+//!
 //! The cache is bounded: past [`CAPACITY`] rows it starts again empty (a fleet larger than that
-//! pays one read per instance per refill, as without the cache).
+//! pays a share of one read per instance per refill, as without the cache).
 
-use crate::store::InstanceRow;
+use crate::error::ApiError;
+use crate::store::{InstanceRow, Store};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::oneshot;
 
 /// Most rows kept.
 pub const CAPACITY: usize = 262_144;
+/// Most instances read by one query.
+const MAX_READ: usize = 256;
 
-/// Instance rows by id.
-#[derive(Debug, Default)]
+/// What a queued miss is answered: the row (`None`: no such instance) or why it could not be read.
+type Lookup = Result<Option<InstanceRow>, String>;
+
+/// Instance rows by id, and the misses waiting to be read; cheap to clone.
+#[derive(Debug, Clone)]
 pub struct InstanceCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
     rows: RwLock<HashMap<String, InstanceRow>>,
+    misses: Mutex<Misses>,
+}
+
+#[derive(Debug, Default)]
+struct Misses {
+    waiting: Vec<(String, oneshot::Sender<Lookup>)>,
+    /// Whether a reader task is running (it reads until `waiting` is empty).
+    reading: bool,
 }
 
 impl InstanceCache {
+    /// An empty cache that reads misses from `store`.
+    pub fn new(store: Store) -> InstanceCache {
+        InstanceCache {
+            inner: Arc::new(Inner {
+                store,
+                rows: RwLock::default(),
+                misses: Mutex::default(),
+            }),
+        }
+    }
+
     /// The row of `id`, if cached.
     pub fn get(&self, id: &str) -> Option<InstanceRow> {
         // A poisoned lock only means a panic elsewhere mid-insert; the map is still whole.
-        let rows = self.rows.read().unwrap_or_else(|e| e.into_inner());
+        let rows = self.inner.rows.read().unwrap_or_else(|e| e.into_inner());
         rows.get(id).cloned()
+    }
+
+    /// The row of `id` (`None`: not registered): cached, or read from the store with the other
+    /// misses queued meanwhile, and then kept. Needs a tokio runtime (the reader is a task).
+    pub async fn get_or_read(&self, id: &str) -> Result<Option<InstanceRow>, ApiError> {
+        if let Some(row) = self.get(id) {
+            return Ok(Some(row));
+        }
+        let (tx, rx) = oneshot::channel();
+        let start_reader = {
+            let mut m = self.inner.misses.lock().unwrap_or_else(|e| e.into_inner());
+            m.waiting.push((id.to_string(), tx));
+            !std::mem::replace(&mut m.reading, true)
+        };
+        if start_reader {
+            let cache = self.clone();
+            tokio::spawn(async move { cache.read_misses().await });
+        }
+        match rx.await {
+            Ok(found) => found.map_err(|e| ApiError::Internal(format!("reading product instance {id}: {e}"))),
+            Err(_) => Err(ApiError::Internal(format!(
+                "reading product instance {id}: the reader stopped"
+            ))),
+        }
+    }
+
+    /// Reads queued misses, at most [`MAX_READ`] per query, until none is left.
+    async fn read_misses(&self) {
+        // Should a query panic, the guard lets the next miss start a new reader.
+        let mut guard = ReadingFlag {
+            inner: &self.inner,
+            armed: true,
+        };
+        loop {
+            let batch: Vec<(String, oneshot::Sender<Lookup>)> = {
+                let mut m = self.inner.misses.lock().unwrap_or_else(|e| e.into_inner());
+                if m.waiting.is_empty() {
+                    m.reading = false;
+                    guard.armed = false;
+                    return;
+                }
+                let n = m.waiting.len().min(MAX_READ);
+                m.waiting.drain(..n).collect()
+            };
+            let mut ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            match self.inner.store.instances_by_ids(&ids).await {
+                Ok(rows) => {
+                    let found: HashMap<String, InstanceRow> = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+                    for row in found.values() {
+                        self.insert(row.clone());
+                    }
+                    for (id, tx) in batch {
+                        // The request may have gone meanwhile (client disconnected): nothing to do.
+                        let _ = tx.send(Ok(found.get(&id).cloned()));
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    for (_, tx) in batch {
+                        let _ = tx.send(Err(msg.clone()));
+                    }
+                }
+            }
+        }
     }
 
     /// Keeps `row`.
     pub fn insert(&self, row: InstanceRow) {
-        let mut rows = self.rows.write().unwrap_or_else(|e| e.into_inner());
+        let mut rows = self.inner.rows.write().unwrap_or_else(|e| e.into_inner());
         if rows.len() >= CAPACITY {
             rows.clear();
         }
@@ -44,13 +148,13 @@ impl InstanceCache {
 
     /// Forgets `id` (the instance was removed).
     pub fn remove(&self, id: &str) {
-        let mut rows = self.rows.write().unwrap_or_else(|e| e.into_inner());
+        let mut rows = self.inner.rows.write().unwrap_or_else(|e| e.into_inner());
         rows.remove(id);
     }
 
     /// How many rows are kept.
     pub fn len(&self) -> usize {
-        self.rows.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.inner.rows.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Whether no row is kept.
@@ -59,9 +163,24 @@ impl InstanceCache {
     }
 }
 
+/// Clears [`Misses::reading`] if the reader ends without doing so itself.
+struct ReadingFlag<'a> {
+    inner: &'a Inner,
+    armed: bool,
+}
+
+impl Drop for ReadingFlag<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner.misses.lock().unwrap_or_else(|e| e.into_inner()).reading = false;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::on_both_engines;
 
     fn row(id: &str) -> InstanceRow {
         InstanceRow {
@@ -70,9 +189,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keeps_forgets_and_stays_bounded() {
-        let c = InstanceCache::default();
+    #[tokio::test]
+    async fn keeps_forgets_and_stays_bounded() {
+        let db = crate::testutil::TestDb::sqlite().await;
+        let c = InstanceCache::new(db.store.clone());
         c.insert(row("a"));
         assert_eq!(c.get("a").map(|r| r.id.clone()), Some("a".into()));
         c.remove("a");
@@ -84,5 +204,45 @@ mod tests {
         c.insert(row("one more"));
         assert_eq!(c.len(), 1, "a full cache starts again");
         assert!(c.get("one more").is_some());
+        db.finish().await;
+    }
+
+    on_both_engines!(misses_are_read_together_and_kept);
+
+    /// Many concurrent misses — registered ids, unknown ids, one id twice — each get their own
+    /// answer, and the rows read are kept.
+    async fn misses_are_read_together_and_kept(store: Store) {
+        let ids = crate::store::tests::register_some(&store, 300).await;
+        let cache = InstanceCache::new(store);
+        let mut asks: Vec<String> = ids.clone();
+        asks.push(ids[0].clone());
+        asks.extend((0..20).map(|n| format!("unknown-{n}")));
+        let tasks: Vec<_> = asks
+            .iter()
+            .map(|id| {
+                let (cache, id) = (cache.clone(), id.clone());
+                tokio::spawn(async move { (id.clone(), cache.get_or_read(&id).await) })
+            })
+            .collect();
+        for t in tasks {
+            let (id, got) = t.await.expect("task");
+            let got = got.expect("read");
+            if id.starts_with("unknown-") {
+                assert!(got.is_none(), "{id} is not registered");
+            } else {
+                assert_eq!(got.map(|r| r.id), Some(id));
+            }
+        }
+        assert_eq!(cache.len(), ids.len(), "every registered row read is kept");
+        // The reader may still be between its last answer and finding the queue empty.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cache.inner.misses.lock().map(|m| m.reading).unwrap_or(true) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reader stops when no miss is left"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert!(cache.get_or_read("unknown-again").await.expect("read").is_none());
     }
 }

@@ -61,12 +61,12 @@ impl AppState {
     pub fn new(store: Store, clock: SharedClock, catalog: Catalog, pki: Pki) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                instances: InstanceCache::new(store.clone()),
                 store,
                 clock,
                 catalog,
                 pki,
                 metrics: Metrics::new(),
-                instances: InstanceCache::default(),
             }),
         }
     }

@@ -21,7 +21,7 @@
 //! batches; rows are locked instances first, then VA totals, as every other writer does.
 
 use super::instances::{DailyUsage, Report, UsageReport, describe, record_daily_many, unknown_instance};
-use super::{Audit, Event, Store, append_events, value_rows};
+use super::{Audit, Event, Store, append_events, placeholders, value_rows};
 use crate::compliance::{self, Lot};
 use crate::error::{ApiError, StoreError};
 use sqlx::AnyConnection;
@@ -110,13 +110,6 @@ pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<ReportJob>
             }
         }
     }
-}
-
-fn placeholders(start: usize, count: usize) -> String {
-    (start..start + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Applies `batch` in one transaction; per report its answer or the rule that refused it.

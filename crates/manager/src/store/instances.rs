@@ -208,6 +208,22 @@ impl Store {
         instance_by_id(&mut *self.pool.acquire().await?, id).await
     }
 
+    /// The instances among `ids` that exist, in no particular order (one query for all).
+    pub async fn instances_by_ids(&self, ids: &[&str]) -> Result<Vec<InstanceRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{INSTANCE_SELECT} WHERE p.id IN ({})",
+            super::placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
     /// Product instances of an account (optionally one VA), by hostname.
     pub async fn list_instances(&self, account_id: &str, va_id: Option<&str>) -> Result<Vec<InstanceRow>, StoreError> {
         let sql = format!(

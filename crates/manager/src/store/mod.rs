@@ -26,7 +26,7 @@ mod users;
 mod webhooks;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use accounts::{AccountRow, VaRow};
 pub use instances::{InstanceRow, NewInstance, Report, UsageReport};
@@ -241,23 +241,31 @@ impl Store {
     pub async fn open_postgres_in(url: &str, schema: Option<&str>) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let opts = AnyConnectOptions::from_str(url)?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30));
+        // Every statement is planned for its parameters. sqlx prepares each statement once per
+        // connection, and PostgreSQL then settles on a generic plan after five runs; one made
+        // while a table was nearly empty scans it whole and stays until the table is next
+        // analyzed. Measured: a fresh database filling with 100,000 instances' usage slowed
+        // renewals from 4,000/s to 2,500/s within 20 s (p99 25 ms → 99 ms), `instance_usage` read
+        // sequentially 458 times.
+        let mut set = String::from("SET plan_cache_mode = force_custom_plan");
         if let Some(schema) = schema {
             if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(sqlx::Error::Configuration(format!("invalid schema name {schema:?}").into()).into());
             }
-            let set = format!("SET search_path TO {schema}");
-            pool = pool.after_connect(move |conn, _meta| {
+            set.push_str(&format!("; SET search_path TO {schema}"));
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
                 let set = set.clone();
                 Box::pin(async move {
-                    conn.execute(sqlx::AssertSqlSafe(set)).await?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(set)).execute(&mut *conn).await?;
                     Ok(())
                 })
-            });
-        }
-        let pool = pool.connect_with(opts).await?;
+            })
+            .connect_with(opts)
+            .await?;
         Store::migrated(pool, Engine::Postgres).await
     }
 
@@ -386,6 +394,14 @@ pub(crate) fn value_rows(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
+/// `count` numbered parameters from `start`, for an `IN` list: `$3, $4` for (3, 2).
+pub(crate) fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A fresh random id.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -405,6 +421,8 @@ mod url_tests {
         assert_eq!(value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(value_rows(1, 1), "($1)");
         assert_eq!(value_rows(0, 4), "");
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(placeholders(1, 0), "");
     }
 
     #[test]
