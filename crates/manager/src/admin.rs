@@ -310,7 +310,10 @@ pub fn dense_history(
 pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<AlertInfo>, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let now = state.now();
-    let instances = state.store().list_instances(&a.id, None).await?;
+    let silent = state
+        .store()
+        .silent_instances(&a.id, now - crate::alerts::FAILED_TO_CONNECT_DAYS * DAY)
+        .await?;
     let expired = state
         .store()
         .find_events(
@@ -346,10 +349,10 @@ pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Re
             .map(|l| l.into_lot())
             .collect();
         let in_use = state.store().va_in_use(&va.id).await?;
-        let hosts: Vec<(String, i64)> = instances
+        let hosts: Vec<(String, i64)> = silent
             .iter()
-            .filter(|i| i.va_id == va.id)
-            .map(|i| (i.hostname.clone(), i.last_contact))
+            .filter(|(va_id, _, _)| *va_id == va.id)
+            .map(|(_, host, last)| (host.clone(), *last))
             .collect();
         let removed: Vec<(String, i64, String)> = expired
             .iter()
@@ -609,23 +612,94 @@ fn instance_info(i: InstanceRow, now: i64, usage: Vec<(String, i64)>) -> Instanc
     }
 }
 
-/// Product instances of an account (or one virtual account).
+/// Instances in one page when the caller does not say.
+pub const INSTANCE_PAGE: u32 = 1_000;
+/// Most instances in one page.
+pub const MAX_INSTANCE_PAGE: u32 = 10_000;
+
+/// Which page of instances: at most `limit` (default [`INSTANCE_PAGE`]), after the `after`
+/// cursor of the page before.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest<'a> {
+    /// Most instances.
+    pub limit: Option<u32>,
+    /// The previous page's `next` cursor.
+    pub after: Option<&'a str>,
+}
+
+/// One page of instances, by hostname then id.
+#[derive(Debug, Clone)]
+pub struct InstancePage {
+    /// The instances.
+    pub instances: Vec<InstanceInfo>,
+    /// The cursor of the next page (`None`: this is the last one).
+    pub next: Option<String>,
+}
+
+/// The opaque cursor of the instances after `i`: base64url of its hostname and id.
+fn instance_cursor(i: &InstanceRow) -> String {
+    use base64::Engine;
+    let key = serde_json::json!([i.hostname, i.id]).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+fn parse_instance_cursor(cursor: &str) -> Result<(String, String), ApiError> {
+    use base64::Engine;
+    let bad = || ApiError::BadRequest("after is not a cursor this license manager gave out".into());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad())?;
+    serde_json::from_slice(&bytes).map_err(|_| bad())
+}
+
+/// A page of the product instances of an account (or one virtual account).
 pub async fn list_instances(
     state: &AppState,
     caller: &Caller,
     account: &str,
     va: Option<&str>,
-) -> Result<Vec<InstanceInfo>, ApiError> {
+    page: PageRequest<'_>,
+) -> Result<InstancePage, ApiError> {
+    let limit = page.limit.unwrap_or(INSTANCE_PAGE);
+    if !(1..=MAX_INSTANCE_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {MAX_INSTANCE_PAGE}")));
+    }
+    let after = page.after.map(parse_instance_cursor).transpose()?;
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let filter = va_filter(state, caller, &a, va).await?;
     let now = state.now();
-    Ok(state
+    // One more than asked tells whether a next page exists.
+    let mut rows = state
         .store()
-        .list_instances(&a.id, filter.as_deref())
-        .await?
-        .into_iter()
-        .map(|i| instance_info(i, now, Vec::new()))
-        .collect())
+        .instance_page(
+            &a.id,
+            filter.as_deref(),
+            after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
+            i64::from(limit) + 1,
+        )
+        .await?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(instance_cursor)
+    } else {
+        None
+    };
+    Ok(InstancePage {
+        instances: rows.into_iter().map(|i| instance_info(i, now, Vec::new())).collect(),
+        next,
+    })
+}
+
+/// How many product instances an account (or one virtual account) has.
+pub async fn count_instances(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: Option<&str>,
+) -> Result<u64, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let filter = va_filter(state, caller, &a, va).await?;
+    Ok(state.store().count_instances(&a.id, filter.as_deref()).await?.max(0) as u64)
 }
 
 async fn find_instance(

@@ -28,7 +28,8 @@ pub struct VaFacts<'a> {
     pub lots: &'a [(String, Lot)],
     /// Licences in use per SKU.
     pub in_use: &'a [(String, i64)],
-    /// Product instances: hostname and last contact.
+    /// Product instances (those silent for [`FAILED_TO_CONNECT_DAYS`] at least; others are
+    /// ignored): hostname and last contact.
     pub instances: &'a [(String, i64)],
     /// Instances the manager removed because they failed to renew: (instance id, when, the
     /// event's detail), in the last [`REMOVED_SHOWN_DAYS`].

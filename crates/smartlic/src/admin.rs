@@ -364,6 +364,34 @@ impl Client {
         body: Option<&B>,
     ) -> Result<T> {
         let url = self.url(segments, query)?;
+        Ok(self.call_url(method, url, body).await?.0)
+    }
+
+    /// Every page of a paged list: follows `Link: <…>; rel="next"` until the last page.
+    async fn get_all<T: DeserializeOwned>(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Vec<T>> {
+        let mut url = self.url(segments, query)?;
+        let mut all = Vec::new();
+        loop {
+            let (page, next): (Vec<T>, _) = self.call_url::<(), _>(Method::GET, url.clone(), None).await?;
+            all.extend(page);
+            match next {
+                Some(next) => {
+                    url = url
+                        .join(&next)
+                        .map_err(|e| anyhow!("the license manager's next page link {next:?}: {e}"))?
+                }
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// One request; the answer and the target of its `rel="next"` link, if any.
+    async fn call_url<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+    ) -> Result<(T, Option<String>)> {
         let mut req = self.http.request(method, url).bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(b);
@@ -373,6 +401,12 @@ impl Client {
             .await
             .map_err(|e| anyhow!("cannot reach the license manager at {}: {}", self.base, root_cause(&e)))?;
         let status = resp.status();
+        let next = resp
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(next_link);
         let bytes = resp
             .bytes()
             .await
@@ -383,8 +417,9 @@ impl Client {
                 Err(_) => anyhow!("license manager answered HTTP {status}"),
             });
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| anyhow!("unexpected answer from the license manager ({status}): {e}"))
+        let answer = serde_json::from_slice(&bytes)
+            .map_err(|e| anyhow!("unexpected answer from the license manager ({status}): {e}"))?;
+        Ok((answer, next))
     }
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<T> {
@@ -394,6 +429,24 @@ impl Client {
     async fn post<B: Serialize, T: DeserializeOwned>(&self, segments: &[&str], body: &B) -> Result<T> {
         self.call(Method::POST, segments, &[], Some(body)).await
     }
+}
+
+/// The target of the `rel="next"` link in a `Link` header value (RFC 8288), if it has one.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
+        params
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .any(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("rel")
+                    && v.trim()
+                        .trim_matches('"')
+                        .split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+            })
+            .then(|| target.to_string())
+    })
 }
 
 /// A plain text table: columns padded to their widest cell.
@@ -661,7 +714,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
         }
         AdminCommand::Instance(InstanceCommand::List { account, va, json }) => {
             let q: Vec<(&str, &str)> = va.as_deref().map(|v| vec![("va", v)]).unwrap_or_default();
-            let list: Vec<InstanceInfo> = c.get(&["accounts", &account, "instances"], &q).await?;
+            let list: Vec<InstanceInfo> = c.get_all(&["accounts", &account, "instances"], &q).await?;
             if json {
                 return print_json(&list);
             }
@@ -786,6 +839,27 @@ mod tests {
             &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]],
         );
         assert_eq!(t, "A    LONGER\nxyz  1\nq    22");
+    }
+
+    #[test]
+    fn next_links_are_found() {
+        assert_eq!(
+            next_link(r#"<?after=abc&limit=2>; rel="next""#).as_deref(),
+            Some("?after=abc&limit=2")
+        );
+        assert_eq!(
+            next_link(r#"</x?p=1>; rel="prev", <https://h/y?p=3>; rel="last next"; title="n""#).as_deref(),
+            Some("https://h/y?p=3")
+        );
+        assert_eq!(next_link("<?a=1>; REL=NEXT").as_deref(), Some("?a=1"));
+        assert_eq!(next_link(r#"<?a=1>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+        assert_eq!(next_link(""), None);
+        let base = Url::parse("https://m:8443/api/v1/accounts/Acme%20Mobile/instances?va=East").unwrap();
+        assert_eq!(
+            base.join("?va=East&after=xyz").unwrap().as_str(),
+            "https://m:8443/api/v1/accounts/Acme%20Mobile/instances?va=East&after=xyz"
+        );
     }
 
     #[test]

@@ -279,10 +279,27 @@ async fn revoke_token(
     Ok(Json(admin::revoke_token(&s, &caller(p, a), &account, &token).await?))
 }
 
+/// `?va=&limit=&after=` of the instance list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstancePageQuery {
+    /// Virtual account name or id.
+    pub va: Option<String>,
+    /// Most instances in the page.
+    pub limit: Option<u32>,
+    /// The cursor of the page before (from its `Link: <…>; rel="next"`).
+    pub after: Option<String>,
+}
+
 #[utoipa::path(get, path = "/accounts/{account}/instances", tag = "instances",
     params(("account" = String, Path, description = "Smart Account name or id"),
-           ("va" = Option<String>, Query, description = "only this virtual account (name or id)")),
-    responses((status = 200, description = "product instances", body = Vec<InstanceInfo>),
+           ("va" = Option<String>, Query, description = "only this virtual account (name or id)"),
+           ("limit" = Option<u32>, Query, description = "most instances in the page: 1 to 10,000, default 1,000"),
+           ("after" = Option<String>, Query, description = "the cursor of the page before")),
+    responses((status = 200, description = "one page of product instances, by hostname then id; \
+                 unless it is the last, a `Link` header names the next (`rel=\"next\"`)",
+               body = Vec<InstanceInfo>),
+              (status = 400, description = "a limit out of range or a cursor not given out here"),
               (status = 404, description = "no such account or virtual account")),
     security(("api_key" = [])))]
 async fn list_instances(
@@ -290,11 +307,39 @@ async fn list_instances(
     p: Principal,
     a: ClientAddr,
     ApiPath(account): ApiPath<String>,
-    ApiQuery(q): ApiQuery<VaFilter>,
-) -> Answer<Vec<InstanceInfo>> {
-    Ok(Json(
-        admin::list_instances(&s, &caller(p, a), &account, q.va.as_deref()).await?,
-    ))
+    ApiQuery(q): ApiQuery<InstancePageQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let page = admin::list_instances(
+        &s,
+        &caller(p, a),
+        &account,
+        q.va.as_deref(),
+        admin::PageRequest {
+            limit: q.limit,
+            after: q.after.as_deref(),
+        },
+    )
+    .await?;
+    let mut resp = Json(page.instances).into_response();
+    if let Some(next) = page.next {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(va) = &q.va {
+            params.push(("va", va.clone()));
+        }
+        if let Some(limit) = q.limit {
+            params.push(("limit", limit.to_string()));
+        }
+        params.push(("after", next));
+        let query = reqwest::Url::parse_with_params("http://query.invalid/", &params)
+            .map_err(|e| ApiError::Internal(format!("next page link: {e}")))?;
+        // A reference of just `?query` keeps the request's path (RFC 3986, section 5.2.2).
+        let link = format!("<?{}>; rel=\"next\"", query.query().unwrap_or_default());
+        let value =
+            axum::http::HeaderValue::from_str(&link).map_err(|e| ApiError::Internal(format!("next page link: {e}")))?;
+        resp.headers_mut().insert(axum::http::header::LINK, value);
+    }
+    Ok(resp)
 }
 
 #[utoipa::path(get, path = "/accounts/{account}/instances/{instance}", tag = "instances",

@@ -1524,3 +1524,81 @@ async fn alerts_follow_the_clock_and_the_rights() {
     assert!(!alerts(None).await.iter().any(|x| x.contains("Failed to Renew")));
     db.finish().await;
 }
+
+on_both_engines!(instances_are_listed_a_page_at_a_time);
+
+/// `GET …/instances?limit=` pages by hostname then id and names the next page in a `Link`
+/// header; every page together is the whole list, each instance once; bad limits and cursors
+/// are 400s.
+async fn instances_are_listed_a_page_at_a_time(store: Store) {
+    let ids = crate::store::tests::register_some(&store, 7).await;
+    let account = store.find_account("Many").await.unwrap().unwrap();
+    let whole: Vec<String> = store
+        .instance_page(&account.id, None, None, 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(whole.len(), ids.len());
+    let app = App::on(store).await;
+    let get = |path: String| {
+        let router = app.router.clone();
+        async move {
+            let req = Request::builder()
+                .uri(path)
+                .header("authorization", format!("Bearer {OP_KEY}"))
+                .body(Body::empty())
+                .unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let link = resp.headers().get("link").map(|v| v.to_str().unwrap().to_string());
+            let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
+            (status, link, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let base = "/api/v1/accounts/Many/instances";
+    let mut path = format!("{base}?va=DEFAULT&limit=3");
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let (status, link, body) = get(path.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page: Vec<String> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect();
+        sizes.push(page.len());
+        seen.extend(page);
+        let Some(link) = link else { break };
+        let query = link
+            .strip_prefix("<?")
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+            .unwrap_or_else(|| panic!("unexpected link {link}"));
+        assert!(query.starts_with("va=DEFAULT&limit=3&after="), "{query}");
+        path = format!("{base}?{query}");
+    }
+    assert_eq!(sizes, [3, 3, 1]);
+    assert_eq!(seen, whole, "the pages in order are the whole list");
+    // Without a limit, one page of up to 1,000: all seven, no link.
+    let (status, link, body) = get(base.to_string()).await;
+    assert_eq!((status, link), (StatusCode::OK, None));
+    assert_eq!(body.as_array().unwrap().len(), 7);
+    // A page that ends exactly at the last instance has no next page.
+    let (_, link, _) = get(format!("{base}?limit=7")).await;
+    assert_eq!(link, None);
+    for bad in [
+        "limit=0",
+        "limit=10001",
+        "limit=x",
+        "after=%25%25",
+        "after=bm90IGpzb24",
+        "page=2",
+    ] {
+        let (status, _, body) = get(format!("{base}?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], codes::MALFORMED, "{bad}: {body}");
+    }
+}

@@ -196,6 +196,18 @@ pub struct VaRights {
     pub remove_instance: bool,
 }
 
+/// The page of product instances shown, of all the VA's.
+pub struct InstancesShown<'a> {
+    /// The instances on this page.
+    pub page: &'a [InstanceInfo],
+    /// How many the VA has.
+    pub total: u64,
+    /// The cursor of the next page, if any.
+    pub next: Option<&'a str>,
+    /// Whether this is the first page.
+    pub first: bool,
+}
+
 /// Everything shown on a virtual account's page.
 pub struct VaPage<'a> {
     /// Account.
@@ -203,7 +215,7 @@ pub struct VaPage<'a> {
     /// Licences.
     pub licenses: &'a LicenseList,
     /// Product instances.
-    pub instances: &'a [InstanceInfo],
+    pub instances: InstancesShown<'a>,
     /// Tokens.
     pub tokens: &'a [TokenInfo],
     /// Rights.
@@ -314,12 +326,21 @@ pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
         body.push_str("</div></section>");
     }
 
-    // Product instances.
-    body.push_str(
-        "<section class=\"card\"><h2>Product instances</h2><table><thead><tr><th>UDI</th><th>Hostname</th>\
+    // Product instances, a page at a time.
+    let shown = &p.instances;
+    let _ = write!(
+        body,
+        "<section class=\"card\" id=\"instances\"><h2>Product instances <small>{}</small></h2><table><thead><tr><th>UDI</th><th>Hostname</th>\
          <th>Last contact</th><th>Status</th><th></th></tr></thead><tbody>",
+        if shown.total == 0 {
+            String::new()
+        } else if shown.first && shown.next.is_none() {
+            format!("{}", shown.total)
+        } else {
+            format!("{} shown of {}", shown.page.len(), shown.total)
+        }
     );
-    for i in p.instances {
+    for i in shown.page {
         let remove = if p.rights.remove_instance {
             format!(
                 "<form method=\"post\" action=\"/va/{va_id}/instances/{}/remove\" class=\"inline\" \
@@ -340,10 +361,30 @@ pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
             escape(&i.status)
         );
     }
-    if p.instances.is_empty() {
-        body.push_str("<tr><td colspan=\"5\" class=\"empty\">No product instance registered yet.</td></tr>");
+    if shown.page.is_empty() {
+        let empty = if shown.first {
+            "No product instance registered yet."
+        } else {
+            "No more product instances."
+        };
+        let _ = write!(body, "<tr><td colspan=\"5\" class=\"empty\">{empty}</td></tr>");
     }
-    body.push_str("</tbody></table></section>");
+    body.push_str("</tbody></table>");
+    if !shown.first || shown.next.is_some() {
+        body.push_str("<p class=\"pages\">");
+        if !shown.first {
+            let _ = write!(body, "<a href=\"/va/{va_id}#instances\">First page</a> ");
+        }
+        if let Some(next) = shown.next {
+            let _ = write!(
+                body,
+                "<a href=\"/va/{va_id}?instances_after={}#instances\" rel=\"next\">Next page</a>",
+                escape(next)
+            );
+        }
+        body.push_str("</p>");
+    }
+    body.push_str("</section>");
 
     // Tokens.
     body.push_str(

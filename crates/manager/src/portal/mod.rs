@@ -457,6 +457,9 @@ async fn overview(State(state): State<AppState>, session: Session) -> Result<Res
     ))
 }
 
+/// Product instances on one page of a virtual account.
+const INSTANCES_SHOWN: u32 = 100;
+
 async fn render_va(
     state: &AppState,
     session: &Session,
@@ -464,6 +467,19 @@ async fn render_va(
     status: StatusCode,
     flash: Option<(&str, String)>,
     new_secret: Option<String>,
+) -> Result<Response, PortalError> {
+    render_va_page(state, session, va, status, flash, new_secret, None).await
+}
+
+/// The page of a virtual account, its instances from the cursor `instances_after` on.
+async fn render_va_page(
+    state: &AppState,
+    session: &Session,
+    va: &str,
+    status: StatusCode,
+    flash: Option<(&str, String)>,
+    new_secret: Option<String>,
+    instances_after: Option<&str>,
 ) -> Result<Response, PortalError> {
     let caller = session.caller();
     let account_id = &session.user.account_id;
@@ -474,7 +490,14 @@ async fn render_va(
         .await
         .map_err(|e| session.error(e))?;
     let va_id = licenses.virtual_account_id.clone();
-    let instances = admin::list_instances(state, &caller, account_id, Some(&va_id))
+    let page = admin::PageRequest {
+        limit: Some(INSTANCES_SHOWN),
+        after: instances_after,
+    };
+    let instances = admin::list_instances(state, &caller, account_id, Some(&va_id), page)
+        .await
+        .map_err(|e| session.error(e))?;
+    let instances_total = admin::count_instances(state, &caller, account_id, Some(&va_id))
         .await
         .map_err(|e| session.error(e))?;
     let tokens = admin::list_tokens(state, &caller, account_id, Some(&va_id))
@@ -519,7 +542,12 @@ async fn render_va(
     let page = html::VaPage {
         account: &account,
         licenses: &licenses,
-        instances: &instances,
+        instances: html::InstancesShown {
+            page: &instances.instances,
+            total: instances_total,
+            next: instances.next.as_deref(),
+            first: instances_after.is_none(),
+        },
         tokens: &tokens,
         usage: &usage.skus,
         rights: html::VaRights {
@@ -584,12 +612,26 @@ async fn events_csv(
     )))
 }
 
+/// `?instances_after=` of a virtual account's page.
+#[derive(Debug, Deserialize)]
+struct VaQuery {
+    instances_after: Option<String>,
+}
+
 async fn va_page(
     State(state): State<AppState>,
     session: Session,
     Path(va): Path<String>,
+    query: Result<axum::extract::Query<VaQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PortalError> {
-    render_va(&state, &session, &va, StatusCode::OK, None, None).await
+    let query = query.map(|q| q.0).map_err(|e| {
+        session.error(ApiError::BadRequest(format!(
+            "the page address is malformed: {}",
+            e.body_text()
+        )))
+    })?;
+    let after = query.instances_after.as_deref().filter(|a| !a.is_empty());
+    render_va_page(&state, &session, &va, StatusCode::OK, None, None, after).await
 }
 
 #[derive(Debug, Deserialize)]

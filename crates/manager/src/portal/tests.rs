@@ -447,7 +447,8 @@ on_both_engines!(
     csrf_and_tokens,
     sessions_end,
     event_log_filters_and_exports,
-    licence_transfers
+    licence_transfers,
+    instances_are_shown_a_page_at_a_time
 );
 
 /// The event log page: filters by action, actor, VA and days; the CSV export has the same rows;
@@ -651,4 +652,49 @@ async fn licence_transfers(store: Store) {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert_eq!((in_va("DEFAULT").await, in_va("EDGE").await), (7, 3));
+}
+
+/// A VA with more instances than one page shows the first hundred, how many there are, and a
+/// link to the next page; following the links shows each instance once.
+async fn instances_are_shown_a_page_at_a_time(store: Store) {
+    let p = Portal::on(store).await;
+    let default = p.va_id("Acme", "DEFAULT").await;
+    let ids = crate::store::tests::register_in(p.state.store(), &default, 150).await;
+    let (cookie, _) = p.login("alice@acme.example").await;
+    let shown = |body: &str| {
+        ids.iter()
+            .filter(|id| body.contains(&format!("/instances/{id}/remove")))
+            .count()
+    };
+    let first = p
+        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert!(first.body.contains("100 shown of 150"), "{}", first.body);
+    assert_eq!(shown(&first.body), 100);
+    assert!(!first.body.contains("First page"));
+    let at = first.body.find("?instances_after=").expect("a next page link");
+    let next = first.body[at..].split('#').next().unwrap().to_string();
+    let second = p
+        .send(Method::GET, &format!("/va/{default}{next}"), Some(&cookie), None)
+        .await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert!(second.body.contains("50 shown of 150"), "{}", second.body);
+    assert_eq!(shown(&second.body), 50);
+    assert_eq!(
+        shown(&format!("{}{}", first.body, second.body)),
+        150,
+        "each instance on one page"
+    );
+    assert!(second.body.contains("First page") && !second.body.contains("instances_after="));
+    // A cursor not given out is a 400 page, not an empty list.
+    let bad = p
+        .send(
+            Method::GET,
+            &format!("/va/{default}?instances_after=nonsense"),
+            Some(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }

@@ -224,16 +224,64 @@ impl Store {
         Ok(q.fetch_all(&self.pool).await?)
     }
 
-    /// Product instances of an account (optionally one VA), by hostname.
-    pub async fn list_instances(&self, account_id: &str, va_id: Option<&str>) -> Result<Vec<InstanceRow>, StoreError> {
+    /// One page of an account's product instances (optionally one VA's), by hostname then id:
+    /// at most `limit`, starting after the instance with hostname and id `after`.
+    pub async fn instance_page(
+        &self,
+        account_id: &str,
+        va_id: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        // One text per case, so that each reads its index in order from the cursor on.
+        let (owner, owner_value) = match va_id {
+            Some(va) => ("p.va_id = $1", va),
+            None => ("p.account_id = $1", account_id),
+        };
+        let from = if after.is_some() {
+            " AND (p.hostname > $3 OR (p.hostname = $3 AND p.id > $4))"
+        } else {
+            ""
+        };
         let sql = format!(
-            "{INSTANCE_SELECT} WHERE p.account_id = $1 AND ($2 IS NULL OR p.va_id = $2) ORDER BY p.hostname, p.id"
+            "{INSTANCE_SELECT} WHERE {owner} AND p.account_id = $2{from} ORDER BY p.hostname, p.id LIMIT ${}",
+            if after.is_some() { 5 } else { 3 }
         );
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(account_id)
-            .bind(va_id)
-            .fetch_all(&self.pool)
-            .await?)
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(owner_value)
+            .bind(account_id);
+        if let Some((hostname, id)) = after {
+            q = q.bind(hostname).bind(id);
+        }
+        Ok(q.bind(limit).fetch_all(&self.pool).await?)
+    }
+
+    /// The instances of an account last heard from at or before `before`: (VA id, hostname,
+    /// last contact). Read for alerts, which need only these, not the whole fleet.
+    pub async fn silent_instances(
+        &self,
+        account_id: &str,
+        before: i64,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT va_id, hostname, last_contact FROM product_instances \
+             WHERE account_id = $1 AND last_contact <= $2 ORDER BY hostname, id",
+        )
+        .bind(account_id)
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many product instances an account (optionally one VA) has.
+    pub async fn count_instances(&self, account_id: &str, va_id: Option<&str>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM product_instances WHERE account_id = $1 AND ($2 IS NULL OR va_id = $2)",
+        )
+        .bind(account_id)
+        .bind(va_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Licences an instance uses, by SKU.
