@@ -147,31 +147,55 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
     let mut found: HashMap<String, (String, String, Option<String>)> = HashMap::new();
     if !live.is_empty() {
         let mut when_now = String::new();
-        let mut when_host = String::new();
         let mut id_params = Vec::new();
         for (k, _) in live.iter().enumerate() {
-            let (id, host, now) = (3 * k + 1, 3 * k + 2, 3 * k + 3);
+            let (id, now) = (2 * k + 1, 2 * k + 2);
             when_now.push_str(&format!(" WHEN ${id} THEN ${now}"));
-            when_host.push_str(&format!(" WHEN ${id} THEN ${host}"));
             id_params.push(format!("${id}"));
         }
         let sql = format!(
-            "UPDATE product_instances SET last_contact = CASE id{when_now} END, last_auth_at = CASE id{when_now} END, \
-             hostname = CASE id{when_host} END WHERE id IN ({}) RETURNING id, account_id, va_id, last_auth_status",
+            "UPDATE product_instances SET last_contact = CASE id{when_now} END, last_auth_at = CASE id{when_now} END \
+             WHERE id IN ({}) RETURNING id, account_id, va_id, last_auth_status, hostname",
             id_params.join(", ")
         );
-        let mut q = sqlx::query_as::<_, (String, String, String, Option<String>)>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, String)>(sqlx::AssertSqlSafe(sql));
         for &i in &live {
             let j = &batch[i];
-            q = q.bind(j.id.as_str()).bind(j.hostname.as_str()).bind(j.now);
+            q = q.bind(j.id.as_str()).bind(j.now);
         }
-        for (id, account, va, status) in q.fetch_all(&mut *tx).await? {
+        let mut hostnames = HashMap::new();
+        for (id, account, va, status, hostname) in q.fetch_all(&mut *tx).await? {
+            hostnames.insert(id.clone(), hostname);
             found.insert(id, (account, va, status));
         }
         for &i in &live {
             if !found.contains_key(&batch[i].id) {
                 results[i] = Some(Err(unknown_instance(&batch[i].id)));
             }
+        }
+        // The hostname is indexed (instance pages are by hostname): written only where it changed.
+        let renamed: Vec<&ReportJob> = live
+            .iter()
+            .map(|&i| &batch[i])
+            .filter(|j| hostnames.get(&j.id).is_some_and(|h| *h != j.hostname))
+            .collect();
+        if !renamed.is_empty() {
+            let mut when_host = String::new();
+            for k in 0..renamed.len() {
+                when_host.push_str(&format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2));
+            }
+            let sql = format!(
+                "UPDATE product_instances SET hostname = CASE id{when_host} END WHERE id IN ({})",
+                (0..renamed.len())
+                    .map(|k| format!("${}", 2 * k + 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for j in &renamed {
+                q = q.bind(j.id.as_str()).bind(j.hostname.as_str());
+            }
+            q.execute(&mut *tx).await?;
         }
     }
     let live: Vec<usize> = (0..batch.len()).filter(|i| results[*i].is_none()).collect();

@@ -511,6 +511,16 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     };
     let expected: i64 = (0..40).filter(|k| *k != replayed_k).map(|k| (k % 3 + 1) as i64).sum();
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, expected)]));
+    // The reports named every instance "h" (renamed from node<k>), the replayed one excepted.
+    for (k, id) in ids.iter().enumerate() {
+        let host = s.instance(id).await.unwrap().unwrap().hostname;
+        let want = if k == replayed_k {
+            format!("node{k}")
+        } else {
+            "h".to_string()
+        };
+        assert_eq!(host, want, "instance {k}");
+    }
 
     // Round 2: everyone reports 3 licences: 120 > 100 bought, so every answer is out of compliance
     // for the reports that come after the total passes 100, and the final total is exact.
