@@ -239,6 +239,8 @@ struct Device {
     key: SigningKey,
     instance_id: String,
     server: usize,
+    /// The hostname it registered with, and reports in every renewal (as a node does).
+    hostname: String,
 }
 
 impl Bench {
@@ -559,6 +561,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                                     key: key.clone(),
                                     instance_id: r.instance_id,
                                     server: i,
+                                    hostname: format!("fleet-{i}"),
                                 },
                                 micros(t.elapsed()),
                             ));
@@ -630,7 +633,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                 let d = &devices[idx];
                 j += c;
                 let body = AuthorizationRequest {
-                    hostname: "fleet".into(),
+                    hostname: d.hostname.clone(),
                     usage: vec![Usage {
                         sku: sku.clone(),
                         count: renewal_usage(idx, rand::random::<f64>()),
@@ -719,7 +722,7 @@ async fn storm(bench: &Arc<Bench>, devices: &Arc<Vec<Device>>, sku: &str) -> Res
         tasks.push(tokio::spawn(async move {
             let d = &devices[i];
             let body = AuthorizationRequest {
-                hostname: "fleet".into(),
+                hostname: d.hostname.clone(),
                 usage: vec![Usage { sku, count: 1 }],
             };
             for tries in 1..=MAX_TRIES {
