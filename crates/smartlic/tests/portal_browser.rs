@@ -1,8 +1,9 @@
 //! The portal in a real browser (Debian's headless Chromium, driven by playwright-core from
 //! npm; `.ci/run` installs both): an SA administrator logs in, creates a registration token in
 //! the portal, an operator registers a node with it through the node CLI, the administrator sees
-//! the instance and its usage in the portal and revokes the token there. A screenshot of the
-//! last page is kept under `target/test-artifacts/`.
+//! the instance and its usage in the portal and revokes the token there, then adds an alert
+//! webhook on the Webhooks page and removes it. A screenshot of the VA page
+//! is kept under `target/test-artifacts/`.
 //!
 //! Why playwright-core from npm rather than a Rust WebDriver client: it adds no crate to the
 //! build (a WebDriver client would bring its own HTTP stack and some minutes of compile time
@@ -122,6 +123,9 @@ fn portal_token_to_registered_device_in_chromium() {
     assert_eq!(v["in_use"], 1, "{v}");
     assert_eq!(v["revoked"], true, "{v}");
     assert_eq!(v["chart_bars"], 1, "today's usage drawn in the SKU's chart: {v}");
+    assert_eq!(v["webhook_added"], true, "{v}");
+    assert!(v["webhook_secret_chars"].as_u64().unwrap_or(0) >= 40, "{v}");
+    assert_eq!(v["webhook_removed"], true, "{v}");
     let png = std::fs::read(&shot).expect("screenshot");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,

@@ -50,10 +50,13 @@ pub fn page(title: &str, header: Option<&Header<'_>>, body: &str) -> String {
             "<nav><a class=\"brand\" href=\"/\">smartlic</a>{}<span class=\"who\">{} · {}</span>\
              <form method=\"post\" action=\"/logout\" class=\"inline\">{}\
              <button type=\"submit\" class=\"link\">Log out</button></form></nav>",
-            if h.role.starts_with("sa-") {
-                "<a class=\"navlink\" href=\"/events\">Event log</a>"
-            } else {
-                ""
+            match h.role {
+                "sa-admin" => {
+                    "<a class=\"navlink\" href=\"/events\">Event log</a>\
+                     <a class=\"navlink\" href=\"/webhooks\">Webhooks</a>"
+                }
+                r if r.starts_with("sa-") => "<a class=\"navlink\" href=\"/events\">Event log</a>",
+                _ => "",
             },
             escape(h.email),
             escape(h.role),
@@ -524,6 +527,65 @@ pub fn query_value(s: &str) -> String {
         }
     }
     out
+}
+
+/// The account's alert webhooks: the list with a remove button each, the form to add one, and a
+/// just-added one's signing secret (shown this once).
+pub fn webhooks(
+    header: &Header<'_>,
+    account: &AccountInfo,
+    hooks: &[smartlic_protocol::admin::WebhookInfo],
+    flash_message: Option<(&str, String)>,
+    new_secret: Option<&str>,
+) -> String {
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">{}</a> › webhooks</p><h1>Alert webhooks</h1>",
+        escape(&account.name)
+    );
+    if let Some((kind, text)) = &flash_message {
+        body.push_str(&flash(kind, text));
+    }
+    if let Some(secret) = new_secret {
+        let _ = write!(
+            body,
+            "<section class=\"card secret\"><h2>Signing secret</h2>\
+             <p>Copy it now: it is shown only this once.</p>\
+             <p><code id=\"new-secret\">{}</code> <button type=\"button\" data-copy=\"new-secret\">Copy</button></p>\
+             <p class=\"hint\">Every delivery carries <code>X-Smartlic-Timestamp: T</code> and \
+             <code>X-Smartlic-Signature: sha256=hex(HMAC-SHA256(secret, \"T.\" + body))</code>.</p></section>",
+            escape(secret)
+        );
+    }
+    body.push_str(
+        "<section class=\"card\"><h2>Webhooks</h2><p class=\"hint\">Each alert of the account's virtual \
+         accounts is POSTed once to every webhook, as JSON, and retried with back-off until it is answered 2xx.</p>\
+         <table><thead><tr><th>URL</th><th>Added</th><th>By</th><th></th></tr></thead><tbody>",
+    );
+    for h in hooks {
+        let _ = write!(
+            body,
+            "<tr><td><code>{url}</code></td><td>{}</td><td>{}</td><td>\
+             <form method=\"post\" action=\"/webhooks/{}/remove\" class=\"inline\" \
+             data-confirm=\"Remove the webhook to {url}?\">{}<button type=\"submit\" class=\"danger\">Remove</button></form></td></tr>",
+            time(h.created_at),
+            escape(&h.created_by),
+            escape(&h.id),
+            csrf_field(header.csrf),
+            url = escape(&h.url),
+        );
+    }
+    if hooks.is_empty() {
+        body.push_str("<tr><td colspan=\"4\" class=\"empty\">No webhook yet: alerts show here only.</td></tr>");
+    }
+    let _ = write!(
+        body,
+        "</tbody></table><h3>Add a webhook</h3><form method=\"post\" action=\"/webhooks\" class=\"grid\">{}\
+         <label>URL <input name=\"url\" type=\"url\" required maxlength=\"2000\" \
+         placeholder=\"https://alerts.example.com/smartlic\"></label>\
+         <button type=\"submit\">Add webhook</button></form></section>",
+        csrf_field(header.csrf)
+    );
+    page("Webhooks", Some(header), &body)
 }
 
 /// The account's event log, with its filter form and a CSV link for the same filter.

@@ -11,7 +11,8 @@
 //! Routes: `GET /` (account overview), `GET|POST /login`, `POST /logout`, `GET /va/{va}`,
 //! `POST /va/{va}/tokens`, `POST /va/{va}/tokens/{token}/revoke`, `POST /va/{va}/transfers`,
 //! `POST /va/{va}/instances/{instance}/remove`, `GET /events` (the account's event log, filtered by
-//! action, actor, VA and days) and `GET /events.csv` (the same as a download),
+//! action, actor, VA and days) and `GET /events.csv` (the same as a download), `GET|POST /webhooks`
+//! and `POST /webhooks/{webhook}/remove` (the account's alert webhooks, SA administrators),
 //! `GET /static/portal.css`, `GET /static/portal.js`.
 
 pub mod html;
@@ -35,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use smartlic_protocol::admin::{CreateToken, Role};
+use smartlic_protocol::admin::{CreateToken, CreateWebhook, Role};
 
 /// Session cookie.
 pub const SESSION_COOKIE: &str = "__Host-smartlic-session";
@@ -63,6 +64,8 @@ pub fn routes() -> Router<AppState> {
         .route("/va/{va}/transfers", post(transfer_licenses))
         .route("/va/{va}/tokens/{token}/revoke", post(revoke_token))
         .route("/va/{va}/instances/{instance}/remove", post(remove_instance))
+        .route("/webhooks", get(webhooks_page).post(add_webhook))
+        .route("/webhooks/{webhook}/remove", post(remove_webhook))
 }
 
 fn security_headers(mut resp: Response) -> Response {
@@ -610,6 +613,90 @@ async fn events_csv(
     Ok(security_headers(crate::api::admin_routes::csv_response(
         admin::events_csv(&events),
     )))
+}
+
+/// The account's alert webhooks (SA administrators), with a just-added one's secret on top.
+async fn render_webhooks(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    flash: Option<(&str, String)>,
+    new_secret: Option<&str>,
+) -> Result<Response, PortalError> {
+    let caller = session.caller();
+    let account_id = &session.user.account_id;
+    let account = admin::get_account(state, &caller, account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    let hooks = crate::webhooks::list(state, &caller, account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(html(
+        status,
+        html::webhooks(&session.header(), &account, &hooks, flash, new_secret),
+    ))
+}
+
+async fn webhooks_page(State(state): State<AppState>, session: Session) -> Result<Response, PortalError> {
+    render_webhooks(&state, &session, StatusCode::OK, None, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    url: String,
+}
+
+async fn add_webhook(
+    State(state): State<AppState>,
+    session: Session,
+    form: Result<Form<WebhookForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let req = CreateWebhook {
+        url: form.url.trim().to_string(),
+    };
+    match crate::webhooks::add(&state, &session.caller(), &session.user.account_id, req).await {
+        Ok(created) => {
+            let msg = format!("Webhook added: alerts go to {}.", created.info.url);
+            render_webhooks(
+                &state,
+                &session,
+                StatusCode::CREATED,
+                Some(("info", msg)),
+                Some(&created.secret),
+            )
+            .await
+        }
+        Err(e @ ApiError::BadRequest(_)) => {
+            render_webhooks(
+                &state,
+                &session,
+                StatusCode::BAD_REQUEST,
+                Some(("error", e.to_string())),
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(session.error(e)),
+    }
+}
+
+async fn remove_webhook(
+    State(state): State<AppState>,
+    session: Session,
+    Path(webhook): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    crate::webhooks::remove(&state, &session.caller(), &session.user.account_id, &webhook)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(redirect("/webhooks"))
 }
 
 /// `?instances_after=` of a virtual account's page.

@@ -448,7 +448,8 @@ on_both_engines!(
     sessions_end,
     event_log_filters_and_exports,
     licence_transfers,
-    instances_are_shown_a_page_at_a_time
+    instances_are_shown_a_page_at_a_time,
+    webhooks_are_managed_by_sa_administrators
 );
 
 /// The event log page: filters by action, actor, VA and days; the CSV export has the same rows;
@@ -697,4 +698,91 @@ async fn instances_are_shown_a_page_at_a_time(store: Store) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+}
+
+/// The webhooks page: an SA administrator adds one (its secret shown once, the event logged),
+/// sees it listed without the secret and removes it; a bad URL is a 400 with the reason; no
+/// CSRF token, 403; other roles may not see the page; other accounts never see the webhook.
+async fn webhooks_are_managed_by_sa_administrators(store: Store) {
+    let p = Portal::on(store).await;
+    let (cookie, csrf) = p.login("alice@acme.example").await;
+    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+    assert!(
+        home.body.contains("href=\"/webhooks\""),
+        "the SA administrator's menu links it"
+    );
+    let empty = p.send(Method::GET, "/webhooks", Some(&cookie), None).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert!(empty.body.contains("No webhook yet"));
+
+    let url = "https://alerts.acme.example/smartlic";
+    let r = p
+        .send(Method::POST, "/webhooks", Some(&cookie), Some(form(&[("url", url)])))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token: {}", r.body);
+    let r = p
+        .send(
+            Method::POST,
+            "/webhooks",
+            Some(&cookie),
+            Some(form(&[("csrf", &csrf), ("url", "http://alerts.acme.example/")])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("must use https"), "{}", r.body);
+    let op = Caller {
+        principal: Principal::Operator,
+        source: None,
+    };
+    assert!(crate::webhooks::list(&p.state, &op, "Acme").await.unwrap().is_empty());
+
+    let added = p
+        .send(
+            Method::POST,
+            "/webhooks",
+            Some(&cookie),
+            Some(form(&[("csrf", &csrf), ("url", url)])),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let hooks = crate::webhooks::list(&p.state, &op, "Acme").await.unwrap();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0].url, url);
+    let at = added.body.find("id=\"new-secret\">").expect("the secret, once") + 18;
+    let secret = added.body[at..].split('<').next().unwrap().to_string();
+    assert!(secret.len() >= 40, "{secret}");
+    let listed = p.send(Method::GET, "/webhooks", Some(&cookie), None).await;
+    assert!(listed.body.contains(url));
+    assert!(!listed.body.contains(&secret), "the secret is shown only when added");
+
+    // Other roles and accounts.
+    let (carol, _) = p.login("carol@acme.example").await;
+    let page = p.send(Method::GET, "/webhooks", Some(&carol), None).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!page.body.contains(url));
+    let home = p.send(Method::GET, "/", Some(&carol), None).await;
+    assert!(!home.body.contains("href=\"/webhooks\""));
+    let (bob, bob_csrf) = p.login("bob@other.example").await;
+    let page = p.send(Method::GET, "/webhooks", Some(&bob), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains(url), "another account's webhooks never show");
+    let remove = format!("/webhooks/{}/remove", hooks[0].id);
+    let r = p
+        .send(Method::POST, &remove, Some(&bob), Some(form(&[("csrf", &bob_csrf)])))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(crate::webhooks::list(&p.state, &op, "Acme").await.unwrap().len(), 1);
+
+    let r = p
+        .send(Method::POST, &remove, Some(&cookie), Some(form(&[("csrf", &csrf)])))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/webhooks"));
+    assert!(crate::webhooks::list(&p.state, &op, "Acme").await.unwrap().is_empty());
+    let events = p.send(Method::GET, "/events?action=webhook", Some(&cookie), None).await;
+    assert!(
+        events.body.contains("webhook.add") && events.body.contains("webhook.remove"),
+        "{}",
+        events.body
+    );
 }

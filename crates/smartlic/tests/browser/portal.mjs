@@ -3,8 +3,10 @@
 //   node portal.mjs token  URL EMAIL PASSWORD_FILE
 //       log in, open the DEFAULT virtual account, create a token; prints {"token": …}
 //   node portal.mjs verify URL EMAIL PASSWORD_FILE HOSTNAME SKU SCREENSHOT
-//       log in, find the instance and its SKU's usage, revoke the token, save a screenshot;
-//       prints {"instance": bool, "in_use": n, "revoked": bool, "chart_bars": n}
+//       log in, find the instance and its SKU's usage, revoke the token, save a screenshot, then
+//       add a webhook on the Webhooks page and remove it;
+//       prints {"instance": bool, "in_use": n, "revoked": bool, "chart_bars": n, "webhook_added": bool,
+//               "webhook_secret_chars": n, "webhook_removed": bool}
 // playwright-core comes from SMARTLIC_PLAYWRIGHT (a directory holding node_modules), Chromium from
 // SMARTLIC_CHROMIUM (default /usr/bin/chromium). Any failure exits non-zero with a message.
 import { createRequire } from "node:module";
@@ -58,7 +60,28 @@ try {
     const after = page.locator("section", { has: page.getByRole("heading", { name: "Registration tokens" }) });
     const revoked = (await after.locator("tr", { hasText: "from the browser test" }).textContent()).includes("REVOKED");
     await page.screenshot({ path: screenshot, fullPage: true });
-    console.log(JSON.stringify({ instance, in_use: inUse, revoked, chart_bars: chartBars }));
+    // The webhooks page, from the menu: add one (its secret shown once), then remove it.
+    await Promise.all([page.waitForURL((u) => u.pathname === "/webhooks"), page.getByRole("link", { name: "Webhooks" }).click()]);
+    await page.fill("input[name=url]", "https://alerts.acme.example/browser");
+    await page.getByRole("button", { name: "Add webhook" }).click();
+    const secret = (await page.locator("#new-secret").textContent({ timeout: 10000 })).trim();
+    const hooks = () => page.locator("tr", { hasText: "https://alerts.acme.example/browser" });
+    const webhookAdded = (await hooks().count()) === 1;
+    await hooks().getByRole("button", { name: "Remove" }).click();
+    await page.waitForURL((u) => u.pathname === "/webhooks");
+    await page.getByText("No webhook yet").waitFor({ timeout: 10000 });
+    const webhookRemoved = (await hooks().count()) === 0;
+    console.log(
+      JSON.stringify({
+        instance,
+        in_use: inUse,
+        revoked,
+        chart_bars: chartBars,
+        webhook_added: webhookAdded,
+        webhook_secret_chars: secret.length,
+        webhook_removed: webhookRemoved,
+      }),
+    );
   } else {
     throw new Error(`unknown stage ${stage}`);
   }
