@@ -25,6 +25,12 @@ for _ in 1 2 3; do
   curl -s -o /dev/null -w "one page of 1,000 (curl): %{time_total} s\n" --cacert "$SMARTLIC_CA" \
     -H "Authorization: Bearer $SMARTLIC_API_KEY" "$SMARTLIC_SERVER$path"
 done
+# A page deep in the list: after hostname fleet-99 (the cursor is base64url of [hostname, id]).
+deep=$(python3 -c 'import base64; print(base64.urlsafe_b64encode(b"[\"fleet-99\",\"\"]").decode().rstrip("="))')
+for _ in 1 2 3; do
+  curl -s -o /dev/null -w "one page of 1,000 after fleet-99 (curl): %{time_total} s\n" --cacert "$SMARTLIC_CA" \
+    -H "Authorization: Bearer $SMARTLIC_API_KEY" "$SMARTLIC_SERVER$path?after=$deep"
+done
 echo "pw-$RANDOM-$RANDOM-$RANDOM" >"$OUT/password"
 "$B" user create --account "$account" admin@bench.example --role sa-admin --password-file "$OUT/password" >/dev/null
 python3 scripts/portal_timing.py "$SMARTLIC_SERVER" "$SMARTLIC_CA" admin@bench.example "$(cat "$OUT/password")"

@@ -233,13 +233,14 @@ impl Store {
         after: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<InstanceRow>, StoreError> {
-        // One text per case, so that each reads its index in order from the cursor on.
+        // One text per case, so that each reads its index in order from the cursor on (a row
+        // value comparison is a range of the (…, hostname, id) index on both engines).
         let (owner, owner_value) = match va_id {
             Some(va) => ("p.va_id = $1", va),
             None => ("p.account_id = $1", account_id),
         };
         let from = if after.is_some() {
-            " AND (p.hostname > $3 OR (p.hostname = $3 AND p.id > $4))"
+            " AND (p.hostname, p.id) > ($3, $4)"
         } else {
             ""
         };
