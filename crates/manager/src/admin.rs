@@ -1018,6 +1018,27 @@ pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Option<Pri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A cursor gives back the hostname and id it was made of, whatever they hold.
+        #[test]
+        fn cursors_round_trip(hostname in "\\PC{0,80}", id in "[0-9a-f-]{0,40}") {
+            let row = InstanceRow { hostname: hostname.clone(), id: id.clone(), ..InstanceRow::default() };
+            let c = instance_cursor(&row);
+            prop_assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", c);
+            prop_assert_eq!(parse_instance_cursor(&c).ok(), Some((hostname, id)));
+        }
+
+        /// Anything else is a 400 (or, by chance, some cursor), never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,120}") {
+            match parse_instance_cursor(&text) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(matches!(e, ApiError::BadRequest(_)), "{e}"),
+            }
+        }
+    }
 
     fn event(actor: &str, detail: &str) -> EventInfo {
         EventInfo {
