@@ -77,6 +77,18 @@ pub fn csrf_field(token: &str) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(token))
 }
 
+/// A secret shown once, with a copy button: `title`, the id of its `<code>` element, the secret,
+/// and a hint (trusted HTML).
+fn secret_card(title: &str, code_id: &str, secret: &str, hint_html: &str) -> String {
+    format!(
+        "<section class=\"card secret\"><h2>{title}</h2>\
+         <p>Copy it now: it is shown only this once.</p>\
+         <p><code id=\"{code_id}\">{}</code> <button type=\"button\" data-copy=\"{code_id}\">Copy</button></p>\
+         <p class=\"hint\">{hint_html}</p></section>",
+        escape(secret)
+    )
+}
+
 /// A message box.
 pub fn flash(kind: &str, text: &str) -> String {
     format!("<p class=\"flash {kind}\" role=\"alert\">{}</p>", escape(text))
@@ -245,14 +257,12 @@ pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
         body.push_str(&flash(kind, text));
     }
     if let Some(secret) = &p.new_secret {
-        let _ = write!(
-            body,
-            "<section class=\"card secret\"><h2>New registration token</h2>\
-             <p>Copy it now: it is shown only this once.</p>\
-             <p><code id=\"new-token\">{}</code> <button type=\"button\" data-copy=\"new-token\">Copy</button></p>\
-             <p class=\"hint\">On the product: <code>license smart register idtoken TOKEN</code></p></section>",
-            escape(secret)
-        );
+        body.push_str(&secret_card(
+            "New registration token",
+            "new-token",
+            secret,
+            "On the product: <code>license smart register idtoken TOKEN</code>",
+        ));
     }
 
     // Licences.
@@ -546,15 +556,13 @@ pub fn webhooks(
         body.push_str(&flash(kind, text));
     }
     if let Some(secret) = new_secret {
-        let _ = write!(
-            body,
-            "<section class=\"card secret\"><h2>Signing secret</h2>\
-             <p>Copy it now: it is shown only this once.</p>\
-             <p><code id=\"new-secret\">{}</code> <button type=\"button\" data-copy=\"new-secret\">Copy</button></p>\
-             <p class=\"hint\">Every delivery carries <code>X-Smartlic-Timestamp: T</code> and \
-             <code>X-Smartlic-Signature: sha256=hex(HMAC-SHA256(secret, \"T.\" + body))</code>.</p></section>",
-            escape(secret)
-        );
+        body.push_str(&secret_card(
+            "Signing secret",
+            "new-secret",
+            secret,
+            "Every delivery carries <code>X-Smartlic-Timestamp: T</code> and \
+             <code>X-Smartlic-Signature: sha256=hex(HMAC-SHA256(secret, \"T.\" + body))</code>.",
+        ));
     }
     body.push_str(
         "<section class=\"card\"><h2>Webhooks</h2><p class=\"hint\">Each alert of the account's virtual \

@@ -174,29 +174,13 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
             }
         }
         // The hostname is indexed (instance pages are by hostname): written only where it changed.
-        let renamed: Vec<&ReportJob> = live
+        let renamed: Vec<(&str, &str)> = live
             .iter()
             .map(|&i| &batch[i])
             .filter(|j| hostnames.get(&j.id).is_some_and(|h| *h != j.hostname))
+            .map(|j| (j.id.as_str(), j.hostname.as_str()))
             .collect();
-        if !renamed.is_empty() {
-            let mut when_host = String::new();
-            for k in 0..renamed.len() {
-                when_host.push_str(&format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2));
-            }
-            let sql = format!(
-                "UPDATE product_instances SET hostname = CASE id{when_host} END WHERE id IN ({})",
-                (0..renamed.len())
-                    .map(|k| format!("${}", 2 * k + 1))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for j in &renamed {
-                q = q.bind(j.id.as_str()).bind(j.hostname.as_str());
-            }
-            q.execute(&mut *tx).await?;
-        }
+        set_text_by_id(&mut tx, "hostname", &renamed).await?;
     }
     let live: Vec<usize> = (0..batch.len()).filter(|i| results[*i].is_none()).collect();
     if live.is_empty() {
@@ -335,27 +319,39 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
         }
         results[*i] = Some(Ok(UsageReport { skus }));
     }
-    if !new_status.is_empty() {
-        let mut when = String::new();
-        let mut ids = Vec::new();
-        for k in 0..new_status.len() {
-            when.push_str(&format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2));
-            ids.push(format!("${}", 2 * k + 1));
-        }
-        let sql = format!(
-            "UPDATE product_instances SET last_auth_status = CASE id{when} END WHERE id IN ({})",
-            ids.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, status) in &new_status {
-            q = q.bind(*id).bind(*status);
-        }
-        q.execute(&mut *tx).await?;
-    }
+    set_text_by_id(&mut tx, "last_auth_status", &new_status).await?;
     append_events(&mut tx, &events).await?;
     record_daily_many(&mut tx, &daily).await?;
     tx.commit().await?;
     Ok(finish(results))
+}
+
+/// Sets one text column of product instances, each to its own value: one statement for all
+/// `(id, value)` pairs, none for an empty list.
+async fn set_text_by_id(
+    conn: &mut AnyConnection,
+    column: &'static str,
+    values: &[(&str, &str)],
+) -> Result<(), StoreError> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let mut when = String::new();
+    let mut ids = Vec::with_capacity(values.len());
+    for k in 0..values.len() {
+        when.push_str(&format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2));
+        ids.push(format!("${}", 2 * k + 1));
+    }
+    let sql = format!(
+        "UPDATE product_instances SET {column} = CASE id{when} END WHERE id IN ({})",
+        ids.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (id, value) in values {
+        q = q.bind(*id).bind(*value);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Sets the instances' new counts and removes the rows that fell to zero: one statement each.
