@@ -6,7 +6,7 @@ use crate::auth::{Action, Principal, Scope, require};
 use crate::compliance;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{AccountRow, Audit, EventRow, InstanceRow, NewToken, NewUser, TokenRow, UserRow, VaRow};
+use crate::store::{AccountRow, Audit, EventRow, InstanceRow, NewToken, NewUser, TokenRow, UserChange, UserRow, VaRow};
 use crate::tokens;
 use smartlic_protocol::admin::*;
 use smartlic_protocol::time::{AUTH_VALIDITY, DAY, format_date, parse_date};
@@ -138,6 +138,139 @@ fn va_info(v: VaRow) -> VirtualAccountInfo {
         description: v.description,
         created_at: v.created_at,
     }
+}
+
+/// Issues a legacy licence key bound to a chassis (operator only): signed with the manager's
+/// signing key under its CA, so a node verifies it with its trust pool alone. Logged.
+pub async fn issue_legacy_key(
+    state: &AppState,
+    caller: &Caller,
+    req: IssueLegacyKey,
+) -> Result<IssuedLegacyKey, ApiError> {
+    require(&caller.principal, Action::IssueLegacyKey, Scope::Global, "")?;
+    let serial = check_name("serial number", &req.serial, 64)?;
+    if !serial.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(ApiError::BadRequest(format!(
+            "serial number {serial:?} must be letters, digits or '-'"
+        )));
+    }
+    let platform = state
+        .catalog()
+        .software_for(req.platform.trim())
+        .map(|s| s.platform.clone())
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown platform {:?} (one of {})",
+                req.platform.trim(),
+                state
+                    .catalog()
+                    .software
+                    .iter()
+                    .map(|s| s.platform.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let mut sessions = std::collections::BTreeMap::new();
+    for (service, n) in &req.sessions {
+        let s = state.catalog().service_by_name(service.trim()).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown service {:?} (one of {})",
+                service.trim(),
+                state
+                    .catalog()
+                    .service
+                    .iter()
+                    .map(|s| s.service.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        if *n == 0 || *n > 1_000_000_000 {
+            return Err(ApiError::BadRequest(format!(
+                "sessions of {} must be 1 to 1000000000",
+                s.service
+            )));
+        }
+        if sessions.insert(s.service.clone(), *n).is_some() {
+            return Err(ApiError::BadRequest(format!("service {} is given twice", s.service)));
+        }
+    }
+    let mut features = Vec::new();
+    for f in &req.features {
+        let Some(smartlic_protocol::Entitlement::Feature(e)) = state.catalog().entitlement(f.trim()) else {
+            return Err(ApiError::BadRequest(format!(
+                "{:?} is not an on/off feature SKU of the catalog",
+                f.trim()
+            )));
+        };
+        if features.contains(&e.sku) {
+            return Err(ApiError::BadRequest(format!("feature {} is given twice", e.sku)));
+        }
+        features.push(e.sku.clone());
+    }
+    if sessions.is_empty() && features.is_empty() {
+        return Err(ApiError::BadRequest(
+            "a licence key must license some sessions (--sessions SERVICE=N) or a feature (--feature SKU)".into(),
+        ));
+    }
+    let now = state.now();
+    let expires_at = match req.expires.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => {
+            let d = parse_date(text)
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid expiry date {text:?} (expected YYYY-MM-DD)")))?;
+            if d <= now {
+                return Err(ApiError::BadRequest(format!(
+                    "expiry date {text} is not in the future (today is {})",
+                    format_date(now)
+                )));
+            }
+            Some(d)
+        }
+    };
+    let key = smartlic_protocol::legacy::LegacyKey {
+        id: crate::store::new_id(),
+        serial,
+        platform,
+        sessions,
+        features,
+        expires_at,
+        issued_at: now,
+    };
+    let text = key
+        .sign(state.pki().signing_key(), state.pki().signer_pem())
+        .map_err(|e| ApiError::Internal(format!("signing a legacy key: {e}")))?;
+    state
+        .store()
+        .log_event(
+            now,
+            &caller.audit(),
+            crate::store::Event {
+                action: "legacy.issue",
+                object_id: Some(&key.id),
+                detail: format!(
+                    "issued legacy licence key {} for PID:{},SN:{}: sessions {:?}, features {:?}, expires {}",
+                    key.id,
+                    key.platform,
+                    key.serial,
+                    key.sessions,
+                    key.features,
+                    key.expires_at.map_or_else(|| "never".to_string(), format_date)
+                ),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(IssuedLegacyKey {
+        key: text,
+        id: key.id,
+        serial: key.serial,
+        platform: key.platform,
+        sessions: key.sessions,
+        features: key.features,
+        expires_at: key.expires_at,
+    })
 }
 
 /// Creates a Smart Account (operator only) with its `DEFAULT` virtual account.
@@ -326,6 +459,18 @@ pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Re
             1000,
         )
         .await?;
+    let over_capacity = state
+        .store()
+        .find_events(
+            Some(&a.id),
+            &crate::store::EventQuery {
+                action_prefix: Some(crate::device::OVER_CAPACITY_EVENT.into()),
+                since: Some(now - crate::alerts::OVER_CAPACITY_SHOWN_DAYS * DAY),
+                ..Default::default()
+            },
+            1000,
+        )
+        .await?;
     let mut out = Vec::new();
     for va in state.store().list_vas(&a.id).await? {
         if require(
@@ -359,6 +504,17 @@ pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Re
             .filter(|e| e.va_id.as_deref() == Some(va.id.as_str()))
             .map(|e| (e.object_id.clone().unwrap_or_default(), e.at, e.detail.clone()))
             .collect();
+        let mut refused: Vec<(String, i64, String)> = Vec::new();
+        // Newest first: one alert per instance, with its latest refusal.
+        for e in over_capacity
+            .iter()
+            .filter(|e| e.va_id.as_deref() == Some(va.id.as_str()))
+        {
+            let id = e.object_id.clone().unwrap_or_default();
+            if !refused.iter().any(|(i, _, _)| *i == id) {
+                refused.push((id, e.at, e.detail.clone()));
+            }
+        }
         out.extend(crate::alerts::va_alerts(
             &crate::alerts::VaFacts {
                 va: &va.name,
@@ -366,6 +522,7 @@ pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Re
                 in_use: &in_use,
                 instances: &hosts,
                 removed: &removed,
+                over_capacity: &refused,
             },
             now,
         ));
@@ -398,7 +555,7 @@ pub async fn deposit(
     req: DepositLicenses,
 ) -> Result<LicenseList, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
-    let v = resolve_va(state, caller, &a, va, Action::ManageLicenses).await?;
+    let v = resolve_va(state, caller, &a, va, Action::DepositLicenses).await?;
     let sku = check_sku(state, &req.sku)?;
     let quantity = check_quantity(req.quantity)?;
     let now = state.now();
@@ -431,8 +588,8 @@ pub async fn transfer(
     req: TransferLicenses,
 ) -> Result<TransferResult, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
-    let from = resolve_va(state, caller, &a, &req.from, Action::ManageLicenses).await?;
-    let to = resolve_va(state, caller, &a, &req.to, Action::ManageLicenses).await?;
+    let from = resolve_va(state, caller, &a, &req.from, Action::TransferLicenses).await?;
+    let to = resolve_va(state, caller, &a, &req.to, Action::TransferLicenses).await?;
     if from.id == to.id {
         return Err(ApiError::BadRequest(
             "source and destination are the same virtual account".into(),
@@ -477,6 +634,17 @@ pub async fn create_token(
 ) -> Result<CreatedToken, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let v = resolve_va(state, caller, &a, va, Action::CreateToken).await?;
+    if req.export_controlled {
+        require(
+            &caller.principal,
+            Action::CreateExportToken,
+            Scope::Va {
+                account: &a.id,
+                va: &v.id,
+            },
+            &format!("virtual account {:?}", va.trim()),
+        )?;
+    }
     let days = req.expires_days.unwrap_or(tokens::DEFAULT_EXPIRES_DAYS);
     if days == 0 || days > tokens::MAX_EXPIRES_DAYS {
         return Err(ApiError::BadRequest(format!(
@@ -780,7 +948,101 @@ fn user_info(u: UserRow) -> UserInfo {
         virtual_account: u.va_name,
         has_password: u.password_hash.is_some(),
         created_at: u.created_at,
+        disabled: u.disabled_at.is_some(),
     }
+}
+
+/// Finds a user of the account, checking that the caller may manage them: an SA administrator
+/// (or the operator) may manage anyone of the account; every user may rotate their own key.
+async fn user_to_manage(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    user: &str,
+    own_allowed: bool,
+) -> Result<(AccountRow, UserRow), ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let row = state
+        .store()
+        .find_user(&a.id, user)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {:?} in Smart Account {}", user.trim(), a.name)))?;
+    let own = matches!(&caller.principal, Principal::User(u) if u.id == row.id);
+    if !(own && own_allowed) {
+        require(
+            &caller.principal,
+            Action::CreateUser,
+            Scope::Account(&a.id),
+            "Smart Account",
+        )?;
+    }
+    Ok((a, row))
+}
+
+/// Disables, enables or removes a user. A user cannot disable or remove themselves (so an
+/// account never locks its last administrator out by mistake: another administrator or the
+/// operator does it).
+pub async fn change_user(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    user: &str,
+    change: UserChange<'static>,
+) -> Result<Option<UserInfo>, ApiError> {
+    let (_, row) = user_to_manage(state, caller, account, user, false).await?;
+    if matches!(&caller.principal, Principal::User(u) if u.id == row.id)
+        && matches!(change, UserChange::Disable | UserChange::Remove)
+    {
+        return Err(ApiError::Conflict(
+            "you cannot disable or remove yourself; another administrator of the account can".into(),
+        ));
+    }
+    let after = state
+        .store()
+        .change_user(&row, change, state.now(), &caller.audit())
+        .await?;
+    Ok(after.map(user_info))
+}
+
+/// Gives a user a new API key (the old one stops at once); the answer is the only place the new
+/// key appears.
+pub async fn rotate_user_key(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    user: &str,
+) -> Result<CreatedUser, ApiError> {
+    let (_, row) = user_to_manage(state, caller, account, user, true).await?;
+    let api_key = tokens::new_api_key();
+    let hash = tokens::hash_secret(&api_key);
+    let after = state
+        .store()
+        .change_user(&row, UserChange::RotateKey(&hash), state.now(), &caller.audit())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {} was removed meanwhile", row.email)))?;
+    Ok(CreatedUser {
+        api_key,
+        user: user_info(after),
+    })
+}
+
+/// Replaces the operator key used for this request by a new one (the old one stops at once).
+pub async fn rotate_operator_key(state: &AppState, caller: &Caller, used_key: &str) -> Result<RotatedKey, ApiError> {
+    require(&caller.principal, Action::CreateAccount, Scope::Global, "operator key")?;
+    let api_key = tokens::new_api_key();
+    if !state
+        .store()
+        .rotate_operator_key(
+            &tokens::hash_secret(used_key),
+            &tokens::hash_secret(&api_key),
+            state.now(),
+            &caller.audit(),
+        )
+        .await?
+    {
+        return Err(ApiError::Conflict("the operator key was rotated meanwhile".into()));
+    }
+    Ok(RotatedKey { api_key })
 }
 
 /// Creates a user; the answer is the only place their API key appears.

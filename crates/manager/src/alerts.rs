@@ -3,7 +3,9 @@
 //! Licenses Expiring (at 90, 60, 30, 14, 7, 3 and 1 days before an end date: the alert names the
 //! nearest of those marks), Licenses Expired (in the last 90 days), Product Instance Failed to
 //! Connect (no contact for 30 days), Product Instance Failed to Renew and was Removed (the
-//! manager removed it when its ID certificate expired; for 30 days). Computed when asked, so they are always current and
+//! manager removed it when its ID certificate expired; for 30 days), Usage Report Refused: Over
+//! Platform Capacity (a product instance reported more than its platform can carry, which only a
+//! forged or broken device does; for 30 days). Computed when asked, so they are always current and
 //! several managers on one database agree on them.
 //!
 //! [`crate::webhooks`] delivers them to the accounts' signed webhooks.
@@ -34,7 +36,14 @@ pub struct VaFacts<'a> {
     /// Instances the manager removed because they failed to renew: (instance id, when, the
     /// event's detail), in the last [`REMOVED_SHOWN_DAYS`].
     pub removed: &'a [(String, i64, String)],
+    /// Instances whose usage report was refused as beyond their platform's capacity: (instance
+    /// id, when, the event's detail), the latest per instance, in the last
+    /// [`OVER_CAPACITY_SHOWN_DAYS`].
+    pub over_capacity: &'a [(String, i64, String)],
 }
+
+/// How long a usage report refused as over capacity is reported.
+pub const OVER_CAPACITY_SHOWN_DAYS: i64 = 30;
 
 /// How long a removal for failing to renew is reported.
 pub const REMOVED_SHOWN_DAYS: i64 = 30;
@@ -138,6 +147,20 @@ pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             *at,
         ));
     }
+    for (id, at, detail) in f.over_capacity {
+        out.push(alert(
+            format!("over-capacity|{}|{id}", f.va),
+            "Usage Report Refused: Over Platform Capacity",
+            "critical",
+            id,
+            format!(
+                "a usage report claimed more than the product's platform can carry and was refused \
+                 (a forged or faulty device?): {detail}, on {}",
+                format_date(*at)
+            ),
+            *at,
+        ));
+    }
     out.sort_by_key(|a| (a.severity != "critical", a.at));
     out
 }
@@ -186,6 +209,7 @@ mod tests {
                 in_use: &in_use,
                 instances: &instances,
                 removed: &[],
+                over_capacity: &[],
             },
             NOW,
         );
@@ -219,6 +243,7 @@ mod tests {
                 in_use: &in_use,
                 instances: &[("fresh".to_string(), NOW - 29 * DAY)],
                 removed: &[],
+                over_capacity: &[],
             },
             NOW,
         );

@@ -6,13 +6,17 @@
 //! |---|---|---|---|---|
 //! | read the account, its VAs (their own VA for VA roles) | ✓ | ✓ | own VA | own VA |
 //! | create virtual accounts | ✓ | ✓ | | |
-//! | deposit / transfer licences | ✓ | ✓ | own VA (both ends) | |
+//! | transfer licences | ✓ | ✓ | own VA (both ends) | |
 //! | create tokens | ✓ | ✓ | own VA | own VA |
+//! | create export-controlled tokens | ✓ | | | |
 //! | revoke tokens, remove instances | ✓ | ✓ | own VA | |
 //! | read users and the event log | ✓ | ✓ | | |
-//! | create users | ✓ | | | |
+//! | create, disable, remove users; rotate their keys; webhooks | ✓ | | | |
+//! | deposit licences, issue legacy keys | operator only | | | |
 //! | create accounts, list all accounts | operator only | | | |
 //!
+//! Deposits are the operator's alone: licences come from the vendor's order system, never from a
+//! customer's own users, or compliance would mean nothing. Every user may rotate their own API key.
 //! A user of another account is told the account does not exist (404, never data); a user of the
 //! right account without the right gets 403.
 
@@ -74,17 +78,23 @@ pub enum Action {
     ReadVa,
     /// Create a virtual account.
     CreateVa,
-    /// Deposit or transfer licences of a virtual account.
-    ManageLicenses,
+    /// Deposit purchased licences into a virtual account (the vendor's act: operator only).
+    DepositLicenses,
+    /// Issue a legacy licence key bound to a chassis (the vendor's act: operator only).
+    IssueLegacyKey,
+    /// Transfer licences between virtual accounts (both ends are checked).
+    TransferLicenses,
     /// Create a registration token in a virtual account.
     CreateToken,
+    /// Create a token that allows export-controlled functionality.
+    CreateExportToken,
     /// Revoke a token of a virtual account.
     RevokeToken,
     /// Remove a product instance of a virtual account.
     RemoveInstance,
     /// Read the users of an account.
     ReadUsers,
-    /// Create users in an account.
+    /// Create, disable, enable and remove users of an account, and rotate their API keys.
     CreateUser,
     /// Read the event log of an account.
     ReadEvents,
@@ -94,14 +104,17 @@ pub enum Action {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 16] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
         Action::ReadVa,
         Action::CreateVa,
-        Action::ManageLicenses,
+        Action::DepositLicenses,
+        Action::IssueLegacyKey,
+        Action::TransferLicenses,
         Action::CreateToken,
+        Action::CreateExportToken,
         Action::RevokeToken,
         Action::RemoveInstance,
         Action::ReadUsers,
@@ -117,12 +130,15 @@ impl Action {
             Action::ReadAccount => "read this Smart Account",
             Action::ReadVa => "read this virtual account",
             Action::CreateVa => "create virtual accounts",
-            Action::ManageLicenses => "deposit or transfer licenses",
+            Action::DepositLicenses => "deposit licenses (licenses come from the vendor: operator only)",
+            Action::IssueLegacyKey => "issue legacy licence keys (operator only)",
+            Action::TransferLicenses => "transfer licenses",
             Action::CreateToken => "create registration tokens",
+            Action::CreateExportToken => "create tokens allowing export-controlled functionality",
             Action::RevokeToken => "revoke registration tokens",
             Action::RemoveInstance => "remove product instances",
             Action::ReadUsers => "list users",
-            Action::CreateUser => "create users",
+            Action::CreateUser => "manage users",
             Action::ReadEvents => "read the event log",
             Action::ManageWebhooks => "manage alert webhooks",
         }
@@ -182,16 +198,16 @@ pub fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Deni
         (true, None) => false,
     };
     let allowed = match action {
-        Action::CreateAccount | Action::ListAllAccounts => false,
+        Action::CreateAccount | Action::ListAllAccounts | Action::DepositLicenses | Action::IssueLegacyKey => false,
         Action::ReadAccount => true,
         Action::ReadVa | Action::CreateToken => own_va,
         Action::CreateVa | Action::ReadUsers | Action::ReadEvents => matches!(user.role, Role::SaAdmin | Role::SaUser),
-        Action::ManageLicenses | Action::RevokeToken | Action::RemoveInstance => match user.role {
+        Action::TransferLicenses | Action::RevokeToken | Action::RemoveInstance => match user.role {
             Role::SaAdmin | Role::SaUser => true,
             Role::VaAdmin => own_va,
             Role::VaUser => false,
         },
-        Action::CreateUser | Action::ManageWebhooks => user.role == Role::SaAdmin,
+        Action::CreateUser | Action::ManageWebhooks | Action::CreateExportToken => user.role == Role::SaAdmin,
     };
     if allowed {
         Ok(())
@@ -260,12 +276,12 @@ mod tests {
         use Action::*;
         use Role::*;
         match (role, action) {
-            (_, CreateAccount | ListAllAccounts) => ['n', 'n', 'n'],
+            (_, CreateAccount | ListAllAccounts | DepositLicenses | IssueLegacyKey) => ['n', 'n', 'n'],
             (_, ReadAccount) => ['y', 'y', 'y'],
-            (SaAdmin, CreateUser | ManageWebhooks) => ['y', 'y', 'y'],
-            (_, CreateUser | ManageWebhooks) => ['n', 'n', 'n'],
+            (SaAdmin, CreateUser | ManageWebhooks | CreateExportToken) => ['y', 'y', 'y'],
+            (_, CreateUser | ManageWebhooks | CreateExportToken) => ['n', 'n', 'n'],
             (SaAdmin | SaUser, _) => ['y', 'y', 'y'],
-            (VaAdmin, ReadVa | CreateToken | ManageLicenses | RevokeToken | RemoveInstance) => ['y', 'n', 'n'],
+            (VaAdmin, ReadVa | CreateToken | TransferLicenses | RevokeToken | RemoveInstance) => ['y', 'n', 'n'],
             (VaUser, ReadVa | CreateToken) => ['y', 'n', 'n'],
             (VaAdmin | VaUser, _) => ['n', 'n', 'n'],
         }

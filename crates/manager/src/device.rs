@@ -11,7 +11,7 @@ use crate::tokens;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use smartlic_protocol::envelope::{EnvelopeError, decode_public_key};
+use smartlic_protocol::envelope::{EnvelopeError, Message, decode_public_key};
 use smartlic_protocol::time::{AUTH_RENEW_AFTER, AUTH_VALIDITY, MAX_CLOCK_SKEW, format_rfc3339};
 use smartlic_protocol::wire::{
     AuthorizationRequest, AuthorizationResponse, Compliance, DeregisterRequest, DeregisterResponse, EntitlementStatus,
@@ -19,8 +19,8 @@ use smartlic_protocol::wire::{
 };
 use smartlic_protocol::{RequestPayload, SignedRequest, SignedResponse};
 
-/// Largest licence count one instance may report for one SKU.
-pub const MAX_USAGE_COUNT: u64 = 1_000_000;
+/// The event of a usage report refused as beyond the platform's capacity.
+pub const OVER_CAPACITY_EVENT: &str = "device.over_capacity";
 /// Longest accepted nonce.
 const MAX_NONCE_LEN: usize = 128;
 
@@ -34,20 +34,29 @@ fn envelope_error(e: EnvelopeError) -> ApiError {
     }
 }
 
-/// Checks a request's timestamp and nonce (after its signature).
-/// Checks a request's timestamp and nonce; with `record`, also records the nonce (refusing a
-/// replay). Without, the caller records it in its own write transaction.
-async fn check_fresh<T>(state: &AppState, p: &RequestPayload<T>, now: i64, record: bool) -> Result<(), ApiError> {
-    let skew = p.timestamp.saturating_sub(now);
-    if skew.abs() > MAX_CLOCK_SKEW {
-        return Err(ApiError::Stale(format!(
+/// How far a request's timestamp may be from the manager's clock, checked without overflow (a
+/// timestamp of `i64::MIN` is as stale as any other far one).
+pub fn timestamp_skew(timestamp: i64, now: i64) -> Result<i64, ApiError> {
+    match timestamp.checked_sub(now) {
+        Some(skew) if skew.unsigned_abs() <= MAX_CLOCK_SKEW.unsigned_abs() => Ok(skew),
+        Some(skew) => Err(ApiError::Stale(format!(
             "request timestamp {} is {} minutes {} the license manager's clock ({}); check the device clock",
-            format_rfc3339(p.timestamp),
+            format_rfc3339(timestamp),
             skew.unsigned_abs() / 60,
             if skew > 0 { "ahead of" } else { "behind" },
             format_rfc3339(now)
-        )));
+        ))),
+        None => Err(ApiError::Stale(format!(
+            "request timestamp {timestamp} is not a time near the license manager's clock ({}); check the device clock",
+            format_rfc3339(now)
+        ))),
     }
+}
+
+/// Checks a request's timestamp and nonce (after its signature); with `record`, also records
+/// the nonce (refusing a replay). Without, the caller records it in its own write transaction.
+async fn check_fresh<T>(state: &AppState, p: &RequestPayload<T>, now: i64, record: bool) -> Result<(), ApiError> {
+    timestamp_skew(p.timestamp, now)?;
     if p.nonce.is_empty() || p.nonce.len() > MAX_NONCE_LEN {
         return Err(ApiError::BadRequest(format!(
             "nonce must have 1 to {MAX_NONCE_LEN} characters"
@@ -59,7 +68,12 @@ async fn check_fresh<T>(state: &AppState, p: &RequestPayload<T>, now: i64, recor
     Ok(())
 }
 
-fn sign<T: Serialize>(state: &AppState, nonce: String, now: i64, body: T) -> Result<SignedResponse, ApiError> {
+fn sign<T: Serialize + Message>(
+    state: &AppState,
+    nonce: String,
+    now: i64,
+    body: T,
+) -> Result<SignedResponse, ApiError> {
     SignedResponse::sign(state.pki().signing_key(), state.pki().signer_pem(), nonce, now, body)
         .map_err(|e| ApiError::Internal(format!("signing response: {e}")))
 }
@@ -69,17 +83,44 @@ fn device_audit(instance_id: &str, source: Option<String>) -> Audit {
 }
 
 /// Records a refused device request in the event log (best effort: the refusal stands even if
-/// the log write fails).
+/// the log write fails), at most once per instance (or token, or source), kind and window: see
+/// [`crate::refusals`].
 async fn log_refusal(state: &AppState, instance: Option<&InstanceRow>, action: &str, err: &ApiError, audit: &Audit) {
-    let detail = format!("{action} refused ({}): {err}", err.code());
+    let key = format!(
+        "{action}|{}|{}",
+        instance
+            .map(|i| i.id.as_str())
+            .or(audit.source.as_deref())
+            .unwrap_or("-"),
+        err.code()
+    );
     let e = Event {
         action: "device.refused",
         account_id: instance.map(|i| i.account_id.as_str()),
         va_id: instance.map(|i| i.va_id.as_str()),
         object_id: instance.map(|i| i.id.as_str()),
-        detail,
+        detail: format!("{action} refused ({}): {err}", err.code()),
     };
-    if let Err(e) = state.store().log_event(state.now(), audit, e).await {
+    log_limited(state, &key, audit, e).await;
+}
+
+/// Appends `event` unless refusals of `key` were logged within the window; the logged one says
+/// how many were folded into it.
+async fn log_limited(state: &AppState, key: &str, audit: &Audit, mut event: Event<'_>) {
+    let now = state.now();
+    match state.refusals().admit(key, now) {
+        crate::refusals::Verdict::Fold => return,
+        crate::refusals::Verdict::Log { folded: 0 } => {}
+        crate::refusals::Verdict::Log { folded } => {
+            event.detail = format!(
+                "{} (and {folded} more such refusal{} in the last {} minutes, not logged one by one)",
+                event.detail,
+                if folded == 1 { "" } else { "s" },
+                crate::refusals::WINDOW / 60
+            );
+        }
+    }
+    if let Err(e) = state.store().log_event(now, audit, event).await {
         tracing::warn!("could not log a refused device request: {e}");
     }
 }
@@ -87,7 +128,7 @@ async fn log_refusal(state: &AppState, instance: Option<&InstanceRow>, action: &
 /// Opens a request of a registered instance: known instance, its key, then freshness. When the
 /// handler records the nonce in its own transaction, that transaction also finds the instance
 /// again (and refuses it if it is gone), so the row may come from the manager's cache.
-async fn open_for_instance<T: DeserializeOwned>(
+async fn open_for_instance<T: DeserializeOwned + Message>(
     state: &AppState,
     req: &SignedRequest,
     now: i64,
@@ -218,6 +259,7 @@ async fn register_inner(
 }
 
 async fn log_token_refusal(state: &AppState, token: &crate::store::TokenRow, err: &ApiError, audit: &Audit) {
+    let key = format!("registration|{}|{}", token.id, err.code());
     let e = Event {
         action: "device.refused",
         account_id: Some(&token.account_id),
@@ -225,9 +267,7 @@ async fn log_token_refusal(state: &AppState, token: &crate::store::TokenRow, err
         object_id: Some(&token.id),
         detail: format!("registration refused ({}): {err}", err.code()),
     };
-    if let Err(e) = state.store().log_event(state.now(), audit, e).await {
-        tracing::warn!("could not log a refused registration: {e}");
-    }
+    log_limited(state, &key, audit, e).await;
 }
 
 /// A request's nonce and timestamp, for a handler that records the nonce in its own write
@@ -260,8 +300,8 @@ async fn with_instance<T, R, F, Fut>(
     f: F,
 ) -> Result<SignedResponse, ApiError>
 where
-    T: DeserializeOwned,
-    R: Serialize,
+    T: DeserializeOwned + Message,
+    R: Serialize + Message,
     F: FnOnce(InstanceRow, T, Audit, i64, Nonce) -> Fut,
     Fut: std::future::Future<Output = Result<R, ApiError>>,
 {
@@ -330,18 +370,28 @@ pub async fn renew_id(
 }
 
 /// Validates reported usage against the catalog: known SKUs (normalized to the catalog's
-/// spelling), each once, counts in range.
-pub fn validate_usage(catalog: &smartlic_protocol::Catalog, usage: &[Usage]) -> Result<Vec<(String, i64)>, ApiError> {
+/// spelling), each once, and no more than one instance of the reporting product's platform can
+/// use (its session capacity for a counting licence, 1 for an on/off feature).
+pub fn validate_usage(
+    catalog: &smartlic_protocol::Catalog,
+    software_tag: &str,
+    usage: &[Usage],
+) -> Result<Vec<(String, i64)>, ApiError> {
+    let software = catalog
+        .software_by_tag(software_tag)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown software tag {software_tag:?}")))?;
     let mut out: Vec<(String, i64)> = Vec::with_capacity(usage.len());
     for u in usage {
         let e = catalog
             .entitlement(u.sku.trim())
             .ok_or_else(|| ApiError::BadRequest(format!("unknown SKU {:?}", u.sku)))?;
-        if u.count > MAX_USAGE_COUNT {
-            return Err(ApiError::BadRequest(format!(
-                "count {} for {} is over the limit of {MAX_USAGE_COUNT}",
+        let max = catalog.max_licenses(software, e);
+        if u.count > max {
+            return Err(ApiError::OverCapacity(format!(
+                "{} {} reported, but one {} carries at most {max} (usage report refused)",
                 u.count,
-                e.sku()
+                e.sku(),
+                software.platform
             )));
         }
         if out.iter().any(|(s, _)| s == e.sku()) {
@@ -369,7 +419,26 @@ pub async fn authorize(
         source,
         NonceRecord::ByHandler,
         |instance, body: AuthorizationRequest, audit, now, nonce| async move {
-            let usage = validate_usage(state.catalog(), &body.usage)?;
+            let usage = match validate_usage(state.catalog(), &instance.software_tag, &body.usage) {
+                Ok(u) => u,
+                Err(err) => {
+                    if matches!(err, ApiError::OverCapacity(_)) {
+                        // Raised as an alert of the VA (see alerts.rs) from this event.
+                        let e = Event {
+                            action: OVER_CAPACITY_EVENT,
+                            account_id: Some(&instance.account_id),
+                            va_id: Some(&instance.va_id),
+                            object_id: Some(&instance.id),
+                            detail: format!(
+                                "{} (PID:{},SN:{}): {err}",
+                                instance.hostname, instance.udi_pid, instance.udi_sn
+                            ),
+                        };
+                        log_limited(state, &format!("over-capacity|{}", instance.id), &audit, e).await;
+                    }
+                    return Err(err);
+                }
+            };
             let hostname = if body.hostname.trim().is_empty() {
                 instance.hostname.clone()
             } else {

@@ -42,6 +42,9 @@ pub enum ApiError {
     /// Not enough licences (409 `insufficient_licenses`).
     #[error("{0}")]
     Insufficient(String),
+    /// A usage report beyond what the instance's platform can carry (422 `over_capacity`).
+    #[error("{0}")]
+    OverCapacity(String),
     /// A registration token refusal (403, with one of the `token_*` codes).
     #[error("{message}")]
     Token {
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Token { .. } => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) | ApiError::Insufficient(_) | ApiError::Replayed => StatusCode::CONFLICT,
+            ApiError::OverCapacity(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +98,7 @@ impl ApiError {
             ApiError::BadSignature(_) => codes::BAD_SIGNATURE,
             ApiError::Replayed => codes::REPLAYED,
             ApiError::Stale(_) => codes::STALE,
+            ApiError::OverCapacity(_) => codes::OVER_CAPACITY,
             ApiError::Internal(_) => codes::INTERNAL,
         }
     }
@@ -196,6 +201,9 @@ pub enum ManagerError {
     /// Certificates or keys could not be made or loaded.
     #[error("PKI: {0}")]
     Pki(String),
+    /// The master key is missing, malformed or not the store's.
+    #[error("master key: {0}")]
+    MasterKey(String),
     /// The listen address is invalid or cannot be bound.
     #[error("listen address {addr}: {reason}")]
     Listen {

@@ -25,6 +25,9 @@
 //!     database: None, // SQLite at /var/lib/smartlic/smartlic.db
 //!     clock: Arc::new(smartlic_clock::SystemClock),
 //!     catalog: smartlic_protocol::Catalog::staros(),
+//!     master_key: None, // /var/lib/smartlic/master.key, created with the store
+//!     event_retention_days: smartlic_manager::server::DEFAULT_EVENT_RETENTION_DAYS,
+//!     webhook_allow: vec![], // loopback and private ranges webhooks may point at
 //! };
 //! smartlic_manager::run_server(opts).await // prints "listening on https://127.0.0.1:8443"
 //! # }
@@ -42,6 +45,8 @@ pub mod instance_cache;
 pub mod metrics;
 pub mod pki;
 pub mod portal;
+pub mod refusals;
+pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;

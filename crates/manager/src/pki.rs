@@ -275,6 +275,53 @@ mod tests {
         assert_eq!(again.ca_pem(), pki.ca_pem());
     }
 
+    /// Legacy licence keys are signed under the CA: they verify with its certificate alone, and
+    /// a changed character, another installation's CA or a truncated text is refused.
+    #[test]
+    fn legacy_keys_verify_against_the_trust_pool_only() {
+        use smartlic_protocol::legacy::{LegacyKey, LegacyKeyError};
+        let pki = Pki::from_row(&Pki::generate(now()).unwrap()).unwrap();
+        let key = LegacyKey {
+            id: "k1".into(),
+            serial: "FOX123".into(),
+            platform: "ASR5500".into(),
+            sessions: [("sgw".to_string(), 20_000u64)].into_iter().collect(),
+            features: vec!["ASR5K-00-GN01REC".into()],
+            expires_at: Some(now() + 30 * DAY),
+            issued_at: now(),
+        };
+        let text = key.sign(pki.signing_key(), pki.signer_pem()).unwrap();
+        assert!(text.starts_with("LK1.") && !text.contains(char::is_whitespace));
+        let anchors = pem_certificates(pki.ca_pem()).unwrap();
+        let back = LegacyKey::verify(&text, &anchors).unwrap();
+        assert_eq!(back, key);
+        assert_eq!(back.sessions_for("SGW"), 20_000);
+        assert!(back.has_feature("asr5k-00-gn01rec"));
+        assert!(!back.expired(now()) && back.expired(now() + 30 * DAY));
+
+        // Every single-character change of the payload or signature is refused.
+        let dot = text[4..].find('.').unwrap() + 4;
+        for i in [5, dot - 1, dot + 3] {
+            let mut altered = text.clone().into_bytes();
+            altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(altered).unwrap();
+            assert!(LegacyKey::verify(&altered, &anchors).is_err(), "change at {i}");
+        }
+        let other = Pki::from_row(&Pki::generate(now()).unwrap()).unwrap();
+        assert!(matches!(
+            LegacyKey::verify(&text, &pem_certificates(other.ca_pem()).unwrap()),
+            Err(LegacyKeyError::Untrusted(_))
+        ));
+        assert!(matches!(
+            LegacyKey::verify(&text[..text.len() - 10], &anchors),
+            Err(LegacyKeyError::Malformed(_) | LegacyKeyError::Untrusted(_))
+        ));
+        assert!(matches!(
+            LegacyKey::verify("hello", &anchors),
+            Err(LegacyKeyError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn device_certificates_carry_the_device_key_for_365_days() {
         let pki = Pki::from_row(&Pki::generate(now()).unwrap()).unwrap();

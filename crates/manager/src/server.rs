@@ -11,6 +11,7 @@
 use crate::api;
 use crate::error::ManagerError;
 use crate::pki::Pki;
+use crate::secrets::{self, MasterKey};
 use crate::state::{AppState, setup_pki};
 use crate::store::Store;
 use crate::tokens;
@@ -39,7 +40,17 @@ pub struct ServerOptions {
     pub clock: SharedClock,
     /// The product catalog.
     pub catalog: Catalog,
+    /// The master key file; `None` uses (or on a new store creates) `DIR/master.key`.
+    pub master_key: Option<PathBuf>,
+    /// Events older than this many days are removed from the event log (0 keeps them all).
+    pub event_retention_days: u32,
+    /// Loopback and private ranges webhooks may point at (`--webhook-allow`; none by default).
+    pub webhook_allow: Vec<crate::webhooks::Cidr>,
 }
+
+/// Default of [`ServerOptions::event_retention_days`]: a little over a year, so that a year's
+/// audit trail is always there.
+pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 400;
 
 /// Splits `HOST:PORT` (`[v6]:PORT` too) into host and port.
 pub fn split_listen(listen: &str) -> Result<(String, u16), ManagerError> {
@@ -56,19 +67,80 @@ pub fn split_listen(listen: &str) -> Result<(String, u16), ManagerError> {
     Ok((host.to_string(), port))
 }
 
-fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), ManagerError> {
+/// Writes a file of the data directory atomically: a fresh temporary file (created 0600 by
+/// `tempfile`, never a leftover one whose mode would be kept), fsynced, then renamed.
+fn write_file(path: &Path, contents: &str) -> Result<(), ManagerError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ManagerError::file(dir, e))?;
+    tmp.write_all(contents.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| ManagerError::file(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| ManagerError::file(path, e.error))?;
+    Ok(())
+}
+
+/// Makes the data directory readable by its owner only: the directory 0700 and every file in it
+/// 0600 (keys, the database and its `-wal`/`-shm`, leftovers of an older version), so that
+/// nothing there is readable by another local user whatever the umask was.
+pub fn lock_down_data_dir(dir: &Path) -> Result<(), ManagerError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| ManagerError::file(dir, e))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| ManagerError::file(dir, e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| ManagerError::file(dir, e))? {
+        let entry = entry.map_err(|e| ManagerError::file(dir, e))?;
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| ManagerError::file(&path, e))?;
+        if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| ManagerError::file(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the SQLite database file 0600 before SQLite opens it (SQLite gives its `-wal` and
+/// `-shm` files the mode of the database file).
+fn create_private_file(path: &Path) -> Result<(), ManagerError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true)
-        .create(true)
-        .truncate(true)
-        .mode(if private { 0o600 } else { 0o644 });
-    let mut f = opts.open(&tmp).map_err(|e| ManagerError::file(&tmp, e))?;
-    f.write_all(contents.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| ManagerError::file(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| ManagerError::file(path, e))
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(ManagerError::file(path, e)),
+    }
+}
+
+/// The master key: the file named by `--master-key`, else `DIR/master.key`; on a store that no
+/// server has set up yet, a new key is made and written to `DIR/master.key` (0600).
+async fn master_key(opts: &ServerOptions, store: &Store) -> Result<MasterKey, ManagerError> {
+    let path = opts
+        .master_key
+        .clone()
+        .unwrap_or_else(|| opts.data_dir.join(secrets::MASTER_KEY_FILE));
+    if let Some(key) = secrets::read_key_file(&path).map_err(|e| ManagerError::file(&path, e))? {
+        return Ok(key);
+    }
+    // A store whose keys are sealed needs the key they were sealed under; a new store, or one
+    // set up before keys were sealed, gets a new key (and its keys sealed under it).
+    let sealed = store
+        .load_pki()
+        .await?
+        .is_some_and(|row| secrets::is_sealed(&row.ca_key_pem) || secrets::is_sealed(&row.signing_key));
+    if opts.master_key.is_some() || sealed {
+        return Err(ManagerError::MasterKey(format!(
+            "{} does not exist, and this store's private keys are sealed under a master key: copy master.key \
+             from the manager that set the store up (every manager of one database needs the same file)",
+            path.display()
+        )));
+    }
+    let (key, text) = MasterKey::generate();
+    write_file(&path, &text)?;
+    tracing::info!("created the master key {}", path.display());
+    Ok(key)
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, ManagerError> {
@@ -96,8 +168,13 @@ pub struct Prepared {
 pub async fn prepare(opts: &ServerOptions) -> Result<Prepared, ManagerError> {
     let (host, port) = split_listen(&opts.listen)?;
     let dir = &opts.data_dir;
-    std::fs::create_dir_all(dir).map_err(|e| ManagerError::file(dir, e))?;
-    let store = Store::open(opts.database.as_deref(), &dir.join("smartlic.db")).await?;
+    lock_down_data_dir(dir)?;
+    let db_path = dir.join("smartlic.db");
+    if opts.database.is_none() {
+        create_private_file(&db_path)?;
+    }
+    let store = Store::open(opts.database.as_deref(), &db_path).await?;
+    let master = master_key(opts, &store).await?;
     let now = opts.clock.now();
 
     let key_path = dir.join("admin.key");
@@ -105,9 +182,9 @@ pub async fn prepare(opts: &ServerOptions) -> Result<Prepared, ManagerError> {
         .map(|k| k.trim().to_string())
         .filter(|k| !k.is_empty());
     let candidate = existing_key.clone().unwrap_or_else(tokens::new_api_key);
-    let setup = setup_pki(&store, now, &candidate).await?;
+    let setup = setup_pki(&store, now, &candidate, &master).await?;
     if setup.created && existing_key.is_none() {
-        write_file(&key_path, &format!("{candidate}\n"), true)?;
+        write_file(&key_path, &format!("{candidate}\n"))?;
         tracing::info!("created the PKI and the operator key {}", key_path.display());
     } else if !setup.created && existing_key.is_none() {
         tracing::info!("the store's PKI was set up by another server: no admin.key written here");
@@ -116,10 +193,13 @@ pub async fn prepare(opts: &ServerOptions) -> Result<Prepared, ManagerError> {
 
     let ca_path = dir.join("ca.pem");
     if read_optional(&ca_path)?.as_deref() != Some(pki.ca_pem()) {
-        write_file(&ca_path, pki.ca_pem(), false)?;
+        write_file(&ca_path, pki.ca_pem())?;
     }
     let tls = tls_files(&pki, dir, &host)?;
-    let state = AppState::new(store, opts.clock.clone(), opts.catalog.clone(), pki);
+    // SQLite made its -wal and -shm files by now; whatever mode they got, tighten them.
+    lock_down_data_dir(dir)?;
+    let state = AppState::new(store, opts.clock.clone(), opts.catalog.clone(), pki, master);
+    state.webhooks().set_allow(opts.webhook_allow.clone());
     Ok(Prepared { state, tls, host, port })
 }
 
@@ -132,8 +212,8 @@ fn tls_files(pki: &Pki, dir: &Path, host: &str) -> Result<(String, String), Mana
         return Ok((chain, key));
     }
     let (chain, key) = pki.issue_tls(host).map_err(|e| ManagerError::Pki(e.to_string()))?;
-    write_file(&key_path, &key, true)?;
-    write_file(&chain_path, &chain, false)?;
+    write_file(&key_path, &key)?;
+    write_file(&chain_path, &chain)?;
     Ok((chain, key))
 }
 
@@ -181,7 +261,9 @@ async fn shutdown_signal() {
 }
 
 /// Forgets nonces that can no longer pass the timestamp check, once a minute.
-async fn prune_nonces(state: AppState) {
+/// Every minute: forgets nonces too old to be replayed, and removes events older than the event
+/// log's retention (`retention_days`, 0 keeps them), a bounded number a round.
+async fn prune_nonces(state: AppState, retention_days: u32) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
@@ -190,13 +272,22 @@ async fn prune_nonces(state: AppState) {
         if let Err(e) = state.store().prune_nonces(before).await {
             tracing::warn!("pruning nonces: {e}");
         }
+        if retention_days > 0 {
+            let before = state
+                .now()
+                .saturating_sub(i64::from(retention_days) * smartlic_protocol::time::DAY);
+            match state.store().prune_events(before, 10_000).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("removed {n} event(s) older than {retention_days} days"),
+                Err(e) => tracing::warn!("pruning the event log: {e}"),
+            }
+        }
     }
 }
 
-/// Removes instances that failed to renew, then sends alerts to the accounts' webhooks, every
-/// [`crate::webhooks::ROUND_EVERY`].
-async fn deliver_alerts(state: AppState) {
-    let http = crate::webhooks::client();
+/// Removes instances that failed to renew, every [`crate::webhooks::ROUND_EVERY`] (a task of its
+/// own: webhook deliveries never hold it up).
+async fn expire_instances(state: AppState) {
     let mut tick = tokio::time::interval(crate::webhooks::ROUND_EVERY);
     loop {
         tick.tick().await;
@@ -205,7 +296,16 @@ async fn deliver_alerts(state: AppState) {
             Ok(n) => tracing::info!("removed {n} product instance(s) that failed to renew"),
             Err(e) => tracing::warn!("expiring product instances: {e}"),
         }
-        if let Err(e) = crate::webhooks::round(&state, &http).await {
+    }
+}
+
+/// Sends alerts to the accounts' webhooks every [`crate::webhooks::ROUND_EVERY`]; a round starts
+/// its sends and does not wait for their answers.
+async fn deliver_alerts(state: AppState) {
+    let mut tick = tokio::time::interval(crate::webhooks::ROUND_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::webhooks::start_round(&state).await {
             tracing::warn!("alert webhooks: {e}");
         }
     }
@@ -237,8 +337,9 @@ pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
     .handle(handle.clone());
     let app = api::router(prepared.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut serving = tokio::spawn(async move { server.serve(app).await });
-    let pruning = tokio::spawn(prune_nonces(prepared.state.clone()));
+    let pruning = tokio::spawn(prune_nonces(prepared.state.clone(), opts.event_retention_days));
     let alerting = tokio::spawn(deliver_alerts(prepared.state.clone()));
+    let expiring = tokio::spawn(expire_instances(prepared.state.clone()));
 
     let bound = handle
         .listening()
@@ -266,6 +367,7 @@ pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
     };
     pruning.abort();
     alerting.abort();
+    expiring.abort();
     prepared.state.store().close().await;
     match result {
         Ok(Ok(())) => Ok(()),
@@ -299,6 +401,9 @@ mod tests {
             database: None,
             clock: Arc::new(FixedClock::new(1_800_000_000)),
             catalog: Catalog::staros(),
+            master_key: None,
+            event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
+            webhook_allow: Vec::new(),
         }
     }
 
@@ -307,22 +412,81 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let p = prepare(&opts(dir.path())).await.unwrap();
+        // No private key lies open in the database: both are sealed under the master key.
+        let row = p.state.store().load_pki().await.unwrap().unwrap();
+        assert!(crate::secrets::is_sealed(&row.ca_key_pem) && crate::secrets::is_sealed(&row.signing_key));
         p.state.store().close().await;
         let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
         let key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
         let server = std::fs::read_to_string(dir.path().join("server.pem")).unwrap();
         let mode = |f: &str| std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode("admin.key"), 0o600);
-        assert_eq!(mode("server.key"), 0o600);
+        // The directory and every file in it: owner only.
+        assert_eq!(mode(""), 0o700);
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert_eq!(mode(&name), 0o600, "{name}");
+        }
+        for f in ["admin.key", "server.key", "master.key", "smartlic.db", "ca.pem"] {
+            assert_eq!(mode(f), 0o600, "{f}");
+        }
+        let db_bytes = std::fs::read(dir.path().join("smartlic.db")).unwrap();
+        let db_text = String::from_utf8_lossy(&db_bytes);
+        assert!(!db_text.contains("PRIVATE KEY"));
         assert!(key.trim().starts_with("slk_"));
         assert!(tls_config(&p.tls.0, &p.tls.1).is_ok());
 
+        // A leftover world-readable file (an old version's temp file) and a loosened directory
+        // are tightened on the next start, and a rewritten key file never keeps a leftover's mode.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.path().join("server.tmp"), "x").unwrap();
+        std::fs::set_permissions(dir.path().join("server.tmp"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::remove_file(dir.path().join("server.key")).unwrap();
+
         let again = prepare(&opts(dir.path())).await.unwrap();
+        assert_eq!(mode(""), 0o700);
+        assert_eq!(mode("server.tmp"), 0o600);
+        assert_eq!(mode("server.key"), 0o600);
         assert_eq!(std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(), ca);
         assert_eq!(std::fs::read_to_string(dir.path().join("admin.key")).unwrap(), key);
-        assert_eq!(std::fs::read_to_string(dir.path().join("server.pem")).unwrap(), server);
+        // server.key was gone, so a new TLS certificate was issued with it.
+        assert_ne!(std::fs::read_to_string(dir.path().join("server.pem")).unwrap(), server);
         let op = crate::admin::principal_for_key(&again.state, key.trim()).await.unwrap();
         assert_eq!(op, Some(crate::auth::Principal::Operator));
         again.state.store().close().await;
+
+        // Another master key cannot open the store's keys, and a missing one is not replaced by
+        // a new one on a store already set up: the server refuses to start, saying why.
+        let master = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+        std::fs::write(dir.path().join("master.key"), format!("{}\n", "11".repeat(32))).unwrap();
+        let e = prepare(&opts(dir.path())).await.unwrap_err().to_string();
+        assert!(e.contains("another master key"), "{e}");
+        std::fs::remove_file(dir.path().join("master.key")).unwrap();
+        let e = prepare(&opts(dir.path())).await.unwrap_err().to_string();
+        assert!(e.contains("copy master.key"), "{e}");
+        assert!(!dir.path().join("master.key").exists());
+        std::fs::write(dir.path().join("master.key"), master).unwrap();
+        let back = prepare(&opts(dir.path())).await.unwrap();
+        assert_eq!(back.state.pki().ca_pem(), ca);
+        back.state.store().close().await;
+    }
+
+    #[tokio::test]
+    async fn a_store_with_plain_keys_has_them_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(None, &dir.path().join("smartlic.db")).await.unwrap();
+        let plain = Pki::generate(1_800_000_000).unwrap();
+        assert!(
+            store
+                .insert_pki_if_absent(&plain, "h", &crate::store::Audit::system())
+                .await
+                .unwrap()
+        );
+        store.close().await;
+        let p = prepare(&opts(dir.path())).await.unwrap();
+        let row = p.state.store().load_pki().await.unwrap().unwrap();
+        assert!(crate::secrets::is_sealed(&row.ca_key_pem) && crate::secrets::is_sealed(&row.signing_key));
+        assert_eq!(row.ca_cert_pem, plain.ca_cert_pem);
+        assert_eq!(p.state.pki().ca_pem(), plain.ca_cert_pem);
+        p.state.store().close().await;
     }
 }

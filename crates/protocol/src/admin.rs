@@ -91,6 +91,44 @@ pub struct DepositLicenses {
     pub expires: Option<String>,
 }
 
+/// `POST /api/v1/legacy-keys`: issue a legacy licence key (operator only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueLegacyKey {
+    /// Chassis serial number the key is bound to.
+    pub serial: String,
+    /// Platform: `ASR5500`, `VPC-SI` or `VPC-DI`.
+    pub platform: String,
+    /// Sessions per service name (`pgw`, `saegw`, `ggsn`, `sgw`, `mme`, `epdg`, `samog`).
+    #[serde(default)]
+    pub sessions: std::collections::BTreeMap<String, u64>,
+    /// On/off feature SKUs.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// The key stops at the first second of this day (`YYYY-MM-DD`, UTC); absent: never.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// A legacy licence key as issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IssuedLegacyKey {
+    /// The key text to install with `license key "KEY"`.
+    pub key: String,
+    /// Key id.
+    pub id: String,
+    /// Serial number.
+    pub serial: String,
+    /// Platform.
+    pub platform: String,
+    /// Sessions per service.
+    pub sessions: std::collections::BTreeMap<String, u64>,
+    /// Features.
+    pub features: Vec<String>,
+    /// End of validity (epoch seconds).
+    pub expires_at: Option<i64>,
+}
+
 /// `POST /api/v1/accounts/{account}/transfers`: move licences between two virtual accounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -479,6 +517,16 @@ pub struct UserInfo {
     pub has_password: bool,
     /// Creation time.
     pub created_at: i64,
+    /// Disabled users can neither use their API key nor log in.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// Answer to an operator key rotation: the only time the new key is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RotatedKey {
+    /// The new API key (Bearer); the key used for the request stopped.
+    pub api_key: String,
 }
 
 /// Answer to user creation: the only time the API key is shown.

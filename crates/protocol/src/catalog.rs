@@ -28,6 +28,9 @@ pub struct SoftwareTag {
     pub description: String,
     /// The `regid…` software tag.
     pub tag: String,
+    /// The most concurrent sessions of one service one instance of this platform can carry: a
+    /// usage report above it (in licences, rounded up) is refused by the license manager.
+    pub max_sessions_per_service: u64,
 }
 
 /// A counting entitlement: sessions of one service type, sold in bundles.
@@ -143,6 +146,12 @@ impl Catalog {
         if self.sessions_per_counting_license == 0 {
             return Err(CatalogError::Invalid("sessions_per_counting_license is 0".into()));
         }
+        if let Some(s) = self.software.iter().find(|s| s.max_sessions_per_service == 0) {
+            return Err(CatalogError::Invalid(format!(
+                "platform {} has max_sessions_per_service 0",
+                s.platform
+            )));
+        }
         if self.service.len() > 32 {
             return Err(CatalogError::Invalid("at most 32 services".into()));
         }
@@ -209,6 +218,20 @@ impl Catalog {
     pub fn licenses_for_sessions(&self, sessions: u64) -> u64 {
         sessions.div_ceil(self.sessions_per_counting_license)
     }
+
+    /// The software product with this `regid…` tag.
+    pub fn software_by_tag(&self, tag: &str) -> Option<&SoftwareTag> {
+        self.software.iter().find(|s| s.tag == tag)
+    }
+
+    /// The most licences one instance of `software` can use of `entitlement`: its platform's
+    /// session capacity in bundles for a counting licence, 1 for an on/off feature.
+    pub fn max_licenses(&self, software: &SoftwareTag, entitlement: Entitlement<'_>) -> u64 {
+        match entitlement {
+            Entitlement::Service(_) => self.licenses_for_sessions(software.max_sessions_per_service),
+            Entitlement::Feature(_) => 1,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +295,7 @@ feature = []
 platform = "X1"
 description = "x"
 tag = "regid.x"
+max_sessions_per_service = 5000
 [[service]]
 tag_id = 0
 sku = "X-SESS"
@@ -281,6 +305,11 @@ tag = "regid.x.X-SESS"
 "#;
         let c = Catalog::from_toml_str(text).unwrap();
         assert_eq!(c.licenses_for_sessions(501), 2);
+        let x1 = c.software_by_tag("regid.x").unwrap();
+        assert_eq!(c.max_licenses(x1, c.entitlement("X-SESS").unwrap()), 10);
+        // A platform without a capacity, or with none, is refused.
+        assert!(Catalog::from_toml_str(&text.replace("max_sessions_per_service = 5000\n", "")).is_err());
+        assert!(Catalog::from_toml_str(&text.replace("= 5000", "= 0")).is_err());
     }
 
     #[test]

@@ -5,14 +5,26 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// Domain separation for request signatures.
-const REQUEST_CONTEXT: &[u8] = b"smartlic/1 device-request\n";
-/// Domain separation for response signatures.
-const RESPONSE_CONTEXT: &[u8] = b"smartlic/1 manager-response\n";
+/// Domain separation for request signatures; the message kind follows (see [`Message`]).
+const REQUEST_CONTEXT: &[u8] = b"smartlic/2 device-request ";
+/// Domain separation for response signatures; the message kind follows.
+const RESPONSE_CONTEXT: &[u8] = b"smartlic/2 manager-response ";
+
+/// A message of the device protocol. Its kind (the endpoint's name) is bound into every
+/// signature over it, so a body signed for one endpoint is refused at every other, whatever its
+/// JSON happens to parse as there.
+pub trait Message {
+    /// `register`, `renew-id`, `authorize` or `deregister`.
+    const KIND: &'static str;
+}
+
+impl<T: Message + ?Sized> Message for &T {
+    const KIND: &'static str = T::KIND;
+}
 
 /// Largest envelope the manager or agent accepts, in bytes.
 pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
@@ -33,6 +45,7 @@ pub enum EnvelopeError {
 
 /// What a device signs: a nonce, its clock, and the body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestPayload<T> {
     /// Random, unique per request (base64 of 16 random bytes).
     pub nonce: String,
@@ -44,6 +57,7 @@ pub struct RequestPayload<T> {
 
 /// A signed device request as sent on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignedRequest {
     /// The product instance id; absent on registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,11 +68,23 @@ pub struct SignedRequest {
     pub signature: String,
 }
 
-fn signed_bytes(context: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(context.len() + payload.len());
+fn signed_bytes(context: &[u8], kind: &str, payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(context.len() + kind.len() + 1 + payload.len());
     m.extend_from_slice(context);
+    m.extend_from_slice(kind.as_bytes());
+    m.push(b'\n');
     m.extend_from_slice(payload);
     m
+}
+
+/// Checks `sig` over `message` with `key` by the strict rules (RFC 8032 with the cofactorless
+/// equation, no small-order key or R, canonical s): a forgery that a lenient check would pass,
+/// such as R = B, s = 1 under the identity key, is refused.
+fn verify(key: &VerifyingKey, message: &[u8], sig: &Signature) -> Result<(), EnvelopeError> {
+    if key.is_weak() {
+        return Err(EnvelopeError::BadSignature);
+    }
+    key.verify_strict(message, sig).map_err(|_| EnvelopeError::BadSignature)
 }
 
 fn decode_sig(text: &str) -> Result<Signature, EnvelopeError> {
@@ -70,7 +96,7 @@ fn decode_sig(text: &str) -> Result<Signature, EnvelopeError> {
 
 impl SignedRequest {
     /// Signs `body` with the device key.
-    pub fn sign<T: Serialize>(
+    pub fn sign<T: Serialize + Message>(
         key: &SigningKey,
         instance_id: Option<String>,
         nonce: String,
@@ -79,7 +105,7 @@ impl SignedRequest {
     ) -> Result<SignedRequest, EnvelopeError> {
         let payload = serde_json::to_vec(&RequestPayload { nonce, timestamp, body })
             .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        let sig = key.sign(&signed_bytes(REQUEST_CONTEXT, &payload));
+        let sig = key.sign(&signed_bytes(REQUEST_CONTEXT, T::KIND, &payload));
         Ok(SignedRequest {
             instance_id,
             payload: B64.encode(&payload),
@@ -95,20 +121,20 @@ impl SignedRequest {
         serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::Malformed(format!("payload: {e}")))
     }
 
-    /// Checks the signature with `key` and decodes the payload.
-    pub fn open<T: DeserializeOwned>(&self, key: &VerifyingKey) -> Result<RequestPayload<T>, EnvelopeError> {
+    /// Checks the signature with `key` (as a request of `T`'s kind) and decodes the payload.
+    pub fn open<T: DeserializeOwned + Message>(&self, key: &VerifyingKey) -> Result<RequestPayload<T>, EnvelopeError> {
         let bytes = B64
             .decode(&self.payload)
             .map_err(|e| EnvelopeError::Malformed(format!("payload: {e}")))?;
         let sig = decode_sig(&self.signature)?;
-        key.verify(&signed_bytes(REQUEST_CONTEXT, &bytes), &sig)
-            .map_err(|_| EnvelopeError::BadSignature)?;
+        verify(key, &signed_bytes(REQUEST_CONTEXT, T::KIND, &bytes), &sig)?;
         serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::Malformed(format!("payload: {e}")))
     }
 }
 
 /// What the manager signs: the nonce it answers, its clock, and the body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ResponsePayload<T> {
     /// Nonce of the request this answers.
     pub request_nonce: String,
@@ -120,6 +146,7 @@ pub struct ResponsePayload<T> {
 
 /// A signed manager response as sent on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignedResponse {
     /// Base64 of the JSON [`ResponsePayload`].
     pub payload: String,
@@ -131,7 +158,7 @@ pub struct SignedResponse {
 
 impl SignedResponse {
     /// Signs `body` as the answer to the request with `request_nonce`.
-    pub fn sign<T: Serialize>(
+    pub fn sign<T: Serialize + Message>(
         key: &SigningKey,
         signer_certificate: &str,
         request_nonce: String,
@@ -144,7 +171,7 @@ impl SignedResponse {
             body,
         })
         .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        let sig = key.sign(&signed_bytes(RESPONSE_CONTEXT, &payload));
+        let sig = key.sign(&signed_bytes(RESPONSE_CONTEXT, T::KIND, &payload));
         Ok(SignedResponse {
             payload: B64.encode(&payload),
             signature: B64.encode(sig.to_bytes()),
@@ -152,8 +179,9 @@ impl SignedResponse {
         })
     }
 
-    /// Checks the signature with the (already trusted) signer key and that it answers `nonce`.
-    pub fn open<T: DeserializeOwned>(
+    /// Checks the signature with the (already trusted) signer key, as an answer of `T`'s kind,
+    /// and that it answers `nonce`.
+    pub fn open<T: DeserializeOwned + Message>(
         &self,
         key: &VerifyingKey,
         nonce: &str,
@@ -162,8 +190,7 @@ impl SignedResponse {
             .decode(&self.payload)
             .map_err(|e| EnvelopeError::Malformed(format!("payload: {e}")))?;
         let sig = decode_sig(&self.signature)?;
-        key.verify(&signed_bytes(RESPONSE_CONTEXT, &bytes), &sig)
-            .map_err(|_| EnvelopeError::BadSignature)?;
+        verify(key, &signed_bytes(RESPONSE_CONTEXT, T::KIND, &bytes), &sig)?;
         let p: ResponsePayload<T> =
             serde_json::from_slice(&bytes).map_err(|e| EnvelopeError::Malformed(format!("payload: {e}")))?;
         if p.request_nonce != nonce {
@@ -187,7 +214,12 @@ pub fn decode_public_key(text: &str) -> Result<VerifyingKey, EnvelopeError> {
         .as_slice()
         .try_into()
         .map_err(|_| EnvelopeError::Malformed("public key must be 32 bytes".into()))?;
-    VerifyingKey::from_bytes(&arr).map_err(|_| EnvelopeError::Malformed("public key is not a valid point".into()))
+    let key = VerifyingKey::from_bytes(&arr)
+        .map_err(|_| EnvelopeError::Malformed("public key is not a valid point".into()))?;
+    if key.is_weak() {
+        return Err(EnvelopeError::Malformed("public key is of small order".into()));
+    }
+    Ok(key)
 }
 
 /// DER SubjectPublicKeyInfo of an Ed25519 key (RFC 8410), for certificates.
@@ -206,27 +238,41 @@ mod tests {
         SigningKey::from_bytes(&[seed; 32])
     }
 
+    /// A test message of kind `a`, and one of kind `b` with the same JSON shape.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    struct A(Vec<u32>);
+    impl Message for A {
+        const KIND: &'static str = "a";
+    }
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    struct B(Vec<u32>);
+    impl Message for B {
+        const KIND: &'static str = "b";
+    }
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    struct Text(String);
+    impl Message for Text {
+        const KIND: &'static str = "text";
+    }
+
     #[test]
     fn request_round_trip_and_tamper() {
         let k = key(1);
-        let r = SignedRequest::sign(&k, Some("i1".into()), "n1".into(), 42, vec![1u32, 2]).unwrap();
-        let p: RequestPayload<Vec<u32>> = r.open(&k.verifying_key()).unwrap();
-        assert_eq!(p.body, vec![1, 2]);
+        let r = SignedRequest::sign(&k, Some("i1".into()), "n1".into(), 42, A(vec![1u32, 2])).unwrap();
+        let p: RequestPayload<A> = r.open(&k.verifying_key()).unwrap();
+        assert_eq!(p.body, A(vec![1, 2]));
         assert_eq!(p.nonce, "n1");
         // Another key.
-        assert_eq!(
-            r.open::<Vec<u32>>(&key(2).verifying_key()),
-            Err(EnvelopeError::BadSignature)
-        );
+        assert_eq!(r.open::<A>(&key(2).verifying_key()), Err(EnvelopeError::BadSignature));
         // A changed payload.
         let mut t = r.clone();
         t.payload = B64.encode(br#"{"nonce":"n1","timestamp":42,"body":[1,3]}"#);
-        assert_eq!(t.open::<Vec<u32>>(&k.verifying_key()), Err(EnvelopeError::BadSignature));
+        assert_eq!(t.open::<A>(&k.verifying_key()), Err(EnvelopeError::BadSignature));
         // Garbage.
         let mut g = r.clone();
         g.signature = "%%%".into();
         assert!(matches!(
-            g.open::<Vec<u32>>(&k.verifying_key()),
+            g.open::<A>(&k.verifying_key()),
             Err(EnvelopeError::Malformed(_))
         ));
     }
@@ -234,14 +280,14 @@ mod tests {
     #[test]
     fn a_request_signature_is_not_a_response_signature() {
         let k = key(3);
-        let r = SignedRequest::sign(&k, None, "n".into(), 1, 5u8).unwrap();
+        let r = SignedRequest::sign(&k, None, "n".into(), 1, A(vec![5])).unwrap();
         let as_resp = SignedResponse {
             payload: r.payload,
             signature: r.signature,
             signer_certificate: String::new(),
         };
         assert_eq!(
-            as_resp.open::<u8>(&k.verifying_key(), "n").err(),
+            as_resp.open::<A>(&k.verifying_key(), "n").err(),
             Some(EnvelopeError::BadSignature)
         );
     }
@@ -249,12 +295,75 @@ mod tests {
     #[test]
     fn response_must_answer_our_nonce() {
         let k = key(4);
-        let r = SignedResponse::sign(&k, "pem", "mine".into(), 7, "ok").unwrap();
-        assert_eq!(r.open::<String>(&k.verifying_key(), "mine").unwrap().body, "ok");
+        let r = SignedResponse::sign(&k, "pem", "mine".into(), 7, Text("ok".into())).unwrap();
         assert_eq!(
-            r.open::<String>(&k.verifying_key(), "other").err(),
+            r.open::<Text>(&k.verifying_key(), "mine").unwrap().body,
+            Text("ok".into())
+        );
+        assert_eq!(
+            r.open::<Text>(&k.verifying_key(), "other").err(),
             Some(EnvelopeError::NonceMismatch)
         );
+    }
+
+    #[test]
+    fn a_signature_is_bound_to_its_message_kind() {
+        let k = key(6);
+        let r = SignedRequest::sign(&k, Some("i".into()), "n".into(), 1, A(vec![1])).unwrap();
+        assert_eq!(r.open::<B>(&k.verifying_key()).err(), Some(EnvelopeError::BadSignature));
+        let s = SignedResponse::sign(&k, "pem", "n".into(), 1, A(vec![1])).unwrap();
+        assert_eq!(
+            s.open::<B>(&k.verifying_key(), "n").err(),
+            Some(EnvelopeError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let k = key(7);
+        let payload = br#"{"nonce":"n","timestamp":1,"body":[1],"extra":true}"#;
+        let sig = k.sign(&signed_bytes(REQUEST_CONTEXT, A::KIND, payload));
+        let r = SignedRequest {
+            instance_id: None,
+            payload: B64.encode(payload),
+            signature: B64.encode(sig.to_bytes()),
+        };
+        assert!(matches!(
+            r.open::<A>(&k.verifying_key()),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        let wire = r#"{"payload":"","signature":"","admin":true}"#;
+        assert!(serde_json::from_str::<SignedRequest>(wire).is_err());
+    }
+
+    /// The classic forgery a lenient verifier accepts: the identity point as public key and the
+    /// signature (R = B, s = 1), valid for every message under the cofactored equation.
+    #[test]
+    fn small_order_keys_and_constant_signatures_are_refused() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1; // compressed Edwards identity (0, 1)
+        assert!(matches!(
+            decode_public_key(&B64.encode(identity)),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        let weak = VerifyingKey::from_bytes(&identity).unwrap();
+        let basepoint = curve25519_dalek_basepoint();
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&basepoint);
+        sig[32] = 1;
+        let r = SignedRequest {
+            instance_id: Some("i".into()),
+            payload: B64.encode(br#"{"nonce":"n","timestamp":1,"body":[1]}"#),
+            signature: B64.encode(sig),
+        };
+        assert_eq!(r.open::<A>(&weak).err(), Some(EnvelopeError::BadSignature));
+    }
+
+    /// The compressed Ed25519 base point B.
+    fn curve25519_dalek_basepoint() -> [u8; 32] {
+        let mut b = [0x66u8; 32];
+        b[0] = 0x58;
+        b
     }
 
     #[test]
@@ -269,12 +378,12 @@ mod tests {
         #[test]
         fn any_flipped_bit_is_refused(byte in 0usize..64, bit in 0u8..8) {
             let k = key(9);
-            let r = SignedRequest::sign(&k, None, "n".into(), 1, "body").unwrap();
+            let r = SignedRequest::sign(&k, None, "n".into(), 1, Text("body".into())).unwrap();
             let mut raw = B64.decode(&r.payload).unwrap();
             let i = byte % raw.len();
             raw[i] ^= 1 << bit;
             let t = SignedRequest { payload: B64.encode(&raw), ..r };
-            prop_assert!(t.open::<String>(&k.verifying_key()).is_err());
+            prop_assert!(t.open::<Text>(&k.verifying_key()).is_err());
         }
 
         #[test]

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod envelope;
+pub mod legacy;
 pub mod time;
 pub mod trust;
 pub mod wire;

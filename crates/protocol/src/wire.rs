@@ -9,6 +9,7 @@ pub const DEVICE_API: &str = "/api/v1/device";
 
 /// Unique Device Identifier: product id (platform) and serial number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Udi {
     /// Product id, e.g. `ASR5500`.
     pub pid: String,
@@ -25,6 +26,7 @@ impl fmt::Display for Udi {
 /// `POST /api/v1/device/register`: the first message, signed with the new device key whose
 /// public half it carries (proof of possession).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The Product Instance Registration token.
     pub token: String,
@@ -42,6 +44,7 @@ pub struct RegisterRequest {
 
 /// Answer to a registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterResponse {
     /// The product instance id assigned by the manager.
     pub instance_id: String,
@@ -59,10 +62,12 @@ pub struct RegisterResponse {
 
 /// `POST /api/v1/device/renew-id`: renew the ID certificate. Empty body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RenewIdRequest {}
 
 /// Answer to an ID renewal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RenewIdResponse {
     /// The new ID certificate (PEM).
     pub id_certificate: String,
@@ -72,6 +77,7 @@ pub struct RenewIdResponse {
 
 /// Licences one product instance uses of one SKU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Usage {
     /// Entitlement SKU.
     pub sku: String,
@@ -81,6 +87,7 @@ pub struct Usage {
 
 /// `POST /api/v1/device/authorize`: report usage and ask for authorization.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthorizationRequest {
     /// Current hostname (may change after registration).
     pub hostname: String,
@@ -110,6 +117,7 @@ impl Compliance {
 
 /// Per-SKU answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntitlementStatus {
     /// SKU.
     pub sku: String,
@@ -121,6 +129,7 @@ pub struct EntitlementStatus {
 
 /// Answer to an authorization request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthorizationResponse {
     /// `OutOfCompliance` if any entitlement is.
     pub status: Compliance,
@@ -136,13 +145,34 @@ pub struct AuthorizationResponse {
 
 /// `POST /api/v1/device/deregister`. Empty body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeregisterRequest {}
 
 /// Answer to a deregistration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeregisterResponse {
     /// Licences released, per SKU.
     pub released: Vec<Usage>,
+}
+
+macro_rules! message_kinds {
+    ($($ty:ty => $kind:literal),* $(,)?) => {
+        $(impl crate::envelope::Message for $ty {
+            const KIND: &'static str = $kind;
+        })*
+    };
+}
+
+message_kinds! {
+    RegisterRequest => "register",
+    RegisterResponse => "register",
+    RenewIdRequest => "renew-id",
+    RenewIdResponse => "renew-id",
+    AuthorizationRequest => "authorize",
+    AuthorizationResponse => "authorize",
+    DeregisterRequest => "deregister",
+    DeregisterResponse => "deregister",
 }
 
 /// Machine-readable error codes of the API (both device and admin endpoints).
@@ -177,6 +207,8 @@ pub mod codes {
     pub const CONFLICT: &str = "conflict";
     /// Not enough licences for the operation.
     pub const INSUFFICIENT: &str = "insufficient_licenses";
+    /// A usage report claims more than the instance's platform can carry.
+    pub const OVER_CAPACITY: &str = "over_capacity";
     /// The manager is over capacity; retry after the Retry-After header.
     pub const OVERLOADED: &str = "overloaded";
     /// An internal failure.

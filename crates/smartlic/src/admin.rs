@@ -55,6 +55,56 @@ pub enum AdminCommand {
     /// Users of a Smart Account.
     #[command(subcommand)]
     User(UserCommand),
+    /// The operator's own credentials.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Legacy (PAK-style) licence keys bound to one chassis (operator only).
+    #[command(subcommand)]
+    Legacy(LegacyCommand),
+}
+
+/// `smartlic legacy …`
+#[derive(clap::Subcommand, Debug)]
+pub enum LegacyCommand {
+    /// Issue a licence key; prints it (one line) for `license key "KEY"` on the node.
+    Issue {
+        /// Chassis serial number.
+        #[arg(long)]
+        serial: String,
+        /// ASR5500, VPC-SI or VPC-DI.
+        #[arg(long)]
+        platform: String,
+        /// SERVICE=N: N sessions of a service (pgw saegw ggsn sgw mme epdg samog); repeatable.
+        #[arg(long = "sessions", value_parser = parse_sessions)]
+        sessions: Vec<(String, u64)>,
+        /// An on/off feature SKU; repeatable.
+        #[arg(long = "feature")]
+        features: Vec<String>,
+        /// Last day is the day before this date (YYYY-MM-DD); default: never expires.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+}
+
+fn parse_sessions(s: &str) -> std::result::Result<(String, u64), String> {
+    let (service, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not SERVICE=N"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} is not a number of sessions"))?;
+    Ok((service.trim().to_string(), n))
+}
+
+/// `smartlic operator …`
+#[derive(clap::Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Replace the operator API key used for this command by a new one; the old key stops at
+    /// once. Prints the new key, or with --key-file writes it there (0600) instead.
+    RotateKey {
+        /// File to replace with the new key (e.g. the data directory's admin.key).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
 }
 
 /// `smartlic account …`
@@ -265,6 +315,38 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Disable a user: their API key and portal sessions stop at once.
+    Disable {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
+    /// Remove a user.
+    Remove {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
+    /// Give a user a new API key (the old one stops at once); prints the new key.
+    RotateKey {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
 }
 
 fn parse_role(s: &str) -> std::result::Result<Role, String> {
@@ -417,7 +499,9 @@ impl Client {
                 Err(_) => anyhow!("license manager answered HTTP {status}"),
             });
         }
-        let answer = serde_json::from_slice(&bytes)
+        // 204 No Content answers `()`.
+        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        let answer = serde_json::from_slice(body)
             .map_err(|e| anyhow!("unexpected answer from the license manager ({status}): {e}"))?;
         Ok((answer, next))
     }
@@ -449,6 +533,20 @@ fn next_link(header: &str) -> Option<String> {
             })
             .then(|| target.to_string())
     })
+}
+
+/// Replaces `path` by `text`, owner-readable only (a fresh temporary file renamed over it).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// A plain text table: columns padded to their widest cell.
@@ -818,13 +916,79 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                         u.role.to_string(),
                         u.virtual_account.clone().unwrap_or_default(),
                         if u.has_password { "yes" } else { "no" }.to_string(),
+                        if u.disabled { "DISABLED" } else { "ENABLED" }.to_string(),
                     ]
                 })
                 .collect();
             outln!(
                 "{}",
-                table(&["ID", "EMAIL", "ROLE", "VIRTUAL ACCOUNT", "PORTAL LOGIN"], &rows)
+                table(
+                    &["ID", "EMAIL", "ROLE", "VIRTUAL ACCOUNT", "PORTAL LOGIN", "STATUS"],
+                    &rows
+                )
             );
+        }
+        AdminCommand::User(UserCommand::Disable { account, user }) => {
+            let u: UserInfo = c.post(&["accounts", &account, "users", &user, "disable"], &()).await?;
+            outln!("Disabled user {}: their API key and portal sessions stopped", u.email);
+        }
+        AdminCommand::User(UserCommand::Enable { account, user }) => {
+            let u: UserInfo = c.post(&["accounts", &account, "users", &user, "enable"], &()).await?;
+            outln!("Enabled user {}", u.email);
+        }
+        AdminCommand::User(UserCommand::Remove { account, user }) => {
+            c.call::<(), ()>(Method::DELETE, &["accounts", &account, "users", &user], &[], None)
+                .await?;
+            outln!("Removed user {user}");
+        }
+        AdminCommand::User(UserCommand::RotateKey { account, user }) => {
+            let u: CreatedUser = c
+                .post(&["accounts", &account, "users", &user, "rotate-key"], &())
+                .await?;
+            outln!("{}", u.api_key);
+        }
+        AdminCommand::Legacy(LegacyCommand::Issue {
+            serial,
+            platform,
+            sessions,
+            features,
+            expires,
+        }) => {
+            let mut by_service = std::collections::BTreeMap::new();
+            for (service, n) in sessions {
+                if by_service.insert(service.clone(), n).is_some() {
+                    bail!("--sessions {service}=… is given twice");
+                }
+            }
+            let k: IssuedLegacyKey = c
+                .post(
+                    &["legacy-keys"],
+                    &IssueLegacyKey {
+                        serial,
+                        platform,
+                        sessions: by_service,
+                        features,
+                        expires,
+                    },
+                )
+                .await?;
+            outln!("{}", k.key);
+        }
+        AdminCommand::Operator(OperatorCommand::RotateKey { key_file }) => {
+            let r: RotatedKey = c.post(&["operator", "rotate-key"], &()).await?;
+            match key_file {
+                None => outln!("{}", r.api_key),
+                Some(path) => {
+                    write_private(&path, &format!("{}\n", r.api_key)).with_context(|| {
+                        format!(
+                            "the key was rotated but could not be written to {} (new key: {})",
+                            path.display(),
+                            r.api_key
+                        )
+                    })?;
+                    outln!("Wrote the new operator key to {}; the old key stopped", path.display());
+                }
+            }
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ use reqwest::Url;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use smartlic_protocol::admin::{AccountInfo, CreateAccount, CreateToken, CreatedToken};
+use smartlic_protocol::envelope::Message;
 use smartlic_protocol::trust::{pem_certificates, verify_signer};
 use smartlic_protocol::wire::{
     AuthorizationRequest, AuthorizationResponse, Compliance, DEVICE_API, EntitlementStatus, RegisterRequest,
@@ -347,7 +348,7 @@ impl Bench {
     }
 
     /// One signed exchange, verified as the agent verifies it.
-    async fn exchange<B: Serialize, R: DeserializeOwned>(
+    async fn exchange<B: Serialize + Message, R: DeserializeOwned + Message>(
         &self,
         server: usize,
         path: &str,

@@ -91,6 +91,17 @@ enum Command {
         /// Product catalog (TOML); default the built-in StarOS catalog.
         #[arg(long)]
         catalog: Option<PathBuf>,
+        /// The master key that seals private keys in the store; default DATA_DIR/master.key
+        /// (created on a new store). Every manager of one database needs the same key.
+        #[arg(long, env = "SMARTLIC_MASTER_KEY_FILE")]
+        master_key: Option<PathBuf>,
+        /// Remove events older than this many days from the event log (0 keeps them all).
+        #[arg(long, default_value_t = smartlic_manager::server::DEFAULT_EVENT_RETENTION_DAYS)]
+        event_retention_days: u32,
+        /// Let alert webhooks point into this loopback or private range, e.g. 10.20.0.0/16 or
+        /// 127.0.0.1/32 for a local relay (repeatable; link-local and metadata addresses never).
+        #[arg(long, value_name = "CIDR")]
+        webhook_allow: Vec<smartlic_manager::webhooks::Cidr>,
     },
     /// Run one product instance (a simulated StarOS node with the Smart Agent).
     Node {
@@ -204,6 +215,9 @@ fn run(cli: Cli) -> Result<bool> {
             database,
             clock_file,
             catalog,
+            master_key,
+            event_retention_days,
+            webhook_allow,
         } => {
             init_logging();
             let opts = smartlic_manager::ServerOptions {
@@ -212,6 +226,9 @@ fn run(cli: Cli) -> Result<bool> {
                 database,
                 clock: smartlic_clock::from_option(clock_file.as_deref()),
                 catalog: load_catalog(catalog.as_ref())?,
+                master_key,
+                event_retention_days,
+                webhook_allow,
             };
             runtime()?.block_on(smartlic_manager::run_server(opts))?;
             Ok(true)

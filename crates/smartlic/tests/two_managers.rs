@@ -101,6 +101,26 @@ fn two_managers_on_one_postgres_serve_one_fleet() {
     let a = w
         .start_server_at(&format!("127.0.0.1:{}", free_port()), "manager-a", Some(&db.url()))
         .clone();
+    // A second manager without the store's master key cannot open its private keys: it refuses
+    // to start, saying what to copy, and creates no key of its own.
+    let b_dir = w.path("manager-b");
+    let refused = std::process::Command::new(common::BIN)
+        .args(["server", "--data-dir"])
+        .arg(&b_dir)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--database",
+            &db.url(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run smartlic server");
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("copy master.key"), "{err}");
+    assert!(!b_dir.join("master.key").exists());
+    std::fs::copy(a.dir.join("master.key"), b_dir.join("master.key")).expect("copy master.key");
     let b = w
         .start_server_at(&format!("127.0.0.1:{}", free_port()), "manager-b", Some(&db.url()))
         .clone();

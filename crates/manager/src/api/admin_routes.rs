@@ -1,6 +1,6 @@
 //! Handlers of the admin REST API: each parses, authenticates, and calls [`crate::admin`].
 
-use super::{ApiJson, ApiPath, ApiQuery, ClientAddr};
+use super::{ApiJson, ApiPath, ApiQuery, BearerKey, ClientAddr};
 use crate::admin::{self, Caller};
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -31,6 +31,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_instances))
         .routes(routes!(get_instance, remove_instance))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(remove_user))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
+        .routes(routes!(rotate_user_key))
+        .routes(routes!(rotate_operator_key))
+        .routes(routes!(issue_legacy_key))
         .routes(routes!(list_events))
         .routes(routes!(export_events))
 }
@@ -455,6 +461,105 @@ async fn create_user(
     Ok((
         StatusCode::CREATED,
         Json(admin::create_user(&s, &caller(p, a), &account, body).await?),
+    ))
+}
+
+#[utoipa::path(delete, path = "/accounts/{account}/users/{user}", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("user" = String, Path, description = "user id or e-mail")),
+    responses((status = 204, description = "removed; their API key and portal sessions stopped"),
+              (status = 403, description = "only an SA administrator manages users"),
+              (status = 409, description = "a user cannot remove themselves")),
+    security(("api_key" = [])))]
+async fn remove_user(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, user)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    admin::change_user(&s, &caller(p, a), &account, &user, crate::store::UserChange::Remove).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/users/{user}/disable", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("user" = String, Path, description = "user id or e-mail")),
+    responses((status = 200, description = "disabled; their API key and portal sessions stopped at once", body = UserInfo),
+              (status = 403, description = "only an SA administrator manages users"),
+              (status = 409, description = "a user cannot disable themselves")),
+    security(("api_key" = [])))]
+async fn disable_user(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, user)): ApiPath<(String, String)>,
+) -> Answer<UserInfo> {
+    user_answer(admin::change_user(&s, &caller(p, a), &account, &user, crate::store::UserChange::Disable).await?)
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/users/{user}/enable", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("user" = String, Path, description = "user id or e-mail")),
+    responses((status = 200, description = "enabled", body = UserInfo),
+              (status = 403, description = "only an SA administrator manages users")),
+    security(("api_key" = [])))]
+async fn enable_user(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, user)): ApiPath<(String, String)>,
+) -> Answer<UserInfo> {
+    user_answer(admin::change_user(&s, &caller(p, a), &account, &user, crate::store::UserChange::Enable).await?)
+}
+
+fn user_answer(user: Option<UserInfo>) -> Answer<UserInfo> {
+    user.map(Json)
+        .ok_or_else(|| ApiError::NotFound("the user was removed meanwhile".into()))
+}
+
+#[utoipa::path(post, path = "/accounts/{account}/users/{user}/rotate-key", tag = "users",
+    params(("account" = String, Path, description = "Smart Account name or id"),
+           ("user" = String, Path, description = "user id or e-mail")),
+    responses((status = 200, description = "the new API key (the only time it is shown); the old one stopped", body = CreatedUser),
+              (status = 403, description = "only an SA administrator rotates another user's key")),
+    security(("api_key" = [])))]
+async fn rotate_user_key(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath((account, user)): ApiPath<(String, String)>,
+) -> Answer<CreatedUser> {
+    Ok(Json(admin::rotate_user_key(&s, &caller(p, a), &account, &user).await?))
+}
+
+#[utoipa::path(post, path = "/operator/rotate-key", tag = "accounts",
+    responses((status = 200, description = "the new operator key (the only time it is shown); the key used for this request stopped", body = RotatedKey),
+              (status = 403, description = "operator only")),
+    security(("api_key" = [])))]
+async fn rotate_operator_key(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    BearerKey(key): BearerKey,
+) -> Answer<RotatedKey> {
+    Ok(Json(admin::rotate_operator_key(&s, &caller(p, a), &key).await?))
+}
+
+#[utoipa::path(post, path = "/legacy-keys", tag = "accounts",
+    request_body = IssueLegacyKey,
+    responses((status = 201, description = "the signed licence key", body = IssuedLegacyKey),
+              (status = 400, description = "unknown platform, service or feature, or a bad date"),
+              (status = 403, description = "operator only")),
+    security(("api_key" = [])))]
+async fn issue_legacy_key(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiJson(body): ApiJson<IssueLegacyKey>,
+) -> Created<IssuedLegacyKey> {
+    Ok((
+        StatusCode::CREATED,
+        Json(admin::issue_legacy_key(&s, &caller(p, a), body).await?),
     ))
 }
 

@@ -102,21 +102,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// The API key of a request, as sent (`Authorization: Bearer KEY`).
+#[derive(Debug, Clone)]
+pub struct BearerKey(pub String);
+
+fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("missing API key (send Authorization: Bearer KEY)".into()))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 256)
+        .ok_or_else(|| ApiError::Unauthorized("Authorization header must be \"Bearer KEY\"".into()))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        bearer_key(parts).map(|k| BearerKey(k.to_string()))
+    }
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("missing API key (send Authorization: Bearer KEY)".into()))?;
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= 256)
-            .ok_or_else(|| ApiError::Unauthorized("Authorization header must be \"Bearer KEY\"".into()))?;
+        let key = bearer_key(parts)?;
         crate::admin::principal_for_key(state, key)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("API key is not valid".into()))
@@ -190,8 +206,61 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(body_limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        // HTTPS only: a browser keeps to https for this host for a year (every response).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        ))
         .with_state(state)
+}
+
+/// Most of an over-long body read (and dropped) before answering 413, and for how long.
+const DRAIN_BYTES: usize = 1 << 20;
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads every request body before its handler, refusing one over [`BODY_LIMIT`] with 413.
+///
+/// An over-long body is still read (and dropped) up to [`DRAIN_BYTES`] before the answer: over
+/// HTTP/2, answering while the client is still sending made the stream end in a reset that
+/// clients report instead of the status (curl printed `000`); once the body is read, every client
+/// gets its 413. A body announced (Content-Length) or found beyond the drain bound is answered at
+/// once: a client sending that much gets whatever its HTTP stack makes of the early answer.
+async fn body_limit(req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
+        return ApiError::TooLarge(BODY_LIMIT).into_response();
+    }
+    let mut body = body;
+    let mut kept: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return ApiError::BadRequest("the request body could not be read".into()).into_response();
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        kept.extend_from_slice(&data);
+        if kept.len() > BODY_LIMIT {
+            // Over the limit: read on (and drop) a bounded amount for a bounded time.
+            let mut seen = kept.len();
+            drop(kept);
+            let deadline = tokio::time::Instant::now() + DRAIN_FOR;
+            while seen <= DRAIN_BYTES {
+                match tokio::time::timeout_at(deadline, body.frame()).await {
+                    Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),
+                    _ => break,
+                }
+            }
+            return ApiError::TooLarge(BODY_LIMIT).into_response();
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(kept))).await
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -128,14 +128,18 @@ impl Device {
         }
     }
 
-    fn sign<T: Serialize>(&self, body: T, ts: i64) -> SignedRequest {
+    fn sign<T: Serialize + smartlic_protocol::envelope::Message>(&self, body: T, ts: i64) -> SignedRequest {
         let nonce = crate::tokens::random_secret(22);
         SignedRequest::sign(&self.key, self.instance_id.clone(), nonce, ts, body).unwrap()
     }
 }
 
 /// Sends a device request; Ok is the verified, opened response.
-async fn device<T: DeserializeOwned>(app: &App, path: &str, req: &SignedRequest) -> Result<T, (StatusCode, Value)> {
+async fn device<T: DeserializeOwned + smartlic_protocol::envelope::Message>(
+    app: &App,
+    path: &str,
+    req: &SignedRequest,
+) -> Result<T, (StatusCode, Value)> {
     let (s, v) = app
         .call(
             Method::POST,
@@ -153,6 +157,20 @@ async fn device<T: DeserializeOwned>(app: &App, path: &str, req: &SignedRequest)
     let nonce = req.peek::<Value>().unwrap().nonce;
     let p: ResponsePayload<T> = resp.open(&vk, &nonce).unwrap();
     Ok(p.body)
+}
+
+/// Sends a device request that must be refused; its status and error body.
+async fn refused(app: &App, path: &str, req: &SignedRequest) -> (StatusCode, Value) {
+    let (s, v) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/device/{path}"),
+            None,
+            Some(serde_json::to_value(req).unwrap()),
+        )
+        .await;
+    assert_ne!(s, StatusCode::OK, "{path} was accepted: {v}");
+    (s, v)
 }
 
 trait NowSecs {
@@ -694,15 +712,58 @@ async fn roles_limit_what_users_see_and_do() {
         )
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
-    let (s, _) = app
-        .call(
+    // Licences come from the vendor: no user role deposits, not even in its own VA.
+    let va_admin = key(app
+        .op(
             Method::POST,
+            "/api/v1/accounts/Acme/users",
+            Some(mk("va@acme.example", "va-admin", Some("East"))),
+        )
+        .await);
+    for k in [&va_user, &va_admin, &sa_user, &sa_admin] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
+                Some(k),
+                Some(json!({"sku": PW, "quantity": 1})),
+            )
+            .await;
+        expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+    }
+    let east = app
+        .op(
+            Method::GET,
             "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
-            Some(&sa_user),
-            Some(json!({"sku": PW, "quantity": 1})),
+            None,
         )
         .await;
-    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(
+        east["licenses"].as_array().unwrap().len(),
+        0,
+        "nothing deposited: {east}"
+    );
+    // Export-controlled tokens are the SA administrator's.
+    for k in [&va_user, &va_admin, &sa_user] {
+        let r = app
+            .call(
+                Method::POST,
+                "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
+                Some(k),
+                Some(json!({"export_controlled": true})),
+            )
+            .await;
+        expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+    }
+    let (s, t) = app
+        .call(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
+            Some(&sa_admin),
+            Some(json!({"export_controlled": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
     let (s, _) = app
         .call(
             Method::POST,
@@ -816,9 +877,7 @@ async fn device_protocol_end_to_end() {
             count: 1
         }]
     );
-    let e = device::<Value>(&app, "authorize", &a.sign(authz(&[]), NOW + 180 * DAY))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "authorize", &a.sign(authz(&[]), NOW + 180 * DAY)).await;
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
     let list = app
         .op(
@@ -835,9 +894,7 @@ async fn device_protocol_end_to_end() {
         .op(Method::DELETE, &format!("/api/v1/accounts/Acme/instances/{bid}"), None)
         .await;
     assert_eq!(removed["released"][0]["count"], 1);
-    let e = device::<Value>(&app, "authorize", &b.sign(authz(&[]), NOW + 180 * DAY))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "authorize", &b.sign(authz(&[]), NOW + 180 * DAY)).await;
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
 
     let events = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
@@ -877,48 +934,36 @@ async fn every_device_refusal_has_its_code() {
     // Signed by another key.
     let mut thief = Device::new(4);
     thief.instance_id = dev.instance_id.clone();
-    let e = device::<Value>(&app, "authorize", &thief.sign(authz(&[]), NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "authorize", &thief.sign(authz(&[]), NOW)).await;
     expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
     // Tampered payload.
     let mut t = dev.sign(authz(&[(PW, 1)]), NOW);
     t.payload = dev.sign(authz(&[(PW, 9)]), NOW).payload;
-    let e = device::<Value>(&app, "authorize", &t).await.unwrap_err();
+    let e = refused(&app, "authorize", &t).await;
     expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
     // Replay.
     let req = dev.sign(authz(&[]), NOW);
     device::<AuthorizationResponse>(&app, "authorize", &req).await.unwrap();
-    let e = device::<Value>(&app, "authorize", &req).await.unwrap_err();
+    let e = refused(&app, "authorize", &req).await;
     expect_error(&e, StatusCode::CONFLICT, codes::REPLAYED);
     // Stale both ways.
     for ts in [NOW - 16 * 60, NOW + 16 * 60] {
-        let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[]), ts))
-            .await
-            .unwrap_err();
+        let e = refused(&app, "authorize", &dev.sign(authz(&[]), ts)).await;
         let msg = expect_error(&e, StatusCode::BAD_REQUEST, codes::STALE);
         assert!(msg.contains("16 minutes"), "{msg}");
     }
     // Unknown instance, missing instance id.
     let mut ghost = Device::new(5);
     ghost.instance_id = Some("no-such-instance".into());
-    let e = device::<Value>(&app, "renew-id", &ghost.sign(RenewIdRequest {}, NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "renew-id", &ghost.sign(RenewIdRequest {}, NOW)).await;
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
     ghost.instance_id = None;
-    let e = device::<Value>(&app, "deregister", &ghost.sign(DeregisterRequest {}, NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "deregister", &ghost.sign(DeregisterRequest {}, NOW)).await;
     expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED);
     // Unknown SKU, duplicate SKU.
-    let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[("ASR5K-NOPE", 1)]), NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "authorize", &dev.sign(authz(&[("ASR5K-NOPE", 1)]), NOW)).await;
     assert!(expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED).contains("unknown SKU"));
-    let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[(PW, 1), (PW, 2)]), NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "authorize", &dev.sign(authz(&[(PW, 1), (PW, 2)]), NOW)).await;
     expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED);
     // Garbage envelopes and bodies.
     let junk = SignedRequest {
@@ -926,7 +971,7 @@ async fn every_device_refusal_has_its_code() {
         payload: "%%%".into(),
         signature: "x".into(),
     };
-    let e = device::<Value>(&app, "register", &junk).await.unwrap_err();
+    let e = refused(&app, "register", &junk).await;
     expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED);
     let r = app
         .call(Method::POST, "/api/v1/device/register", None, Some(json!({"hello": 1})))
@@ -942,17 +987,13 @@ async fn every_device_refusal_has_its_code() {
     let mut fresh = Device::new(6);
     let body = fresh.register_body(&token);
     let forged = SignedRequest::sign(&SigningKey::from_bytes(&[99; 32]), None, "n-forged".into(), NOW, &body).unwrap();
-    let e = device::<Value>(&app, "register", &forged).await.unwrap_err();
+    let e = refused(&app, "register", &forged).await;
     expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
     let mut odd = fresh.register_body(&token);
     odd.software_tag = "regid.unknown".into();
-    let e = device::<Value>(&app, "register", &fresh.sign(odd, NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "register", &fresh.sign(odd, NOW)).await;
     assert!(expect_error(&e, StatusCode::BAD_REQUEST, codes::MALFORMED).contains("unknown software tag"));
-    let e = device::<Value>(&app, "register", &fresh.sign(fresh.register_body("not-a-token"), NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "register", &fresh.sign(fresh.register_body("not-a-token"), NOW)).await;
     expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_INVALID);
 
     let one = app
@@ -965,9 +1006,7 @@ async fn every_device_refusal_has_its_code() {
     let one_secret = one["token"].as_str().unwrap().to_string();
     register(&app, &mut fresh, &one_secret).await;
     let mut next = Device::new(7);
-    let e = device::<Value>(&app, "register", &next.sign(next.register_body(&one_secret), NOW))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "register", &next.sign(next.register_body(&one_secret), NOW)).await;
     let msg = expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_USED_UP);
     assert!(msg.contains("1 of 1"), "{msg}");
 
@@ -980,13 +1019,12 @@ async fn every_device_refusal_has_its_code() {
         .await;
     let short_secret = short["token"].as_str().unwrap().to_string();
     app.clock.set(NOW + DAY);
-    let e = device::<Value>(
+    let e = refused(
         &app,
         "register",
         &next.sign(next.register_body(&short_secret), NOW + DAY),
     )
-    .await
-    .unwrap_err();
+    .await;
     let msg = expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_EXPIRED);
     assert_eq!(
         msg,
@@ -1010,9 +1048,7 @@ async fn every_device_refusal_has_its_code() {
         None,
     )
     .await;
-    let e = device::<Value>(&app, "register", &next.sign(next.register_body(&token), NOW + DAY))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "register", &next.sign(next.register_body(&token), NOW + DAY)).await;
     assert!(expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_REVOKED).starts_with("token was revoked on"));
     next.instance_id = None;
     // The refused registrations changed nothing and were logged.
@@ -1229,7 +1265,8 @@ async fn every_endpoint_refuses_other_tenants() {
                     .replace("{va}", va)
                     .replace("{token}", &token_id)
                     .replace("{instance}", &reg.instance_id)
-                    .replace("{webhook}", &hook_id);
+                    .replace("{webhook}", &hook_id)
+                    .replace("{user}", "victim@acme.example");
                 let body = body_for(&m, template);
                 if m == Method::GET {
                     // Control: the operator reaches the same path, so a refusal below is the
@@ -1298,6 +1335,8 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
         json!({"email": "intruder@evil.example", "role": "sa-admin"})
     } else if template.ends_with("/accounts") {
         json!({"name": "Intruder", "domain": "evil.example"})
+    } else if template.ends_with("/legacy-keys") {
+        json!({"serial": "FOX0001", "platform": "ASR5500", "sessions": {"pgw": 10000}})
     } else {
         json!({})
     })
@@ -1515,9 +1554,7 @@ async fn alerts_follow_the_clock_and_the_rights() {
         !a.iter().any(|x| x.starts_with("Insufficient")),
         "its licence was released: {a:?}"
     );
-    let e = device::<Value>(&app, "authorize", &dev.sign(authz(&[(PW, 1)]), NOW + 366 * DAY))
-        .await
-        .unwrap_err();
+    let e = refused(&app, "authorize", &dev.sign(authz(&[(PW, 1)]), NOW + 366 * DAY)).await;
     assert_eq!(e.1["error"]["code"], codes::UNKNOWN_INSTANCE, "{}", e.1);
     // Thirty days on, the alert is history (the event log keeps it).
     app.clock.set(NOW + 397 * DAY);
@@ -1602,3 +1639,5 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
         assert_eq!(body["error"]["code"], codes::MALFORMED, "{bad}: {body}");
     }
 }
+
+mod trust;

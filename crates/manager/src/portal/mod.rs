@@ -1,8 +1,13 @@
 //! The web portal at `/`: server-rendered HTML over the same actions and rights as the REST API
 //! ([`crate::admin`], [`crate::auth`]).
 //!
-//! - Log-in with a user's e-mail and argon2 password; at most [`MAX_FAILURES`] failed log-ins per
-//!   e-mail and client address in [`THROTTLE_WINDOW`]; then refusals until the window passes.
+//! - Log-in with a user's e-mail and argon2 password. Each attempt first claims a slot in the
+//!   store (one conditional upsert, shared by every manager of the database): at most
+//!   [`MAX_FAILURES`] per e-mail and [`MAX_FAILURES_PER_ADDRESS`] per client address in
+//!   [`THROTTLE_WINDOW`], then 429 until the window passes; a success resets the e-mail's count.
+//!   At most [`LoginGate`]'s permits (one per core) password checks run at once, an unknown
+//!   e-mail's check against a dummy hash included; a log-in that finds none free within
+//!   [`CHECK_WAIT`] gets 503 with Retry-After, and its slot back.
 //! - Sessions live in the store (`portal_sessions`, the random id only as its SHA-256) and in a
 //!   `Secure; HttpOnly; SameSite=Strict` cookie; they end after [`SESSION_TTL`] or at log-out.
 //! - Every form carries a CSRF token (per session; the log-in form a double-submit cookie); a
@@ -26,6 +31,7 @@ use crate::api::ClientAddr;
 use crate::auth::{Action, Principal, Scope, User, check};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::login_attempts::{AttemptKey, Claim};
 use crate::store::{Audit, Event};
 use crate::tokens;
 use axum::extract::rejection::FormRejection;
@@ -44,8 +50,12 @@ pub const SESSION_COOKIE: &str = "__Host-smartlic-session";
 pub const LOGIN_COOKIE: &str = "__Host-smartlic-login";
 /// How long a session lasts.
 pub const SESSION_TTL: i64 = 8 * 3600;
-/// Failed log-ins allowed per e-mail and client address in [`THROTTLE_WINDOW`].
+/// Log-in attempts checked per e-mail in [`THROTTLE_WINDOW`] (a success resets the count).
 pub const MAX_FAILURES: i64 = 5;
+/// Failed log-in attempts checked per client address in [`THROTTLE_WINDOW`], whatever the e-mail.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+/// How long a log-in waits for a free password check before it is answered 503.
+pub const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The throttling window.
 pub const THROTTLE_WINDOW: i64 = 15 * 60;
 
@@ -280,10 +290,142 @@ struct LoginForm {
 }
 
 /// A precomputed hash to verify against when the user does not exist, so that both cases take
-/// the same time.
+/// the same time. Computed on first use, inside a password check (so under [`LoginGate`]).
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| crate::auth::hash_password("smartlic-no-such-user").unwrap_or_default())
+}
+
+/// The bound on concurrent password checks: each argon2 check needs its memory (19 MiB with the
+/// default parameters) and a core for its duration, so unbounded parallel log-ins would take the
+/// manager's memory (measured: 300 at once, 5.6 GiB resident). The checks' memory is kept and
+/// reused, one buffer per permit: allocating and freeing 19 MiB per check fragments the heap
+/// (measured: 30 checks two at a time, 590 MiB resident).
+#[derive(Debug)]
+pub struct LoginGate {
+    permits: tokio::sync::Semaphore,
+    checked: std::sync::atomic::AtomicU64,
+    memory: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
+}
+
+/// Largest argon2 memory a stored hash may ask for (256 MiB); a hash asking more never verifies.
+const MAX_CHECK_BLOCKS: usize = 256 * 1024;
+
+/// Whether `password` matches the PHC string `phc` (argon2), computed in `memory` (grown to the
+/// hash's size if needed, then kept): what `argon2`'s own verifier does, without an allocation of
+/// the hash's memory per check. The outputs are compared in constant time.
+fn verify_in(password: &str, phc: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    use argon2::password_hash::phc::{Output, PasswordHash};
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(params) = argon2::Params::try_from(&hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_CHECK_BLOCKS {
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, argon2::Block::new());
+    }
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let Some(out) = buffer.get_mut(..expected.len()) else {
+        return false;
+    };
+    let Some(memory) = memory.get_mut(..blocks) else {
+        return false;
+    };
+    argon2::Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, memory)
+        .is_ok()
+        && Output::new(out).is_ok_and(|computed| &computed == expected)
+}
+
+impl Default for LoginGate {
+    fn default() -> LoginGate {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LoginGate::new(cores)
+    }
+}
+
+impl LoginGate {
+    /// At most `permits` checks at once.
+    pub fn new(permits: usize) -> LoginGate {
+        LoginGate {
+            permits: tokio::sync::Semaphore::new(permits.max(1)),
+            checked: std::sync::atomic::AtomicU64::new(0),
+            memory: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Password checks done so far.
+    pub fn checked(&self) -> u64 {
+        self.checked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Checks `password` against `phc` (the dummy hash if `None`) on a blocking thread, once a
+    /// permit is free; `None` if none was within [`CHECK_WAIT`].
+    async fn check(&self, password: String, phc: Option<String>) -> Result<Option<bool>, ApiError> {
+        let Ok(Ok(_permit)) = tokio::time::timeout(CHECK_WAIT, self.permits.acquire()).await else {
+            return Ok(None);
+        };
+        self.checked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // At most one buffer per permit is ever out, so the pool holds at most that many.
+        let mut memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let (verified, memory) = tokio::task::spawn_blocking(move || {
+            let phc = phc.as_deref().unwrap_or_else(|| dummy_hash());
+            (verify_in(&password, phc, &mut memory), memory)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
+        self.memory.lock().unwrap_or_else(|p| p.into_inner()).push(memory);
+        Ok(Some(verified))
+    }
+}
+
+/// The throttle key of a client address: an IPv6 client is counted by its /64 (one host usually
+/// has the whole /64, so counting single addresses would count nothing).
+fn address_key(source: &str) -> String {
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => format!("addr:{}", v6.to_canonical()),
+        _ => format!("addr:{source}"),
+    }
+}
+
+/// Gives back the attempts claimed under `keys`.
+async fn release_attempts<const N: usize>(store: &crate::store::Store, keys: [Option<&str>; N]) {
+    for k in keys.into_iter().flatten() {
+        if let Err(e) = store.release_login_attempt(k).await {
+            tracing::warn!("portal log-in: giving back an attempt: {e}");
+        }
+    }
+}
+
+fn with_retry_after(mut resp: Response, seconds: i64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 async fn login(
@@ -305,55 +447,74 @@ async fn login(
         }
     }
     let email = form.email.trim().to_string();
-    let email_key = email.to_lowercase();
+    let password = form.password;
+    let wrong = || {
+        login_response(
+            StatusCode::UNAUTHORIZED,
+            &email,
+            Some("Wrong e-mail address or password."),
+        )
+    };
+    // No account has such an e-mail or password: answered without a check (and without telling
+    // anything about any account).
+    if email.is_empty() || email.len() > 254 || password.is_empty() || password.len() > 1024 {
+        return Ok(wrong());
+    }
+    let email_key = format!("email:{}", email.to_lowercase());
+    let addr_key = source.as_deref().map(address_key);
     let now = state.now();
-    let throttle_key = format!("{email_key}|{}", source.as_deref().unwrap_or("unknown"));
     let store = state.store();
-    if sessions::failures_since(store, &throttle_key, now - THROTTLE_WINDOW)
+
+    // Claim the attempt before anything is checked: e-mail first, then address (one lock order).
+    let mut keys = vec![AttemptKey {
+        key: &email_key,
+        limit: MAX_FAILURES,
+    }];
+    if let Some(k) = &addr_key {
+        keys.push(AttemptKey {
+            key: k,
+            limit: MAX_FAILURES_PER_ADDRESS,
+        });
+    }
+    if let Claim::Locked { key, until } = store
+        .claim_login_attempt(&keys, now, THROTTLE_WINDOW)
         .await
         .map_err(ApiError::from)?
-        >= MAX_FAILURES
     {
-        return Ok(login_response(
+        let whose = if key == 0 {
+            "for this e-mail address"
+        } else {
+            "from your address"
+        };
+        let minutes = ((until - now).max(1) + 59) / 60;
+        let resp = login_response(
             StatusCode::TOO_MANY_REQUESTS,
             &email,
             Some(&format!(
-                "Too many failed log-ins for this e-mail address from your address: try again in {} minutes.",
-                THROTTLE_WINDOW / 60
+                "Too many failed log-ins {whose}: try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
             )),
-        ));
+        );
+        return Ok(with_retry_after(resp, until - now));
     }
-    let user = if email.is_empty() || email.len() > 254 {
-        None
-    } else {
-        sessions::user_for_login(store, &email_key)
-            .await
-            .map_err(ApiError::from)?
-    };
-    let password = form.password;
+    let user = sessions::user_for_login(store, &email.to_lowercase())
+        .await
+        .map_err(ApiError::from)?;
     let (account_id, user_id, phc) = match user {
-        Some((id, account, Some(phc))) => (Some(account), Some(id), phc),
-        _ => (None, None, dummy_hash().to_string()),
+        Some((id, account, Some(phc))) => (Some(account), Some(id), Some(phc)),
+        _ => (None, None, None),
     };
-    let verified = if password.is_empty() || password.len() > 1024 {
-        false
-    } else {
-        tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &phc))
-            .await
-            .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?
+    let Some(verified) = state.logins().check(password, phc).await? else {
+        release_attempts(store, [Some(email_key.as_str()), addr_key.as_deref()]).await;
+        let resp = login_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &email,
+            Some("The portal is busy checking other log-ins: please try again in a moment."),
+        );
+        return Ok(with_retry_after(resp, 1));
     };
-    let audit = Audit::new(
-        if email.is_empty() {
-            "unknown".into()
-        } else {
-            email.clone()
-        },
-        source.clone(),
-    );
+    let audit = Audit::new(email.clone(), source.clone());
     let (Some(user_id), true) = (user_id, verified) else {
-        sessions::record_failure(store, &throttle_key, now, now - THROTTLE_WINDOW)
-            .await
-            .map_err(ApiError::from)?;
         let _ = store
             .log_event(
                 now,
@@ -366,15 +527,11 @@ async fn login(
                 },
             )
             .await;
-        return Ok(login_response(
-            StatusCode::UNAUTHORIZED,
-            &email,
-            Some("Wrong e-mail address or password."),
-        ));
+        return Ok(wrong());
     };
-    sessions::clear_failures(store, &throttle_key)
-        .await
-        .map_err(ApiError::from)?;
+    // A success resets the e-mail's count and gives the address its attempt back.
+    store.reset_login_attempts(&email_key).await.map_err(ApiError::from)?;
+    release_attempts(store, [addr_key.as_deref()]).await;
     let id = tokens::random_secret(43);
     let csrf = tokens::random_secret(43);
     sessions::create(
@@ -518,7 +675,7 @@ async fn render_va_page(
         .is_ok()
     };
     // Licences move only between virtual accounts the caller manages licences in.
-    let transfer_targets: Vec<_> = if may(Action::ManageLicenses) {
+    let transfer_targets: Vec<_> = if may(Action::TransferLicenses) {
         admin::list_vas(state, &caller, account_id)
             .await
             .map_err(|e| session.error(e))?
@@ -527,7 +684,7 @@ async fn render_va_page(
                 v.id != va_id
                     && check(
                         &caller.principal,
-                        Action::ManageLicenses,
+                        Action::TransferLicenses,
                         Scope::Va {
                             account: account_id,
                             va: &v.id,
@@ -671,15 +828,8 @@ async fn add_webhook(
             )
             .await
         }
-        Err(e @ ApiError::BadRequest(_)) => {
-            render_webhooks(
-                &state,
-                &session,
-                StatusCode::BAD_REQUEST,
-                Some(("error", e.to_string())),
-                None,
-            )
-            .await
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
+            render_webhooks(&state, &session, e.status(), Some(("error", e.to_string())), None).await
         }
         Err(e) => Err(session.error(e)),
     }

@@ -1,5 +1,6 @@
-//! Portal sessions and failed log-ins in the store (tables of migration 0002). Nothing about a
-//! session lives only in memory, so any manager of a shared database serves any session.
+//! Portal sessions in the store (migration 0002; log-in attempts are counted by
+//! [`crate::store::login_attempts`]). Nothing about a session lives only in memory, so any
+//! manager of a shared database serves any session.
 
 use crate::error::StoreError;
 use crate::store::Store;
@@ -103,38 +104,4 @@ pub async fn user_for_login(
             .fetch_optional(store.pool())
             .await?,
     )
-}
-
-/// Failed log-ins under `key` after `since`.
-pub async fn failures_since(store: &Store, key: &str, since: i64) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM portal_login_failures WHERE throttle_key = $1 AND at > $2")
-            .bind(key)
-            .bind(since)
-            .fetch_one(store.pool())
-            .await?,
-    )
-}
-
-/// Records a failed log-in (and forgets those older than `forget_before`).
-pub async fn record_failure(store: &Store, key: &str, now: i64, forget_before: i64) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM portal_login_failures WHERE at < $1")
-        .bind(forget_before)
-        .execute(store.pool())
-        .await?;
-    sqlx::query("INSERT INTO portal_login_failures (throttle_key, at) VALUES ($1, $2)")
-        .bind(key)
-        .bind(now)
-        .execute(store.pool())
-        .await?;
-    Ok(())
-}
-
-/// Forgets the failed log-ins under `key` (after a successful one).
-pub async fn clear_failures(store: &Store, key: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM portal_login_failures WHERE throttle_key = $1")
-        .bind(key)
-        .execute(store.pool())
-        .await?;
-    Ok(())
 }

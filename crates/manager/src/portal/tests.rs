@@ -32,6 +32,7 @@ struct Resp {
     location: Option<String>,
     cookies: Vec<String>,
     body: String,
+    retry_after: Option<String>,
 }
 
 fn enc(s: &str) -> String {
@@ -139,11 +140,16 @@ impl Portal {
             .iter()
             .map(|v| v.to_str().unwrap().to_string())
             .collect();
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
         let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
         Resp {
             status,
             location,
             cookies,
+            retry_after,
             body: String::from_utf8(bytes.to_vec()).unwrap(),
         }
     }
@@ -449,7 +455,9 @@ on_both_engines!(
     event_log_filters_and_exports,
     licence_transfers,
     instances_are_shown_a_page_at_a_time,
-    webhooks_are_managed_by_sa_administrators
+    webhooks_are_managed_by_sa_administrators,
+    parallel_guesses_are_counted_before_the_check,
+    busy_checks_answer_503
 );
 
 /// The event log page: filters by action, actor, VA and days; the CSV export has the same rows;
@@ -785,4 +793,129 @@ async fn webhooks_are_managed_by_sa_administrators(store: Store) {
         "{}",
         events.body
     );
+}
+
+/// 60 wrong guesses at once on one account: the attempts are counted in the store before the
+/// password check, so at most MAX_FAILURES are checked; then even the right password is refused
+/// until the lock passes (at the manager's clock).
+async fn parallel_guesses_are_counted_before_the_check(store: Store) {
+    let p = Arc::new(Portal::on(store).await);
+    let checks_before = p.state.logins().checked();
+    let mut guesses = Vec::new();
+    for i in 0..60 {
+        let p = p.clone();
+        guesses.push(tokio::spawn(async move {
+            p.try_login("bob@other.example", &format!("guess {i}")).await.status
+        }));
+    }
+    let mut checked = 0;
+    for g in guesses {
+        match g.await.unwrap() {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {}
+            other => panic!("a guess was answered {other}"),
+        }
+    }
+    let checks = p.state.logins().checked() - checks_before;
+    println!("60 parallel guesses: {checked} answered 401, {checks} passwords checked");
+    assert!(checked <= MAX_FAILURES, "{checked} of 60 parallel guesses were checked");
+    assert_eq!(checks, checked as u64, "every 401 is one check, and only those");
+    let r = p.try_login("bob@other.example", PASS).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "locked out: {}", r.body);
+    let wait: i64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= super::THROTTLE_WINDOW, "{wait}");
+    p.clock.advance(super::THROTTLE_WINDOW - 60);
+    let r = p.try_login("bob@other.example", PASS).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "still locked");
+    p.clock.advance(61);
+    let r = p.try_login("bob@other.example", PASS).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the lock passed: {}", r.body);
+    let left = p.state.store().login_attempts("email:bob@other.example").await.unwrap();
+    assert_eq!(left, 0, "a success resets the account's count");
+}
+
+/// When every password check is taken, a log-in is answered 503 with Retry-After as soon as its
+/// short wait is over, its attempt given back; an unknown e-mail waits for a check like a known one.
+async fn busy_checks_answer_503(store: Store) {
+    let p = Portal::on(store).await;
+    let gate = p.state.logins();
+    let all = gate.permits.available_permits() as u32;
+    let held = gate.permits.acquire_many(all).await.unwrap();
+    for email in ["alice@acme.example", "nobody@acme.example"] {
+        let before = gate.checked();
+        let started = std::time::Instant::now();
+        let r = p.try_login(email, PASS).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+        assert_eq!(r.retry_after.as_deref(), Some("1"));
+        assert!(r.body.contains("busy"), "{}", r.body);
+        assert!(started.elapsed() < super::CHECK_WAIT * 3, "{:?}", started.elapsed());
+        assert_eq!(gate.checked(), before, "nothing checked");
+        let key = format!("email:{email}");
+        assert_eq!(p.state.store().login_attempts(&key).await.unwrap(), 0, "given back");
+    }
+    drop(held);
+    let r = p.try_login("alice@acme.example", PASS).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+#[tokio::test]
+async fn every_response_says_https_only() {
+    let db = crate::testutil::TestDb::sqlite().await;
+    let p = Portal::on(db.store.clone()).await;
+    for path in ["/login", "/", "/healthz", "/no/such/page", "/api/v1/accounts"] {
+        let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let resp = p.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(
+            resp.headers()
+                .get(header::STRICT_TRANSPORT_SECURITY)
+                .map(|v| v.to_str().unwrap()),
+            Some("max-age=31536000"),
+            "{path} ({})",
+            resp.status()
+        );
+    }
+    db.finish().await;
+}
+
+/// The password check in reused memory agrees with argon2's own verifier, for the manager's
+/// hashes and for other parameters, and allocates nothing the second time.
+#[test]
+fn password_checks_reuse_their_memory() {
+    use argon2::password_hash::PasswordHasher;
+    let h = crate::auth::hash_password("correct horse").unwrap();
+    let mut memory = Vec::new();
+    assert!(super::verify_in("correct horse", &h, &mut memory));
+    let (len, at) = (memory.len(), memory.as_ptr());
+    assert!(!super::verify_in("correct horsf", &h, &mut memory));
+    assert!(
+        super::verify_in("correct horse", &h, &mut memory),
+        "again, in the same memory"
+    );
+    assert_eq!((memory.len(), memory.as_ptr()), (len, at), "no new allocation");
+    for (password, phc) in [
+        ("correct horse", "not a phc string"),
+        ("", &h),
+        ("x", "$argon2id$v=19$m=1,t=1,p=1$"),
+    ] {
+        assert!(!super::verify_in(password, phc, &mut memory), "{phc}");
+        assert!(!crate::auth::verify_password(password, phc));
+    }
+    let params = argon2::Params::new(4096, 3, 1, None).unwrap();
+    let other = argon2::Argon2::new(argon2::Algorithm::Argon2i, argon2::Version::V0x10, params)
+        .hash_password(b"pw")
+        .unwrap()
+        .to_string();
+    assert!(other.starts_with("$argon2i$v=16$m=4096,t=3,p=1$"), "{other}");
+    assert!(super::verify_in("pw", &other, &mut memory));
+    assert!(!super::verify_in("pX", &other, &mut memory));
+    assert!(crate::auth::verify_password("pw", &other));
+}
+
+#[test]
+fn client_addresses_are_counted_by_host() {
+    assert_eq!(super::address_key("192.0.2.7"), "addr:192.0.2.7");
+    assert_eq!(super::address_key("::ffff:192.0.2.7"), "addr:192.0.2.7");
+    assert_eq!(super::address_key("2001:db8:1:2:aaaa::1"), "addr:2001:db8:1:2::/64");
+    assert_eq!(super::address_key("2001:db8:1:2:bbbb::9"), "addr:2001:db8:1:2::/64");
+    assert_eq!(super::address_key("unknown"), "addr:unknown");
 }

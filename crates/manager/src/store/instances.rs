@@ -99,7 +99,8 @@ const INSTANCE_SELECT: &str = "SELECT p.id, p.account_id, p.va_id, v.name AS va_
 impl Store {
     /// Registers a product instance with a token: takes one use of the token (refused with the
     /// reason if it is expired, revoked or used up), replaces an instance with the same UDI in
-    /// the same account (releasing its licences), and creates the new one in the token's VA.
+    /// the same virtual account (releasing its licences; one registered in another VA of the
+    /// account is refused, never taken over), and creates the new one in the token's VA.
     pub async fn register_instance(
         &self,
         token_id: &str,
@@ -127,6 +128,17 @@ impl Store {
         .bind(&new.udi_sn)
         .fetch_optional(&mut *tx)
         .await?;
+        if old.as_ref().is_some_and(|(_, va)| *va != token.va_id) {
+            // A token of one virtual account never takes a product instance from another: that
+            // would let any holder of a token remove (and so unlicense) a node elsewhere in the
+            // account just by naming its serial number.
+            return Err(ApiError::Conflict(format!(
+                "PID:{},SN:{} is registered in another virtual account of this Smart Account; \
+                 remove that product instance there before registering it with a token of {}",
+                new.udi_pid, new.udi_sn, token.va_name
+            ))
+            .into());
+        }
         if let Some((old_id, old_va)) = old {
             let released = delete_instance(&mut tx, &old_id, &old_va, now).await?;
             append_event(

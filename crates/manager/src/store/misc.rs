@@ -112,6 +112,26 @@ impl Store {
         Ok(true)
     }
 
+    /// Replaces the PKI's private keys by their sealed form, if they are still `plain` (a store
+    /// set up before keys were sealed). Returns whether this call changed them.
+    pub async fn seal_pki_keys(
+        &self,
+        plain: &PkiRow,
+        sealed_ca_key: &str,
+        sealed_signing_key: &str,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE pki SET ca_key_pem = $1, signing_key = $2 WHERE id = 1 AND ca_key_pem = $3 AND signing_key = $4",
+        )
+        .bind(sealed_ca_key)
+        .bind(sealed_signing_key)
+        .bind(&plain.ca_key_pem)
+        .bind(&plain.signing_key)
+        .execute(&mut *self.write_conn().await?)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Records a device request nonce; false if it was seen before (a replay).
     pub async fn record_nonce(&self, nonce: &str, request_time: i64) -> Result<bool, StoreError> {
         insert_nonce(&mut *self.write_conn().await?, nonce, request_time).await
@@ -123,6 +143,18 @@ impl Store {
             .bind(before)
             .execute(&mut *self.write_conn().await?)
             .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Removes events from before `before` (the event log's retention); at most `limit` a call,
+    /// oldest first, so that one round never holds the writer long.
+    pub async fn prune_events(&self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        let r =
+            sqlx::query("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < $1 ORDER BY at LIMIT $2)")
+                .bind(before)
+                .bind(limit)
+                .execute(&mut *self.write_conn().await?)
+                .await?;
         Ok(r.rows_affected())
     }
 

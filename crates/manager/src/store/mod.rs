@@ -20,6 +20,7 @@ mod accounts;
 mod batch;
 mod instances;
 mod licenses;
+pub mod login_attempts;
 mod misc;
 mod tokens;
 mod users;
@@ -33,7 +34,7 @@ pub use instances::{InstanceRow, NewInstance, Report, UsageReport};
 pub use licenses::LotRow;
 pub use misc::{EventQuery, EventRow, PkiRow};
 pub use tokens::{NewToken, TokenRow};
-pub use users::{NewUser, UserRow};
+pub use users::{NewUser, UserChange, UserRow};
 pub use webhooks::{DeliveryRow, WebhookRow};
 
 use crate::error::StoreError;

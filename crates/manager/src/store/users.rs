@@ -22,6 +22,21 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     /// Creation time.
     pub created_at: i64,
+    /// When the user was disabled (`None`: enabled).
+    pub disabled_at: Option<i64>,
+}
+
+/// A change to an existing user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange<'a> {
+    /// Disable: API key and portal sessions stop at once; nothing else is lost.
+    Disable,
+    /// Enable again.
+    Enable,
+    /// Replace the API key (the old one stops at once) by the key with this hash.
+    RotateKey(&'a str),
+    /// Remove the user (and their portal sessions).
+    Remove,
 }
 
 /// A user to create.
@@ -42,7 +57,7 @@ pub struct NewUser<'a> {
 }
 
 const USER_SELECT: &str = "SELECT u.id, u.account_id, u.email, u.role, u.va_id, v.name AS va_name, u.password_hash, \
-     u.created_at FROM users u LEFT JOIN virtual_accounts v ON v.id = u.va_id";
+     u.created_at, u.disabled_at FROM users u LEFT JOIN virtual_accounts v ON v.id = u.va_id";
 
 impl Store {
     /// Creates a user; e-mail addresses are unique across the manager.
@@ -98,14 +113,137 @@ impl Store {
         .await?)
     }
 
-    /// Users of an account, by e-mail.
+    /// Users of an account (disabled ones too), by e-mail.
     pub async fn list_users(&self, account_id: &str) -> Result<Vec<UserRow>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{USER_SELECT} WHERE u.account_id = $1 AND u.disabled_at IS NULL ORDER BY u.email_key"
+            "{USER_SELECT} WHERE u.account_id = $1 ORDER BY u.email_key"
         )))
         .bind(account_id)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// A user of an account by id or e-mail (disabled ones too).
+    pub async fn find_user(&self, account_id: &str, id_or_email: &str) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{USER_SELECT} WHERE u.account_id = $1 AND (u.id = $2 OR u.email_key = $3)"
+        )))
+        .bind(account_id)
+        .bind(id_or_email.trim())
+        .bind(name_key(id_or_email))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Changes a user (see [`UserChange`]); a disabled or removed user's portal sessions are
+    /// ended in the same transaction. Returns the user as it is afterwards (`None` if removed).
+    pub async fn change_user(
+        &self,
+        user: &UserRow,
+        change: UserChange<'_>,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<Option<UserRow>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let (action, detail) = match change {
+            UserChange::Disable => {
+                sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                    .bind(now)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM portal_sessions WHERE user_id = $1")
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                (
+                    "user.disable",
+                    format!("disabled user {}: API key and portal sessions stopped", user.email),
+                )
+            }
+            UserChange::Enable => {
+                sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                ("user.enable", format!("enabled user {}", user.email))
+            }
+            UserChange::RotateKey(hash) => {
+                sqlx::query("UPDATE users SET api_key_hash = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                (
+                    "user.rotate_key",
+                    format!("replaced the API key of user {}; the old key stopped", user.email),
+                )
+            }
+            UserChange::Remove => {
+                sqlx::query("DELETE FROM portal_sessions WHERE user_id = $1")
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                (
+                    "user.remove",
+                    format!("removed user {} (role {})", user.email, user.role),
+                )
+            }
+        };
+        append_event(
+            &mut tx,
+            now,
+            audit,
+            Event {
+                action,
+                account_id: Some(&user.account_id),
+                va_id: user.va_id.as_deref(),
+                object_id: Some(&user.id),
+                detail,
+            },
+        )
+        .await?;
+        let row = sqlx::query_as(sqlx::AssertSqlSafe(format!("{USER_SELECT} WHERE u.id = $1")))
+            .bind(&user.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Replaces the operator key with hash `old` by the one with hash `new`; false (nothing
+    /// changed) if `old` is not an operator key.
+    pub async fn rotate_operator_key(&self, old: &str, new: &str, now: i64, audit: &Audit) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query("DELETE FROM operator_keys WHERE key_hash = $1")
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO operator_keys (key_hash, created_at) VALUES ($1, $2)")
+            .bind(new)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        append_event(
+            &mut tx,
+            now,
+            audit,
+            Event {
+                action: "operator.rotate_key",
+                detail: "replaced the operator API key; the old key stopped".into(),
+                ..Event::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Whether this is the hash of an operator key.

@@ -36,8 +36,24 @@ pub struct DeliveryRow {
 }
 
 impl Store {
-    /// Adds a webhook.
-    pub async fn add_webhook(&self, w: &WebhookRow) -> Result<(), StoreError> {
+    /// Adds a webhook unless its account has `max` already; false if it has. The account's row is
+    /// locked first (PostgreSQL; SQLite writers take turns anyway), so concurrent adds cannot go
+    /// past `max`.
+    pub async fn add_webhook(&self, w: &WebhookRow, max: i64) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        if self.engine() == super::Engine::Postgres {
+            sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(&w.account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks WHERE account_id = $1")
+            .bind(&w.account_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if n >= max {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO webhooks (id, account_id, url, secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -47,9 +63,10 @@ impl Store {
         .bind(&w.secret)
         .bind(w.created_at)
         .bind(&w.created_by)
-        .execute(&mut *self.write_conn().await?)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The webhooks of an account (all accounts with `None`).
