@@ -211,11 +211,19 @@ pub async fn add(
     let a = admin::resolve_account(state, caller, account, Action::ManageWebhooks).await?;
     let url = check_url(&req.url, &state.webhooks().allow()).await?;
     let now = state.now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let secret = crate::tokens::random_secret(43);
+    // Kept sealed under the master key: the manager must sign with it again, so it is not a
+    // hash, but a dump of the database alone does not give it away.
+    let sealed = state
+        .master_key()
+        .seal(&secret_name(&id), secret.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("sealing a webhook secret: {e}")))?;
     let row = WebhookRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id,
         account_id: a.id.clone(),
         url,
-        secret: crate::tokens::random_secret(43),
+        secret: sealed,
         created_at: now,
         created_by: caller.audit().actor,
     };
@@ -240,8 +248,25 @@ pub async fn add(
         .await?;
     Ok(CreatedWebhook {
         info: info(&row),
-        secret: row.secret,
+        secret,
     })
+}
+
+/// What a webhook's secret is called when sealed (bound to its webhook).
+fn secret_name(webhook_id: &str) -> String {
+    format!("webhook.secret:{webhook_id}")
+}
+
+/// The signing secret of a webhook: opened with the master key (rows written before secrets
+/// were sealed hold it plain).
+fn signing_secret(state: &AppState, w: &WebhookRow) -> Result<String, String> {
+    if !crate::secrets::is_sealed(&w.secret) {
+        return Ok(w.secret.clone());
+    }
+    state
+        .master_key()
+        .open_text(&secret_name(&w.id), &w.secret)
+        .map_err(|e| format!("webhook secret: {e}"))
 }
 
 /// The webhooks of an account (without secrets).
@@ -374,9 +399,9 @@ pub async fn start_round(state: &AppState) -> Result<(Round, Vec<tokio::task::Jo
 
 /// One try of a claimed delivery, recorded; true if delivered.
 async fn deliver(state: &AppState, w: &WebhookRow, d: &DeliveryRow, now: i64) -> bool {
-    let sent = match state.webhooks().client() {
-        Ok(http) => send(http, &state.webhooks().allow(), w, d, now).await,
-        Err(e) => Err(e),
+    let sent = match (state.webhooks().client(), signing_secret(state, w)) {
+        (Ok(http), Ok(secret)) => send(http, &state.webhooks().allow(), w, &secret, d, now).await,
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     let recorded = match &sent {
         Ok(()) => state.store().record_attempt(d, now, Ok(())).await,
@@ -410,7 +435,14 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-async fn send(http: &reqwest::Client, allow: &[Cidr], w: &WebhookRow, d: &DeliveryRow, now: i64) -> Result<(), String> {
+async fn send(
+    http: &reqwest::Client,
+    allow: &[Cidr],
+    w: &WebhookRow,
+    secret: &str,
+    d: &DeliveryRow,
+    now: i64,
+) -> Result<(), String> {
     // Checked again at every try: the allow list may have changed, and the row may predate a
     // check. A name is checked by the client's resolver, at the addresses it then connects to.
     let (url, _) = parse_target(&w.url, allow).map_err(|why| format!("webhook URL {:?} {why}", w.url))?;
@@ -420,7 +452,7 @@ async fn send(http: &reqwest::Client, allow: &[Cidr], w: &WebhookRow, d: &Delive
         .header(TIMESTAMP_HEADER, now.to_string())
         .header(
             SIGNATURE_HEADER,
-            format!("sha256={}", signature(&w.secret, now, &d.payload)),
+            format!("sha256={}", signature(secret, now, &d.payload)),
         )
         .body(d.payload.clone())
         .timeout(SEND_TIMEOUT)

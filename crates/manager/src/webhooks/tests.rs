@@ -128,6 +128,10 @@ async fn alerts_reach_the_webhook_signed_once_and_retried() {
     let created = add(&state, &op, "Acme", CreateWebhook { url: url.clone() })
         .await
         .unwrap();
+    // The store holds the signing secret sealed under the master key, never as given.
+    let stored = state.store().list_webhooks(None).await.unwrap();
+    assert!(crate::secrets::is_sealed(&stored[0].secret), "{}", stored[0].secret);
+    assert!(!stored[0].secret.contains(&created.secret));
     assert_eq!(list(&state, &op, "Acme").await.unwrap(), vec![created.info.clone()]);
 
     // The 14-day notice; the first try fails (500) and is retried a minute later.
