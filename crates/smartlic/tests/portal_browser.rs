@@ -2,7 +2,9 @@
 //! npm; `.ci/run` installs both): an SA administrator logs in, creates a registration token in
 //! the portal, an operator registers a node with it through the node CLI, the administrator sees
 //! the instance and its usage in the portal and revokes the token there, then adds an alert
-//! webhook on the Webhooks page and removes it. A screenshot of the VA page
+//! webhook on the Webhooks page and removes it; on the Users page they disable and enable another
+//! user and rotate that user's API key, then rotate their own on "My API key" (the admin CLI then
+//! finds the new keys working and the old ones refused). A screenshot of the VA page
 //! is kept under `target/test-artifacts/`.
 //!
 //! Why playwright-core from npm rather than a Rust WebDriver client: it adds no crate to the
@@ -141,4 +143,44 @@ fn portal_token_to_registered_device_in_chromium() {
     w.prepare_node(&other);
     let (out, ok) = cli(&other, &[&format!("license smart register idtoken {token}")]);
     assert!(!ok || !out.contains("Registration succeeded"), "{out}");
+
+    // The Users page: another user disabled, enabled and given a new key; then one's own key.
+    let other = w.admin_ok(&[
+        "user",
+        "create",
+        "--account",
+        "Acme",
+        "ann@acme.example",
+        "--role",
+        "sa-user",
+    ]);
+    let list = ["va", "list", "--account", "Acme"];
+    assert!(as_key(&w, &other, &list).status.success());
+    let v = browser(&["users", &url, "admin@acme.example", &pw_path, "ann@acme.example"]);
+    assert_eq!(v["listed"], true, "{v}");
+    assert_eq!(v["disabled"], true, "{v}");
+    assert_eq!(v["enabled"], true, "{v}");
+    let new_other = v["key"].as_str().expect("ann's new key");
+    let new_own = v["own_key"].as_str().expect("the admin's new key");
+    assert!(!as_key(&w, &other, &list).status.success(), "ann's old key refused");
+    assert!(as_key(&w, new_other, &list).status.success(), "ann's new key works");
+    assert!(!as_key(&w, &key, &list).status.success(), "the admin's old key refused");
+    assert!(as_key(&w, new_own, &list).status.success(), "the admin's new key works");
+    assert!(
+        w.admin_ok(&["user", "list", "--account", "Acme"])
+            .contains("ann@acme.example")
+    );
+}
+
+/// Runs an admin command with `key` instead of the operator key.
+fn as_key(w: &World, key: &str, args: &[&str]) -> std::process::Output {
+    let s = w.server.as_ref().expect("server");
+    Command::new(BIN)
+        .args(["--server", &s.url, "--ca"])
+        .arg(&s.ca)
+        .args(["--api-key", key])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run smartlic")
 }

@@ -53,10 +53,16 @@ pub fn page(title: &str, header: Option<&Header<'_>>, body: &str) -> String {
             match h.role {
                 "sa-admin" => {
                     "<a class=\"navlink\" href=\"/events\">Event log</a>\
-                     <a class=\"navlink\" href=\"/webhooks\">Webhooks</a>"
+                     <a class=\"navlink\" href=\"/users\">Users</a>\
+                     <a class=\"navlink\" href=\"/webhooks\">Webhooks</a>\
+                     <a class=\"navlink\" href=\"/account/key\">My API key</a>"
                 }
-                r if r.starts_with("sa-") => "<a class=\"navlink\" href=\"/events\">Event log</a>",
-                _ => "",
+                r if r.starts_with("sa-") => {
+                    "<a class=\"navlink\" href=\"/events\">Event log</a>\
+                     <a class=\"navlink\" href=\"/users\">Users</a>\
+                     <a class=\"navlink\" href=\"/account/key\">My API key</a>"
+                }
+                _ => "<a class=\"navlink\" href=\"/account/key\">My API key</a>",
             },
             escape(h.email),
             escape(h.role),
@@ -594,6 +600,146 @@ pub fn webhooks(
         csrf_field(header.csrf)
     );
     page("Webhooks", Some(header), &body)
+}
+
+/// How to use an API key, after one was shown.
+const API_KEY_HINT: &str = "The admin CLI takes it as <code>--api-key KEY</code> or in \
+     <code>SMARTLIC_API_KEY</code>; the REST API as <code>Authorization: Bearer KEY</code>.";
+
+/// An API key just given to a user, shown this once.
+pub struct NewKey<'a> {
+    /// Whose key it is (e-mail).
+    pub email: &'a str,
+    /// The key.
+    pub key: &'a str,
+}
+
+/// The account's users: e-mail, role, virtual account, portal log-in and status; for an SA
+/// administrator (`manage`) a Disable/Enable, Remove and Rotate key button each (none to disable
+/// or remove themselves: `me` is their user id), and a just-rotated key (shown this once).
+pub fn users(
+    header: &Header<'_>,
+    account: &AccountInfo,
+    users: &[smartlic_protocol::admin::UserInfo],
+    me: &str,
+    manage: bool,
+    flash_message: Option<(&str, String)>,
+    new_key: Option<NewKey<'_>>,
+) -> String {
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">{}</a> › users</p><h1>Users</h1>",
+        escape(&account.name)
+    );
+    if let Some((kind, text)) = &flash_message {
+        body.push_str(&flash(kind, text));
+    }
+    if let Some(k) = &new_key {
+        body.push_str(&secret_card(
+            &format!("New API key of {}", escape(k.email)),
+            "new-key",
+            k.key,
+            &format!("Their previous key stopped working. {API_KEY_HINT}"),
+        ));
+    }
+    body.push_str(
+        "<section class=\"card\"><h2>Users</h2><p class=\"hint\">A disabled user can neither use their API key \
+         nor log in, and their portal sessions end at once; enabling them gives both back.</p>\
+         <table><thead><tr><th>E-mail</th><th>Role</th><th>Virtual account</th><th>Portal log-in</th>\
+         <th>Status</th><th>Added</th><th></th></tr></thead><tbody>",
+    );
+    for u in users {
+        let own = u.id == me;
+        let mut actions = String::new();
+        if manage {
+            let id = escape(&u.id);
+            let email = escape(&u.email);
+            let form = |action: &str, confirm: Option<String>, label: &str, class: &str| {
+                format!(
+                    "<form method=\"post\" action=\"/users/{id}/{action}\" class=\"inline\"{}>{}\
+                     <button type=\"submit\"{class}>{label}</button></form> ",
+                    confirm.map(|c| format!(" data-confirm=\"{c}\"")).unwrap_or_default(),
+                    csrf_field(header.csrf)
+                )
+            };
+            if !own {
+                if u.disabled {
+                    actions.push_str(&form("enable", None, "Enable", ""));
+                } else {
+                    actions.push_str(&form(
+                        "disable",
+                        Some(format!(
+                            "Disable {email}? Their API key and portal sessions stop at once."
+                        )),
+                        "Disable",
+                        " class=\"danger\"",
+                    ));
+                }
+            }
+            actions.push_str(&form(
+                "rotate-key",
+                Some(format!(
+                    "Give {email} a new API key? The current one stops working at once."
+                )),
+                "Rotate key",
+                "",
+            ));
+            if !own {
+                actions.push_str(&form(
+                    "remove",
+                    Some(format!("Remove {email}? This cannot be undone.")),
+                    "Remove",
+                    " class=\"danger\"",
+                ));
+            }
+        }
+        let _ = write!(
+            body,
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{actions}</td></tr>",
+            escape(&u.email),
+            if own { " <small>(you)</small>" } else { "" },
+            escape(u.role.as_str()),
+            u.virtual_account.as_deref().map(escape).unwrap_or_default(),
+            if u.has_password { "yes" } else { "no" },
+            if u.disabled {
+                "<span class=\"bad\">DISABLED</span>"
+            } else {
+                "<span class=\"ok\">ENABLED</span>"
+            },
+            time(u.created_at),
+        );
+    }
+    if users.is_empty() {
+        body.push_str("<tr><td colspan=\"7\" class=\"empty\">No user.</td></tr>");
+    }
+    body.push_str("</tbody></table></section>");
+    page("Users", Some(header), &body)
+}
+
+/// The page where any user rotates their own API key; the new key shown this once.
+pub fn api_key(header: &Header<'_>, account: &AccountInfo, new_key: Option<&str>) -> String {
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/\">{}</a> › my API key</p><h1>My API key</h1>",
+        escape(&account.name)
+    );
+    if let Some(key) = new_key {
+        body.push_str(&flash(
+            "info",
+            "Your API key was replaced: the previous one stopped working.",
+        ));
+        body.push_str(&secret_card("Your new API key", "new-key", key, API_KEY_HINT));
+    }
+    let _ = write!(
+        body,
+        "<section class=\"card\"><h2>Rotate my API key</h2><p>Your API key lets the admin CLI and the REST API \
+         act as you ({}). The manager keeps only its hash, so it cannot show the current one again. Rotating \
+         gives you a new key, shown once; the current key stops working at once (your portal session goes on).</p>\
+         <form method=\"post\" action=\"/account/key\" class=\"inline\" \
+         data-confirm=\"Replace your API key? The current one stops working at once.\">{}\
+         <button type=\"submit\">Rotate my API key</button></form></section>",
+        escape(header.email),
+        csrf_field(header.csrf)
+    );
+    page("My API key", Some(header), &body)
 }
 
 /// The account's event log, with its filter form and a CSV link for the same filter.

@@ -18,7 +18,9 @@
 //! `POST /va/{va}/instances/{instance}/remove`, `GET /events` (the account's event log, filtered by
 //! action, actor, VA and days) and `GET /events.csv` (the same as a download), `GET|POST /webhooks`
 //! and `POST /webhooks/{webhook}/remove` (the account's alert webhooks, SA administrators),
-//! `GET /static/portal.css`, `GET /static/portal.js`.
+//! `GET /users` (the account's users, for those who may read them) with
+//! `POST /users/{user}/disable|enable|remove|rotate-key` (SA administrators), `GET|POST /account/key`
+//! (any user rotates their own API key), `GET /static/portal.css`, `GET /static/portal.js`.
 
 pub mod html;
 pub mod sessions;
@@ -76,6 +78,12 @@ pub fn routes() -> Router<AppState> {
         .route("/va/{va}/instances/{instance}/remove", post(remove_instance))
         .route("/webhooks", get(webhooks_page).post(add_webhook))
         .route("/webhooks/{webhook}/remove", post(remove_webhook))
+        .route("/users", get(users_page))
+        .route("/users/{user}/disable", post(disable_user))
+        .route("/users/{user}/enable", post(enable_user))
+        .route("/users/{user}/remove", post(remove_user))
+        .route("/users/{user}/rotate-key", post(rotate_key))
+        .route("/account/key", get(own_key_page).post(rotate_own_key))
 }
 
 fn security_headers(mut resp: Response) -> Response {
@@ -847,6 +855,153 @@ async fn remove_webhook(
         .await
         .map_err(|e| session.error(e))?;
     Ok(redirect("/webhooks"))
+}
+
+/// The account's users (for those who may read them), with the management buttons for those who
+/// may manage them and a just-rotated key on top.
+async fn render_users(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    flash: Option<(&str, String)>,
+    new_key: Option<html::NewKey<'_>>,
+) -> Result<Response, PortalError> {
+    let caller = session.caller();
+    let account_id = &session.user.account_id;
+    let account = admin::get_account(state, &caller, account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    let users = admin::list_users(state, &caller, account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    let manage = check(&caller.principal, Action::CreateUser, Scope::Account(account_id)).is_ok();
+    Ok(html(
+        status,
+        html::users(
+            &session.header(),
+            &account,
+            &users,
+            &session.user.id,
+            manage,
+            flash,
+            new_key,
+        ),
+    ))
+}
+
+async fn users_page(State(state): State<AppState>, session: Session) -> Result<Response, PortalError> {
+    render_users(&state, &session, StatusCode::OK, None, None).await
+}
+
+/// A refused user change: the users page again with the reason on top and the refusal's status
+/// (400, 403 or 409) for those who may read users; an error page otherwise.
+async fn user_refused(state: &AppState, session: &Session, e: ApiError) -> Result<Response, PortalError> {
+    let readable = check(
+        &session.caller().principal,
+        Action::ReadUsers,
+        Scope::Account(&session.user.account_id),
+    )
+    .is_ok();
+    match e {
+        ApiError::BadRequest(_) | ApiError::Forbidden(_) | ApiError::Conflict(_) if readable => {
+            render_users(state, session, e.status(), Some(("error", e.to_string())), None).await
+        }
+        e => Err(session.error(e)),
+    }
+}
+
+/// Disables, enables or removes a user (SA administrators; never themselves), then back to the list.
+async fn change_user(
+    state: AppState,
+    session: Session,
+    user: String,
+    form: Result<Form<CsrfForm>, FormRejection>,
+    change: crate::store::UserChange<'static>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    match admin::change_user(&state, &session.caller(), &session.user.account_id, &user, change).await {
+        Ok(_) => Ok(redirect("/users")),
+        Err(e) => user_refused(&state, &session, e).await,
+    }
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    session: Session,
+    Path(user): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    change_user(state, session, user, form, crate::store::UserChange::Disable).await
+}
+
+async fn enable_user(
+    State(state): State<AppState>,
+    session: Session,
+    Path(user): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    change_user(state, session, user, form, crate::store::UserChange::Enable).await
+}
+
+async fn remove_user(
+    State(state): State<AppState>,
+    session: Session,
+    Path(user): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    change_user(state, session, user, form, crate::store::UserChange::Remove).await
+}
+
+/// Gives a user a new API key (SA administrators, or the user themselves); the users page with the
+/// key shown once.
+async fn rotate_key(
+    State(state): State<AppState>,
+    session: Session,
+    Path(user): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    match admin::rotate_user_key(&state, &session.caller(), &session.user.account_id, &user).await {
+        Ok(rotated) => {
+            let msg = format!("{} has a new API key; the previous one stopped.", rotated.user.email);
+            let key = html::NewKey {
+                email: &rotated.user.email,
+                key: &rotated.api_key,
+            };
+            render_users(&state, &session, StatusCode::OK, Some(("info", msg)), Some(key)).await
+        }
+        Err(e) => user_refused(&state, &session, e).await,
+    }
+}
+
+/// The user's own API key page (any role), with a just-rotated key.
+async fn render_own_key(state: &AppState, session: &Session, new_key: Option<&str>) -> Result<Response, PortalError> {
+    let account = admin::get_account(state, &session.caller(), &session.user.account_id)
+        .await
+        .map_err(|e| session.error(e))?;
+    Ok(html(
+        StatusCode::OK,
+        html::api_key(&session.header(), &account, new_key),
+    ))
+}
+
+async fn own_key_page(State(state): State<AppState>, session: Session) -> Result<Response, PortalError> {
+    render_own_key(&state, &session, None).await
+}
+
+async fn rotate_own_key(
+    State(state): State<AppState>,
+    session: Session,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r).with(&session))?;
+    session.check_csrf(form.csrf.as_deref())?;
+    let rotated = admin::rotate_user_key(&state, &session.caller(), &session.user.account_id, &session.user.id)
+        .await
+        .map_err(|e| session.error(e))?;
+    render_own_key(&state, &session, Some(&rotated.api_key)).await
 }
 
 /// `?instances_after=` of a virtual account's page.

@@ -456,6 +456,9 @@ on_both_engines!(
     licence_transfers,
     instances_are_shown_a_page_at_a_time,
     webhooks_are_managed_by_sa_administrators,
+    users_are_managed_by_sa_administrators,
+    users_rotate_their_own_key,
+    disabling_a_user_ends_their_sessions,
     parallel_guesses_are_counted_before_the_check,
     busy_checks_answer_503
 );
@@ -792,6 +795,401 @@ async fn webhooks_are_managed_by_sa_administrators(store: Store) {
         events.body.contains("webhook.add") && events.body.contains("webhook.remove"),
         "{}",
         events.body
+    );
+}
+
+/// Adds a user to Acme (by the operator); returns its id and API key.
+async fn add_user(p: &Portal, email: &str, role: Role, va: Option<&str>, password: Option<&str>) -> (String, String) {
+    let op = Caller {
+        principal: Principal::Operator,
+        source: None,
+    };
+    let req = CreateUser {
+        email: email.into(),
+        role,
+        va: va.map(str::to_string),
+        password: password.map(str::to_string),
+    };
+    let created = admin::create_user(&p.state, &op, "Acme", req).await.unwrap();
+    (created.user.id, created.api_key)
+}
+
+/// Acme's users as the operator sees them.
+async fn acme_users(p: &Portal) -> Vec<smartlic_protocol::admin::UserInfo> {
+    let op = Caller {
+        principal: Principal::Operator,
+        source: None,
+    };
+    admin::list_users(&p.state, &op, "Acme").await.unwrap()
+}
+
+async fn disabled(p: &Portal, email: &str) -> Option<bool> {
+    acme_users(p)
+        .await
+        .into_iter()
+        .find(|u| u.email == email)
+        .map(|u| u.disabled)
+}
+
+/// The e-mail of the user an API key authenticates, if it does.
+async fn key_user(p: &Portal, key: &str) -> Option<String> {
+    match admin::principal_for_key(&p.state, key).await.unwrap() {
+        Some(Principal::User(u)) => Some(u.email),
+        Some(Principal::Operator) => Some("operator".into()),
+        None => None,
+    }
+}
+
+/// The status of `GET /api/v1/accounts/Acme` with `key` as Bearer.
+async fn api_status(p: &Portal, key: &str) -> StatusCode {
+    let req = Request::builder()
+        .uri("/api/v1/accounts/Acme")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    p.router.clone().oneshot(req).await.unwrap().status()
+}
+
+/// The table row of a page whose first cell starts with `text`.
+fn row_of<'a>(page: &'a str, text: &str) -> &'a str {
+    let start = page
+        .find(&format!("<tr><td>{text}"))
+        .unwrap_or_else(|| panic!("no row of {text} in {page}"));
+    let end = start + page[start..].find("</tr>").expect("the row's end");
+    &page[start..end]
+}
+
+/// The secret of a `secret_card` with code id `new-key`.
+fn new_key_of(page: &str) -> String {
+    let at = page.find("id=\"new-key\">").expect("the new key, once") + 13;
+    page[at..].split('<').next().unwrap().to_string()
+}
+
+/// The users page: an SA administrator lists the account's users, disables, enables, rotates the
+/// key of and removes one (each with the CSRF token; without it nothing changes), and may neither
+/// disable nor remove themselves (409, the page again); an SA user sees the list but every action
+/// is a 403 with the page again; a VA user has no Users page; another account sees none of them.
+async fn users_are_managed_by_sa_administrators(store: Store) {
+    let p = Portal::on(store).await;
+    let (dave_id, _) = add_user(&p, "dave@acme.example", Role::SaUser, None, Some(PASS)).await;
+    let (frank_id, frank_key) = add_user(&p, "frank@acme.example", Role::VaUser, Some("EDGE"), None).await;
+    let alice_id = acme_users(&p)
+        .await
+        .into_iter()
+        .find(|u| u.email == "alice@acme.example")
+        .unwrap()
+        .id;
+    let (cookie, csrf) = p.login("alice@acme.example").await;
+    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+    assert!(
+        home.body.contains("href=\"/users\""),
+        "the SA administrator's menu links it"
+    );
+    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for email in ["alice@acme.example", "carol@acme.example", "dave@acme.example"] {
+        assert!(page.body.contains(email), "{email} listed");
+    }
+    assert!(
+        !page.body.contains("bob@other.example"),
+        "another account's user listed"
+    );
+    let frank = row_of(&page.body, "frank@acme.example");
+    for text in [
+        "va-user",
+        "EDGE",
+        "<td>no</td>",
+        "ENABLED",
+        "Disable",
+        "Rotate key",
+        "Remove",
+    ] {
+        assert!(frank.contains(text), "frank's row lacks {text}: {frank}");
+    }
+    assert!(row_of(&page.body, "carol@acme.example").contains("<td>yes</td>"));
+    let own = row_of(&page.body, "alice@acme.example");
+    assert!(
+        own.contains("(you)") && !own.contains("/disable") && !own.contains("/remove"),
+        "no button to lock oneself out: {own}"
+    );
+
+    // Without the CSRF token, or with a wrong one: 403 and nothing changed.
+    for path in ["disable", "remove", "rotate-key"] {
+        let path = format!("/users/{frank_id}/{path}");
+        for body in [String::new(), form(&[("csrf", "forged")])] {
+            let r = p.send(Method::POST, &path, Some(&cookie), Some(body)).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        }
+    }
+    assert_eq!(disabled(&p, "frank@acme.example").await, Some(false));
+    assert_eq!(key_user(&p, &frank_key).await.as_deref(), Some("frank@acme.example"));
+
+    // Disable: the key stops; enable: it works again.
+    let with_csrf = || Some(form(&[("csrf", &csrf)]));
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/users/{frank_id}/disable"),
+            Some(&cookie),
+            with_csrf(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/users")),
+        "{}",
+        r.body
+    );
+    assert_eq!(disabled(&p, "frank@acme.example").await, Some(true));
+    assert_eq!(key_user(&p, &frank_key).await, None, "a disabled user's key is refused");
+    assert_eq!(api_status(&p, &frank_key).await, StatusCode::UNAUTHORIZED);
+    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
+    let frank = row_of(&page.body, "frank@acme.example");
+    assert!(frank.contains("DISABLED") && frank.contains(">Enable<"), "{frank}");
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/users/{frank_id}/enable"),
+            Some(&cookie),
+            with_csrf(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(disabled(&p, "frank@acme.example").await, Some(false));
+    assert_eq!(api_status(&p, &frank_key).await, StatusCode::OK);
+
+    // Rotate: the new key shown once works, the old one is refused.
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/users/{frank_id}/rotate-key"),
+            Some(&cookie),
+            with_csrf(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("New API key of frank@acme.example"), "{}", r.body);
+    let new_key = new_key_of(&r.body);
+    assert!(new_key.len() >= 40 && new_key != frank_key, "{new_key}");
+    assert_eq!(key_user(&p, &new_key).await.as_deref(), Some("frank@acme.example"));
+    assert_eq!(key_user(&p, &frank_key).await, None, "the old key stopped");
+    assert_eq!(api_status(&p, &new_key).await, StatusCode::OK);
+    assert_eq!(api_status(&p, &frank_key).await, StatusCode::UNAUTHORIZED);
+    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
+    assert!(!page.body.contains(&new_key), "the key is shown only once");
+
+    // Oneself: 409, the page again with the reason, nothing changed.
+    for action in ["disable", "remove"] {
+        let r = p
+            .send(
+                Method::POST,
+                &format!("/users/{alice_id}/{action}"),
+                Some(&cookie),
+                with_csrf(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{action}: {}", r.body);
+        assert!(
+            r.body.contains("you cannot disable or remove yourself") && r.body.contains("frank@acme.example"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(disabled(&p, "alice@acme.example").await, Some(false));
+
+    // An SA user: the list, no buttons, and 403 (the page again) on every action.
+    let (dave, dave_csrf) = p.login("dave@acme.example").await;
+    let home = p.send(Method::GET, "/", Some(&dave), None).await;
+    assert!(home.body.contains("href=\"/users\"") && !home.body.contains("href=\"/webhooks\""));
+    let page = p.send(Method::GET, "/users", Some(&dave), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("frank@acme.example") && page.body.contains("alice@acme.example"));
+    assert!(
+        !page.body.contains("action=\"/users/"),
+        "no management buttons: {}",
+        page.body
+    );
+    for action in ["disable", "remove", "rotate-key"] {
+        let r = p
+            .send(
+                Method::POST,
+                &format!("/users/{frank_id}/{action}"),
+                Some(&dave),
+                Some(form(&[("csrf", &dave_csrf)])),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{action}: {}", r.body);
+        assert!(
+            r.body.contains("role sa-user may not") && r.body.contains("frank@acme.example"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(disabled(&p, "frank@acme.example").await, Some(false));
+    assert_eq!(key_user(&p, &new_key).await.as_deref(), Some("frank@acme.example"));
+
+    // A VA user: no link, no page, no action.
+    let (carol, carol_csrf) = p.login("carol@acme.example").await;
+    let home = p.send(Method::GET, "/", Some(&carol), None).await;
+    assert!(!home.body.contains("href=\"/users\"") && home.body.contains("href=\"/account/key\""));
+    let page = p.send(Method::GET, "/users", Some(&carol), None).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!page.body.contains("frank@acme.example"));
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/users/{dave_id}/disable"),
+            Some(&carol),
+            Some(form(&[("csrf", &carol_csrf)])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(disabled(&p, "dave@acme.example").await, Some(false));
+
+    // Another account's administrator: never sees them, cannot touch them.
+    let (bob, bob_csrf) = p.login("bob@other.example").await;
+    let page = p.send(Method::GET, "/users", Some(&bob), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("acme.example"), "{}", page.body);
+    for action in ["disable", "remove", "rotate-key"] {
+        let r = p
+            .send(
+                Method::POST,
+                &format!("/users/{frank_id}/{action}"),
+                Some(&bob),
+                Some(form(&[("csrf", &bob_csrf)])),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{action}: {}", r.body);
+    }
+    assert_eq!(key_user(&p, &new_key).await.as_deref(), Some("frank@acme.example"));
+
+    // Remove: gone from the list, the key refused; every change is in the event log.
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/users/{frank_id}/remove"),
+            Some(&cookie),
+            with_csrf(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/users")),
+        "{}",
+        r.body
+    );
+    assert_eq!(disabled(&p, "frank@acme.example").await, None);
+    assert_eq!(key_user(&p, &new_key).await, None);
+    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
+    assert!(!page.body.contains("frank@acme.example"));
+    let events = p.send(Method::GET, "/events?action=user.", Some(&cookie), None).await;
+    for action in ["user.disable", "user.enable", "user.rotate_key", "user.remove"] {
+        assert!(events.body.contains(action), "{action} not logged: {}", events.body);
+    }
+}
+
+/// Any user rotates their own API key on the "My API key" page: without the CSRF token nothing
+/// changes; with it the new key is shown once, works against the API, and the old one is refused;
+/// the portal session goes on.
+async fn users_rotate_their_own_key(store: Store) {
+    let p = Portal::on(store).await;
+    let (_, old_key) = add_user(&p, "gina@acme.example", Role::VaUser, Some("EDGE"), Some(PASS)).await;
+    let (cookie, csrf) = p.login("gina@acme.example").await;
+    let page = p.send(Method::GET, "/account/key", Some(&cookie), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Rotate my API key") && !page.body.contains("id=\"new-key\""));
+
+    for body in [String::new(), form(&[("csrf", "forged")])] {
+        let r = p.send(Method::POST, "/account/key", Some(&cookie), Some(body)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    }
+    assert_eq!(key_user(&p, &old_key).await.as_deref(), Some("gina@acme.example"));
+
+    let r = p
+        .send(
+            Method::POST,
+            "/account/key",
+            Some(&cookie),
+            Some(form(&[("csrf", &csrf)])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let new_key = new_key_of(&r.body);
+    assert!(new_key.len() >= 40 && new_key != old_key, "{new_key}");
+    assert_eq!(key_user(&p, &new_key).await.as_deref(), Some("gina@acme.example"));
+    assert_eq!(key_user(&p, &old_key).await, None, "the old key stopped");
+    assert_eq!(api_status(&p, &new_key).await, StatusCode::OK);
+    assert_eq!(api_status(&p, &old_key).await, StatusCode::UNAUTHORIZED);
+    let again = p.send(Method::GET, "/account/key", Some(&cookie), None).await;
+    assert_eq!(again.status, StatusCode::OK, "the session goes on");
+    assert!(!again.body.contains(&new_key), "the key is shown only once");
+    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+    assert_eq!(home.status, StatusCode::OK);
+}
+
+/// A user disabled by another SA administrator is logged out at once: their session's next
+/// request goes to the log-in page, changes nothing, and they cannot log in until enabled again.
+async fn disabling_a_user_ends_their_sessions(store: Store) {
+    let p = Portal::on(store).await;
+    let (erin_id, _) = add_user(&p, "erin@acme.example", Role::SaAdmin, None, Some(PASS)).await;
+    let (erin, erin_csrf) = p.login("erin@acme.example").await;
+    let (alice, alice_csrf) = p.login("alice@acme.example").await;
+    let page = p.send(Method::GET, "/users", Some(&erin), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/users/{erin_id}/disable"),
+            Some(&alice),
+            Some(form(&[("csrf", &alice_csrf)])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for path in ["/", "/users"] {
+        let r = p.send(Method::GET, path, Some(&erin), None).await;
+        assert_eq!(
+            (r.status, r.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/login")),
+            "{path}"
+        );
+    }
+    let page = p.send(Method::GET, "/users", Some(&alice), None).await;
+    assert!(row_of(&page.body, "erin@acme.example").contains("DISABLED"));
+    // A form of the ended session: to the log-in page, nothing done.
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/va/{}/tokens", p.va_id("Acme", "DEFAULT").await),
+            Some(&erin),
+            Some(form(&[("csrf", &erin_csrf), ("description", "after disable")])),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/login"))
+    );
+    assert_eq!(p.token_count().await, 0);
+    let r = p.try_login("erin@acme.example", PASS).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a disabled user cannot log in");
+
+    // Enabled again: a new log-in works; the old session stays ended.
+    let r = p
+        .send(
+            Method::POST,
+            &format!("/users/{erin_id}/enable"),
+            Some(&alice),
+            Some(form(&[("csrf", &alice_csrf)])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = p.send(Method::GET, "/", Some(&erin), None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the old session does not come back");
+    let (erin_again, _) = p.login("erin@acme.example").await;
+    assert_eq!(
+        p.send(Method::GET, "/users", Some(&erin_again), None).await.status,
+        StatusCode::OK
     );
 }
 

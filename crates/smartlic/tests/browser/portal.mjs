@@ -7,6 +7,10 @@
 //       add a webhook on the Webhooks page and remove it;
 //       prints {"instance": bool, "in_use": n, "revoked": bool, "chart_bars": n, "webhook_added": bool,
 //               "webhook_secret_chars": n, "webhook_removed": bool}
+//   node portal.mjs users URL EMAIL PASSWORD_FILE OTHER_EMAIL
+//       log in, open the Users page from the menu, disable OTHER_EMAIL, enable them again, rotate
+//       their API key, then rotate one's own key on the "My API key" page;
+//       prints {"listed": bool, "disabled": bool, "enabled": bool, "key": …, "own_key": …}
 // playwright-core comes from SMARTLIC_PLAYWRIGHT (a directory holding node_modules), Chromium from
 // SMARTLIC_CHROMIUM (default /usr/bin/chromium). Any failure exits non-zero with a message.
 import { createRequire } from "node:module";
@@ -33,8 +37,10 @@ try {
   await page.fill("input[name=email]", email);
   await page.fill("input[name=password]", password);
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click("button[type=submit]")]);
-  await page.getByRole("link", { name: "DEFAULT" }).click();
-  await page.waitForURL(/\/va\//);
+  if (stage !== "users") {
+    await page.getByRole("link", { name: "DEFAULT" }).click();
+    await page.waitForURL(/\/va\//);
+  }
 
   if (stage === "token") {
     await page.fill("input[name=description]", "from the browser test");
@@ -82,6 +88,29 @@ try {
         webhook_removed: webhookRemoved,
       }),
     );
+  } else if (stage === "users") {
+    const [other] = rest;
+    await Promise.all([page.waitForURL((u) => u.pathname === "/users"), page.getByRole("link", { name: "Users" }).click()]);
+    const row = () => page.locator("tr", { hasText: other });
+    const listed = (await row().count()) === 1 && (await row().locator("span.ok").textContent()).trim() === "ENABLED";
+    // Disable (the confirmation is accepted), then enable again: the status cell follows.
+    await row().getByRole("button", { name: "Disable" }).click();
+    await row().locator("span.bad", { hasText: "DISABLED" }).waitFor({ timeout: 10000 });
+    const disabled = (await row().getByRole("button", { name: "Enable" }).count()) === 1;
+    await row().getByRole("button", { name: "Enable" }).click();
+    await row().locator("span.ok", { hasText: "ENABLED" }).waitFor({ timeout: 10000 });
+    const enabled = (await row().getByRole("button", { name: "Disable" }).count()) === 1;
+    // A new key for them, shown once.
+    await row().getByRole("button", { name: "Rotate key" }).click();
+    const key = (await page.locator("#new-key").textContent({ timeout: 10000 })).trim();
+    // One's own key, from the menu.
+    await Promise.all([
+      page.waitForURL((u) => u.pathname === "/account/key"),
+      page.getByRole("link", { name: "My API key" }).click(),
+    ]);
+    await page.getByRole("button", { name: "Rotate my API key" }).click();
+    const ownKey = (await page.locator("#new-key").textContent({ timeout: 10000 })).trim();
+    console.log(JSON.stringify({ listed, disabled, enabled, key, own_key: ownKey }));
   } else {
     throw new Error(`unknown stage ${stage}`);
   }
