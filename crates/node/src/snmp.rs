@@ -147,7 +147,7 @@ pub fn trap_kind(condition: &Condition, set: bool) -> TrapKind {
         ),
         Condition::ManagerConnectionFailed => (
             1352,
-            "starSmartLicenseCSSMConnectionFail",
+            "starSmartLicenseCSSMConntectionFail",
             "starSmartLicenseCSSMConnectionFailClear",
             TrapState::ConnectionFailed,
             TrapState::ConnectionRestored,

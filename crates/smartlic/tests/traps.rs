@@ -212,7 +212,7 @@ fn mib_passes_smilint_and_loads_in_net_snmp() {
         ("starSmartLicenseServiceOOC", ".1.3.6.1.4.1.8164.2.1349"),
         ("starSmartLicenseEvalMode", ".1.3.6.1.4.1.8164.2.1350"),
         ("starSmartLicenseEvalModeExpire", ".1.3.6.1.4.1.8164.2.1351"),
-        ("starSmartLicenseCSSMConnectionFail", ".1.3.6.1.4.1.8164.2.1352"),
+        ("starSmartLicenseCSSMConntectionFail", ".1.3.6.1.4.1.8164.2.1352"),
         ("starSmartLicenseServiceEvalExpiry", ".1.3.6.1.4.1.8164.2.1353"),
         ("starSmartLicenseServiceOOClear", ".1.3.6.1.4.1.8164.90.0.1349"),
         ("starSmartLicenseEvalModeClear", ".1.3.6.1.4.1.8164.90.0.1350"),
@@ -321,7 +321,7 @@ fn traps_reach_snmptrapd_by_name_through_evaluation_ooc_and_clear() {
     w.kill("manager");
     let (_, ok) = cli(&node, &["license smart renew auth"]);
     assert!(!ok, "renewal with the manager down must fail");
-    let line = trapd.wait("starSmartLicenseCSSMConnectionFail");
+    let line = trapd.wait("starSmartLicenseCSSMConntectionFail");
     check(&line, "product(1)", None, "regid.", "connectionFailed(7)");
     for name in [
         "starSmartLicenseEvalMode",
@@ -330,7 +330,7 @@ fn traps_reach_snmptrapd_by_name_through_evaluation_ooc_and_clear() {
         "starSmartLicenseEvalModeExpireClear",
         "starSmartLicenseServiceOOC",
         "starSmartLicenseServiceOOClear",
-        "starSmartLicenseCSSMConnectionFail",
+        "starSmartLicenseCSSMConntectionFail",
     ] {
         assert_eq!(
             trapd.named(name).len(),
