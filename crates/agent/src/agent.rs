@@ -18,6 +18,7 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use smartlic_clock::SharedClock;
+use smartlic_protocol::envelope::Message;
 use smartlic_protocol::time::{ID_RENEW_AFTER, format_cisco};
 use smartlic_protocol::trust::{CertSummary, verify_signer};
 use smartlic_protocol::wire::{
@@ -256,7 +257,8 @@ fn retry_delay(step: u32, e: &TransportError) -> Duration {
 impl SmartAgent {
     /// Opens the agent's state in `cfg.dir` (creating it) and applies it once.
     pub fn open(cfg: AgentConfig) -> Result<SmartAgent, AgentError> {
-        let store = StateStore::open(&cfg.dir)?;
+        // The MAC keys are bound to the serial number: a state copied from another product fails.
+        let mut store = StateStore::open(&cfg.dir, &cfg.udi.sn)?;
         let now = cfg.clock.now();
         let eval_secs = i64::from(cfg.catalog.evaluation_days) * smartlic_protocol::time::DAY;
         let state = match store.load(now, eval_secs)? {
@@ -536,10 +538,23 @@ impl SmartAgent {
     }
 
     /// `crypto pki trustpool import file PATH`: returns how many certificates were added.
-    pub fn import_trust(&self, file: &Path) -> Result<usize, AgentError> {
+    ///
+    /// The file is read first, with no lock held, bounded in size and time (a FIFO, a device or a
+    /// file over 1 MiB is refused at once), then checked (CA certificates only), and only then is
+    /// the pool locked to add them.
+    pub async fn import_trust(&self, file: &Path) -> Result<usize, AgentError> {
+        let bytes = crate::trustpool::read_import(
+            file,
+            crate::trustpool::MAX_IMPORT_BYTES,
+            crate::trustpool::IMPORT_TIMEOUT,
+        )
+        .await?;
+        let certs = crate::trustpool::parse_ca_certificates(file, &bytes)?;
         self.with_core(|_, core| {
-            let n = core.trust.import_file(file)?;
-            core.callhome = None;
+            let n = core.trust.add(certs)?;
+            if n > 0 {
+                core.callhome = None;
+            }
             Ok(n)
         })
     }
@@ -563,7 +578,7 @@ impl SmartAgent {
         Ok(c)
     }
 
-    async fn exchange<B: Serialize, R: DeserializeOwned>(
+    async fn exchange<B: Serialize + Message, R: DeserializeOwned + Message>(
         &self,
         callhome: &CallHome,
         anchors: &[Vec<u8>],

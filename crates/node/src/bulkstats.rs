@@ -958,5 +958,106 @@ mod tests {
         fn percent_soup_never_panics(s in "[%a-z_ ]{0,80}") {
             let _ = parse_format(&s);
         }
+
+        /// Any bytes (as the CLI decodes them): accepted formats obey every limit and round-trip
+        /// through their written form; refused ones are refused for the first rule they break.
+        #[test]
+        fn any_bytes_round_trip_or_are_refused_for_a_reason(bytes in format_bytes()) {
+            let s = String::from_utf8_lossy(&bytes).into_owned();
+            let chars: Vec<char> = s.chars().collect();
+            let control = chars.iter().position(|c| c.is_control() && *c != '\t');
+            match parse_format(&s) {
+                Ok(tokens) => {
+                    prop_assert!(!chars.is_empty() && chars.len() <= MAX_FORMAT_LEN && control.is_none());
+                    prop_assert!(!tokens.is_empty());
+                    let vars = tokens.iter().filter(|t| matches!(t, Token::Var(_))).count();
+                    prop_assert!(vars <= MAX_VARIABLES);
+                    // Text is merged: never empty, never two pieces in a row.
+                    prop_assert!(tokens.iter().all(|t| !matches!(t, Token::Text(x) if x.is_empty())));
+                    prop_assert!(tokens.windows(2).all(|w| !matches!(w, [Token::Text(_), Token::Text(_)])));
+                    prop_assert_eq!(parse_format(&unparse(&tokens)), Ok(tokens.clone()));
+                    let smp = sample(0, 0);
+                    let _ = render_row(&tokens, &smp, &smp.rows[0]);
+                }
+                Err(FormatError::Empty) => prop_assert!(chars.is_empty()),
+                Err(FormatError::TooLong { len }) => prop_assert!(len == chars.len() && len > MAX_FORMAT_LEN),
+                Err(FormatError::Control { pos }) => {
+                    prop_assert!(chars.len() <= MAX_FORMAT_LEN);
+                    prop_assert_eq!(Some(pos - 1), control);
+                }
+                Err(FormatError::Unknown { name, pos }) => {
+                    prop_assert!(control.is_none() && Variable::from_name(&name).is_none());
+                    prop_assert_eq!(chars.get(pos - 1), Some(&'%'));
+                }
+                Err(FormatError::Unterminated { pos }) => {
+                    prop_assert!(control.is_none());
+                    prop_assert_eq!(chars.get(pos - 1), Some(&'%'));
+                    prop_assert!(!chars[pos..].contains(&'%'));
+                }
+                Err(FormatError::TooManyVariables { count }) => prop_assert!(count > MAX_VARIABLES),
+            }
+        }
+
+        /// Formats written from known variables, `%%` and plain text are always accepted, with
+        /// one variable token per `%name%`.
+        #[test]
+        fn formats_built_from_the_variables_are_accepted(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    "[^%\\p{Cc}]{1,12}",
+                    Just("%%".to_string()),
+                    proptest::sample::select(VARIABLES.iter().map(|(_, n, _)| format!("%{n}%")).collect::<Vec<_>>()),
+                ],
+                1..MAX_VARIABLES,
+            )
+        ) {
+            let format: String = pieces.concat();
+            prop_assume!(format.chars().count() <= MAX_FORMAT_LEN);
+            let tokens = parse_format(&format);
+            prop_assert!(tokens.is_ok(), "{format:?}: {tokens:?}");
+            let vars = pieces.iter().filter(|p| p.len() > 2 && p.starts_with('%') && p.ends_with('%')).count();
+            let got = tokens.map(|t| t.iter().filter(|t| matches!(t, Token::Var(_))).count()).unwrap_or(0);
+            prop_assert_eq!(got, vars);
+        }
+    }
+
+    /// Bytes of formats: any byte, more often `%`, letters of variable names and whole names.
+    fn format_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let names: Vec<Vec<u8>> = VARIABLES.iter().map(|(_, n, _)| n.as_bytes().to_vec()).collect();
+        proptest::collection::vec(
+            prop_oneof![
+                3 => any::<u8>().prop_map(|b| vec![b]),
+                3 => proptest::sample::select(b"%%%_ \t\nabcdehilmnoprstuy".to_vec()).prop_map(|b| vec![b]),
+                2 => proptest::sample::select(names),
+            ],
+            0..120,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    /// The written form of parsed tokens: `%%` for a percent sign, `%name%` for a variable.
+    fn unparse(tokens: &[Token]) -> String {
+        tokens
+            .iter()
+            .map(|t| match t {
+                Token::Text(s) => s.replace('%', "%%"),
+                Token::Var(v) => VARIABLES
+                    .iter()
+                    .find(|(x, _, _)| x == v)
+                    .map(|(_, n, _)| format!("%{n}%"))
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_formats_of_any_bytes_are_refused_by_length() {
+        let s = "%".repeat(MAX_FORMAT_LEN + 1);
+        assert_eq!(
+            parse_format(&s),
+            Err(FormatError::TooLong {
+                len: MAX_FORMAT_LEN + 1
+            })
+        );
     }
 }

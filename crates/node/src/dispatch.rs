@@ -103,7 +103,10 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
         }
         CommandId::CryptoPkiTrustpoolImport => {
             let path = p.arg("path").unwrap_or_default();
-            let n = agent.import_trust(std::path::Path::new(path)).map_err(agent_err)?;
+            let n = agent
+                .import_trust(std::path::Path::new(path))
+                .await
+                .map_err(agent_err)?;
             Ok(format!("{n} certificate(s) added to the trust pool\n"))
         }
         CommandId::CallsConnect => {

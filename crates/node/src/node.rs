@@ -3,7 +3,7 @@
 
 use crate::cli::{Grammar, Mode};
 use crate::config::{ConfigError, NodeConfig};
-use crate::protocol::{MAX_LINE, Reply, Request};
+use crate::protocol::{LineRead, MAX_LINE, Reply, Request, read_line};
 use smartlic_agent::admission::Session;
 use smartlic_agent::{AgentConfig, AgentError, SmartAgent};
 use smartlic_clock::SharedClock;
@@ -11,7 +11,7 @@ use smartlic_protocol::Catalog;
 use smartlic_protocol::wire::Udi;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 /// How to start a node.
@@ -67,29 +67,40 @@ pub struct Node {
     pub(crate) services: Arc<crate::services::Services>,
 }
 
+/// The product's serial number: `--serial`, else the one kept in `DIR/serial`, else a new one.
+/// It is kept in `DIR/serial` either way: the agent's state is bound to it, so a later start
+/// without `--serial` must find the same one.
 fn serial_for(dir: &Path, given: Option<String>) -> Result<String, NodeError> {
     let path = dir.join("serial");
+    let kept = std::fs::read_to_string(&path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let write = |s: &str| {
+        smartlic_agent::state::write_atomic(&path, s.as_bytes(), Some(0o644)).map_err(|e| NodeError::Io {
+            context: format!("writing {}", path.display()),
+            source: e,
+        })
+    };
     if let Some(s) = given {
         if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(NodeError::Invalid(format!(
                 "serial number must be 1 to 64 letters, digits or '-', not {s:?}"
             )));
         }
+        if kept.as_deref() != Some(s.as_str()) {
+            write(&s)?;
+        }
         return Ok(s);
     }
-    if let Ok(s) = std::fs::read_to_string(&path)
-        && !s.trim().is_empty()
-    {
-        return Ok(s.trim().to_string());
+    if let Some(s) = kept {
+        return Ok(s);
     }
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
     let s: String = std::iter::once("FLM".to_string())
         .chain((0..8).map(|_| (ALPHABET[rand_index(ALPHABET.len())] as char).to_string()))
         .collect();
-    smartlic_agent::state::write_atomic(&path, s.as_bytes(), Some(0o644)).map_err(|e| NodeError::Io {
-        context: format!("writing {}", path.display()),
-        source: e,
-    })?;
+    write(&s)?;
     Ok(s)
 }
 
@@ -244,32 +255,26 @@ impl Node {
         let (read, mut write) = stream.into_split();
         let mut reader = BufReader::new(read);
         let mut mode = Mode::Exec;
-        let mut line = String::new();
         loop {
-            line.clear();
-            // Bound the line length: read at most MAX_LINE + 1 bytes.
-            let n = match (&mut reader).take(MAX_LINE as u64 + 1).read_line(&mut line).await {
-                Ok(n) => n,
-                Err(_) => return,
-            };
-            if n == 0 {
-                return;
-            }
-            let reply = if line.len() > MAX_LINE {
-                Reply {
-                    output: "Failure: command line too long\n".into(),
-                    ok: false,
-                    ..Reply::default()
-                }
-            } else {
-                match serde_json::from_str::<Request>(&line) {
+            // At most MAX_LINE bytes are kept; a longer line is read to its newline and dropped
+            // whole, so no piece of it runs as a request, and the session goes on.
+            let reply = match read_line(&mut reader, MAX_LINE).await {
+                Ok(LineRead::Line(line)) => match serde_json::from_slice::<Request>(&line) {
                     Ok(req) => self.handle(&mut mode, req).await,
                     Err(e) => Reply {
                         output: format!("Failure: malformed request: {e}\n"),
                         ok: false,
+                        prompt: mode.prompt(&self.hostname),
                         ..Reply::default()
                     },
-                }
+                },
+                Ok(LineRead::TooLong) => Reply {
+                    output: format!("Failure: command line too long (over {MAX_LINE} bytes); it was ignored\n"),
+                    ok: false,
+                    prompt: mode.prompt(&self.hostname),
+                    ..Reply::default()
+                },
+                Ok(LineRead::Eof) | Err(_) => return,
             };
             let mut text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
             text.push('\n');
@@ -358,4 +363,73 @@ async fn shutdown_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smartlic_clock::FixedClock;
+    use std::time::Duration;
+    use tokio::io::AsyncBufReadExt;
+
+    async fn reply(reader: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> Reply {
+        let mut line = String::new();
+        match tokio::time::timeout(Duration::from_secs(20), reader.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            other => panic!("no reply: {other:?}"),
+        }
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    #[tokio::test]
+    async fn the_tail_of_an_over_long_line_never_runs() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let node = Node::open(NodeOptions {
+            dir: dir.path().to_path_buf(),
+            hostname: "asr1".into(),
+            platform: "ASR5500".into(),
+            serial: Some("FLM12345678".into()),
+            clock: Arc::new(FixedClock::new(1_798_761_600)),
+            catalog: Catalog::staros(),
+            metrics_listen: None,
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (client, server) = UnixStream::pair().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(node.clone().serve_connection(server));
+        let (read, mut write) = client.into_split();
+        let mut read = BufReader::new(read);
+        // Padding past the limit, then a request that must not run: before the fix, the bytes
+        // after the first MAX_LINE + 1 were read as the next request and entered Config mode.
+        let mut bytes = vec![b' '; MAX_LINE + 100];
+        bytes.extend_from_slice(br#"{"op":"exec","line":"configure"}"#);
+        bytes.push(b'\n');
+        bytes.extend_from_slice(b"{\"op\":\"prompt\"}\n");
+        write.write_all(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
+        let first = reply(&mut read).await;
+        assert!(
+            !first.ok && first.output.starts_with("Failure: command line too long"),
+            "{first:?}"
+        );
+        let second = reply(&mut read).await;
+        assert!(second.ok && second.output.is_empty(), "{second:?}");
+        assert_eq!(second.prompt, "[local]asr1#", "the session is still in Exec mode");
+        // A line of exactly MAX_LINE bytes is still a request.
+        let mut exact = br#"{"op":"exec","line":"show license udi"}"#.to_vec();
+        exact.resize(MAX_LINE, b' ');
+        exact.push(b'\n');
+        write.write_all(&exact).await.unwrap_or_else(|e| panic!("{e}"));
+        let third = reply(&mut read).await;
+        assert!(third.ok && third.output.contains("SN:FLM12345678"), "{third:?}");
+        // Bytes that are not UTF-8: a malformed request, and the session goes on.
+        write
+            .write_all(b"\xff\xfe\n{\"op\":\"prompt\"}\n")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fourth = reply(&mut read).await;
+        assert!(
+            !fourth.ok && fourth.output.starts_with("Failure: malformed request"),
+            "{fourth:?}"
+        );
+        assert!(reply(&mut read).await.ok);
+    }
 }

@@ -855,3 +855,187 @@ proptest! {
         }
     }
 }
+
+// ----- arbitrary bytes: what a client can send over cli.sock -----
+
+fn any_mode() -> impl Strategy<Value = Mode> {
+    prop_oneof![
+        Just(Mode::Exec),
+        Just(Mode::Config),
+        Just(Mode::Bulkstats),
+        Just(Mode::BulkstatsFile(1)),
+    ]
+}
+
+/// Any bytes, with more of those the lexer and the grammar treat specially.
+fn cli_bytes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![
+            4 => any::<u8>(),
+            3 => proptest::sample::select(b" \t\"\\|?#!%-0123456789.".to_vec()),
+            2 => proptest::sample::select(b"showlicensegrepmoredoconfigureexit".to_vec()),
+        ],
+        0..200,
+    )
+}
+
+/// The line typed for `text` as one word: in double quotes, `"` and `\` escaped.
+fn quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Lines made of real command words, arguments and pipes.
+fn command_like_words() -> impl Strategy<Value = Vec<&'static str>> {
+    proptest::collection::vec(
+        proptest::sample::select(vec![
+            "show",
+            "sh",
+            "license",
+            "lic",
+            "status",
+            "stat",
+            "statistics",
+            "eval-period",
+            "summary",
+            "all",
+            "enforcement",
+            "policy",
+            "allowed",
+            "blocked",
+            "feature",
+            "service",
+            "udi",
+            "calls",
+            "connect",
+            "disconnect",
+            "pgw",
+            "sa",
+            "mme",
+            "10",
+            "007",
+            "|",
+            "grep",
+            "-i",
+            "-v",
+            "more",
+            "pattern",
+            "configure",
+            "end",
+            "exit",
+            "do",
+            "snmp",
+            "target",
+            "nms",
+            "192.0.2.1",
+            "port",
+            "1162",
+            "community",
+            "public",
+            "no",
+            "ASR5K-00-EG01RS",
+            "bulkstats",
+            "mode",
+            "file",
+            "1",
+            "smartlic",
+            "schema",
+            "format",
+            "crypto",
+            "pki",
+            "trustpool",
+            "import",
+            "/tmp/ca.pem",
+        ]),
+        0..9,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// Whatever bytes arrive (decoded as the node decodes them), the engine answers: a command, an
+    /// empty line, help, or an `Invalid command` error whose caret lies within the line.
+    #[test]
+    fn any_bytes_are_a_command_or_a_clean_error(bytes in cli_bytes(), mode in any_mode()) {
+        let line = String::from_utf8_lossy(&bytes);
+        let columns = line.chars().count();
+        for result in [cli().interpret(mode, &line).map(|_| ()), cli().parse(mode, &line).map(|_| ())] {
+            if let Err(e) = result {
+                prop_assert!(e.to_string().starts_with("Invalid command"), "{e}");
+                prop_assert!(e.column() <= columns, "{e} at {} of {columns}", e.column());
+                prop_assert!(e.render(&line).contains("Invalid command"));
+            }
+        }
+        let _ = cli().help(mode, &line);
+        let c = cli().complete(mode, &line);
+        prop_assert!(c.start <= line.len() && line.is_char_boundary(c.start));
+    }
+
+    /// Quoting round-trips: any texts, each quoted, lex back to exactly those words.
+    #[test]
+    fn quoted_words_lex_back_to_themselves(words in proptest::collection::vec(any::<String>(), 0..6)) {
+        let line = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
+        let lexed = super::lexer::lex(&line, false);
+        prop_assert!(lexed.is_ok(), "{line:?}: {lexed:?}");
+        let texts: Vec<String> = lexed
+            .map(|l| {
+                l.lexemes
+                    .into_iter()
+                    .filter_map(|x| match x {
+                        super::lexer::Lexeme::Word(w) => Some(w.text),
+                        super::lexer::Lexeme::Pipe { .. } => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        prop_assert_eq!(texts, words);
+    }
+
+    /// A quoted STRING parameter carries any text, unchanged, to the command (a bulkstats format
+    /// is then checked by its own parser).
+    #[test]
+    fn a_quoted_format_reaches_the_command_unchanged(format in any::<String>(), name in "[a-z][a-z0-9_]{0,8}") {
+        let line = format!("smartlic schema {name} format {}", quote(&format));
+        let parsed = cli().parse(Mode::BulkstatsFile(1), &line);
+        prop_assert!(matches!(parsed, Ok(Some(_))), "{line:?}: {parsed:?}");
+        if let Ok(Some(p)) = parsed {
+            prop_assert_eq!(p.id, CommandId::SmartlicSchema);
+            prop_assert_eq!(p.arg("format"), Some(format.as_str()));
+            prop_assert_eq!(p.arg("name"), Some(name.as_str()));
+        }
+    }
+
+    /// Accepting or refusing a line does not depend on how much blank space separates its words,
+    /// and an accepted line means the same either way.
+    #[test]
+    fn spacing_does_not_change_the_meaning(
+        words in command_like_words(),
+        gaps in proptest::collection::vec("[ \t]{1,3}", 10),
+        lead in "[ \t]{0,2}",
+        trail in "[ \t]{0,2}",
+        mode in any_mode(),
+    ) {
+        let plain = words.join(" ");
+        let mut spaced = lead;
+        for (i, w) in words.iter().enumerate() {
+            if i > 0 {
+                spaced.push_str(&gaps[i % gaps.len()]);
+            }
+            spaced.push_str(w);
+        }
+        spaced.push_str(&trail);
+        match (cli().parse(mode, &plain), cli().parse(mode, &spaced)) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "{plain:?} → {a:?} but {spaced:?} → {b:?}"),
+        }
+    }
+}
