@@ -9,7 +9,10 @@
 use crate::admission::{Admission, CallPolicy, UNLIMITED};
 use crate::events::{Condition, LicenseEvent, diff};
 use crate::licensing::Licensing;
-use crate::state::{Attempt, Loaded, PersistedState, Registered, Registration, ServiceStats, StateError, StateStore};
+use crate::state::{
+    Attempt, InstalledKey, KeyHistoryEntry, Loaded, PersistedState, Registered, Registration, ServiceStats, StateError,
+    StateStore,
+};
 use crate::transport::{CallHome, TransportError};
 use crate::trustpool::{TrustPool, TrustPoolError};
 use base64::Engine;
@@ -19,6 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use smartlic_clock::SharedClock;
 use smartlic_protocol::envelope::Message;
+use smartlic_protocol::legacy::LegacyKey;
 use smartlic_protocol::time::{ID_RENEW_AFTER, format_cisco};
 use smartlic_protocol::trust::{CertSummary, verify_signer};
 use smartlic_protocol::wire::{
@@ -57,6 +61,40 @@ pub struct AgentConfig {
     pub hostname: String,
     /// The product's `regid…` software tag.
     pub software_tag: String,
+    /// The StarOS release whose rules apply.
+    pub release: Release,
+}
+
+/// The StarOS release whose licensing rules the product follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Release {
+    /// 21.3: Smart Licensing for the counting services only; on/off features follow the legacy
+    /// key (mixed mode).
+    R21_3,
+    /// 21.6: Smart Licensing for the counting services and the on/off features.
+    #[default]
+    R21_6,
+}
+
+impl Release {
+    /// `21.3` or `21.6`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Release::R21_3 => "21.3",
+            Release::R21_6 => "21.6",
+        }
+    }
+}
+
+impl std::str::FromStr for Release {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Release, String> {
+        match s.trim() {
+            "21.3" => Ok(Release::R21_3),
+            "21.6" => Ok(Release::R21_6),
+            other => Err(format!("release must be 21.3 or 21.6, not {other:?}")),
+        }
+    }
 }
 
 /// Failures of agent operations, worded for the operator.
@@ -270,7 +308,7 @@ impl SmartAgent {
         };
         let trust = TrustPool::load(&cfg.dir)?;
         let services = cfg.catalog.service.len();
-        let lic = Licensing::new(state.clone(), cfg.catalog.clone());
+        let lic = Licensing::new(state.clone(), cfg.catalog.clone()).with_mixed_mode(cfg.release == Release::R21_3);
         let initial = lic.policies(now);
         let admission = Admission::new(services, CallPolicy::Allow { limit: UNLIMITED });
         for (i, p) in initial.iter().enumerate() {
@@ -348,7 +386,9 @@ impl SmartAgent {
 
     fn in_use(&self, core: &Core) -> bool {
         let a = &self.inner.admission;
-        (0..a.len()).any(|i| a.gate(i).is_some_and(|g| g.count() > 0)) || !core.lic.state.features.is_empty()
+        // Features that follow the legacy key are not Smart Licensing's to count.
+        (0..a.len()).any(|i| a.gate(i).is_some_and(|g| g.count() > 0))
+            || (!core.lic.state.features.is_empty() && !core.lic.mixed_mode())
     }
 
     fn stats_mut<'c>(core: &'c mut Core, mode: &str, service: &str) -> &'c mut ServiceStats {
@@ -531,9 +571,61 @@ impl SmartAgent {
     /// `feature SKU` / `no feature SKU`.
     pub fn set_feature(&self, sku: &str, on: bool) -> Result<bool, AgentError> {
         self.with_core(|a, core| {
-            let changed = core.lic.set_feature(sku, on).map_err(AgentError::Invalid)?;
+            let changed = core.lic.set_feature(a.now(), sku, on).map_err(AgentError::Invalid)?;
             a.settle(core)?;
             Ok(changed)
+        })
+    }
+
+    /// `license key "KEY"`: installs a legacy licence key after checking that a manager of the
+    /// trust pool signed it, that it is this chassis' (serial and platform) and that it has not
+    /// expired; a refused key changes nothing. Replaces an installed key.
+    pub fn install_legacy_key(&self, text: &str) -> Result<LegacyKey, AgentError> {
+        self.with_core(|a, core| {
+            let key =
+                LegacyKey::verify(text, core.trust.certificates()).map_err(|e| AgentError::Invalid(e.to_string()))?;
+            let udi = &a.inner.cfg.udi;
+            if key.serial != udi.sn {
+                return Err(AgentError::Invalid(format!(
+                    "the licence key is for chassis serial {}, not this chassis ({})",
+                    key.serial, udi.sn
+                )));
+            }
+            if !key.platform.eq_ignore_ascii_case(&udi.pid) {
+                return Err(AgentError::Invalid(format!(
+                    "the licence key is for platform {}, not this {}",
+                    key.platform, udi.pid
+                )));
+            }
+            let now = a.now();
+            if key.expired(now) {
+                return Err(AgentError::Invalid(format!(
+                    "the licence key expired on {}",
+                    smartlic_protocol::time::format_date(key.expires_at.unwrap_or(now))
+                )));
+            }
+            let replaced = core.lic.state.legacy_key.take();
+            let action = if replaced.is_some() { "replaced" } else { "installed" };
+            core.lic.state.legacy_key = Some(InstalledKey {
+                text: text.trim().to_string(),
+                key: key.clone(),
+                installed_at: now,
+            });
+            push_key_history(&mut core.lic.state, now, action, &key);
+            a.settle(core)?;
+            Ok(key)
+        })
+    }
+
+    /// `no license key`: removes the legacy key; false if none was installed.
+    pub fn remove_legacy_key(&self) -> Result<bool, AgentError> {
+        self.with_core(|a, core| {
+            let Some(old) = core.lic.state.legacy_key.take() else {
+                return Ok(false);
+            };
+            push_key_history(&mut core.lic.state, a.now(), "removed", &old.key);
+            a.settle(core)?;
+            Ok(true)
         })
     }
 
@@ -1030,6 +1122,30 @@ impl SmartAgent {
 
 fn smartlic_protocol_mode(l: &Licensing) -> &'static str {
     l.mode()
+}
+
+/// Records a legacy key event in the state's bounded history.
+fn push_key_history(state: &mut crate::state::PersistedState, at: i64, action: &str, key: &LegacyKey) {
+    if state.legacy_history.len() >= crate::state::LEGACY_HISTORY {
+        state.legacy_history.remove(0);
+    }
+    state.legacy_history.push(KeyHistoryEntry {
+        at,
+        action: action.to_string(),
+        key_id: key.id.clone(),
+        detail: legacy_key_summary(key),
+    });
+}
+
+/// What a legacy key licenses, in one line: `sgw 20000 sessions, ASR5K-00-GN01REC, expires …`.
+pub fn legacy_key_summary(key: &LegacyKey) -> String {
+    let mut parts: Vec<String> = key.sessions.iter().map(|(s, n)| format!("{s} {n} sessions")).collect();
+    parts.extend(key.features.iter().cloned());
+    parts.push(match key.expires_at {
+        Some(e) => format!("expires {}", smartlic_protocol::time::format_date(e)),
+        None => "never expires".to_string(),
+    });
+    parts.join(", ")
 }
 
 /// Formats an optional time like IOS (`None` when absent).

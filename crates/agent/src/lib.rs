@@ -19,4 +19,4 @@ pub mod state;
 pub mod transport;
 pub mod trustpool;
 
-pub use agent::{AgentConfig, AgentError, SmartAgent, Snapshot};
+pub use agent::{AgentConfig, AgentError, Release, SmartAgent, Snapshot};

@@ -21,12 +21,45 @@ pub struct Licensing {
     /// The state (public so views can read it).
     pub state: PersistedState,
     catalog: Catalog,
+    /// Release 21.3: with Smart Licensing enabled, on/off features follow the legacy key and are
+    /// never reported (the mixed mode of the seed).
+    mixed_mode: bool,
 }
 
 impl Licensing {
-    /// Wraps a state.
+    /// Wraps a state (release 21.6 rules).
     pub fn new(state: PersistedState, catalog: Catalog) -> Licensing {
-        Licensing { state, catalog }
+        Licensing {
+            state,
+            catalog,
+            mixed_mode: false,
+        }
+    }
+
+    /// The same rules in release 21.3's mixed mode (`on`) or 21.6's.
+    pub fn with_mixed_mode(mut self, on: bool) -> Licensing {
+        self.mixed_mode = on;
+        self
+    }
+
+    /// Whether the 21.3 mixed mode applies.
+    pub fn mixed_mode(&self) -> bool {
+        self.mixed_mode
+    }
+
+    /// The installed legacy key, if it is still valid at `now`.
+    pub fn legacy_key(&self, now: i64) -> Option<&smartlic_protocol::legacy::LegacyKey> {
+        self.state
+            .legacy_key
+            .as_ref()
+            .map(|k| &k.key)
+            .filter(|k| !k.expired(now))
+    }
+
+    /// Whether on/off features follow the legacy key rather than Smart Licensing: always when
+    /// Smart Licensing is off, and in the 21.3 mixed mode.
+    pub fn features_follow_legacy(&self) -> bool {
+        !self.state.enabled || self.mixed_mode
     }
 
     /// The catalog.
@@ -132,7 +165,15 @@ impl Licensing {
     pub fn policies(&self, now: i64) -> Vec<CallPolicy> {
         let services = &self.catalog.service;
         if !self.state.enabled {
-            return vec![CallPolicy::Allow { limit: UNLIMITED }; services.len()];
+            // Turning Smart Licensing off never lifts a limit: the legacy key's sessions, or none.
+            let key = self.legacy_key(now);
+            return services
+                .iter()
+                .map(|s| match key.map(|k| k.sessions_for(&s.service)) {
+                    Some(n) if n > 0 => CallPolicy::Allow { limit: n },
+                    _ => CallPolicy::Block,
+                })
+                .collect();
         }
         if self.registered().is_some() && self.authorization_expired(now) {
             return vec![CallPolicy::Block; services.len()];
@@ -257,10 +298,12 @@ impl Licensing {
                 count: self.catalog.licenses_for_sessions(*p),
             })
             .collect();
-        out.extend(self.state.features.iter().map(|sku| Usage {
-            sku: sku.clone(),
-            count: 1,
-        }));
+        if !self.mixed_mode {
+            out.extend(self.state.features.iter().map(|sku| Usage {
+                sku: sku.clone(),
+                count: 1,
+            }));
+        }
         out
     }
 
@@ -280,8 +323,10 @@ impl Licensing {
         true
     }
 
-    /// Turns an on/off feature on or off. Unknown or counting SKUs are refused.
-    pub fn set_feature(&mut self, sku: &str, on: bool) -> Result<bool, String> {
+    /// Turns an on/off feature on or off. Unknown or counting SKUs are refused, and so is turning
+    /// on a feature that follows the legacy key (Smart Licensing off, or the 21.3 mixed mode)
+    /// when the key does not license it.
+    pub fn set_feature(&mut self, now: i64, sku: &str, on: bool) -> Result<bool, String> {
         let canonical = match self.catalog.entitlement(sku) {
             Some(Entitlement::Feature(f)) => f.sku.clone(),
             Some(Entitlement::Service(s)) => {
@@ -292,6 +337,25 @@ impl Licensing {
             }
             None => return Err(format!("unknown feature {sku}")),
         };
+        if on && self.features_follow_legacy() && !self.state.features.contains(&canonical) {
+            let why = if self.state.enabled {
+                "in release 21.3 on/off features follow the legacy licence key"
+            } else {
+                "with Smart Licensing disabled on/off features follow the legacy licence key"
+            };
+            match &self.state.legacy_key {
+                None => return Err(format!("{canonical} is not licensed: {why}, and none is installed")),
+                Some(k) if k.key.expired(now) => {
+                    return Err(format!("{canonical} is not licensed: {why}, and it has expired"));
+                }
+                Some(k) if !k.key.has_feature(&canonical) => {
+                    return Err(format!(
+                        "{canonical} is not licensed: {why}, and it does not include it"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         let changed = if on {
             self.state.features.insert(canonical.clone())
         } else {
@@ -400,6 +464,65 @@ mod tests {
         l
     }
 
+    fn with_key(l: &mut Licensing, expires_at: Option<i64>) {
+        l.state.legacy_key = Some(crate::state::InstalledKey {
+            text: "LK1.test".into(),
+            key: smartlic_protocol::legacy::LegacyKey {
+                id: "k".into(),
+                serial: "SN".into(),
+                platform: "ASR5500".into(),
+                sessions: [("sgw".to_string(), 20_000u64)].into_iter().collect(),
+                features: vec!["ASR5K-00-GN01REC".into()],
+                expires_at,
+                issued_at: 0,
+            },
+            installed_at: 0,
+        });
+    }
+
+    #[test]
+    fn smart_licensing_off_follows_the_legacy_key_and_never_lifts_a_limit() {
+        let mut l = Licensing::new(PersistedState::default(), Catalog::staros());
+        let sgw = Catalog::staros().service_index("sgw").unwrap();
+        // No key: every service blocked, no feature.
+        assert!(l.policies(0).iter().all(|p| *p == CallPolicy::Block));
+        assert!(l.set_feature(0, "ASR5K-00-GN01REC", true).is_err());
+        // A key: its sessions, its features, nothing else.
+        with_key(&mut l, Some(100 * DAY));
+        let p = l.policies(0);
+        assert_eq!(p[sgw], CallPolicy::Allow { limit: 20_000 });
+        assert_eq!(p.iter().filter(|p| **p == CallPolicy::Block).count(), p.len() - 1);
+        assert!(l.set_feature(0, "ASR5K-00-GN01REC", true).unwrap());
+        let e = l.set_feature(0, "ASR5K-00-EG01RS", true).unwrap_err();
+        assert!(e.contains("does not include it"), "{e}");
+        // Expired: nothing again (a feature already on stays configured; turning one on fails).
+        assert!(l.policies(100 * DAY).iter().all(|p| *p == CallPolicy::Block));
+        l.set_feature(0, "ASR5K-00-GN01REC", false).unwrap();
+        assert!(
+            l.set_feature(100 * DAY, "ASR5K-00-GN01REC", true)
+                .unwrap_err()
+                .contains("expired")
+        );
+        // Smart Licensing on (21.6): the key plays no part.
+        l.set_enabled(0, false, true);
+        assert!(l.set_feature(100 * DAY, "ASR5K-00-EG01RS", true).unwrap());
+    }
+
+    #[test]
+    fn release_21_3_features_follow_the_key_and_are_not_reported() {
+        let mut l = lic().with_mixed_mode(true);
+        assert!(l.set_feature(0, "ASR5K-00-GN01REC", true).unwrap_err().contains("21.3"));
+        with_key(&mut l, None);
+        assert!(l.set_feature(0, "ASR5K-00-GN01REC", true).unwrap());
+        let mut peaks = vec![0; Catalog::staros().service.len()];
+        peaks[0] = 15_000;
+        let usage = l.usage(&peaks);
+        assert_eq!(usage.len(), 1, "{usage:?}");
+        assert_eq!(usage[0].count, 2);
+        // The counting services still follow Smart Licensing (evaluation: 10,000 each).
+        assert!(l.policies(0).iter().all(|p| *p == CallPolicy::Allow { limit: 10_000 }));
+    }
+
     fn reg(now: i64) -> Registered {
         Registered {
             instance_id: "i".into(),
@@ -497,10 +620,10 @@ mod tests {
     #[test]
     fn feature_grace_then_enforcement_by_policy() {
         let mut l = lic();
-        l.set_feature("ASR5K-00-EG01RS", true).unwrap();
-        l.set_feature("asr5k-00-cs01mpls", true).unwrap();
-        assert!(l.set_feature("ASR5K-00-PW10GTWY", true).is_err());
-        assert!(l.set_feature("NOPE", true).is_err());
+        l.set_feature(0, "ASR5K-00-EG01RS", true).unwrap();
+        l.set_feature(0, "asr5k-00-cs01mpls", true).unwrap();
+        assert!(l.set_feature(0, "ASR5K-00-PW10GTWY", true).is_err());
+        assert!(l.set_feature(0, "NOPE", true).is_err());
         l.registered_ok(0, true, reg(0));
         let skus = ["ASR5K-00-EG01RS", "ASR5K-00-CS01MPLS"];
         l.authorized(0, true, &answer(0, &skus, &skus), &[]);
@@ -523,7 +646,7 @@ mod tests {
                 .contains(&Condition::FeatureGraceExpired { sku: skus[0].into() })
         );
         // Turning the feature off lifts the block.
-        l.set_feature("ASR5K-00-EG01RS", false).unwrap();
+        l.set_feature(0, "ASR5K-00-EG01RS", false).unwrap();
         assert_eq!(l.policies(90 * DAY)[epdg], CallPolicy::Allow { limit: UNLIMITED });
     }
 
@@ -544,7 +667,7 @@ mod tests {
     #[test]
     fn usage_is_ceiling_of_peaks_plus_features() {
         let mut l = lic();
-        l.set_feature("ASR5K-00-GN01REC", true).unwrap();
+        l.set_feature(0, "ASR5K-00-GN01REC", true).unwrap();
         let u = l.usage(&[15_000, 0, 0, 1, 0, 0, 0]);
         assert_eq!(
             u,

@@ -243,6 +243,39 @@ pub struct PersistedState {
     pub last_report: BTreeMap<String, u64>,
     /// Why this state was reset (integrity failure), shown to the operator.
     pub integrity_alert: Option<String>,
+    /// The installed legacy licence key (`license key "KEY"`), as verified at installation.
+    #[serde(default)]
+    pub legacy_key: Option<InstalledKey>,
+    /// Installs and removals of legacy keys, oldest first (at most [`LEGACY_HISTORY`]).
+    #[serde(default)]
+    pub legacy_history: Vec<KeyHistoryEntry>,
+}
+
+/// Most entries kept in [`PersistedState::legacy_history`].
+pub const LEGACY_HISTORY: usize = 100;
+
+/// A legacy licence key installed on this product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledKey {
+    /// The key's text as installed.
+    pub text: String,
+    /// What it licenses (checked against the trust pool when installed).
+    pub key: smartlic_protocol::legacy::LegacyKey,
+    /// When it was installed (clock).
+    pub installed_at: i64,
+}
+
+/// One line of `show license history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyHistoryEntry {
+    /// When (clock).
+    pub at: i64,
+    /// `installed`, `removed` or `replaced`.
+    pub action: String,
+    /// Key id.
+    pub key_id: String,
+    /// What the key licensed.
+    pub detail: String,
 }
 
 impl Default for PersistedState {
@@ -262,6 +295,8 @@ impl Default for PersistedState {
             conditions: BTreeSet::new(),
             last_report: BTreeMap::new(),
             integrity_alert: None,
+            legacy_key: None,
+            legacy_history: Vec::new(),
         }
     }
 }

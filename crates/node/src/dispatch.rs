@@ -159,6 +159,8 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
         CommandId::ShowLicenseTechSupport => Ok(tech_support(node)),
         CommandId::ShowLicenseUdi => Ok(views::udi(&agent.snapshot())),
         CommandId::ShowLicenseUsage => Ok(views::usage(&agent.snapshot(), cat)),
+        CommandId::ShowLicenseInformation => Ok(views::information(&agent.snapshot(), cat)),
+        CommandId::ShowLicenseHistory => Ok(views::key_history(&agent.snapshot())),
         CommandId::ShowConfiguration => Ok(show_configuration(node)),
         CommandId::ShowCryptoPkiTrustpool => Ok(views::trustpool(&agent.trust_summaries())),
         CommandId::ShowSnmpTrapHistory => Ok(services::trap_history(node)),
@@ -171,6 +173,17 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
             .map(|_| String::new())
             .map_err(agent_err),
         CommandId::NoLicenseSmartUrl => agent.set_url(None).map(|_| String::new()).map_err(agent_err),
+        CommandId::LicenseKey => agent
+            .install_legacy_key(p.arg("key").unwrap_or_default())
+            .map(|_| String::new())
+            .map_err(agent_err),
+        CommandId::NoLicenseKey => agent.remove_legacy_key().map_err(agent_err).and_then(|removed| {
+            if removed {
+                Ok(String::new())
+            } else {
+                Err("no licence key is installed".to_string())
+            }
+        }),
         CommandId::Feature | CommandId::NoFeature => {
             let sku = p.arg("sku").unwrap_or_default();
             agent
@@ -288,6 +301,9 @@ fn show_configuration(node: &Node) -> String {
     }
     if let Some(url) = &snap.state.url {
         let _ = writeln!(out, "  license smart url {url}");
+    }
+    if let Some(k) = &snap.state.legacy_key {
+        let _ = writeln!(out, "  license key \"{}\"", k.text);
     }
     for f in &snap.state.features {
         let _ = writeln!(out, "  feature {f}");

@@ -31,6 +31,8 @@ pub struct NodeOptions {
     pub catalog: Catalog,
     /// Serve Prometheus metrics on this address (`/metrics`), if set.
     pub metrics_listen: Option<String>,
+    /// The StarOS release whose licensing rules apply (21.3: mixed mode).
+    pub release: smartlic_agent::Release,
 }
 
 /// Node failures.
@@ -140,6 +142,7 @@ impl Node {
             },
             hostname: opts.hostname.clone(),
             software_tag: software.tag.clone(),
+            release: opts.release,
         })?;
         let config = NodeConfig::load(&opts.dir)?;
         let services = opts.catalog.service.len();
@@ -392,6 +395,7 @@ mod tests {
             clock: Arc::new(FixedClock::new(1_798_761_600)),
             catalog: Catalog::staros(),
             metrics_listen: None,
+            release: smartlic_agent::Release::R21_6,
         })
         .unwrap_or_else(|e| panic!("{e}"));
         let (client, server) = UnixStream::pair().unwrap_or_else(|e| panic!("{e}"));

@@ -238,6 +238,7 @@ mod tests {
             clock: clock.clone(),
             catalog: smartlic_protocol::Catalog::staros(),
             metrics_listen: None,
+            release: smartlic_agent::Release::R21_6,
         };
         Node::open(opts).unwrap_or_else(|e| panic!("{e}"))
     }

@@ -126,6 +126,9 @@ enum Command {
         /// Serve Prometheus metrics at http://HOST:PORT/metrics.
         #[arg(long, value_name = "HOST:PORT")]
         metrics_listen: Option<String>,
+        /// StarOS release: 21.6, or 21.3 (mixed mode: on/off features follow the legacy key).
+        #[arg(long, default_value = "21.6")]
+        release: smartlic_agent::Release,
     },
     /// Open a CLI session on a running node.
     Cli {
@@ -241,6 +244,7 @@ fn run(cli: Cli) -> Result<bool> {
             clock_file,
             catalog,
             metrics_listen,
+            release,
         } => {
             init_logging();
             let opts = smartlic_node::NodeOptions {
@@ -251,6 +255,7 @@ fn run(cli: Cli) -> Result<bool> {
                 clock: smartlic_clock::from_option(clock_file.as_deref()),
                 catalog: load_catalog(catalog.as_ref())?,
                 metrics_listen,
+                release,
             };
             runtime()?.block_on(smartlic_node::run(opts))?;
             Ok(true)

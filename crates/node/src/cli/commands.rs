@@ -66,6 +66,10 @@ pub enum CommandId {
     ShowLicenseUdi,
     /// `show license usage`.
     ShowLicenseUsage,
+    /// `show license information`: the legacy licence key.
+    ShowLicenseInformation,
+    /// `show license history`: installs and removals of legacy keys.
+    ShowLicenseHistory,
     /// `show configuration`.
     ShowConfiguration,
     /// `show crypto pki trustpool`.
@@ -90,6 +94,10 @@ pub enum CommandId {
     Feature,
     /// `no feature <sku>`.
     NoFeature,
+    /// `license key <key>`: install a legacy licence key (quoted).
+    LicenseKey,
+    /// `no license key`: remove the legacy licence key.
+    NoLicenseKey,
     /// `snmp target <name> <ip> [port <port>] [community <community>]`.
     SnmpTarget,
     /// `no snmp target <name>` (not in the contract; an operator expects it).
@@ -208,6 +216,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "show license enforcement status [allowed|blocked] [feature|service]",
     ),
     show(CommandId::ShowLicenseEvalPeriod, "show license eval-period"),
+    show(CommandId::ShowLicenseHistory, "show license history"),
+    show(CommandId::ShowLicenseInformation, "show license information"),
     show(
         CommandId::ShowLicenseSmartTags,
         "show license smart-tags [feature|service]",
@@ -233,6 +243,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(CommandId::NoLicenseSmartUrl, CONFIG, "no license smart url", &[]),
     spec(CommandId::Feature, CONFIG, "feature <sku:WORD>", &[]),
     spec(CommandId::NoFeature, CONFIG, "no feature <sku:WORD>", &[]),
+    spec(CommandId::LicenseKey, CONFIG, "license key <key:STRING>", &[]),
+    spec(CommandId::NoLicenseKey, CONFIG, "no license key", &[]),
     spec(
         CommandId::SnmpTarget,
         CONFIG,
@@ -317,6 +329,9 @@ pub static COMMON_HELP: &[(&str, &str)] = &[
     ("no license smart enable", "Disable Smart Licensing"),
     ("no license smart url", "Remove the license manager URL"),
     ("no feature", "Turn off an on/off feature license"),
+    ("license key", "Install a legacy licence key (in double quotes)"),
+    ("<key>", "The licence key from the license manager, in double quotes"),
+    ("no license key", "Remove the legacy licence key"),
     ("<sku>", "The feature's SKU, e.g. ASR5K-00-GN01REC"),
     ("no snmp", "Remove an SNMP trap receiver"),
     ("no smartlic", "Remove a Smart Licensing bulk statistics schema"),
@@ -370,6 +385,11 @@ pub static COMMON_HELP: &[(&str, &str)] = &[
     ("allowed", "Only licenses whose new calls are allowed"),
     ("blocked", "Only licenses whose new calls are blocked"),
     ("show license eval-period", "The evaluation period"),
+    (
+        "show license information",
+        "The legacy licence key and what it licenses",
+    ),
+    ("show license history", "Installs and removals of legacy licence keys"),
     (
         "show license smart-tags",
         "Supported features and services and their entitlement tags",

@@ -572,6 +572,8 @@ fn help_lists_what_comes_next() {
             "all",
             "enforcement",
             "eval-period",
+            "history",
+            "information",
             "smart-tags",
             "statistics",
             "status",
