@@ -12,6 +12,7 @@
 //!     clock: smartlic_clock::from_option(None),
 //!     catalog: smartlic_protocol::Catalog::staros(),
 //!     metrics_listen: None,
+//!     release: smartlic_agent::Release::R21_6, // 21.3: the mixed mode
 //! };
 //! smartlic_node::run(opts).await // serves `smartlic cli --data-dir /tmp/node1` until stopped
 //! # }
@@ -20,6 +21,8 @@
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+/// The fuzz targets' checks, shared by `fuzz/` (AFL++) and the `fuzz_corpus` test.
+pub mod fuzzing;
 pub mod metrics;
 pub mod node;
 pub mod protocol;
