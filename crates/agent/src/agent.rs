@@ -27,7 +27,7 @@ use smartlic_protocol::time::{ID_RENEW_AFTER, format_cisco};
 use smartlic_protocol::trust::{CertSummary, verify_signer};
 use smartlic_protocol::wire::{
     AuthorizationRequest, AuthorizationResponse, DEVICE_API, DeregisterRequest, DeregisterResponse, RegisterRequest,
-    RegisterResponse, RenewIdRequest, RenewIdResponse, Udi, Usage, codes,
+    HaUdi, RegisterResponse, RenewIdRequest, RenewIdResponse, Udi, Usage, codes,
 };
 use smartlic_protocol::{Catalog, SignedRequest};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -63,6 +63,9 @@ pub struct AgentConfig {
     pub software_tag: String,
     /// The StarOS release whose rules apply.
     pub release: Release,
+    /// The HA UDI list of a distributed product (VPC-DI), sent with the registration; empty for
+    /// a single-chassis one. [`SmartAgent::set_ha_udis`] changes it (a switchover).
+    pub ha_udis: Vec<HaUdi>,
 }
 
 /// The StarOS release whose licensing rules the product follows.
@@ -160,6 +163,8 @@ pub struct Snapshot {
     pub software_tag: String,
     /// The next automatic authorization attempt.
     pub next_authorization_at: Option<i64>,
+    /// The HA UDI list (VPC-DI); empty for a single-chassis product.
+    pub ha_udis: Vec<HaUdi>,
 }
 
 /// One row of the seed's statistics: a licensing mode and a service tag.
@@ -251,6 +256,8 @@ struct Inner {
     core: Mutex<Core>,
     comm: tokio::sync::Mutex<()>,
     events: broadcast::Sender<LicenseEvent>,
+    /// The HA UDI list as it is now (roles change on a switchover).
+    ha_udis: Mutex<Vec<HaUdi>>,
 }
 
 /// The Smart Agent. Cheap to clone (shared).
@@ -336,6 +343,7 @@ impl SmartAgent {
                 }),
                 comm: tokio::sync::Mutex::new(()),
                 events,
+                ha_udis: Mutex::new(cfg.ha_udis.clone()),
                 cfg,
             }),
         };
@@ -538,6 +546,7 @@ impl SmartAgent {
             hostname: self.inner.cfg.hostname.clone(),
             software_tag: self.inner.cfg.software_tag.clone(),
             next_authorization_at: core.lic.next_authorization_at(),
+            ha_udis: self.ha_udis(),
             state: core.lic.state.clone(),
         }
     }
@@ -575,6 +584,23 @@ impl SmartAgent {
             a.settle(core)?;
             Ok(changed)
         })
+    }
+
+    /// The HA UDI list as it is now (empty for a single-chassis product).
+    pub fn ha_udis(&self) -> Vec<HaUdi> {
+        match self.inner.ha_udis.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the HA UDI list (a control-function switchover swaps Active and Standby). The
+    /// chassis UDI, and so the registration, is unchanged.
+    pub fn set_ha_udis(&self, list: Vec<HaUdi>) {
+        match self.inner.ha_udis.lock() {
+            Ok(mut g) => *g = list,
+            Err(p) => *p.into_inner() = list,
+        }
     }
 
     /// `license key "KEY"`: installs a legacy licence key after checking that a manager of the
@@ -738,6 +764,7 @@ impl SmartAgent {
                     software_tag: self.inner.cfg.software_tag.clone(),
                     public_key: smartlic_protocol::envelope::encode_public_key(&key.verifying_key()),
                     agent_version: AGENT_VERSION.to_string(),
+                    ha_udis: self.ha_udis(),
                 };
                 self.exchange::<_, RegisterResponse>(&c, &anchors, "/register", &key, None, body)
                     .await

@@ -229,6 +229,24 @@ async fn register_inner(
         .pki()
         .issue_device_certificate(&instance_id, &key, now)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if body.ha_udis.len() > 64 {
+        return Err(ApiError::BadRequest("ha_udis lists at most 64 members".into()));
+    }
+    for m in &body.ha_udis {
+        if !matches!(m.role.as_str(), "Active" | "Standby" | "Member") {
+            return Err(ApiError::BadRequest(format!(
+                "ha_udis role must be Active, Standby or Member, not {:?}",
+                m.role
+            )));
+        }
+        check_text("ha_udis.udi.pid", &m.udi.pid, 64)?;
+        check_text("ha_udis.udi.sn", &m.udi.sn, 128)?;
+    }
+    let ha_udis = if body.ha_udis.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&body.ha_udis).map_err(|e| ApiError::Internal(format!("ha_udis: {e}")))?
+    };
     let new = NewInstance {
         id: instance_id.clone(),
         udi_pid: body.udi.pid.trim().to_string(),
@@ -238,6 +256,7 @@ async fn register_inner(
         agent_version: body.agent_version.clone(),
         public_key: body.public_key.clone(),
         id_cert_expires_at: id_expires_at,
+        ha_udis,
     };
     let (instance, token) = match state.store().register_instance(&token.id, &new, now, &audit).await {
         Ok(r) => r,

@@ -65,6 +65,9 @@ pub struct NodeConfig {
     pub snmp_targets: Vec<SnmpTarget>,
     /// Bulk statistics.
     pub bulkstats: Bulkstats,
+    /// VPC-DI: the slot of the active control function (1 or 2; 0 before the first start).
+    #[serde(default)]
+    pub active_cf: u8,
 }
 
 /// Configuration file trouble.

@@ -5,6 +5,7 @@ use crate::config::{BulkFile, Schema, SnmpTarget};
 use crate::node::Node;
 use crate::{services, views};
 use smartlic_agent::AgentError;
+use smartlic_agent::events::Condition;
 use smartlic_protocol::time::format_cisco;
 use std::fmt::Write;
 
@@ -173,6 +174,30 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
             .map(|_| String::new())
             .map_err(agent_err),
         CommandId::NoLicenseSmartUrl => agent.set_url(None).map(|_| String::new()).map_err(agent_err),
+        CommandId::CardSwitchover => {
+            let platform = agent.config().udi.pid.clone();
+            if !platform.eq_ignore_ascii_case("VPC-DI") {
+                return Err(format!(
+                    "{platform} has no standby control function to switch over to (VPC-DI only)"
+                ));
+            }
+            let active = node.config().active_cf.max(1);
+            if let Some(from) = p.number("slot")
+                && from != u64::from(active)
+            {
+                return Err(format!("card {from} is not the active control function (card {active} is)"));
+            }
+            let next = if active == 1 { 2 } else { 1 };
+            save_config(node, |c| {
+                c.active_cf = next;
+                Ok(())
+            })?;
+            let list = crate::node::ha_udis(&platform, &agent.config().udi.sn, node.sf_cards(), next);
+            agent.set_ha_udis(list);
+            Ok(format!(
+                "Control function switchover: card {next} is now active, card {active} standby; the registration is kept\n"
+            ))
+        }
         CommandId::LicenseKey => agent
             .install_legacy_key(p.arg("key").unwrap_or_default())
             .map(|_| String::new())
@@ -355,11 +380,15 @@ fn tech_support(node: &Node) -> String {
     for e in agent.history() {
         let _ = writeln!(
             out,
-            "{} {} {:?} {}",
+            "{} {} {}{}",
             format_cisco(e.at),
             if e.set { "SET  " } else { "CLEAR" },
-            e.condition,
-            e.detail
+            condition_words(&e.condition),
+            if e.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e.detail)
+            }
         );
     }
     let _ = writeln!(out);
@@ -372,11 +401,36 @@ fn tech_support(node: &Node) -> String {
         "Evaluation accounted to: {}",
         smartlic_agent::agent::format_opt(snap.state.eval.accounted_to)
     );
-    let _ = writeln!(out, "Last usage reported: {:?}", snap.state.last_report);
+    let _ = writeln!(out, "Last usage reported: {}", usage_words(&snap.state.last_report));
     let _ = writeln!(
         out,
         "Integrity: {}",
         snap.state.integrity_alert.as_deref().unwrap_or("OK")
     );
     out
+}
+
+/// A licensing condition as the operator reads it.
+fn condition_words(c: &Condition) -> String {
+    match c {
+        Condition::EvalMode => "Evaluation mode: licences in use while unregistered".into(),
+        Condition::EvalExpired => "Evaluation period expired".into(),
+        Condition::ServiceOoc { sku } => format!("Out of compliance: {sku}"),
+        Condition::ManagerConnectionFailed => "Communication with the license manager failed".into(),
+        Condition::FeatureGraceExpired { sku } => format!("Feature grace period expired: {sku}"),
+        Condition::AuthorizationExpired => "Authorization expired".into(),
+        Condition::RegistrationExpired => "Registration expired".into(),
+    }
+}
+
+/// The last usage report (SKU → count) as `SKU count, …`, or `None`.
+fn usage_words(report: &std::collections::BTreeMap<String, u64>) -> String {
+    if report.is_empty() {
+        return "None".into();
+    }
+    report
+        .iter()
+        .map(|(sku, n)| format!("{sku} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

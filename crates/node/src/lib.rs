@@ -13,6 +13,7 @@
 //!     catalog: smartlic_protocol::Catalog::staros(),
 //!     metrics_listen: None,
 //!     release: smartlic_agent::Release::R21_6, // 21.3: the mixed mode
+//!     sf_cards: 2, // VPC-DI only: service-function VMs
 //! };
 //! smartlic_node::run(opts).await // serves `smartlic cli --data-dir /tmp/node1` until stopped
 //! # }

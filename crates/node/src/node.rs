@@ -33,6 +33,37 @@ pub struct NodeOptions {
     pub metrics_listen: Option<String>,
     /// The StarOS release whose licensing rules apply (21.3: mixed mode).
     pub release: smartlic_agent::Release,
+    /// VPC-DI: service-function VMs (cards 3 and up) beside the two control functions.
+    pub sf_cards: u8,
+}
+
+/// The HA UDI list of a VPC-DI: control functions in slots 1 and 2 (the active one first), then
+/// one service function per card from slot 3. Each VM's serial is the chassis serial with its
+/// slot (`SN-CF1`, `SN-SF3`, …). Empty for a single-chassis platform.
+pub fn ha_udis(platform: &str, serial: &str, sf_cards: u8, active_cf: u8) -> Vec<smartlic_protocol::HaUdi> {
+    if !platform.eq_ignore_ascii_case("VPC-DI") {
+        return Vec::new();
+    }
+    let udi = |sn: String| Udi {
+        pid: platform.to_string(),
+        sn,
+    };
+    let (active, standby) = if active_cf == 2 { (2, 1) } else { (1, 2) };
+    let mut out = vec![
+        smartlic_protocol::HaUdi {
+            role: "Active".into(),
+            udi: udi(format!("{serial}-CF{active}")),
+        },
+        smartlic_protocol::HaUdi {
+            role: "Standby".into(),
+            udi: udi(format!("{serial}-CF{standby}")),
+        },
+    ];
+    out.extend((0..sf_cards).map(|i| smartlic_protocol::HaUdi {
+        role: "Member".into(),
+        udi: udi(format!("{serial}-SF{}", u16::from(i) + 3)),
+    }));
+    out
 }
 
 /// Node failures.
@@ -67,6 +98,7 @@ pub struct Node {
     pub(crate) hostname: String,
     pub(crate) dir: PathBuf,
     pub(crate) services: Arc<crate::services::Services>,
+    pub(crate) sf_cards: u8,
 }
 
 /// The product's serial number: `--serial`, else the one kept in `DIR/serial`, else a new one.
@@ -132,6 +164,11 @@ impl Node {
             .ok_or_else(|| NodeError::Invalid(format!("unknown platform {}", opts.platform)))?
             .clone();
         let serial = serial_for(&opts.dir, opts.serial.clone())?;
+        let mut config = NodeConfig::load(&opts.dir)?;
+        if config.active_cf == 0 {
+            config.active_cf = 1;
+        }
+        let ha = ha_udis(&software.platform, &serial, opts.sf_cards, config.active_cf);
         let agent = SmartAgent::open(AgentConfig {
             dir: opts.dir.clone(),
             catalog: opts.catalog.clone(),
@@ -143,12 +180,13 @@ impl Node {
             hostname: opts.hostname.clone(),
             software_tag: software.tag.clone(),
             release: opts.release,
+            ha_udis: ha,
         })?;
-        let config = NodeConfig::load(&opts.dir)?;
         let services = opts.catalog.service.len();
         Ok(Arc::new(Node {
             agent,
             config: Mutex::new(config),
+            sf_cards: opts.sf_cards,
             sessions: Mutex::new((0..services).map(|_| Vec::new()).collect()),
             grammar: Grammar::standard(),
             hostname: opts.hostname,
@@ -158,6 +196,11 @@ impl Node {
     }
 
     /// The Smart Agent.
+    /// VPC-DI: the number of service-function VMs.
+    pub fn sf_cards(&self) -> u8 {
+        self.sf_cards
+    }
+
     pub fn agent(&self) -> &SmartAgent {
         &self.agent
     }
@@ -396,6 +439,7 @@ mod tests {
             catalog: Catalog::staros(),
             metrics_listen: None,
             release: smartlic_agent::Release::R21_6,
+            sf_cards: 0,
         })
         .unwrap_or_else(|e| panic!("{e}"));
         let (client, server) = UnixStream::pair().unwrap_or_else(|e| panic!("{e}"));

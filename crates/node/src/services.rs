@@ -239,6 +239,7 @@ mod tests {
             catalog: smartlic_protocol::Catalog::staros(),
             metrics_listen: None,
             release: smartlic_agent::Release::R21_6,
+            sf_cards: 0,
         };
         Node::open(opts).unwrap_or_else(|e| panic!("{e}"))
     }

@@ -22,6 +22,10 @@
 //! | `GET/POST /api/v1/accounts/{account}/users` | [`CreateUser`] → [`CreatedUser`] |
 //! | `GET /api/v1/accounts/{account}/events[?limit=N&action=P&actor=A&va=V&since=D&until=D]` | → `[EventInfo]` |
 //! | `GET /api/v1/accounts/{account}/events.csv[?same filters]` | → the same as CSV |
+//! | `POST /api/v1/account-requests` (no API key) | [`SubmitAccountRequest`] → [`AccountRequestInfo`] |
+//! | `GET /api/v1/account-requests[?status=pending]` | → `[AccountRequestInfo]` |
+//! | `POST /api/v1/account-requests/{id}/approve` | → [`ApprovedAccountRequest`] |
+//! | `POST /api/v1/account-requests/{id}/reject` | [`RejectAccountRequest`] → [`AccountRequestInfo`] |
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -408,6 +412,9 @@ pub struct InstanceInfo {
     /// Licences it uses (only when one instance is asked for).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub usage: Vec<LicenseUsage>,
+    /// The HA UDI list of a distributed product, as registered (`Active:PID:…,SN:…`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ha_udis: Vec<String>,
 }
 
 /// Licences of one SKU used (or released) by one product instance.
@@ -581,4 +588,80 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&TokenStatus::UsedUp).unwrap(), "\"USED_UP\"");
     }
+}
+
+/// `POST /api/v1/account-requests` (public, no API key): a request for a new Smart Account,
+/// pending until the operator approves or rejects it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitAccountRequest {
+    /// The requester's e-mail address.
+    pub requester_email: String,
+    /// `true`: "Yes, I have authority to represent my company and want to create the Smart
+    /// Account" (the requester becomes its administrator); `false`: "No, the person specified
+    /// below will create the account" (`on_behalf_email` becomes its administrator).
+    pub authority: bool,
+    /// E-mail of the person who will create the account (required when `authority` is false).
+    #[serde(default)]
+    pub on_behalf_email: Option<String>,
+    /// Account domain identifier; default: the domain of the requester's e-mail.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Account name (typically the company name).
+    pub name: String,
+    /// Portal password of the future SA administrator (8 to 1024 characters); only its argon2
+    /// hash is stored.
+    pub password: String,
+}
+
+/// A Smart Account request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccountRequestInfo {
+    /// Id (UUID).
+    pub id: String,
+    /// Who asked.
+    pub requester_email: String,
+    /// The person named to create the account ("No" chosen), if any.
+    pub on_behalf_email: Option<String>,
+    /// Whether the requester claimed authority to create the account.
+    pub authority: bool,
+    /// Account domain identifier.
+    pub domain: String,
+    /// Account name.
+    pub name: String,
+    /// Client address (IPv6: its /64) the request came from.
+    pub source: String,
+    /// `PENDING`, `APPROVED` or `REJECTED`.
+    pub status: String,
+    /// When it was submitted.
+    pub created_at: i64,
+    /// When it was decided.
+    pub decided_at: Option<i64>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// The Smart Account created on approval.
+    pub account_id: Option<String>,
+}
+
+/// `POST /api/v1/account-requests/{id}/reject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectAccountRequest {
+    /// Why (shown to the operator's colleagues in the list and the event log).
+    pub reason: String,
+}
+
+/// Answer to an approval: the only time the SA administrator's API key is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovedAccountRequest {
+    /// The request, now `APPROVED`.
+    pub request: AccountRequestInfo,
+    /// The new Smart Account (with its virtual account `DEFAULT`).
+    pub account: AccountInfo,
+    /// The SA administrator (the requester, or the person named).
+    pub admin: UserInfo,
+    /// The SA administrator's API key (Bearer).
+    pub api_key: String,
 }

@@ -23,6 +23,17 @@ impl fmt::Display for Udi {
     }
 }
 
+/// One member of a distributed product's high-availability UDI list (VPC-DI: the active and
+/// standby control functions and each service function).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaUdi {
+    /// `Active`, `Standby` or `Member`.
+    pub role: String,
+    /// The member's UDI.
+    pub udi: Udi,
+}
+
 /// `POST /api/v1/device/register`: the first message, signed with the new device key whose
 /// public half it carries (proof of possession).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +51,9 @@ pub struct RegisterRequest {
     pub public_key: String,
     /// Smart Agent version string.
     pub agent_version: String,
+    /// The HA UDI list of a distributed product (empty for a single-chassis one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ha_udis: Vec<HaUdi>,
 }
 
 /// Answer to a registration.

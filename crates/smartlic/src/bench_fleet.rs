@@ -548,6 +548,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                     software_tag: tag.clone(),
                     public_key: smartlic_protocol::envelope::encode_public_key(&key.verifying_key()),
                     agent_version: "bench-fleet".into(),
+                    ha_udis: Vec::new(),
                 };
                 for _ in 0..MAX_TRIES {
                     let t = Instant::now();

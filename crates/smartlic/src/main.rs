@@ -129,6 +129,9 @@ enum Command {
         /// StarOS release: 21.6, or 21.3 (mixed mode: on/off features follow the legacy key).
         #[arg(long, default_value = "21.6")]
         release: smartlic_agent::Release,
+        /// VPC-DI: service-function VMs beside the two control functions (each has a UDI).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=64))]
+        sf_cards: u8,
     },
     /// Open a CLI session on a running node.
     Cli {
@@ -245,6 +248,7 @@ fn run(cli: Cli) -> Result<bool> {
             catalog,
             metrics_listen,
             release,
+            sf_cards,
         } => {
             init_logging();
             let opts = smartlic_node::NodeOptions {
@@ -256,6 +260,7 @@ fn run(cli: Cli) -> Result<bool> {
                 catalog: load_catalog(catalog.as_ref())?,
                 metrics_listen,
                 release,
+                sf_cards,
             };
             runtime()?.block_on(smartlic_node::run(opts))?;
             Ok(true)

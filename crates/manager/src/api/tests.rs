@@ -125,6 +125,7 @@ impl Device {
             software_tag: ASR_TAG.into(),
             public_key: encode_public_key(&self.key.verifying_key()),
             agent_version: "test".into(),
+            ha_udis: Vec::new(),
         }
     }
 

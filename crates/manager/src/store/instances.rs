@@ -41,6 +41,8 @@ pub struct InstanceRow {
     pub last_auth_at: Option<i64>,
     /// `AUTHORIZED` or `OUT OF COMPLIANCE` at the last authorization.
     pub last_auth_status: Option<String>,
+    /// The HA UDI list as registered (JSON of `[HaUdi]`; empty for a single-chassis product).
+    pub ha_udis: String,
 }
 
 /// A product instance to create at registration.
@@ -62,6 +64,8 @@ pub struct NewInstance {
     pub public_key: String,
     /// ID certificate expiry.
     pub id_cert_expires_at: i64,
+    /// The HA UDI list (JSON; empty for none).
+    pub ha_udis: String,
 }
 
 /// A usage report of one product instance.
@@ -93,7 +97,7 @@ pub struct UsageReport {
 
 const INSTANCE_SELECT: &str = "SELECT p.id, p.account_id, p.va_id, v.name AS va_name, p.udi_pid, p.udi_sn, p.hostname, \
      p.software_tag, p.agent_version, p.public_key, p.export_controlled, p.registered_at, p.last_contact, \
-     p.id_cert_expires_at, p.last_auth_at, p.last_auth_status \
+     p.id_cert_expires_at, p.last_auth_at, p.last_auth_status, p.ha_udis \
      FROM product_instances p JOIN virtual_accounts v ON v.id = p.va_id";
 
 impl Store {
@@ -163,7 +167,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO product_instances (id, account_id, va_id, udi_pid, udi_sn, hostname, software_tag, agent_version, \
              public_key, token_id, export_controlled, registered_at, last_contact, id_cert_expires_at, last_auth_at, \
-             last_auth_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, NULL, NULL)",
+             last_auth_status, ha_udis) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, NULL, NULL, $14)",
         )
         .bind(&new.id)
         .bind(&token.account_id)
@@ -178,6 +182,7 @@ impl Store {
         .bind(token.export_controlled)
         .bind(now)
         .bind(new.id_cert_expires_at)
+        .bind(&new.ha_udis)
         .execute(&mut *tx)
         .await
         .map_err(|e| {

@@ -142,6 +142,7 @@ fn instance(n: usize) -> NewInstance {
         agent_version: "1".into(),
         public_key: "AAAA".into(),
         id_cert_expires_at: NOW + 365 * DAY,
+        ha_udis: String::new(),
     }
 }
 

@@ -33,6 +33,8 @@ pub enum CommandId {
     LicenseSmartDeregister,
     /// `crypto pki trustpool import file <path>`.
     CryptoPkiTrustpoolImport,
+    /// `card switchover [from <slot>]`: VPC-DI control-function switchover.
+    CardSwitchover,
 
     // ----- Exec: calls and bulkstats -----
     /// `calls connect <service> <count>`; service is one of `pgw saegw ggsn sgw mme epdg samog`.
@@ -191,6 +193,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     exec(CommandId::LicenseSmartRenewId, "license smart renew id"),
     exec(CommandId::LicenseSmartRenewAuth, "license smart renew auth"),
     exec(CommandId::LicenseSmartDeregister, "license smart deregister"),
+    exec(CommandId::CardSwitchover, "card switchover [from <slot:1-2>]"),
     exec(
         CommandId::CryptoPkiTrustpoolImport,
         "crypto pki trustpool import file <path:STRING>",
@@ -298,6 +301,10 @@ pub static COMMON_HELP: &[(&str, &str)] = &[
     ("do", "Run an Exec mode command from a configuration mode"),
     ("license", "Configure and manage Smart Licensing"),
     ("crypto", "Manage cryptographic material"),
+    ("card", "Cards (VPC-DI: control and service function VMs)"),
+    ("switchover", "Make the standby control function active (VPC-DI)"),
+    ("from", "The slot of the active control function"),
+    ("<slot>", "Control function slot, 1 or 2"),
     ("calls", "Simulate subscriber sessions"),
     ("bulkstats", "Bulk statistics"),
     ("show", "Display information about the system"),
