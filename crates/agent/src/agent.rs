@@ -26,8 +26,8 @@ use smartlic_protocol::legacy::LegacyKey;
 use smartlic_protocol::time::{ID_RENEW_AFTER, format_cisco};
 use smartlic_protocol::trust::{CertSummary, verify_signer};
 use smartlic_protocol::wire::{
-    AuthorizationRequest, AuthorizationResponse, DEVICE_API, DeregisterRequest, DeregisterResponse, RegisterRequest,
-    HaUdi, RegisterResponse, RenewIdRequest, RenewIdResponse, Udi, Usage, codes,
+    AuthorizationRequest, AuthorizationResponse, DEVICE_API, DeregisterRequest, DeregisterResponse, HaUdi,
+    RegisterRequest, RegisterResponse, RenewIdRequest, RenewIdResponse, Udi, Usage, codes,
 };
 use smartlic_protocol::{Catalog, SignedRequest};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -413,6 +413,15 @@ impl SmartAgent {
     fn settle(&self, core: &mut Core) -> Result<(), AgentError> {
         let now = self.now();
         let in_use = self.in_use(core);
+        // A jump may cross the authorization deadline and the ID certificate's expiry at once:
+        // pass through AUTHORIZATION EXPIRED first (its events at the deadline), as a clock
+        // running normally would, before the registration expires.
+        if let (Some(r), Some(deadline)) = (core.lic.registered(), core.lic.state.authorization.deadline)
+            && deadline < r.id_expires_at
+            && r.id_expires_at <= now
+        {
+            self.emit_conditions(core, deadline, in_use);
+        }
         core.lic.expire(now);
         core.lic.account_eval(now, in_use);
         let adm = &self.inner.admission;
@@ -444,27 +453,34 @@ impl SmartAgent {
             let st = Self::stats_mut(core, mode, &services[i]);
             st.max_call_count = st.max_call_count.max(max);
         }
-        let conds = core.lic.conditions(now, in_use);
-        if conds != core.lic.state.conditions {
-            let mut events = diff(&core.lic.state.conditions, &conds, now);
-            for e in &mut events {
-                e.detail = self.describe(core, &e.condition, e.set);
-            }
-            core.lic.state.conditions = conds;
-            for e in events {
-                tracing::info!(set = e.set, "licensing event: {:?} {}", e.condition, e.detail);
-                if core.history.len() == HISTORY {
-                    core.history.pop_front();
-                }
-                core.history.push_back(e.clone());
-                let _ = self.inner.events.send(e);
-            }
-        }
+        self.emit_conditions(core, now, in_use);
         if core.lic.state != core.saved {
             self.inner.store.save(&core.lic.state)?;
             core.saved = core.lic.state.clone();
         }
         Ok(())
+    }
+
+    /// Diffs the conditions that hold at `at` against the last ones and sends each transition
+    /// once, as an event stamped `at`.
+    fn emit_conditions(&self, core: &mut Core, at: i64, in_use: bool) {
+        let conds = core.lic.conditions(at, in_use);
+        if conds == core.lic.state.conditions {
+            return;
+        }
+        let mut events = diff(&core.lic.state.conditions, &conds, at);
+        for e in &mut events {
+            e.detail = self.describe(core, &e.condition, e.set);
+        }
+        core.lic.state.conditions = conds;
+        for e in events {
+            tracing::info!(set = e.set, "licensing event: {:?} {}", e.condition, e.detail);
+            if core.history.len() == HISTORY {
+                core.history.pop_front();
+            }
+            core.history.push_back(e.clone());
+            let _ = self.inner.events.send(e);
+        }
     }
 
     fn describe(&self, core: &Core, c: &Condition, set: bool) -> String {

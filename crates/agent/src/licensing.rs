@@ -118,7 +118,12 @@ impl Licensing {
         if let Some(from) = ev.accounted_to
             && now > from
         {
-            ev.used_secs = (ev.used_secs + (now - from)).min(total);
+            let before = ev.used_secs;
+            ev.used_secs = (before + (now - from)).min(total);
+            // It ran out when the last second was consumed, not when a jump was noticed.
+            if ev.used_secs >= total && ev.expired_at.is_none() {
+                ev.expired_at = Some(from + (total - before).max(0));
+            }
         }
         if ev.used_secs >= total && ev.expired_at.is_none() {
             ev.expired_at = Some(now);
@@ -478,6 +483,17 @@ mod tests {
             },
             installed_at: 0,
         });
+    }
+
+    #[test]
+    fn the_evaluation_expires_when_it_ran_out_not_when_a_jump_was_noticed() {
+        let mut l = lic();
+        l.account_eval(1000, true);
+        l.account_eval(1000 + 10 * DAY, true);
+        // One jump far past the end.
+        l.account_eval(1000 + 400 * DAY, true);
+        assert_eq!(l.eval_remaining(), 0);
+        assert_eq!(l.state.eval.expired_at, Some(1000 + 90 * DAY));
     }
 
     #[test]
