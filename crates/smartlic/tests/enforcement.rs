@@ -298,6 +298,17 @@ fn cli_abbreviations_pipes_and_errors() {
     assert_eq!(out.trim(), "Smart Licensing is DISABLED");
     let out = cli_ok(&node, "show license status | grep -v Status | grep Registration");
     assert!(out.contains("Registration") && !out.contains("Status"), "{out}");
+    // As operators type grep: context after a match, a count, a single-quoted pattern.
+    let out = cli_ok(&node, "show license status | grep -A1 ^Registration:");
+    let lines: Vec<&str> = out.trim_end().lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0] == "Registration:" && lines[1].trim_start().starts_with("Status:"),
+        "{out}"
+    );
+    assert_eq!(
+        cli_ok(&node, "show license status | grep -c 'Smart Licensing is'").trim(),
+        "1"
+    );
     let (out, ok) = cli(&node, &["show licence status"]);
     assert!(!ok && out.lines().any(|l| l.starts_with("Invalid command")), "{out}");
     let (out, ok) = cli(&node, &["calls connect pgw many"]);

@@ -290,7 +290,7 @@ impl Candidate {
     pub(crate) fn pipe() -> Candidate {
         Candidate::new(
             "|",
-            "Filter the output: grep [-i] [-v] PATTERN, more",
+            "Filter the output: grep [-A|-B|-C N] [-Ecinvw] PATTERN, more",
             CandidateKind::Pipe,
         )
     }

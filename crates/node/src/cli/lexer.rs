@@ -1,9 +1,11 @@
 //! Splits a command line into words and pipe symbols.
 //!
 //! Words are separated by whitespace. A double-quoted part may hold spaces and `|`; the quotes are
-//! removed, and inside them `\"` and `\\` stand for `"` and `\`. Quoted and unquoted parts that
-//! touch form one word (`a"b c"` is `ab c`). A `|` outside quotes is a pipe symbol, with or
-//! without spaces around it.
+//! removed, and inside them `\"` and `\\` stand for `"` and `\`. A single-quoted part is taken
+//! as it stands, up to the next `'` (no escapes: `'a\'` is `a\`), as a shell has it, so
+//! `| grep 'Smart Licensing'` works as operators type it. Quoted and unquoted parts that touch
+//! form one word (`a"b c"` is `ab c`). A `|` outside quotes is a pipe symbol, with or without
+//! spaces around it.
 
 use super::error::CliError;
 
@@ -42,14 +44,22 @@ pub(crate) struct Lexed {
 pub(crate) fn lex(line: &str, lenient: bool) -> Result<Lexed, CliError> {
     let mut lexemes = Vec::new();
     let mut current: Option<Word> = None;
-    let mut quote_column: Option<usize> = None;
+    // The open quote, if any: its character and column.
+    let mut quote: Option<(char, usize)> = None;
     let mut chars = line.char_indices().peekable();
     let mut column = 0usize;
     while let Some((at, c)) = chars.next() {
         let this_column = column;
         column += 1;
-        if quote_column.is_some() {
+        if let Some((open, _)) = quote {
             let word = current.get_or_insert_with(|| new_word(at, this_column));
+            if open == '\'' {
+                match c {
+                    '\'' => quote = None,
+                    _ => word.text.push(c),
+                }
+                continue;
+            }
             match c {
                 '\\' => match chars.peek() {
                     Some(&(_, next)) if next == '"' || next == '\\' => {
@@ -59,7 +69,7 @@ pub(crate) fn lex(line: &str, lenient: bool) -> Result<Lexed, CliError> {
                     }
                     _ => word.text.push(c),
                 },
-                '"' => quote_column = None,
+                '"' => quote = None,
                 _ => word.text.push(c),
             }
             continue;
@@ -73,16 +83,16 @@ pub(crate) fn lex(line: &str, lenient: bool) -> Result<Lexed, CliError> {
                 lexemes.push(Lexeme::Word(word));
             }
             lexemes.push(Lexeme::Pipe { column: this_column });
-        } else if c == '"' {
+        } else if c == '"' || c == '\'' {
             let word = current.get_or_insert_with(|| new_word(at, this_column));
             word.quoted = true;
-            quote_column = Some(this_column);
+            quote = Some((c, this_column));
         } else {
             current.get_or_insert_with(|| new_word(at, this_column)).text.push(c);
         }
     }
-    match quote_column {
-        Some(column) if !lenient => return Err(CliError::UnmatchedQuote { column }),
+    match quote {
+        Some((_, column)) if !lenient => return Err(CliError::UnmatchedQuote { column }),
         _ => {}
     }
     if let Some(word) = current.take() {
@@ -90,7 +100,7 @@ pub(crate) fn lex(line: &str, lenient: bool) -> Result<Lexed, CliError> {
     }
     Ok(Lexed {
         lexemes,
-        open_quote: quote_column.is_some(),
+        open_quote: quote.is_some(),
         columns: column,
     })
 }
@@ -139,6 +149,23 @@ mod tests {
         assert_eq!(texts(r#""a \"q\" \\ \n""#), [r#"a "q" \ \n"#]);
         assert_eq!(texts(r#""""#), [""]);
         assert_eq!(texts(r#""a|b""#), ["a|b"]);
+    }
+
+    #[test]
+    fn single_quotes() {
+        assert_eq!(texts("grep 'Smart Licensing'"), ["grep", "Smart Licensing"]);
+        assert_eq!(texts(r#"'a "b" \ \'"#), [r#"a "b" \ \"#]);
+        assert_eq!(texts(r#""it's" 'say "hi"'"#), ["it's", r#"say "hi""#]);
+        assert_eq!(texts("a'b c'd"), ["ab cd"]);
+        assert_eq!(texts("''"), [""]);
+        assert_eq!(texts("'a|b'|c"), ["a|b", "|", "c"]);
+        assert_eq!(lex("x 'abc", false), Err(CliError::UnmatchedQuote { column: 2 }));
+        let lexed = lex("x 'a\"b", true).expect("lenient");
+        assert!(lexed.open_quote);
+        match &lexed.lexemes[1] {
+            Lexeme::Word(w) => assert!(w.quoted && w.text == "a\"b"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

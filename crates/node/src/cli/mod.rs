@@ -12,7 +12,7 @@
 //!   keyword typed in full wins over a longer one it starts (the alias `config`), and a keyword
 //!   may name a priority abbreviation (`stat` for `status`, though it also starts `statistics`,
 //!   so that the contract's `sh lic stat` works). Other ambiguous prefixes are errors.
-//! - A show command may end in `| grep [-i] [-v] PATTERN` and `| more` ([`Filter`]).
+//! - A show command may end in `| grep [-A|-B|-C N] [-Ecinvw] PATTERN` and `| more` ([`Filter`]).
 //! - Every error prints as a line starting with `Invalid command` ([`CliError`]), and points at a
 //!   column for StarOS's `^` marker.
 //! - [`Grammar::interpret`] treats a trailing `?` as a help request, as `smartlic cli -c` needs;
@@ -68,4 +68,4 @@ pub use commands::{COMMANDS, COMMON_HELP, CommandId};
 pub use error::CliError;
 pub use grammar::{CommandSpec, Completion, Grammar, GrammarError, HelpItem, Line, Parsed, format_help, inside_quotes};
 pub use mode::{Mode, ModeKind};
-pub use pipe::Filter;
+pub use pipe::{Filter, GrepOptions};

@@ -89,7 +89,7 @@ fn ambiguous_prefixes_list_the_candidates() {
     let e = error(Mode::Exec, "c");
     assert_eq!(
         e.to_string(),
-        r#"Invalid command: ambiguous "c": configure, crypto, calls"#
+        r#"Invalid command: ambiguous "c": configure, card, crypto, calls"#
     );
     let e = error(Mode::Exec, "show license s");
     assert_eq!(
@@ -403,23 +403,16 @@ fn quoted_strings() {
 fn pipes_on_show_commands() {
     let p = parse(Mode::Exec, "show configuration | grep license");
     assert_eq!(p.id, CommandId::ShowConfiguration);
-    assert_eq!(
-        p.filters,
-        [Filter::Grep {
-            pattern: "license".into(),
-            ignore_case: false,
-            invert: false
-        }]
-    );
+    assert_eq!(p.filters, [Filter::Grep(GrepOptions::new("license"))]);
     let p = parse(Mode::Exec, r#"sh lic all | grep -v -i "smart licensing" | more"#);
     assert_eq!(
         p.filters,
         [
-            Filter::Grep {
-                pattern: "smart licensing".into(),
+            Filter::Grep(GrepOptions {
                 ignore_case: true,
-                invert: true
-            },
+                invert: true,
+                ..GrepOptions::new("smart licensing")
+            }),
             Filter::More
         ]
     );
@@ -432,23 +425,58 @@ fn pipes_on_show_commands() {
         let p = parse(Mode::Exec, line);
         assert_eq!(
             p.filters,
-            [Filter::Grep {
-                pattern: "x".into(),
+            [Filter::Grep(GrepOptions {
                 ignore_case: true,
-                invert: true
-            }],
+                invert: true,
+                ..GrepOptions::new("x")
+            })],
             "{line}"
         );
     }
     assert_eq!(parse(Mode::Exec, "show license udi | m").filters, [Filter::More]);
     let p = parse(Mode::Exec, r#"show license udi | grep "-v""#);
+    assert_eq!(p.filters, [Filter::Grep(GrepOptions::new("-v"))]);
+    // What StarOS operators type.
+    let p = parse(Mode::Exec, "show license status | grep -A8 Registration");
+    assert_eq!(p.id, CommandId::ShowLicenseStatus);
     assert_eq!(
         p.filters,
-        [Filter::Grep {
-            pattern: "-v".into(),
-            ignore_case: false,
-            invert: false
-        }]
+        [Filter::Grep(GrepOptions {
+            after: 8,
+            ..GrepOptions::new("Registration")
+        })]
+    );
+    let p = parse(
+        Mode::Exec,
+        "sh lic all | grep -in -C 2 'smart licensing' | grep -vc x | more",
+    );
+    assert_eq!(
+        p.filters,
+        [
+            Filter::Grep(GrepOptions {
+                ignore_case: true,
+                line_numbers: true,
+                after: 2,
+                before: 2,
+                ..GrepOptions::new("smart licensing")
+            }),
+            Filter::Grep(GrepOptions {
+                invert: true,
+                count: true,
+                ..GrepOptions::new("x")
+            }),
+            Filter::More
+        ]
+    );
+    let p = parse(Mode::Exec, "show license udi | grep -E -w -B1 'a|b'");
+    assert_eq!(
+        p.filters,
+        [Filter::Grep(GrepOptions {
+            extended: true,
+            word: true,
+            before: 1,
+            ..GrepOptions::new("a|b")
+        })]
     );
 }
 
@@ -467,6 +495,21 @@ fn bad_pipes() {
             .to_string()
             .contains("-x")
     );
+    let line = "show license status | grep -A";
+    let e = error(Mode::Exec, line);
+    assert_eq!(
+        e.render(line),
+        "show license status | grep -A\n                             ^\n\
+         Invalid command: grep -A needs a number of lines"
+    );
+    let e = error(Mode::Exec, "show license status | grep -A Registration");
+    assert_eq!(e.column(), 30);
+    assert_eq!(
+        e.to_string(),
+        "Invalid command: grep -A needs a number of lines, not \"Registration\""
+    );
+    assert_eq!(error(Mode::Exec, "show license status | grep -A | more").column(), 30);
+    assert_eq!(error(Mode::Exec, "show license status | grep 'x").column(), 27);
     assert_eq!(
         error(Mode::Exec, "show license udi | less").to_string(),
         "Invalid command: unknown output filter \"less\"; expected grep or more"
@@ -564,7 +607,16 @@ fn nothing_to_run() {
 fn help_lists_what_comes_next() {
     assert_eq!(
         help_words(Mode::Exec, ""),
-        strings(&["configure", "exit", "license", "crypto", "calls", "bulkstats", "show"])
+        strings(&[
+            "configure",
+            "exit",
+            "license",
+            "card",
+            "crypto",
+            "calls",
+            "bulkstats",
+            "show"
+        ])
     );
     assert_eq!(
         help_words(Mode::Exec, "show license "),
@@ -652,7 +704,7 @@ fn help_texts() {
     let text = format_help(&cli().help(Mode::Exec, "show license udi ").expect("help"));
     assert_eq!(
         text,
-        "  |    - Filter the output: grep [-i] [-v] PATTERN, more\n  <cr>\n"
+        "  |    - Filter the output: grep [-A|-B|-C N] [-Ecinvw] PATTERN, more\n  <cr>\n"
     );
 }
 
@@ -694,22 +746,34 @@ fn help_after_pipes() {
     );
     assert_eq!(help_words(Mode::Exec, "show license udi |"), strings(&["grep", "more"]));
     assert_eq!(help_words(Mode::Exec, "show license udi | g"), strings(&["grep"]));
+    const FLAGS: [&str; 9] = ["-A", "-B", "-C", "-E", "-c", "-i", "-n", "-v", "-w"];
+    let with = |extra: &[&str]| strings(&[&FLAGS[..], extra].concat());
     assert_eq!(
         help_words(Mode::Exec, "show license udi | grep "),
-        strings(&["-i", "-v", "<pattern:STRING>"])
+        with(&["<pattern:STRING>"])
     );
     assert_eq!(
         help_words(Mode::Exec, "show license udi | grep -i "),
-        strings(&["-v", "<pattern:STRING>"])
+        strings(&["-A", "-B", "-C", "-E", "-c", "-n", "-v", "-w", "<pattern:STRING>"])
     );
-    assert_eq!(
-        help_words(Mode::Exec, "show license udi | grep -"),
-        strings(&["-i", "-v"])
-    );
+    assert_eq!(help_words(Mode::Exec, "show license udi | grep -"), strings(&FLAGS));
     assert_eq!(
         help_words(Mode::Exec, "show license udi | grep x "),
-        strings(&["-i", "-v", "|", "<cr>"])
+        with(&["|", "<cr>"])
     );
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | grep -A "),
+        strings(&["<lines:NUMBER>"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "show license udi | grep -A 3 -n x "),
+        strings(&["-B", "-C", "-E", "-c", "-i", "-v", "-w", "|", "<cr>"])
+    );
+    let items = cli().help(Mode::Exec, "show license udi | grep -B ").expect("help");
+    assert_eq!(items[0].help, "Number of lines to print before each match");
+    let items = cli().help(Mode::Exec, "show license udi | grep ").expect("help");
+    assert_eq!(items[0].help, "Also print N lines after each match (-A N)");
+    assert!(cli().help(Mode::Exec, "show license udi | grep -A x").is_err());
     assert_eq!(
         help_words(Mode::Exec, "show license udi | grep x | more "),
         strings(&["|", "<cr>"])
@@ -728,7 +792,7 @@ fn a_trailing_question_mark_asks_for_help() {
     assert_eq!(help("show license enforcement ?"), ["policy", "status"]);
     assert_eq!(help("show license enforcement ? "), ["policy", "status"]);
     assert_eq!(help("sh lic stat?"), ["statistics", "status"]);
-    assert_eq!(help("?").len(), 7);
+    assert_eq!(help("?").len(), 8);
     assert!(matches!(
         cli().interpret(Mode::Exec, "show lix?"),
         Err(CliError::Unknown { .. })
@@ -776,8 +840,13 @@ fn tab_completion() {
     );
     assert_eq!(
         completions(Mode::Exec, "show license udi | grep -"),
-        (24, strings(&["-i", "-v"]))
+        (24, strings(&["-A", "-B", "-C", "-E", "-c", "-i", "-n", "-v", "-w"]))
     );
+    assert_eq!(
+        completions(Mode::Exec, "show license udi | grep -c"),
+        (24, strings(&["-c"]))
+    );
+    assert_eq!(completions(Mode::Exec, "show license udi | grep -A "), (27, vec![]));
     // Invalid text before: nothing.
     assert_eq!(completions(Mode::Exec, "show bogus st"), (13, vec![]));
     // An unterminated quote is the word being typed.
@@ -810,6 +879,7 @@ proptest! {
                 Just("show".to_string()), Just("sh".to_string()), Just("license".to_string()),
                 Just("l".to_string()), Just("|".to_string()), Just("\"".to_string()),
                 Just("grep".to_string()), Just("-iv".to_string()), Just("more".to_string()),
+                Just("-A".to_string()), Just("-C2".to_string()), Just("-nwcE".to_string()), Just("'".to_string()),
                 Just("do".to_string()), Just("snmp".to_string()), Just("target".to_string()),
                 Just("1.2.3.4".to_string()), Just("port".to_string()), Just("99999999999999999999".to_string()),
                 "[a-z0-9\"|\\\\ -]{0,6}",
@@ -835,10 +905,50 @@ proptest! {
     }
 
     #[test]
-    fn grep_never_panics(pattern in any::<String>(), text in any::<String>(), i in any::<bool>(), v in any::<bool>()) {
-        let filters = [Filter::Grep { pattern, ignore_case: i, invert: v }, Filter::More];
+    fn grep_never_panics(
+        pattern in any::<String>(),
+        text in any::<String>(),
+        flags in proptest::collection::vec(any::<bool>(), 6),
+        after in prop_oneof![Just(0usize), 0usize..4, Just(usize::MAX)],
+        before in prop_oneof![Just(0usize), 0usize..4, Just(usize::MAX)],
+    ) {
+        let grep = GrepOptions {
+            pattern,
+            ignore_case: flags[0],
+            invert: flags[1],
+            word: flags[2],
+            extended: flags[3],
+            count: flags[4],
+            line_numbers: flags[5],
+            after,
+            before,
+        };
+        let filters = [Filter::Grep(grep.clone()), Filter::More];
         let out = Filter::apply(&filters, &text);
-        prop_assert!(out.len() <= text.len());
+        let lines = text.split_inclusive('\n').count();
+        if grep.count {
+            let n: usize = out.trim_end().parse().expect("a count");
+            prop_assert!(n <= lines && out.ends_with('\n'));
+        } else if !grep.line_numbers && after == 0 && before == 0 {
+            prop_assert!(out.len() <= text.len());
+        } else {
+            // Every line but the `--` separators is an input line, each at most once.
+            let printed = out.split_inclusive('\n').filter(|l| *l != "--\n").count();
+            prop_assert!(printed <= lines);
+        }
+        // The flags, typed, parse back to the same options.
+        let line = format!(
+            "show license status | grep{}{}{}{}{}{} -A {after} -B {before} {}",
+            if grep.ignore_case { " -i" } else { "" },
+            if grep.invert { " -v" } else { "" },
+            if grep.word { " -w" } else { "" },
+            if grep.extended { " -E" } else { "" },
+            if grep.count { " -c" } else { "" },
+            if grep.line_numbers { " -n" } else { "" },
+            quote(&grep.pattern),
+        );
+        let parsed = cli().parse(Mode::Exec, &line);
+        prop_assert!(matches!(&parsed, Ok(Some(p)) if p.filters == [Filter::Grep(grep.clone())]), "{line:?}: {parsed:?}");
     }
 
     /// Every completion, put in place, gives a line whose help still works (a completion never
@@ -874,7 +984,7 @@ fn cli_bytes() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(
         prop_oneof![
             4 => any::<u8>(),
-            3 => proptest::sample::select(b" \t\"\\|?#!%-0123456789.".to_vec()),
+            3 => proptest::sample::select(b" \t\"'\\|?#!%-0123456789.ABCEcnvw".to_vec()),
             2 => proptest::sample::select(b"showlicensegrepmoredoconfigureexit".to_vec()),
         ],
         0..200,
@@ -927,6 +1037,10 @@ fn command_like_words() -> impl Strategy<Value = Vec<&'static str>> {
             "grep",
             "-i",
             "-v",
+            "-A",
+            "-B3",
+            "-nc",
+            "--",
             "more",
             "pattern",
             "configure",
