@@ -185,7 +185,9 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
             if let Some(from) = p.number("slot")
                 && from != u64::from(active)
             {
-                return Err(format!("card {from} is not the active control function (card {active} is)"));
+                return Err(format!(
+                    "card {from} is not the active control function (card {active} is)"
+                ));
             }
             let next = if active == 1 { 2 } else { 1 };
             save_config(node, |c| {
@@ -433,4 +435,34 @@ fn usage_words(report: &std::collections::BTreeMap<String, u64>) -> String {
         .map(|(sku, n)| format!("{sku} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_and_usage_read_as_words() {
+        let sku = "ASR5K-00-EG01RS".to_string();
+        assert_eq!(
+            condition_words(&Condition::ServiceOoc { sku: sku.clone() }),
+            "Out of compliance: ASR5K-00-EG01RS"
+        );
+        assert_eq!(
+            condition_words(&Condition::FeatureGraceExpired { sku: sku.clone() }),
+            "Feature grace period expired: ASR5K-00-EG01RS"
+        );
+        for c in [
+            Condition::EvalMode,
+            Condition::EvalExpired,
+            Condition::ManagerConnectionFailed,
+            Condition::AuthorizationExpired,
+            Condition::RegistrationExpired,
+        ] {
+            let w = condition_words(&c);
+            assert!(!w.contains(['{', '}', '"']), "{w}");
+        }
+        assert_eq!(usage_words(&Default::default()), "None");
+        assert_eq!(usage_words(&[(sku, 2)].into()), "ASR5K-00-EG01RS 2");
+    }
 }
