@@ -140,6 +140,22 @@ fn va_info(v: VaRow) -> VirtualAccountInfo {
     }
 }
 
+/// An optional expiry date (`YYYY-MM-DD`, its first second, UTC), which must be in the future.
+fn expiry_date(text: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
+    let Some(text) = text.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let d = parse_date(text)
+        .ok_or_else(|| ApiError::BadRequest(format!("invalid expiry date {text:?} (expected YYYY-MM-DD)")))?;
+    if d <= now {
+        return Err(ApiError::BadRequest(format!(
+            "expiry date {text} is not in the future (today is {})",
+            format_date(now)
+        )));
+    }
+    Ok(Some(d))
+}
+
 /// Issues a legacy licence key bound to a chassis (operator only): signed with the manager's
 /// signing key under its CA, so a node verifies it with its trust pool alone. Logged.
 pub async fn issue_legacy_key(
@@ -215,20 +231,7 @@ pub async fn issue_legacy_key(
         ));
     }
     let now = state.now();
-    let expires_at = match req.expires.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => {
-            let d = parse_date(text)
-                .ok_or_else(|| ApiError::BadRequest(format!("invalid expiry date {text:?} (expected YYYY-MM-DD)")))?;
-            if d <= now {
-                return Err(ApiError::BadRequest(format!(
-                    "expiry date {text} is not in the future (today is {})",
-                    format_date(now)
-                )));
-            }
-            Some(d)
-        }
-    };
+    let expires_at = expiry_date(req.expires.as_deref(), now)?;
     let key = smartlic_protocol::legacy::LegacyKey {
         id: crate::store::new_id(),
         serial,
@@ -559,20 +562,7 @@ pub async fn deposit(
     let sku = check_sku(state, &req.sku)?;
     let quantity = check_quantity(req.quantity)?;
     let now = state.now();
-    let end_date = match req.expires.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => {
-            let d = parse_date(text)
-                .ok_or_else(|| ApiError::BadRequest(format!("invalid expiry date {text:?} (expected YYYY-MM-DD)")))?;
-            if d <= now {
-                return Err(ApiError::BadRequest(format!(
-                    "expiry date {text} is not in the future (today is {})",
-                    format_date(now)
-                )));
-            }
-            Some(d)
-        }
-    };
+    let end_date = expiry_date(req.expires.as_deref(), now)?;
     state
         .store()
         .deposit(&a.id, &v.id, &sku, quantity, end_date, now, &caller.audit())
@@ -758,7 +748,11 @@ pub fn instance_status(i: &InstanceRow, now: i64) -> String {
 }
 
 fn instance_info(i: InstanceRow, now: i64, usage: Vec<(String, i64)>) -> InstanceInfo {
+    let ha_udis = serde_json::from_str::<Vec<smartlic_protocol::HaUdi>>(&i.ha_udis)
+        .map(|list| list.iter().map(|m| format!("{}:{}", m.role, m.udi)).collect())
+        .unwrap_or_default();
     InstanceInfo {
+        ha_udis,
         status: instance_status(&i, now),
         udi: format!("PID:{},SN:{}", i.udi_pid, i.udi_sn),
         id: i.id,
@@ -940,7 +934,7 @@ pub async fn remove_instance(
     })
 }
 
-fn user_info(u: UserRow) -> UserInfo {
+pub(crate) fn user_info(u: UserRow) -> UserInfo {
     UserInfo {
         role: u.role.parse().unwrap_or(Role::VaUser),
         id: u.id,

@@ -14,6 +14,7 @@
 //! | create, disable, remove users; rotate their keys; webhooks | ✓ | | | |
 //! | deposit licences, issue legacy keys | operator only | | | |
 //! | create accounts, list all accounts | operator only | | | |
+//! | review (approve, reject) Smart Account requests | operator only | | | |
 //!
 //! Deposits are the operator's alone: licences come from the vendor's order system, never from a
 //! customer's own users, or compliance would mean nothing. Every user may rotate their own API key.
@@ -100,11 +101,13 @@ pub enum Action {
     ReadEvents,
     /// Add, list and remove the alert webhooks of an account.
     ManageWebhooks,
+    /// List, approve and reject Smart Account requests (operator only).
+    ReviewAccountRequests,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
@@ -121,6 +124,7 @@ impl Action {
         Action::CreateUser,
         Action::ReadEvents,
         Action::ManageWebhooks,
+        Action::ReviewAccountRequests,
     ];
 
     fn describe(&self) -> &'static str {
@@ -141,6 +145,7 @@ impl Action {
             Action::CreateUser => "manage users",
             Action::ReadEvents => "read the event log",
             Action::ManageWebhooks => "manage alert webhooks",
+            Action::ReviewAccountRequests => "review Smart Account requests (operator only)",
         }
     }
 }
@@ -198,7 +203,11 @@ pub fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Deni
         (true, None) => false,
     };
     let allowed = match action {
-        Action::CreateAccount | Action::ListAllAccounts | Action::DepositLicenses | Action::IssueLegacyKey => false,
+        Action::CreateAccount
+        | Action::ListAllAccounts
+        | Action::DepositLicenses
+        | Action::IssueLegacyKey
+        | Action::ReviewAccountRequests => false,
         Action::ReadAccount => true,
         Action::ReadVa | Action::CreateToken => own_va,
         Action::CreateVa | Action::ReadUsers | Action::ReadEvents => matches!(user.role, Role::SaAdmin | Role::SaUser),
@@ -276,7 +285,9 @@ mod tests {
         use Action::*;
         use Role::*;
         match (role, action) {
-            (_, CreateAccount | ListAllAccounts | DepositLicenses | IssueLegacyKey) => ['n', 'n', 'n'],
+            (_, CreateAccount | ListAllAccounts | DepositLicenses | IssueLegacyKey | ReviewAccountRequests) => {
+                ['n', 'n', 'n']
+            }
             (_, ReadAccount) => ['y', 'y', 'y'],
             (SaAdmin, CreateUser | ManageWebhooks | CreateExportToken) => ['y', 'y', 'y'],
             (_, CreateUser | ManageWebhooks | CreateExportToken) => ['n', 'n', 'n'],

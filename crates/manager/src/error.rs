@@ -62,10 +62,19 @@ pub enum ApiError {
     /// A device request timestamp is too far from the manager's clock (400).
     #[error("{0}")]
     Stale(String),
+    /// Too many requests of a kind nobody authenticated (429 `too_many_requests`).
+    #[error("{0}")]
+    TooMany(String),
+    /// The manager is busy (503 `overloaded`, Retry-After: 1).
+    #[error("{0}")]
+    Busy(String),
     /// A failure of the manager itself (500); the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// Code of [`ApiError::TooMany`].
+pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
 
 impl ApiError {
     /// HTTP status.
@@ -79,6 +88,8 @@ impl ApiError {
             ApiError::Forbidden(_) | ApiError::Token { .. } => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) | ApiError::Insufficient(_) | ApiError::Replayed => StatusCode::CONFLICT,
             ApiError::OverCapacity(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,6 +110,8 @@ impl ApiError {
             ApiError::Replayed => codes::REPLAYED,
             ApiError::Stale(_) => codes::STALE,
             ApiError::OverCapacity(_) => codes::OVER_CAPACITY,
+            ApiError::TooMany(_) => TOO_MANY_REQUESTS,
+            ApiError::Busy(_) => codes::OVERLOADED,
             ApiError::Internal(_) => codes::INTERNAL,
         }
     }
@@ -124,7 +137,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!("internal error: {detail}");
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut resp = (self.status(), Json(self.body())).into_response();
+        if let ApiError::Busy(_) = &self {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        resp
     }
 }
 

@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+pub mod account_requests;
 pub mod admin;
 pub mod alerts;
 pub mod api;

@@ -124,6 +124,37 @@ pub enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Smart Account requests (from the portal's "Request a Smart Account"; operator only).
+    #[command(subcommand)]
+    Request(RequestCommand),
+}
+
+/// `smartlic account request …`
+#[derive(clap::Subcommand, Debug)]
+pub enum RequestCommand {
+    /// List the requests, newest first.
+    List {
+        /// Only pending requests.
+        #[arg(long)]
+        pending: bool,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending request: creates the Smart Account (with DEFAULT) and its SA
+    /// administrator; prints the account id and the administrator's API key (shown only once).
+    Approve {
+        /// Request id.
+        id: String,
+    },
+    /// Reject a pending request.
+    Reject {
+        /// Request id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// `smartlic va …`
@@ -652,6 +683,48 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
                 })
                 .collect();
             outln!("{}", table(&["ID", "NAME", "DOMAIN", "CREATED"], &rows));
+        }
+        AdminCommand::Account(AccountCommand::Request(RequestCommand::List { pending, json })) => {
+            let query: &[(&str, &str)] = if pending { &[("status", "pending")] } else { &[] };
+            let list: Vec<AccountRequestInfo> = c.get(&["account-requests"], query).await?;
+            if json {
+                return print_json(&list);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.clone(),
+                        r.status.clone(),
+                        r.name.clone(),
+                        r.domain.clone(),
+                        r.requester_email.clone(),
+                        r.on_behalf_email
+                            .clone()
+                            .filter(|_| !r.authority)
+                            .unwrap_or_else(|| "-".into()),
+                        format_rfc3339(r.created_at),
+                    ]
+                })
+                .collect();
+            outln!(
+                "{}",
+                table(
+                    &["ID", "STATUS", "NAME", "DOMAIN", "REQUESTER", "ON BEHALF OF", "CREATED"],
+                    &rows
+                )
+            );
+        }
+        AdminCommand::Account(AccountCommand::Request(RequestCommand::Approve { id })) => {
+            let r: ApprovedAccountRequest = c.post(&["account-requests", &id, "approve"], &()).await?;
+            outln!("account {}", r.account.id);
+            outln!("sa-admin {} api key {}", r.admin.email, r.api_key);
+        }
+        AdminCommand::Account(AccountCommand::Request(RequestCommand::Reject { id, reason })) => {
+            let r: AccountRequestInfo = c
+                .post(&["account-requests", &id, "reject"], &RejectAccountRequest { reason })
+                .await?;
+            outln!("{} {}", r.id, r.status);
         }
         AdminCommand::Va(VaCommand::Create {
             account,

@@ -39,6 +39,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(issue_legacy_key))
         .routes(routes!(list_events))
         .routes(routes!(export_events))
+        .routes(routes!(list_account_requests, submit_account_request))
+        .routes(routes!(approve_account_request))
+        .routes(routes!(reject_account_request))
 }
 
 fn caller(principal: Principal, addr: ClientAddr) -> Caller {
@@ -560,6 +563,87 @@ async fn issue_legacy_key(
     Ok((
         StatusCode::CREATED,
         Json(admin::issue_legacy_key(&s, &caller(p, a), body).await?),
+    ))
+}
+
+/// `?status=` of the account request list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RequestStatus {
+    /// `pending`, `approved` or `rejected` (default: all).
+    pub status: Option<String>,
+}
+
+#[utoipa::path(post, path = "/account-requests", tag = "accounts",
+    request_body = SubmitAccountRequest,
+    responses((status = 201, description = "stored, PENDING until the operator decides (no API key needed)", body = AccountRequestInfo),
+              (status = 400, description = "an invalid field"),
+              (status = 429, description = "too many pending requests, or too many from this address today"),
+              (status = 503, description = "busy checking passwords: retry")))]
+async fn submit_account_request(
+    State(s): State<AppState>,
+    a: ClientAddr,
+    ApiJson(body): ApiJson<SubmitAccountRequest>,
+) -> Created<AccountRequestInfo> {
+    let checked = crate::account_requests::check(&body).map_err(|e| crate::account_requests::bad_request(&e))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::account_requests::submit(&s, a.0.as_deref(), checked).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/account-requests", tag = "accounts",
+    params(RequestStatus),
+    responses((status = 200, description = "Smart Account requests, newest first", body = Vec<AccountRequestInfo>),
+              (status = 400, description = "unknown status"),
+              (status = 403, description = "operator only")),
+    security(("api_key" = [])))]
+async fn list_account_requests(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiQuery(q): ApiQuery<RequestStatus>,
+) -> Answer<Vec<AccountRequestInfo>> {
+    Ok(Json(
+        crate::account_requests::list(&s, &caller(p, a), q.status.as_deref()).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/account-requests/{id}/approve", tag = "accounts",
+    params(("id" = String, Path, description = "request id")),
+    responses((status = 200, description = "approved: the account, its SA administrator and their API key (the only time it is shown)", body = ApprovedAccountRequest),
+              (status = 403, description = "operator only"),
+              (status = 404, description = "no such request"),
+              (status = 409, description = "already decided, or the account name or the e-mail is taken (nothing changed)")),
+    security(("api_key" = [])))]
+async fn approve_account_request(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(id): ApiPath<String>,
+) -> Answer<ApprovedAccountRequest> {
+    Ok(Json(crate::account_requests::approve(&s, &caller(p, a), &id).await?))
+}
+
+#[utoipa::path(post, path = "/account-requests/{id}/reject", tag = "accounts",
+    params(("id" = String, Path, description = "request id")),
+    request_body = RejectAccountRequest,
+    responses((status = 200, description = "rejected", body = AccountRequestInfo),
+              (status = 400, description = "no reason"),
+              (status = 403, description = "operator only"),
+              (status = 404, description = "no such request"),
+              (status = 409, description = "already decided")),
+    security(("api_key" = [])))]
+async fn reject_account_request(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<RejectAccountRequest>,
+) -> Answer<AccountRequestInfo> {
+    Ok(Json(
+        crate::account_requests::reject(&s, &caller(p, a), &id, &body.reason).await?,
     ))
 }
 

@@ -1259,6 +1259,11 @@ async fn every_endpoint_refuses_other_tenants() {
                 // asserted in `roles_limit_what_users_see_and_do`; the documents are public).
                 continue;
             }
+            if full == "/api/v1/account-requests" && m == Method::POST {
+                // The public Smart Account request: anyone may submit one, it touches no
+                // account (`account_requests::tests` covers its bounds).
+                continue;
+            }
             // Names and ids both, in every position.
             for (account, va) in [("Acme", "East"), (acme_id.as_str(), east_id.as_str())] {
                 let path = full
@@ -1267,7 +1272,8 @@ async fn every_endpoint_refuses_other_tenants() {
                     .replace("{token}", &token_id)
                     .replace("{instance}", &reg.instance_id)
                     .replace("{webhook}", &hook_id)
-                    .replace("{user}", "victim@acme.example");
+                    .replace("{user}", "victim@acme.example")
+                    .replace("{id}", "00000000-0000-4000-8000-000000000000");
                 let body = body_for(&m, template);
                 if m == Method::GET {
                     // Control: the operator reaches the same path, so a refusal below is the
@@ -1336,6 +1342,8 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
         json!({"email": "intruder@evil.example", "role": "sa-admin"})
     } else if template.ends_with("/accounts") {
         json!({"name": "Intruder", "domain": "evil.example"})
+    } else if template.ends_with("/reject") {
+        json!({"reason": "intruder"})
     } else if template.ends_with("/legacy-keys") {
         json!({"serial": "FOX0001", "platform": "ASR5500", "sessions": {"pgw": 10000}})
     } else {

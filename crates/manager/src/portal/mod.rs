@@ -20,7 +20,9 @@
 //! and `POST /webhooks/{webhook}/remove` (the account's alert webhooks, SA administrators),
 //! `GET /users` (the account's users, for those who may read them) with
 //! `POST /users/{user}/disable|enable|remove|rotate-key` (SA administrators), `GET|POST /account/key`
-//! (any user rotates their own API key), `GET /static/portal.css`, `GET /static/portal.js`.
+//! (any user rotates their own API key), `GET|POST /request-account` (public: request a Smart
+//! Account, [`crate::account_requests`]; a double-submit cookie like the log-in form's),
+//! `GET /static/portal.css`, `GET /static/portal.js`.
 
 pub mod html;
 pub mod sessions;
@@ -50,6 +52,8 @@ use smartlic_protocol::admin::{CreateToken, CreateWebhook, Role};
 pub const SESSION_COOKIE: &str = "__Host-smartlic-session";
 /// CSRF cookie of the log-in form.
 pub const LOGIN_COOKIE: &str = "__Host-smartlic-login";
+/// CSRF cookie of the "Request a Smart Account" form.
+pub const REQUEST_COOKIE: &str = "__Host-smartlic-request";
 /// How long a session lasts.
 pub const SESSION_TTL: i64 = 8 * 3600;
 /// Log-in attempts checked per e-mail in [`THROTTLE_WINDOW`] (a success resets the count).
@@ -66,6 +70,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(overview))
         .route("/login", get(login_page).post(login))
+        .route("/request-account", get(request_account_page).post(request_account))
         .route("/logout", post(logout))
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
@@ -405,11 +410,23 @@ impl LoginGate {
         self.memory.lock().unwrap_or_else(|p| p.into_inner()).push(memory);
         Ok(Some(verified))
     }
+
+    /// Hashes a new password (argon2id) on a blocking thread under the same permits as the
+    /// checks; `None` if no permit was free within [`CHECK_WAIT`].
+    pub(crate) async fn hash(&self, password: String) -> Result<Option<String>, ApiError> {
+        let Ok(Ok(_permit)) = tokio::time::timeout(CHECK_WAIT, self.permits.acquire()).await else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+            .await
+            .map_err(|e| ApiError::Internal(format!("password hashing task: {e}")))?
+            .map(Some)
+    }
 }
 
 /// The throttle key of a client address: an IPv6 client is counted by its /64 (one host usually
 /// has the whole /64, so counting single addresses would count nothing).
-fn address_key(source: &str) -> String {
+pub(crate) fn address_key(source: &str) -> String {
     match source.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
             let s = v6.segments();
@@ -573,6 +590,139 @@ async fn login(
         }
     }
     Ok(resp)
+}
+
+// ---- Request a Smart Account (public) ----
+
+#[derive(Debug, Default, Deserialize)]
+struct RequestForm {
+    #[serde(default)]
+    create: String,
+    #[serde(default)]
+    on_behalf_email: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    requester_email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: Option<String>,
+}
+
+impl RequestForm {
+    fn fields(&self) -> html::RequestFields<'_> {
+        html::RequestFields {
+            create: &self.create,
+            on_behalf_email: &self.on_behalf_email,
+            domain: &self.domain,
+            name: &self.name,
+            requester_email: &self.requester_email,
+        }
+    }
+}
+
+fn request_response(
+    status: StatusCode,
+    form: &RequestForm,
+    errors: &[(&str, String)],
+    message: Option<&str>,
+) -> Response {
+    let csrf = tokens::random_secret(43);
+    let mut resp = html(status, html::request_account(&csrf, &form.fields(), errors, message));
+    if let Ok(v) = HeaderValue::from_str(&cookie(REQUEST_COOKIE, &csrf, 3600)) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn request_account_page() -> Response {
+    let form = RequestForm {
+        create: "yes".into(),
+        ..RequestForm::default()
+    };
+    request_response(StatusCode::OK, &form, &[], None)
+}
+
+async fn request_account(
+    State(state): State<AppState>,
+    ClientAddr(source): ClientAddr,
+    headers: HeaderMap,
+    form: Result<Form<RequestForm>, FormRejection>,
+) -> Result<Response, PortalError> {
+    let Form(form) = form.map_err(|r| bad_form(&r))?;
+    let expected = read_cookie(&headers, REQUEST_COOKIE);
+    match (&expected, form.csrf.as_deref()) {
+        (Some(e), Some(sent)) if same_secret(e, sent) => {}
+        _ => {
+            return Ok(request_response(
+                StatusCode::FORBIDDEN,
+                &form,
+                &[],
+                Some("The form is out of date (or cookies are off); please try again."),
+            ));
+        }
+    }
+    let authority = match form.create.as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    };
+    let req = smartlic_protocol::admin::SubmitAccountRequest {
+        requester_email: form.requester_email.clone(),
+        authority: authority.unwrap_or(true),
+        on_behalf_email: Some(form.on_behalf_email.clone()),
+        domain: Some(form.domain.clone()),
+        name: form.name.clone(),
+        password: form.password.clone(),
+    };
+    let mut errors: Vec<(&str, String)> = Vec::new();
+    if authority.is_none() {
+        errors.push(("create", "Choose Yes or No.".into()));
+    }
+    let checked = match crate::account_requests::check(&req) {
+        Ok(c) => Some(c),
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| (e.field, e.message)));
+            None
+        }
+    };
+    let Some(checked) = checked.filter(|_| errors.is_empty()) else {
+        return Ok(request_response(
+            StatusCode::BAD_REQUEST,
+            &form,
+            &errors,
+            Some("Please correct the fields marked below."),
+        ));
+    };
+    match crate::account_requests::submit(&state, source.as_deref(), checked).await {
+        Ok(info) => {
+            let admin_email = info
+                .on_behalf_email
+                .as_deref()
+                .filter(|_| !info.authority)
+                .unwrap_or(&info.requester_email);
+            let mut resp = html(
+                StatusCode::OK,
+                html::request_submitted(&info.name, &info.domain, admin_email),
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie(REQUEST_COOKIE, "", 0)) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            Ok(resp)
+        }
+        Err(e @ (ApiError::TooMany(_) | ApiError::Busy(_))) => {
+            let resp = request_response(e.status(), &form, &[], Some(&e.to_string()));
+            Ok(if matches!(e, ApiError::Busy(_)) {
+                with_retry_after(resp, 1)
+            } else {
+                resp
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -460,8 +460,133 @@ on_both_engines!(
     users_rotate_their_own_key,
     disabling_a_user_ends_their_sessions,
     parallel_guesses_are_counted_before_the_check,
-    busy_checks_answer_503
+    busy_checks_answer_503,
+    the_smart_account_request_form
 );
+
+/// The public "Request a Smart Account" form: linked from the log-in page, the seed's fields,
+/// CSRF by a double-submit cookie, field errors shown beside their fields with the input escaped
+/// and the password never echoed, success says "pending" and stores a PENDING request.
+async fn the_smart_account_request_form(store: Store) {
+    use super::REQUEST_COOKIE;
+    let p = Portal::on(store).await;
+    let login = p.send(Method::GET, "/login", None, None).await;
+    assert!(login.body.contains("href=\"/request-account\""), "{}", login.body);
+    let page = p.send(Method::GET, "/request-account", None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "Yes, I have authority to represent my company and want to create the Smart Account",
+        "No, the person specified below will create the account",
+        "Account Domain Identifier",
+        "Account Name",
+        "name=\"on_behalf_email\"",
+        "name=\"password\"",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+    let token = cookie_value(&page.cookies, REQUEST_COOKIE).expect("request CSRF cookie");
+    assert_eq!(csrf_of(&page.body), token);
+    let cookie = format!("{REQUEST_COOKIE}={token}");
+    let fields = |name: &'static str, password: &'static str, csrf: &str| {
+        form(&[
+            ("create", "yes"),
+            ("on_behalf_email", ""),
+            ("domain", ""),
+            ("name", name),
+            ("requester_email", "dana@newco.example"),
+            ("password", password),
+            ("csrf", csrf),
+        ])
+    };
+    let pending = |p: &Portal| {
+        let store = p.state.store().clone();
+        async move { store.list_account_requests(Some("PENDING"), 100).await.unwrap().len() }
+    };
+
+    // No cookie, or a token that is not the cookie's: 403, nothing stored.
+    let r = p
+        .send(
+            Method::POST,
+            "/request-account",
+            None,
+            Some(fields("NewCo", PASS, &token)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = p
+        .send(
+            Method::POST,
+            "/request-account",
+            Some(&cookie),
+            Some(fields("NewCo", PASS, "forged")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(pending(&p).await, 0);
+
+    // Field errors: shown beside the fields, the input escaped, the password not echoed.
+    let r = p
+        .send(
+            Method::POST,
+            "/request-account",
+            Some(&cookie),
+            Some(form(&[
+                ("create", "no"),
+                ("on_behalf_email", "<b>not-an-address"),
+                ("domain", "bad domain!"),
+                ("name", ""),
+                ("requester_email", "dana@newco.example"),
+                ("password", "short77"),
+                ("csrf", &token),
+            ])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    for message in [
+        "Enter an e-mail address",
+        "must be a domain name",
+        "account name must be 1 to 100",
+        "password must have 8 to 1024 characters",
+    ] {
+        assert!(r.body.contains(message), "{message}: {}", r.body);
+    }
+    assert!(r.body.contains("&lt;b&gt;not-an-address"), "escaped");
+    assert!(!r.body.contains("<b>not-an-address"), "never unescaped");
+    assert!(!r.body.contains("short77"), "the password is never echoed");
+    assert_eq!(pending(&p).await, 0);
+    // The re-rendered form carries a fresh token in a fresh cookie.
+    let token = cookie_value(&r.cookies, REQUEST_COOKIE).expect("fresh cookie");
+    assert_eq!(csrf_of(&r.body), token);
+    let cookie = format!("{REQUEST_COOKIE}={token}");
+
+    // Success: "pending", the cookie cleared, a PENDING request with the e-mail's domain.
+    let r = p
+        .send(
+            Method::POST,
+            "/request-account",
+            Some(&cookie),
+            Some(fields("NewCo <Ltd>", PASS, &token)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("pending"), "{}", r.body);
+    assert!(r.body.contains("NewCo &lt;Ltd&gt;"), "{}", r.body);
+    assert!(!r.body.contains(PASS));
+    assert_eq!(cookie_value(&r.cookies, REQUEST_COOKIE).as_deref(), Some(""));
+    let stored = p
+        .state
+        .store()
+        .list_account_requests(Some("PENDING"), 100)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].domain, "newco.example");
+    assert_eq!(stored[0].name, "NewCo <Ltd>");
+    assert!(stored[0].password_hash.starts_with("$argon2id$"));
+    assert!(!stored[0].password_hash.contains(PASS));
+    // Nothing exists until the operator approves.
+    assert!(p.state.store().find_account("NewCo <Ltd>").await.unwrap().is_none());
+}
 
 /// The event log page: filters by action, actor, VA and days; the CSV export has the same rows;
 /// a VA user may not read it, another account's events never show, bad filters get a 400.

@@ -45,50 +45,10 @@ impl Store {
         now: i64,
         audit: &Audit,
     ) -> Result<(AccountRow, VaRow), StoreError> {
-        let account = AccountRow {
-            id: new_id(),
-            name: name.trim().to_string(),
-            domain: domain.trim().to_string(),
-            created_at: now,
-        };
-        let va = VaRow {
-            id: new_id(),
-            account_id: account.id.clone(),
-            name: DEFAULT_VA.into(),
-            description: "Default virtual account".into(),
-            created_at: now,
-        };
         let mut tx = self.write_tx().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO accounts (id, name, name_key, domain, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (name_key) DO NOTHING",
-        )
-        .bind(&account.id)
-        .bind(&account.name)
-        .bind(name_key(&account.name))
-        .bind(&account.domain)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Err(ApiError::Conflict(format!("a Smart Account named {:?} already exists", account.name)).into());
-        }
-        insert_va(&mut tx, &va).await?;
-        append_event(
-            &mut tx,
-            now,
-            audit,
-            Event {
-                action: "account.create",
-                account_id: Some(&account.id),
-                object_id: Some(&account.id),
-                detail: format!("created Smart Account {} ({})", account.name, account.domain),
-                ..Event::default()
-            },
-        )
-        .await?;
+        let created = insert_account(&mut tx, name, domain, now, audit).await?;
         tx.commit().await?;
-        Ok((account, va))
+        Ok(created)
     }
 
     /// Every Smart Account, by name.
@@ -198,4 +158,58 @@ async fn insert_va(conn: &mut sqlx::AnyConnection, va: &VaRow) -> Result<bool, S
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Creates a Smart Account and its `DEFAULT` virtual account inside the caller's transaction
+/// (logged as `account.create`); a taken name is a conflict, and the caller's transaction must
+/// then be dropped.
+pub(crate) async fn insert_account(
+    conn: &mut sqlx::AnyConnection,
+    name: &str,
+    domain: &str,
+    now: i64,
+    audit: &Audit,
+) -> Result<(AccountRow, VaRow), StoreError> {
+    let account = AccountRow {
+        id: new_id(),
+        name: name.trim().to_string(),
+        domain: domain.trim().to_string(),
+        created_at: now,
+    };
+    let va = VaRow {
+        id: new_id(),
+        account_id: account.id.clone(),
+        name: DEFAULT_VA.into(),
+        description: "Default virtual account".into(),
+        created_at: now,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO accounts (id, name, name_key, domain, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (name_key) DO NOTHING",
+    )
+    .bind(&account.id)
+    .bind(&account.name)
+    .bind(name_key(&account.name))
+    .bind(&account.domain)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(ApiError::Conflict(format!("a Smart Account named {:?} already exists", account.name)).into());
+    }
+    insert_va(conn, &va).await?;
+    append_event(
+        conn,
+        now,
+        audit,
+        Event {
+            action: "account.create",
+            account_id: Some(&account.id),
+            object_id: Some(&account.id),
+            detail: format!("created Smart Account {} ({})", account.name, account.domain),
+            ..Event::default()
+        },
+    )
+    .await?;
+    Ok((account, va))
 }

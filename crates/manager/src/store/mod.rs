@@ -16,6 +16,7 @@
 //! Domain rules (token states, compliance, transfer plans) live in [`crate::tokens`] and
 //! [`crate::compliance`]; this module only moves rows.
 
+pub mod account_requests;
 mod accounts;
 mod batch;
 mod instances;

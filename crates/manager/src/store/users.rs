@@ -62,43 +62,8 @@ const USER_SELECT: &str = "SELECT u.id, u.account_id, u.email, u.role, u.va_id, 
 impl Store {
     /// Creates a user; e-mail addresses are unique across the manager.
     pub async fn create_user(&self, u: NewUser<'_>, now: i64, audit: &Audit) -> Result<UserRow, StoreError> {
-        let id = new_id();
         let mut tx = self.write_tx().await?;
-        let r = sqlx::query(
-            "INSERT INTO users (id, account_id, email, email_key, role, va_id, api_key_hash, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (email_key) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(u.account_id)
-        .bind(u.email.trim())
-        .bind(name_key(u.email))
-        .bind(u.role)
-        .bind(u.va_id)
-        .bind(u.api_key_hash)
-        .bind(u.password_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Err(ApiError::Conflict(format!("a user with e-mail {} already exists", u.email.trim())).into());
-        }
-        append_event(
-            &mut tx,
-            now,
-            audit,
-            Event {
-                action: "user.create",
-                account_id: Some(u.account_id),
-                va_id: u.va_id,
-                object_id: Some(&id),
-                detail: format!("created user {} with role {}", u.email.trim(), u.role),
-            },
-        )
-        .await?;
-        let row = sqlx::query_as(sqlx::AssertSqlSafe(format!("{USER_SELECT} WHERE u.id = $1")))
-            .bind(&id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = insert_user(&mut tx, u, now, audit).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -266,4 +231,52 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// Creates a user inside the caller's transaction (logged as `user.create`); a taken e-mail is a
+/// conflict, and the caller's transaction must then be dropped.
+pub(crate) async fn insert_user(
+    conn: &mut sqlx::AnyConnection,
+    u: NewUser<'_>,
+    now: i64,
+    audit: &Audit,
+) -> Result<UserRow, StoreError> {
+    let id = new_id();
+    let r = sqlx::query(
+        "INSERT INTO users (id, account_id, email, email_key, role, va_id, api_key_hash, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (email_key) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(u.account_id)
+    .bind(u.email.trim())
+    .bind(name_key(u.email))
+    .bind(u.role)
+    .bind(u.va_id)
+    .bind(u.api_key_hash)
+    .bind(u.password_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(ApiError::Conflict(format!("a user with e-mail {} already exists", u.email.trim())).into());
+    }
+    append_event(
+        conn,
+        now,
+        audit,
+        Event {
+            action: "user.create",
+            account_id: Some(u.account_id),
+            va_id: u.va_id,
+            object_id: Some(&id),
+            detail: format!("created user {} with role {}", u.email.trim(), u.role),
+        },
+    )
+    .await?;
+    Ok(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{USER_SELECT} WHERE u.id = $1")))
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
