@@ -7,6 +7,10 @@
 //! - `server.pem`, `server.key` (0600) — this server's TLS chain and key, issued by the CA for the
 //!   listen host, `localhost` and `127.0.0.1`; reused while they fit;
 //! - `admin.key` (0600) — the operator's API key, written only by the server that set the PKI up.
+//!
+//! With [`OperatorTls`] (`--tls-cert`, `--tls-key`) the server presents the operator's certificate
+//! instead of `server.pem` and reloads it on SIGHUP (new handshakes get the new one; a reload that
+//! fails keeps the old). Every HTTP request is logged once (target `smartlic::http`).
 
 use crate::api;
 use crate::error::ManagerError;
@@ -311,11 +315,83 @@ async fn deliver_alerts(state: AppState) {
     }
 }
 
+/// The operator's own TLS certificate chain and key (`--tls-cert`, `--tls-key`), served to
+/// browsers and clients instead of the manager's; SIGHUP reloads them. Device trust does not
+/// change: `ca.pem` still anchors the signed device protocol.
+#[derive(Debug, Clone)]
+pub struct OperatorTls {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key of the leaf.
+    pub key: PathBuf,
+}
+
+impl OperatorTls {
+    /// Reads both files and makes a server configuration of them.
+    pub fn load(&self) -> Result<rustls::ServerConfig, ManagerError> {
+        let chain = std::fs::read_to_string(&self.cert).map_err(|e| ManagerError::file(&self.cert, e))?;
+        let key = std::fs::read_to_string(&self.key).map_err(|e| ManagerError::file(&self.key, e))?;
+        tls_config(&chain, &key)
+    }
+}
+
+/// Reloads the operator's certificate on every SIGHUP. Connections already open keep theirs;
+/// a reload that fails is logged and the certificate served so far stays.
+async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    tls: OperatorTls,
+    served: axum_server::tls_rustls::RustlsConfig,
+) {
+    while hangup.recv().await.is_some() {
+        match tls.load() {
+            Ok(config) => {
+                served.reload_from_config(Arc::new(config));
+                tracing::info!("reloaded the TLS certificate {}", tls.cert.display());
+            }
+            Err(e) => tracing::error!("SIGHUP: the TLS certificate was not reloaded, the old one stays: {e}"),
+        }
+    }
+}
+
+/// Logs each HTTP request once, when its response starts: method, path (never the query, the
+/// body or a header), status, duration and the client's address.
+async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let response = next.run(req).await;
+    tracing::info!(
+        target: "smartlic::http",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        client = %client,
+        "request"
+    );
+    response
+}
+
 /// Runs the license manager until SIGTERM or Ctrl-C. Prints `listening on https://HOST:PORT`
 /// on stdout once it accepts connections.
 pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
+    run_server_with(opts, None).await
+}
+
+/// [`run_server`], serving the operator's certificate (reloaded on SIGHUP) when there is one.
+pub async fn run_server_with(opts: ServerOptions, operator_tls: Option<OperatorTls>) -> Result<(), ManagerError> {
+    // A bad operator certificate stops the server before anything is set up.
+    let operator_config = operator_tls.as_ref().map(OperatorTls::load).transpose()?;
     let prepared = prepare(&opts).await?;
-    let config = tls_config(&prepared.tls.0, &prepared.tls.1)?;
+    let config = match operator_config {
+        Some(c) => c,
+        None => tls_config(&prepared.tls.0, &prepared.tls.1)?,
+    };
     let listen_err = |reason: String| ManagerError::Listen {
         addr: opts.listen.clone(),
         reason,
@@ -329,13 +405,22 @@ pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
     listener.set_nonblocking(true).map_err(|e| listen_err(e.to_string()))?;
 
     let handle = axum_server::Handle::new();
-    let server = axum_server::tls_rustls::from_tcp_rustls(
-        listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config)),
-    )
-    .map_err(|e| listen_err(e.to_string()))?
-    .handle(handle.clone());
-    let app = api::router(prepared.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+    let server = axum_server::tls_rustls::from_tcp_rustls(listener, served.clone())
+        .map_err(|e| listen_err(e.to_string()))?
+        .handle(handle.clone());
+    let reloading = match operator_tls {
+        Some(tls) => {
+            // Watched before the server says it listens, so no early SIGHUP ends the process.
+            let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(|e| listen_err(format!("cannot watch SIGHUP: {e}")))?;
+            Some(tokio::spawn(reload_on_hangup(hangup, tls, served.clone())))
+        }
+        None => None,
+    };
+    let app = api::router(prepared.state.clone())
+        .layer(axum::middleware::from_fn(log_request))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let mut serving = tokio::spawn(async move { server.serve(app).await });
     let pruning = tokio::spawn(prune_nonces(prepared.state.clone(), opts.event_retention_days));
     let alerting = tokio::spawn(deliver_alerts(prepared.state.clone()));
@@ -367,6 +452,9 @@ pub async fn run_server(opts: ServerOptions) -> Result<(), ManagerError> {
     };
     pruning.abort();
     alerting.abort();
+    if let Some(r) = reloading {
+        r.abort();
+    }
     expiring.abort();
     prepared.state.store().close().await;
     match result {

@@ -1,6 +1,7 @@
 //! `smartlic`: one executable for the license manager (`server`), a product with the Smart Agent
 //! inside (`node`), its CLI (`cli`), the administration client (`account`, `va`, `license`,
-//! `token`, `instance`, `user`), benchmarks (`bench`) and a demo (`demo`). This file only parses
+//! `token`, `instance`, `user`), backups of a SQLite manager (`backup`, `restore`), benchmarks
+//! (`bench`) and a demo (`demo`). This file only parses
 //! flags and wires the library crates together.
 
 /// `println!` that ends the process quietly when stdout is closed (`smartlic … | head`), instead
@@ -29,9 +30,11 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
 }
 
 mod admin;
+mod backup;
 mod bench;
 mod bench_fleet;
 mod demo;
+mod server_config;
 mod shell;
 
 use anyhow::{Context, Result};
@@ -75,33 +78,24 @@ impl Platform {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the license manager (Smart Software Manager) over HTTPS.
-    Server {
-        /// Directory for the CA, keys, admin.key and the SQLite database.
+    Server(server_config::ServerArgs),
+    /// Copy a running (or stopped) SQLite license manager and its key files into one file.
+    Backup {
+        /// The manager's data directory.
         #[arg(long)]
         data_dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8443")]
-        listen: String,
-        /// Database URL (postgres://…); default SQLite at DATA_DIR/smartlic.db.
+        /// The backup file to write (0600; replaced if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Make a data directory from a file of `smartlic backup`.
+    Restore {
+        /// The backup file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        /// The data directory to create (must not exist, or be empty).
         #[arg(long)]
-        database: Option<String>,
-        /// Read "now" from this file (RFC 3339) instead of the system clock.
-        #[arg(long)]
-        clock_file: Option<PathBuf>,
-        /// Product catalog (TOML); default the built-in StarOS catalog.
-        #[arg(long)]
-        catalog: Option<PathBuf>,
-        /// The master key that seals private keys in the store; default DATA_DIR/master.key
-        /// (created on a new store). Every manager of one database needs the same key.
-        #[arg(long, env = "SMARTLIC_MASTER_KEY_FILE")]
-        master_key: Option<PathBuf>,
-        /// Remove events older than this many days from the event log (0 keeps them all).
-        #[arg(long, default_value_t = smartlic_manager::server::DEFAULT_EVENT_RETENTION_DAYS)]
-        event_retention_days: u32,
-        /// Let alert webhooks point into this loopback or private range, e.g. 10.20.0.0/16 or
-        /// 127.0.0.1/32 for a local relay (repeatable; link-local and metadata addresses never).
-        #[arg(long, value_name = "CIDR")]
-        webhook_allow: Vec<smartlic_manager::webhooks::Cidr>,
+        data_dir: PathBuf,
     },
     /// Run one product instance (a simulated StarOS node with the Smart Agent).
     Node {
@@ -201,12 +195,28 @@ fn load_catalog(path: Option<&PathBuf>) -> Result<smartlic_protocol::Catalog> {
 }
 
 fn init_logging() {
+    init_logging_as(server_config::LogFormat::Text);
+}
+
+/// Log lines on stderr, filtered by `SMARTLIC_LOG` (default `info`): text (colours only when
+/// stderr is a terminal) or one JSON object per line.
+fn init_logging_as(format: server_config::LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SMARTLIC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        server_config::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        server_config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_ansi(false)
+            .try_init(),
+    };
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -215,28 +225,31 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
-        Command::Server {
-            data_dir,
-            listen,
-            database,
-            clock_file,
-            catalog,
-            master_key,
-            event_retention_days,
-            webhook_allow,
-        } => {
-            init_logging();
+        Command::Server(args) => {
+            let config = args.resolve(|k| std::env::var_os(k))?;
+            init_logging_as(config.log_format);
             let opts = smartlic_manager::ServerOptions {
-                data_dir,
-                listen,
-                database,
-                clock: smartlic_clock::from_option(clock_file.as_deref()),
-                catalog: load_catalog(catalog.as_ref())?,
-                master_key,
-                event_retention_days,
-                webhook_allow,
+                data_dir: config.data_dir,
+                listen: config.listen,
+                database: config.database,
+                clock: smartlic_clock::from_option(config.clock_file.as_deref()),
+                catalog: load_catalog(config.catalog.as_ref())?,
+                master_key: config.master_key,
+                event_retention_days: config.event_retention_days,
+                webhook_allow: config.webhook_allow,
             };
-            runtime()?.block_on(smartlic_manager::run_server(opts))?;
+            let tls = config
+                .tls
+                .map(|(cert, key)| smartlic_manager::server::OperatorTls { cert, key });
+            runtime()?.block_on(smartlic_manager::server::run_server_with(opts, tls))?;
+            Ok(true)
+        }
+        Command::Backup { data_dir, out } => {
+            runtime()?.block_on(backup::backup(&data_dir, &out))?;
+            Ok(true)
+        }
+        Command::Restore { input, data_dir } => {
+            runtime()?.block_on(backup::restore(&input, &data_dir))?;
             Ok(true)
         }
         Command::Node {

@@ -91,6 +91,31 @@ fn spawn_until(cmd: &mut Command, ready: &str, what: &str) -> (Child, String) {
     }
 }
 
+/// [`spawn_until`] for a command whose stderr the caller set (inherited otherwise).
+fn spawn_until_keeping_stderr(cmd: &mut Command, ready: &str, what: &str) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn smartlic");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    let ready = ready.to_string();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && line.contains(&ready) {
+                let _ = tx.send(line);
+                sent = true;
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => (child, line),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("{what} did not start within 60s");
+        }
+    }
+}
+
 impl World {
     pub fn new() -> World {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -158,6 +183,45 @@ impl World {
             listen: listen.to_string(),
         });
         self.server.as_ref().expect("server")
+    }
+
+    /// Starts the license manager with `args` after `server` (the caller gives `--data-dir` or
+    /// a `--config` naming it, which must be `DIR/name` for `admin.key` to be found), `envs` in
+    /// its environment and its stderr appended to `stderr` when given.
+    pub fn start_server_with(
+        &mut self,
+        listen: &str,
+        name: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stderr: Option<std::fs::File>,
+    ) -> &Server {
+        let dir = self.path(name);
+        let mut cmd = Command::new(BIN);
+        cmd.arg("server").args(args).envs(envs.iter().copied());
+        if let Some(f) = stderr {
+            cmd.stderr(f);
+        }
+        let (child, line) = spawn_until_keeping_stderr(&mut cmd, "listening on https://", "the license manager");
+        self.children.push((name.to_string(), child));
+        let url = line.trim().trim_start_matches("listening on ").to_string();
+        let api_key = std::fs::read_to_string(dir.join("admin.key"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        self.server = Some(Server {
+            url,
+            ca: dir.join("ca.pem"),
+            dir,
+            api_key,
+            listen: listen.to_string(),
+        });
+        self.server.as_ref().expect("server")
+    }
+
+    /// The process id of a started process.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children.iter().find(|(n, _)| n == name).map(|(_, c)| c.id())
     }
 
     /// Kills a started process by name (like `kill -9`).
