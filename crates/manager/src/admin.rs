@@ -178,13 +178,7 @@ pub async fn issue_legacy_key(
             ApiError::BadRequest(format!(
                 "unknown platform {:?} (one of {})",
                 req.platform.trim(),
-                state
-                    .catalog()
-                    .software
-                    .iter()
-                    .map(|s| s.platform.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                state.catalog().platform_names()
             ))
         })?;
     let mut sessions = std::collections::BTreeMap::new();

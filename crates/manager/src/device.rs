@@ -201,13 +201,7 @@ async fn register_inner(
         return Err(ApiError::BadRequest(format!(
             "unknown software tag {:?}: this license manager knows {}",
             body.software_tag,
-            state
-                .catalog()
-                .software
-                .iter()
-                .map(|s| s.platform.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            state.catalog().platform_names()
         )));
     }
     let instance_id = crate::store::new_id();

@@ -219,6 +219,15 @@ impl Catalog {
         sessions.div_ceil(self.sessions_per_counting_license)
     }
 
+    /// The platforms of the catalog, for messages: `ASR5500, VPC-SI, VPC-DI`.
+    pub fn platform_names(&self) -> String {
+        self.software
+            .iter()
+            .map(|s| s.platform.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The software product with this `regid…` tag.
     pub fn software_by_tag(&self, tag: &str) -> Option<&SoftwareTag> {
         self.software.iter().find(|s| s.tag == tag)

@@ -64,31 +64,7 @@ fn rfc3339(t: i64) -> String {
 
 /// Spawns a process and waits until a line of its stdout contains `ready`.
 fn spawn_until(cmd: &mut Command, ready: &str, what: &str) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn smartlic");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    let ready = ready.to_string();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if !sent && line.contains(&ready) {
-                let _ = tx.send(line);
-                sent = true;
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(line) => (child, line),
-        Err(_) => {
-            let _ = child.kill();
-            panic!("{what} did not start within 60s");
-        }
-    }
+    spawn_until_keeping_stderr(cmd.stderr(Stdio::inherit()), ready, what)
 }
 
 /// [`spawn_until`] for a command whose stderr the caller set (inherited otherwise).
