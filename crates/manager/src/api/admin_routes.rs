@@ -401,8 +401,9 @@ async fn list_webhooks(
     params(("account" = String, Path, description = "Smart Account name or id")),
     request_body = CreateWebhook,
     responses((status = 201, description = "added; the signing secret is shown this once", body = CreatedWebhook),
-              (status = 400, description = "not an https URL (plain http only to loopback)"),
-              (status = 403, description = "only a Smart Account administrator manages webhooks")),
+              (status = 400, description = "not an https URL (plain http only to loopback), a user name or password in the URL, or an address webhooks may not reach (link-local and metadata always; loopback and private ranges unless the operator allows them with --webhook-allow)"),
+              (status = 403, description = "only a Smart Account administrator manages webhooks"),
+              (status = 409, description = "the account already has the most webhooks it may have (10)")),
     security(("api_key" = [])))]
 async fn add_webhook(
     State(s): State<AppState>,

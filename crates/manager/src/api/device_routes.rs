@@ -28,7 +28,7 @@ type Signed = Result<Json<SignedResponse>, ApiError>;
               (status = 400, description = "malformed, unknown software tag or stale timestamp"),
               (status = 401, description = "bad signature"),
               (status = 403, description = "token invalid, expired, revoked or used up"),
-              (status = 409, description = "replayed nonce")))]
+              (status = 409, description = "replayed nonce, or the UDI is registered in another virtual account of the account")))]
 async fn register(State(s): State<AppState>, a: ClientAddr, ApiJson(req): ApiJson<SignedRequest>) -> Signed {
     Ok(Json(device::register(&s, req, a.0).await?))
 }
@@ -49,7 +49,8 @@ async fn renew_id(State(s): State<AppState>, a: ClientAddr, ApiJson(req): ApiJso
               (status = 400, description = "unknown SKU, malformed or stale"),
               (status = 401, description = "bad signature"),
               (status = 404, description = "unknown instance"),
-              (status = 409, description = "replayed nonce")))]
+              (status = 409, description = "replayed nonce"),
+              (status = 422, description = "a count beyond what one instance of its platform can carry (over_capacity)")))]
 async fn authorize(State(s): State<AppState>, a: ClientAddr, ApiJson(req): ApiJson<SignedRequest>) -> Signed {
     Ok(Json(device::authorize(&s, req, a.0).await?))
 }
