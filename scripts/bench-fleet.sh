@@ -48,6 +48,8 @@ fi
 if want two; then
   fresh_db smartlic_bench_two
   start two-a 127.0.0.1:19503 "$PG/smartlic_bench_two"
+  # Every manager of one database needs the master key that seals the store's private keys.
+  mkdir -p "$OUT/two-b" && chmod 700 "$OUT/two-b" && cp "$OUT/two-a/master.key" "$OUT/two-b/"
   start two-b 127.0.0.1:19504 "$PG/smartlic_bench_two"
   fleet two-a https://127.0.0.1:19503 https://127.0.0.1:19504 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW"
 fi
