@@ -959,7 +959,7 @@ async fn user_to_manage(
     if !(own && own_allowed) {
         require(
             &caller.principal,
-            Action::CreateUser,
+            Action::ManageUsers,
             Scope::Account(&a.id),
             "Smart Account",
         )?;
@@ -1040,7 +1040,7 @@ pub async fn create_user(
     account: &str,
     req: CreateUser,
 ) -> Result<CreatedUser, ApiError> {
-    let a = resolve_account(state, caller, account, Action::CreateUser).await?;
+    let a = resolve_account(state, caller, account, Action::ManageUsers).await?;
     let email = check_name("e-mail", &req.email, 254)?;
     if !email.contains('@') || email.contains(char::is_whitespace) {
         return Err(ApiError::BadRequest(format!("{email:?} is not an e-mail address")));

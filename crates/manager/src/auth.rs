@@ -96,7 +96,7 @@ pub enum Action {
     /// Read the users of an account.
     ReadUsers,
     /// Create, disable, enable and remove users of an account, and rotate their API keys.
-    CreateUser,
+    ManageUsers,
     /// Read the event log of an account.
     ReadEvents,
     /// Add, list and remove the alert webhooks of an account.
@@ -121,7 +121,7 @@ impl Action {
         Action::RevokeToken,
         Action::RemoveInstance,
         Action::ReadUsers,
-        Action::CreateUser,
+        Action::ManageUsers,
         Action::ReadEvents,
         Action::ManageWebhooks,
         Action::ReviewAccountRequests,
@@ -142,7 +142,7 @@ impl Action {
             Action::RevokeToken => "revoke registration tokens",
             Action::RemoveInstance => "remove product instances",
             Action::ReadUsers => "list users",
-            Action::CreateUser => "manage users",
+            Action::ManageUsers => "manage users",
             Action::ReadEvents => "read the event log",
             Action::ManageWebhooks => "manage alert webhooks",
             Action::ReviewAccountRequests => "review Smart Account requests (operator only)",
@@ -216,7 +216,7 @@ pub fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Deni
             Role::VaAdmin => own_va,
             Role::VaUser => false,
         },
-        Action::CreateUser | Action::ManageWebhooks | Action::CreateExportToken => user.role == Role::SaAdmin,
+        Action::ManageUsers | Action::ManageWebhooks | Action::CreateExportToken => user.role == Role::SaAdmin,
     };
     if allowed {
         Ok(())
@@ -289,8 +289,8 @@ mod tests {
                 ['n', 'n', 'n']
             }
             (_, ReadAccount) => ['y', 'y', 'y'],
-            (SaAdmin, CreateUser | ManageWebhooks | CreateExportToken) => ['y', 'y', 'y'],
-            (_, CreateUser | ManageWebhooks | CreateExportToken) => ['n', 'n', 'n'],
+            (SaAdmin, ManageUsers | ManageWebhooks | CreateExportToken) => ['y', 'y', 'y'],
+            (_, ManageUsers | ManageWebhooks | CreateExportToken) => ['n', 'n', 'n'],
             (SaAdmin | SaUser, _) => ['y', 'y', 'y'],
             (VaAdmin, ReadVa | CreateToken | TransferLicenses | RevokeToken | RemoveInstance) => ['y', 'n', 'n'],
             (VaUser, ReadVa | CreateToken) => ['y', 'n', 'n'],

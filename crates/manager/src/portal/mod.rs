@@ -1024,7 +1024,7 @@ async fn render_users(
     let users = admin::list_users(state, &caller, account_id)
         .await
         .map_err(|e| session.error(e))?;
-    let manage = check(&caller.principal, Action::CreateUser, Scope::Account(account_id)).is_ok();
+    let manage = check(&caller.principal, Action::ManageUsers, Scope::Account(account_id)).is_ok();
     Ok(html(
         status,
         html::users(
