@@ -4,10 +4,11 @@
 # devices in one account. Needs PostgreSQL on 127.0.0.1:5432 with trust auth (database `test`).
 # Prints one JSON object per run; results also go to $OUT (default target/bench-fleet).
 # ONLY=sqlite|pg|two runs just that one (2,000 devices unless DEVICES is set).
+# SMARTLIC_BIN=PATH benchmarks that binary instead of building this checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p smartlic
-B=$PWD/target/release/smartlic
+if [ -n "${SMARTLIC_BIN:-}" ]; then B=$SMARTLIC_BIN
+else cargo build --release -q -p smartlic && B=$PWD/target/release/smartlic; fi
 OUT=${OUT:-$PWD/target/bench-fleet}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 DEVICES=${DEVICES:-2000}
