@@ -1,6 +1,6 @@
 //! The one clock of smartlic. Everything that asks "what time is it" asks a [`Clock`]: the system
 //! clock in production, or [`FileClock`] — an RFC 3339 timestamp held in a file that a test moves
-//! forward or back (CONTRACT.md §1). Nothing may assume the clock only moves forward.
+//! forward or back (docs/interface.md §1). Nothing may assume the clock only moves forward.
 //!
 //! ```
 //! use smartlic_clock::{Clock, FixedClock};
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A source of "now", in whole seconds since the Unix epoch (UTC).
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -38,86 +38,61 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that reads an RFC 3339 timestamp from a file, re-reading it on every call. A missing or unreadable file keeps the last good value (or the
-/// system clock before the first good read) and logs a warning once per change of error.
+/// A clock that reads an RFC 3339 timestamp from a file, afresh on every call: a manager and a
+/// node that share a clock file never disagree after it moves (reading a 25-byte file costs
+/// microseconds). A missing or unreadable file keeps the last good value (or the system clock
+/// before the first good read) and logs a warning once per change of error.
 #[derive(Debug)]
 pub struct FileClock {
     path: PathBuf,
-    cached: AtomicI64,
-    state: Mutex<FileClockState>,
+    last_good: AtomicI64,
+    last_error: Mutex<Option<String>>,
 }
-
-#[derive(Debug)]
-struct FileClockState {
-    read_at: Option<Instant>,
-    last_error: Option<String>,
-}
-
-/// How long a value read from the clock file is reused. Zero: every reader sees the file as it
-/// is now, so a manager and a node that share a clock file never disagree after it moves (reading
-/// a 25-byte file costs microseconds).
-const REREAD_AFTER: Duration = Duration::ZERO;
 
 impl FileClock {
     /// A clock that follows `path`.
     pub fn new(path: impl AsRef<Path>) -> FileClock {
-        let c = FileClock {
+        FileClock {
             path: path.as_ref().to_path_buf(),
-            cached: AtomicI64::new(SystemClock.now()),
-            state: Mutex::new(FileClockState {
-                read_at: None,
-                last_error: None,
-            }),
-        };
-        c.refresh();
-        c
+            last_good: AtomicI64::new(SystemClock.now()),
+            last_error: Mutex::new(None),
+        }
     }
 
-    fn refresh(&self) {
-        let result = std::fs::read_to_string(&self.path)
-            .map_err(|e| format!("cannot read clock file {}: {e}", self.path.display()))
-            .and_then(|text| {
-                smartlic_protocol::time::parse_rfc3339(&text).ok_or_else(|| {
-                    format!(
-                        "clock file {} does not hold an RFC 3339 time: {:?}",
-                        self.path.display(),
-                        text.trim()
-                    )
-                })
-            });
-        let mut st = match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        st.read_at = Some(Instant::now());
-        match result {
-            Ok(t) => {
-                self.cached.store(t, Ordering::Release);
-                st.last_error = None;
-            }
-            Err(e) => {
-                if st.last_error.as_deref() != Some(e.as_str()) {
-                    tracing::warn!("{e}; keeping the last good time");
-                    st.last_error = Some(e);
-                }
-            }
-        }
+    fn read(&self) -> Result<i64, String> {
+        let text = std::fs::read_to_string(&self.path)
+            .map_err(|e| format!("cannot read clock file {}: {e}", self.path.display()))?;
+        smartlic_protocol::time::parse_rfc3339(&text).ok_or_else(|| {
+            format!(
+                "clock file {} does not hold an RFC 3339 time: {:?}",
+                self.path.display(),
+                text.trim()
+            )
+        })
     }
 }
 
 impl Clock for FileClock {
     fn now(&self) -> i64 {
-        let stale = {
-            let st = match self.state.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            st.read_at.is_none_or(|t| t.elapsed() >= REREAD_AFTER)
+        let result = self.read();
+        let mut last_error = match self.last_error.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
         };
-        if stale {
-            self.refresh();
+        match result {
+            Ok(t) => {
+                self.last_good.store(t, Ordering::Release);
+                *last_error = None;
+                t
+            }
+            Err(e) => {
+                if last_error.as_deref() != Some(e.as_str()) {
+                    tracing::warn!("{e}; keeping the last good time");
+                    *last_error = Some(e);
+                }
+                self.last_good.load(Ordering::Acquire)
+            }
         }
-        self.cached.load(Ordering::Acquire)
     }
 }
 
@@ -158,34 +133,44 @@ pub fn from_option(path: Option<&Path>) -> SharedClock {
 mod tests {
     use super::*;
 
+    fn at(text: &str) -> i64 {
+        smartlic_protocol::time::parse_rfc3339(text).unwrap()
+    }
+
     #[test]
-    fn file_clock_follows_the_file_both_ways() {
+    fn file_clock_reads_the_file_at_every_call_both_ways() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("clock");
         std::fs::write(&path, "2026-01-01T00:00:00Z\n").unwrap();
         let c = FileClock::new(&path);
-        assert_eq!(
-            c.now(),
-            smartlic_protocol::time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap()
-        );
+        assert_eq!(c.now(), at("2026-01-01T00:00:00Z"));
         std::fs::write(&path, "2026-04-01T00:00:00Z").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let want = smartlic_protocol::time::parse_rfc3339("2026-04-01T00:00:00Z").unwrap();
-        while c.now() != want {
-            assert!(Instant::now() < deadline, "clock did not follow the file");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Garbage keeps the last good value.
-        std::fs::write(&path, "yesterday").unwrap();
-        std::thread::sleep(REREAD_AFTER + Duration::from_millis(20));
-        assert_eq!(c.now(), want);
-        // Back in time is fine.
+        assert_eq!(c.now(), at("2026-04-01T00:00:00Z"), "no cached value is served");
         std::fs::write(&path, "2025-01-01T00:00:00Z").unwrap();
-        let want = smartlic_protocol::time::parse_rfc3339("2025-01-01T00:00:00Z").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while c.now() != want {
-            assert!(Instant::now() < deadline, "clock did not go back");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert_eq!(c.now(), at("2025-01-01T00:00:00Z"), "back in time is fine");
+    }
+
+    #[test]
+    fn a_bad_or_missing_file_keeps_the_last_good_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clock");
+        std::fs::write(&path, "2026-04-01T00:00:00Z").unwrap();
+        let c = FileClock::new(&path);
+        assert_eq!(c.now(), at("2026-04-01T00:00:00Z"));
+        std::fs::write(&path, "yesterday").unwrap();
+        assert_eq!(c.now(), at("2026-04-01T00:00:00Z"));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(c.now(), at("2026-04-01T00:00:00Z"));
+        std::fs::write(&path, "2026-05-01T00:00:00Z").unwrap();
+        assert_eq!(c.now(), at("2026-05-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn before_a_first_good_read_it_is_the_system_clock() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = SystemClock.now();
+        let c = FileClock::new(dir.path().join("missing"));
+        let t = c.now();
+        assert!(t >= before && t <= SystemClock.now());
     }
 }
