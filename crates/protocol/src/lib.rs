@@ -14,6 +14,7 @@ pub mod admin;
 pub mod catalog;
 pub mod envelope;
 pub mod legacy;
+pub mod reservation;
 pub mod time;
 pub mod trust;
 pub mod wire;
