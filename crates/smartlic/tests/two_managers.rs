@@ -143,7 +143,7 @@ impl Fleet {
 
     /// The manager for the `i`th node: a for even, b for odd.
     fn url(&self, i: usize) -> &str {
-        if i % 2 == 0 { &self.a.url } else { &self.b.url }
+        if i.is_multiple_of(2) { &self.a.url } else { &self.b.url }
     }
 
     /// `n` nodes `pgw0…`, set up for the manager [`Fleet::url`] gives them.
