@@ -61,13 +61,7 @@ fn requests_are_listed_approved_and_rejected_with_the_cli() {
     assert!(!json.contains("argon2"), "{json}");
 
     // The SA administrator's key reads its account.
-    let s = w.server.as_ref().expect("server");
-    let out = Command::new(BIN)
-        .args(["--server", &s.url, "--ca"])
-        .arg(&s.ca)
-        .args(["--api-key", &key, "account", "list"])
-        .output()
-        .expect("run smartlic");
+    let out = w.as_key(&key, &["account", "list"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && text.contains(&account) && text.contains("Widgets"),

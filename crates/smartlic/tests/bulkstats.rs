@@ -50,9 +50,11 @@ fn count(text: &str, row: &str) -> usize {
     text.lines().filter(|l| *l == row).count()
 }
 
-#[test]
-fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() {
-    let mut w = World::new();
+const SCHEMA: &str = "smartlic schema s1 format \"%hostname% %mode% %service% %cur_call_count%\"";
+
+/// Node `bulk1`, Smart Licensing on, sampling every 15 minutes into file 1 with [`SCHEMA`],
+/// transferring every hour to the receiver directory it returns, carrying 100 pgw and 7 sgw calls.
+fn sampling_node(w: &mut World) -> (Node, PathBuf) {
     let node = w.start_node("bulk1");
     let recv = w.path("recv");
     std::fs::create_dir(&recv).expect("receiver dir");
@@ -66,15 +68,12 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
             "transfer-interval 60",
             "file 1",
             &format!("receiver local-directory {recv_s}"),
-            "smartlic schema s1 format \"%hostname% %mode% %service% %cur_call_count%\"",
+            SCHEMA,
         ],
     );
     assert!(ok, "{out}");
     let conf = cli_ok(&node, "show configuration");
-    assert!(
-        conf.contains("smartlic schema s1 format \"%hostname% %mode% %service% %cur_call_count%\""),
-        "{conf}"
-    );
+    assert!(conf.contains(SCHEMA), "{conf}");
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 100")), (100, 0));
     assert_eq!(admitted(&cli_ok(&node, "calls connect sgw 7")), (7, 0));
     wait_for(10, "the first boundary to be known", || {
@@ -82,6 +81,33 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
             .filter(|v| v == "Jan 01 00:15:00 2027 UTC")
             .map(|_| ())
     });
+    (node, recv)
+}
+
+/// A [`sampling_node`] taken through the transfers at 01:00 and (with 50 more pgw calls, in one
+/// jump) at 02:00: five samples, two files in the receiver directory.
+fn after_two_transfers(w: &mut World) -> (Node, PathBuf) {
+    let (node, recv) = sampling_node(w);
+    for k in 1..=4 {
+        move_and_sample(w, &node, T0 + 15 * MIN * k, k as u64);
+    }
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 50")), (50, 0));
+    move_and_sample(w, &node, T0 + 120 * MIN, 5);
+    wait_files(&recv, 2);
+    (node, recv)
+}
+
+/// No temporary file is ever left behind.
+fn assert_only_bulkstats_files(dirs: &[&Path]) {
+    for f in dirs.iter().flat_map(|d| files_in(d)) {
+        assert!(f.extension().is_some_and(|e| e == "bulkstats"), "{}", f.display());
+    }
+}
+
+#[test]
+fn samples_and_transfers_follow_the_clock() {
+    let mut w = World::new();
+    let (node, recv) = sampling_node(&mut w);
 
     // Four sample boundaries, the fourth also a transfer boundary: one file with 4 × 14 rows.
     for k in 1..=4 {
@@ -108,8 +134,12 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
     let text = read(&files[1]);
     assert_eq!(text.lines().count(), 14, "{text}");
     assert_eq!(count(&text, "bulk1 Evaluation pgw 150"), 1, "{text}");
+}
 
-    // A bad format is refused with a clear line and the old schema stays.
+#[test]
+fn a_bad_format_is_refused_and_the_old_schema_stays() {
+    let mut w = World::new();
+    let (node, _) = sampling_node(&mut w);
     for (bad, why) in [
         ("%hostname% %bogus%", "unknown variable"),
         ("%hostname% %mode", "unterminated"),
@@ -129,11 +159,13 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
     let (out, ok) = configure(&node, &["bulkstats mode", "file 1", &long]);
     assert!(!ok && out.contains("Failure:"), "{out}");
     let conf = cli_ok(&node, "show configuration");
-    assert!(
-        conf.contains("format \"%hostname% %mode% %service% %cur_call_count%\""),
-        "{conf}"
-    );
+    assert!(conf.contains(SCHEMA), "{conf}");
+}
 
+#[test]
+fn an_unavailable_receiver_keeps_the_samples_for_a_later_transfer() {
+    let mut w = World::new();
+    let (node, recv) = after_two_transfers(&mut w);
     // The receiver directory goes missing: samples are kept and delivered at a later transfer.
     let later = w.path("later");
     let (out, ok) = configure(
@@ -148,10 +180,7 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
     for k in 1..=4 {
         move_and_sample(&mut w, &node, T0 + 120 * MIN + 15 * MIN * k, 5 + k as u64);
     }
-    let show = wait_for(15, "the failed transfer", || {
-        let s = cli_ok(&node, "show bulkstats");
-        s.contains("unavailable").then_some(s)
-    });
+    let show = wait_shows(&node, "show bulkstats", "unavailable", 15);
     assert_eq!(field(&show, "Pending samples").as_deref(), Some("4"), "{show}");
     assert_eq!(field(&show, "Dropped samples").as_deref(), Some("0"), "{show}");
     std::fs::create_dir(&later).expect("later dir");
@@ -169,8 +198,14 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
     assert_eq!(field(&show, "Last error").as_deref(), Some("none"), "{show}");
     assert_eq!(field(&show, "Files written").as_deref(), Some("3"), "{show}");
     assert_eq!(files_in(&recv).len(), 2, "the old receiver got nothing more");
+    assert_only_bulkstats_files(&[&recv, &later]);
+}
 
-    // Force transfer writes the current figures now; the clock does not move.
+#[test]
+fn force_transfer_writes_the_current_figures_now() {
+    let mut w = World::new();
+    let (node, recv) = after_two_transfers(&mut w);
+    // The clock does not move; the transfer of 02:00 has written a file of this second.
     let out = cli_ok(&node, "bulkstats force transfer");
     assert!(out.contains("written to"), "{out}");
     let path = out
@@ -181,15 +216,21 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
         .expect("a path");
     assert_eq!(
         path.file_name().and_then(|n| n.to_str()),
-        Some("bulk1_file1_20270101_040000-1.bulkstats")
+        Some("bulk1_file1_20270101_020000-1.bulkstats")
     );
     assert_eq!(
         read(&path).lines().count(),
         14,
         "a new file; the one of the same second is kept"
     );
-    assert_eq!(files_in(&later).len(), 2);
+    assert_eq!(files_in(&recv).len(), 3);
+    assert_only_bulkstats_files(&[&recv]);
+}
 
+#[test]
+fn the_smartlic_schema_variables_are_listed() {
+    let mut w = World::new();
+    let node = w.start_node("vars1");
     let vars = cli_ok(&node, "show bulkstats variables smartlic");
     for v in [
         "current_sl_state",
@@ -214,9 +255,5 @@ fn samples_and_transfers_follow_the_clock_and_survive_an_unavailable_receiver() 
             vars.lines().any(|l| l.split_whitespace().next() == Some(v)),
             "{v} missing:\n{vars}"
         );
-    }
-    // No temporary file is ever left behind.
-    for f in files_in(&recv).into_iter().chain(files_in(&later)) {
-        assert!(f.extension().is_some_and(|e| e == "bulkstats"), "{}", f.display());
     }
 }

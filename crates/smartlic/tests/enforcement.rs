@@ -6,39 +6,12 @@ use common::*;
 
 const PGW: &str = "ASR5K-00-PW10GTWY";
 
-fn account(w: &World, pgw_licenses: &str) {
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        PGW,
-        "--quantity",
-        pgw_licenses,
-    ]);
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        "ASR5K-00-SW10LIC",
-        "--quantity",
-        "1",
-    ]);
-}
-
-fn registered_node(w: &mut World, name: &str, token: &str) -> Node {
-    let node = w.start_node(name);
-    w.prepare_node(&node);
-    cli_ok(&node, &format!("license smart register idtoken {token}"));
-    node
+/// A manager with Acme's DEFAULT VA holding `pgw_licenses` PGW licences and one SGW licence.
+fn manager_with_licences(pgw_licenses: u32) -> World {
+    let w = World::with_acme();
+    w.deposit("Acme", "DEFAULT", PGW, pgw_licenses);
+    w.deposit("Acme", "DEFAULT", "ASR5K-00-SW10LIC", 1);
+    w
 }
 
 fn enable(node: &Node) {
@@ -73,30 +46,18 @@ fn evaluation_admits_one_license_per_service_then_expires() {
 
     // Evaluation is consumed while in use; moving the clock back never gives time back.
     w.advance_days(30);
-    wait_for(10, "30 days consumed", || {
-        cli_ok(&node, "show license eval-period")
-            .contains("Remaining: 60 days")
-            .then_some(())
-    });
+    wait_shows(&node, "show license eval-period", "Remaining: 60 days", 10);
     w.advance_days(-20);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let ev = cli_ok(&node, "show license eval-period");
     assert!(ev.contains("Evaluation Period Remaining: 60 days"), "{ev}");
     // Time lived again after the clock went back is consumed again: going back bought nothing.
     w.advance_days(20);
-    wait_for(10, "the re-lived 20 days consumed", || {
-        cli_ok(&node, "show license eval-period")
-            .contains("Remaining: 40 days")
-            .then_some(())
-    });
+    wait_shows(&node, "show license eval-period", "Remaining: 40 days", 10);
 
     // Day 90 of use: expired; every service blocks new calls, existing calls stay.
     w.advance_days(41);
-    wait_for(10, "evaluation expiry", || {
-        cli_ok(&node, "show license status")
-            .contains("Status: EVAL EXPIRED")
-            .then_some(())
-    });
+    wait_shows(&node, "show license status", "Status: EVAL EXPIRED", 10);
     assert_eq!(admitted(&cli_ok(&node, "calls connect mme 5")), (0, 5));
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
     let enf = cli_ok(&node, "show license enforcement status blocked service");
@@ -115,20 +76,20 @@ fn evaluation_admits_one_license_per_service_then_expires() {
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
 }
 
+/// A [`manager_with_licences`] and node `name` registered with it.
+fn registered_with(pgw_licenses: u32, name: &str) -> (World, Node) {
+    let mut w = manager_with_licences(pgw_licenses);
+    let token = w.token("Acme", "DEFAULT", &[]);
+    let node = w.registered_node(name, &token);
+    (w, node)
+}
+
 #[test]
 fn out_of_compliance_blocks_that_service_until_authorized() {
-    let mut w = World::new();
-    w.start_server();
-    account(&w, "1");
-    let token = w.token("Acme", "DEFAULT", &[]);
-    let node = registered_node(&mut w, "ooc1", &token);
+    let (w, node) = registered_with(1, "ooc1");
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 15000")), (15000, 0));
     // The debounced report makes the VA out of compliance and pgw blocks.
-    wait_for(20, "pgw out of compliance", || {
-        cli_ok(&node, "show license status")
-            .contains("Status: OUT OF COMPLIANCE")
-            .then_some(())
-    });
+    wait_shows(&node, "show license status", "Status: OUT OF COMPLIANCE", 20);
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
     assert_eq!(admitted(&cli_ok(&node, "calls connect sgw 5")), (5, 0));
     let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT"]);
@@ -144,18 +105,7 @@ fn out_of_compliance_blocks_that_service_until_authorized() {
     );
 
     // One more licence and a renewal clear it.
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        PGW,
-        "--quantity",
-        "1",
-    ]);
+    w.deposit("Acme", "DEFAULT", PGW, 1);
     cli_ok(&node, "license smart renew auth");
     let st = cli_ok(&node, "show license status");
     let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT"]);
@@ -165,17 +115,13 @@ fn out_of_compliance_blocks_that_service_until_authorized() {
         cli_ok(&node, "show license usage")
     );
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (1, 0));
-    let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT", "--json"]);
+    let list = w.licences_json("Acme", "DEFAULT");
     assert!(!list.contains("INSUFFICIENT"), "{list}");
 
     // Deregistration releases the licences.
     cli_ok(&node, "license smart deregister");
-    let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT", "--json"]);
-    let v: serde_json::Value = serde_json::from_str(&list).expect("json");
-    let in_use: u64 = v
-        .as_array()
-        .or_else(|| v.get("licenses").and_then(|l| l.as_array()))
-        .expect("licenses")
+    let list = w.licences_json("Acme", "DEFAULT");
+    let in_use: u64 = licence_rows(&list)
         .iter()
         .filter_map(|l| l.get("in_use").and_then(|n| n.as_u64()))
         .sum();
@@ -184,12 +130,10 @@ fn out_of_compliance_blocks_that_service_until_authorized() {
 
 #[test]
 fn two_nodes_share_the_virtual_account() {
-    let mut w = World::new();
-    w.start_server();
-    account(&w, "2");
+    let mut w = manager_with_licences(2);
     let token = w.token("Acme", "DEFAULT", &[]);
-    let a = registered_node(&mut w, "share-a", &token);
-    let b = registered_node(&mut w, "share-b", &token);
+    let a = w.registered_node("share-a", &token);
+    let b = w.registered_node("share-b", &token);
     assert_eq!(admitted(&cli_ok(&a, "calls connect pgw 10000")), (10000, 0));
     cli_ok(&a, "license smart renew auth");
     assert_eq!(admitted(&cli_ok(&b, "calls connect pgw 10000")), (10000, 0));
@@ -197,11 +141,7 @@ fn two_nodes_share_the_virtual_account() {
     assert!(cli_ok(&b, "show license status").contains("Status: AUTHORIZED"));
     // A third licence's worth on b exceeds the two purchased: the VA is out of compliance.
     assert_eq!(admitted(&cli_ok(&b, "calls connect pgw 1")), (1, 0));
-    wait_for(20, "the VA to go out of compliance", || {
-        cli_ok(&b, "show license status")
-            .contains("OUT OF COMPLIANCE")
-            .then_some(())
-    });
+    wait_shows(&b, "show license status", "OUT OF COMPLIANCE", 20);
     // a learns it at its next report.
     cli_ok(&a, "license smart renew auth");
     assert!(cli_ok(&a, "show license status").contains("OUT OF COMPLIANCE"));
@@ -209,11 +149,7 @@ fn two_nodes_share_the_virtual_account() {
 
 #[test]
 fn manager_down_for_91_days_expires_the_authorization() {
-    let mut w = World::new();
-    w.start_server();
-    account(&w, "5");
-    let token = w.token("Acme", "DEFAULT", &[]);
-    let node = registered_node(&mut w, "lonely", &token);
+    let (mut w, node) = registered_with(5, "lonely");
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 100")), (100, 0));
     w.kill("manager");
     w.advance_days(91);
@@ -227,23 +163,10 @@ fn manager_down_for_91_days_expires_the_authorization() {
 
 #[test]
 fn feature_grace_then_block_by_policy() {
-    let mut w = World::new();
-    w.start_server();
-    account(&w, "5");
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        "ASR5K-00-EG10S-K9",
-        "--quantity",
-        "5",
-    ]);
+    let mut w = manager_with_licences(5);
+    w.deposit("Acme", "DEFAULT", "ASR5K-00-EG10S-K9", 5);
     let token = w.token("Acme", "DEFAULT", &[]);
-    let node = registered_node(&mut w, "feat", &token);
+    let node = w.registered_node("feat", &token);
     let (out, ok) = cli(
         &node,
         &[

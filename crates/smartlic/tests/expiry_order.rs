@@ -7,22 +7,14 @@ use common::*;
 
 #[test]
 fn one_jump_expires_the_authorization_then_the_registration() {
-    let mut w = World::new();
-    w.start_server();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
+    let mut w = World::with_acme();
     let token = w.token("Acme", "DEFAULT", &[]);
-    let node = w.start_node("jump1");
-    w.prepare_node(&node);
-    cli_ok(&node, &format!("license smart register idtoken {token}"));
+    let node = w.registered_node("jump1", &token);
     assert!(cli_ok(&node, "show license status").contains("AUTHORIZED"));
 
     w.kill("manager");
     w.advance_days(400);
-    wait_for(15, "REGISTRATION EXPIRED", || {
-        cli_ok(&node, "show license status")
-            .contains("REGISTRATION EXPIRED")
-            .then_some(())
-    });
+    wait_shows(&node, "show license status", "REGISTRATION EXPIRED", 15);
     let history = cli_ok(&node, "show snmp trap history");
     let line_of = |name: &str| {
         history

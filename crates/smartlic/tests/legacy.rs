@@ -25,26 +25,21 @@ fn install(node: &Node, key: &str) -> (String, bool) {
     cli(node, &["configure", &format!("license key \"{key}\""), "end"])
 }
 
-#[test]
-fn smart_licensing_off_follows_the_legacy_key() {
-    let mut w = World::new();
+/// A manager and node `pak1` (chassis FOX1001, Smart Licensing off) trusting it.
+fn chassis(w: &mut World) -> Node {
     w.start_server();
     let node = w.start_node_with("pak1", &["--serial", "FOX1001"]);
     let ca = w.server.as_ref().expect("server").ca.to_string_lossy().to_string();
     cli_ok(&node, &format!("crypto pki trustpool import file {ca}"));
+    node
+}
 
-    // Smart Licensing off and no key: nothing is admitted, no feature can be turned on.
-    assert_eq!(admitted(&cli_ok(&node, "calls connect sgw 5")), (0, 5));
-    let info = cli_ok(&node, "show license information");
-    assert!(info.contains("Chassis SN: FOX1001"), "{info}");
-    assert!(info.contains("License Status: Not Installed"), "{info}");
-    let (out, ok) = cli(&node, &["configure", &format!("feature {REC}"), "end"]);
-    assert!(!ok && out.contains("Failure"), "{out}");
-
-    // Keys that must be refused, each with a Failure line and no change.
+/// The key for FOX1001 used below: sgw 20,000 and pgw 10,000 sessions and the feature REC,
+/// expiring in 30 days (returned second, as a date).
+fn good_key(w: &World) -> (String, String) {
     let expires = date(w.now + 30 * DAY);
-    let good = issue(
-        &w,
+    let key = issue(
+        w,
         "FOX1001",
         &[
             "--sessions",
@@ -57,6 +52,35 @@ fn smart_licensing_off_follows_the_legacy_key() {
             &expires,
         ],
     );
+    (key, expires)
+}
+
+/// A [`chassis`] with the [`good_key`] installed.
+fn keyed_chassis(w: &mut World) -> (Node, String, String) {
+    let node = chassis(w);
+    let (good, expires) = good_key(w);
+    let (out, ok) = install(&node, &good);
+    assert!(ok, "{out}");
+    (node, good, expires)
+}
+
+#[test]
+fn with_smart_licensing_off_and_no_key_nothing_is_licensed() {
+    let mut w = World::new();
+    let node = chassis(&mut w);
+    assert_eq!(admitted(&cli_ok(&node, "calls connect sgw 5")), (0, 5));
+    let info = cli_ok(&node, "show license information");
+    assert!(info.contains("Chassis SN: FOX1001"), "{info}");
+    assert!(info.contains("License Status: Not Installed"), "{info}");
+    let (out, ok) = cli(&node, &["configure", &format!("feature {REC}"), "end"]);
+    assert!(!ok && out.contains("Failure"), "{out}");
+}
+
+#[test]
+fn altered_foreign_and_malformed_keys_are_refused() {
+    let mut w = World::new();
+    let node = chassis(&mut w);
+    let (good, _) = good_key(&w);
     assert!(
         good.starts_with("LK1.") && !good.contains(char::is_whitespace),
         "{good}"
@@ -66,6 +90,7 @@ fn smart_licensing_off_follows_the_legacy_key() {
     let i = 12;
     altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
     let altered = String::from_utf8(altered).expect("ascii");
+    // Each with a Failure line and no change.
     for (bad, why) in [
         (altered.as_str(), "signature"),
         (other_chassis.as_str(), "FOX9999"),
@@ -76,40 +101,25 @@ fn smart_licensing_off_follows_the_legacy_key() {
         assert!(out.contains("Failure") && out.contains(why), "{why}: {out}");
     }
     assert!(cli_ok(&node, "show license information").contains("License Status: Not Installed"));
-    // A user of a Smart Account cannot issue keys: the vendor's act.
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    let user = w.admin_ok(&[
-        "user",
-        "create",
-        "--account",
-        "Acme",
-        "a@acme.example",
-        "--role",
-        "sa-admin",
-    ]);
-    let s = w.server.as_ref().expect("server");
-    let refused = std::process::Command::new(BIN)
-        .args(["--server", &s.url, "--ca"])
-        .arg(&s.ca)
-        .args([
-            "--api-key",
-            &user,
-            "legacy",
-            "issue",
-            "--serial",
-            "FOX1001",
-            "--platform",
-            "ASR5500",
-            "--sessions",
-            "sgw=1",
-        ])
-        .output()
-        .expect("run smartlic");
-    assert!(!refused.status.success());
+}
 
-    // The good key: its sessions and features, nothing more.
-    let (out, ok) = install(&node, &good);
-    assert!(ok, "{out}");
+#[test]
+fn a_user_of_a_smart_account_cannot_issue_keys() {
+    // Issuing is the vendor's act.
+    let w = World::with_acme();
+    let user = w.user("Acme", "a@acme.example", "sa-admin", &[]);
+    let args: Vec<&str> = "legacy issue --serial FOX1001 --platform ASR5500 --sessions sgw=1"
+        .split(' ')
+        .collect();
+    let refused = w.as_key(&user, &args);
+    assert!(!refused.status.success());
+}
+
+#[test]
+fn a_key_licenses_its_sessions_and_features_and_survives_kill_9() {
+    let mut w = World::new();
+    let (node, _, expires) = keyed_chassis(&mut w);
+    // Its sessions and features, nothing more.
     let info = cli_ok(&node, "show license information");
     for line in [
         "Chassis SN: FOX1001",
@@ -137,13 +147,15 @@ fn smart_licensing_off_follows_the_legacy_key() {
     let node = w.start_node_with("pak1", &["--serial", "FOX1001"]);
     assert!(cli_ok(&node, "show license information").contains("License Status: Good"));
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 10001")), (10_000, 1));
+}
 
+#[test]
+fn an_expired_key_licenses_nothing_and_its_removal_is_in_the_history() {
+    let mut w = World::new();
+    let (node, good, expires) = keyed_chassis(&mut w);
     // Past its end the key licenses nothing; an expired key cannot be installed.
     w.advance_days(31);
-    let info = wait_for(10, "the key to expire", || {
-        let info = cli_ok(&node, "show license information");
-        info.contains("License Status: Expired").then_some(info)
-    });
+    let info = wait_shows(&node, "show license information", "License Status: Expired", 10);
     assert!(info.contains(&format!("Expires: {expires}")), "{info}");
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 1")), (0, 1));
     let (out, ok) = install(&node, &good);
@@ -162,23 +174,9 @@ fn smart_licensing_off_follows_the_legacy_key() {
 
 #[test]
 fn release_21_3_mixed_mode_keeps_features_on_the_legacy_key() {
-    let mut w = World::new();
-    w.start_server();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    for (sku, n) in [("ASR5K-00-PW10GTWY", "2"), (REC, "1")] {
-        w.admin_ok(&[
-            "license",
-            "deposit",
-            "--account",
-            "Acme",
-            "--va",
-            "DEFAULT",
-            "--sku",
-            sku,
-            "--quantity",
-            n,
-        ]);
-    }
+    let mut w = World::with_acme();
+    w.deposit("Acme", "DEFAULT", "ASR5K-00-PW10GTWY", 2);
+    w.deposit("Acme", "DEFAULT", REC, 1);
     let token = w.token("Acme", "DEFAULT", &[]);
     let node = w.start_node_with("mixed1", &["--serial", "FOX2001", "--release", "21.3"]);
     w.prepare_node(&node);
@@ -195,10 +193,10 @@ fn release_21_3_mixed_mode_keeps_features_on_the_legacy_key() {
     assert!(ok, "{out}");
 
     // Registered: the manager sees the sessions, never the feature.
-    cli_ok(&node, &format!("license smart register idtoken {token}"));
+    cli_ok(&node, &idtoken(&token));
     cli_ok(&node, "license smart renew auth");
     let list = wait_for(10, "the usage report", || {
-        let list = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT", "--json"]);
+        let list = w.licences_json("Acme", "DEFAULT");
         let v: serde_json::Value = serde_json::from_str(&list).ok()?;
         let in_use = |sku: &str| {
             v["licenses"]

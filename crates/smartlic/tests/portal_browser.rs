@@ -65,36 +65,11 @@ fn artifact_dir() -> PathBuf {
 #[test]
 fn portal_token_to_registered_device_in_chromium() {
     require_browser();
-    let mut w = World::new();
-    w.start_server();
+    let mut w = World::with_acme();
     let url = w.server.as_ref().expect("server").url.clone();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        PGW,
-        "--quantity",
-        "2",
-    ]);
-    let pw_file = w.path("password");
-    std::fs::write(&pw_file, "correct horse battery staple\n").expect("password file");
-    let pw_path = pw_file.to_string_lossy().to_string();
-    let key = w.admin_ok(&[
-        "user",
-        "create",
-        "--account",
-        "Acme",
-        "admin@acme.example",
-        "--role",
-        "sa-admin",
-        "--password-file",
-        &pw_path,
-    ]);
+    w.deposit("Acme", "DEFAULT", PGW, 2);
+    let pw_path = w.password_file("correct horse battery staple");
+    let key = w.user("Acme", "admin@acme.example", "sa-admin", &["--password-file", &pw_path]);
     assert!(!key.is_empty(), "user create prints the API key");
 
     // In the browser: log in, create a token for two registrations.
@@ -104,7 +79,7 @@ fn portal_token_to_registered_device_in_chromium() {
     // On the node: register with it and carry some sessions; the report reaches the manager.
     let node = w.start_node("pgw-browser");
     w.prepare_node(&node);
-    let out = cli_ok(&node, &format!("license smart register idtoken {token}"));
+    let out = cli_ok(&node, &idtoken(&token));
     assert!(out.contains("Registration succeeded"), "{out}");
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 100")), (100, 0));
     cli_ok(&node, "license smart renew auth");
@@ -141,46 +116,25 @@ fn portal_token_to_registered_device_in_chromium() {
     assert!(list.contains("REVOKED"), "{list}");
     let other = w.start_node("pgw-late");
     w.prepare_node(&other);
-    let (out, ok) = cli(&other, &[&format!("license smart register idtoken {token}")]);
+    let (out, ok) = cli(&other, &[&idtoken(&token)]);
     assert!(!ok || !out.contains("Registration succeeded"), "{out}");
 
     // The Users page: another user disabled, enabled and given a new key; then one's own key.
-    let other = w.admin_ok(&[
-        "user",
-        "create",
-        "--account",
-        "Acme",
-        "ann@acme.example",
-        "--role",
-        "sa-user",
-    ]);
+    let other = w.user("Acme", "ann@acme.example", "sa-user", &[]);
     let list = ["va", "list", "--account", "Acme"];
-    assert!(as_key(&w, &other, &list).status.success());
+    assert!(w.as_key(&other, &list).status.success());
     let v = browser(&["users", &url, "admin@acme.example", &pw_path, "ann@acme.example"]);
     assert_eq!(v["listed"], true, "{v}");
     assert_eq!(v["disabled"], true, "{v}");
     assert_eq!(v["enabled"], true, "{v}");
     let new_other = v["key"].as_str().expect("ann's new key");
     let new_own = v["own_key"].as_str().expect("the admin's new key");
-    assert!(!as_key(&w, &other, &list).status.success(), "ann's old key refused");
-    assert!(as_key(&w, new_other, &list).status.success(), "ann's new key works");
-    assert!(!as_key(&w, &key, &list).status.success(), "the admin's old key refused");
-    assert!(as_key(&w, new_own, &list).status.success(), "the admin's new key works");
+    assert!(!w.as_key(&other, &list).status.success(), "ann's old key refused");
+    assert!(w.as_key(new_other, &list).status.success(), "ann's new key works");
+    assert!(!w.as_key(&key, &list).status.success(), "the admin's old key refused");
+    assert!(w.as_key(new_own, &list).status.success(), "the admin's new key works");
     assert!(
         w.admin_ok(&["user", "list", "--account", "Acme"])
             .contains("ann@acme.example")
     );
-}
-
-/// Runs an admin command with `key` instead of the operator key.
-fn as_key(w: &World, key: &str, args: &[&str]) -> std::process::Output {
-    let s = w.server.as_ref().expect("server");
-    Command::new(BIN)
-        .args(["--server", &s.url, "--ca"])
-        .arg(&s.ca)
-        .args(["--api-key", key])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run smartlic")
 }

@@ -4,30 +4,20 @@
 mod common;
 use common::*;
 
-fn setup_account(w: &World) -> String {
-    let id = w.admin_ok(&["account", "create", "Acme Mobile", "--domain", "acme.example"]);
+/// A manager with the account Acme Mobile, whose VA core holds two PGW licences.
+fn manager_with_account() -> World {
+    let mut w = World::new();
+    w.start_server();
+    let id = w.account("Acme Mobile", "acme.example");
     assert!(!id.is_empty());
     w.admin_ok(&["va", "create", "--account", "Acme Mobile", "core"]);
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme Mobile",
-        "--va",
-        "core",
-        "--sku",
-        "ASR5K-00-PW10GTWY",
-        "--quantity",
-        "2",
-    ]);
-    id
+    w.deposit("Acme Mobile", "core", "ASR5K-00-PW10GTWY", 2);
+    w
 }
 
 #[test]
 fn register_renew_and_deregister() {
-    let mut w = World::new();
-    w.start_server();
-    setup_account(&w);
+    let mut w = manager_with_account();
     let token = w.token("Acme Mobile", "core", &["--description", "lab"]);
     assert_eq!(token.lines().count(), 1, "token create prints one line: {token:?}");
     let node = w.start_node("pgw1");
@@ -38,7 +28,7 @@ fn register_renew_and_deregister() {
     assert!(st.contains("Status: UNREGISTERED"), "{st}");
 
     w.prepare_node(&node);
-    let out = cli_ok(&node, &format!("license smart register idtoken {token}"));
+    let out = cli_ok(&node, &idtoken(&token));
     assert!(out.contains("Registration succeeded"), "{out}");
     let st = cli_ok(&node, "show license status");
     assert!(st.contains("Smart Licensing is ENABLED"), "{st}");
@@ -103,9 +93,7 @@ fn register_renew_and_deregister() {
 
 #[test]
 fn bad_tokens_change_nothing_and_say_why() {
-    let mut w = World::new();
-    w.start_server();
-    setup_account(&w);
+    let mut w = manager_with_account();
     let node = w.start_node("n1");
     w.prepare_node(&node);
     let before = cli_ok(&node, "show license status");
@@ -138,18 +126,18 @@ fn bad_tokens_change_nothing_and_say_why() {
         .expect("the token to revoke is listed with its id")
         .to_string();
     w.admin_ok(&["token", "revoke", "--account", "Acme Mobile", &revoke_id]);
-    let (out, ok) = cli(&node, &[&format!("license smart register idtoken {revoked}")]);
+    let (out, ok) = cli(&node, &[&idtoken(&revoked)]);
     assert!(!ok && out.contains("Failure:") && out.contains("revoked"), "{out}");
 
     w.advance_days(2);
-    let (out, ok) = cli(&node, &[&format!("license smart register idtoken {expired}")]);
+    let (out, ok) = cli(&node, &[&idtoken(&expired)]);
     assert!(!ok && out.contains("Failure:") && out.contains("expired"), "{out}");
 
     let used = w.token("Acme Mobile", "core", &["--max-uses", "1"]);
     let other = w.start_node("n2");
     w.prepare_node(&other);
-    cli_ok(&other, &format!("license smart register idtoken {used}"));
-    let (out, ok) = cli(&node, &[&format!("license smart register idtoken {used}")]);
+    cli_ok(&other, &idtoken(&used));
+    let (out, ok) = cli(&node, &[&idtoken(&used)]);
     assert!(!ok && out.contains("Failure:"), "{out}");
     assert!(out.contains("used") || out.contains("uses"), "{out}");
 
@@ -160,9 +148,7 @@ fn bad_tokens_change_nothing_and_say_why() {
 
 #[test]
 fn exactly_n_concurrent_registrations_succeed_on_an_n_use_token() {
-    let mut w = World::new();
-    w.start_server();
-    setup_account(&w);
+    let mut w = manager_with_account();
     let token = w.token("Acme Mobile", "core", &["--max-uses", "3"]);
     let nodes: Vec<Node> = (0..6).map(|i| w.start_node(&format!("c{i}"))).collect();
     for n in &nodes {
@@ -173,7 +159,7 @@ fn exactly_n_concurrent_registrations_succeed_on_an_n_use_token() {
             .iter()
             .map(|n| {
                 let t = token.clone();
-                s.spawn(move || cli(n, &[&format!("license smart register idtoken {t}")]).1)
+                s.spawn(move || cli(n, &[&idtoken(&t)]).1)
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("thread")).collect()
@@ -188,9 +174,7 @@ fn exactly_n_concurrent_registrations_succeed_on_an_n_use_token() {
 
 #[test]
 fn unreachable_manager_and_untrusted_certificate() {
-    let mut w = World::new();
-    w.start_server();
-    setup_account(&w);
+    let mut w = manager_with_account();
     let token = w.token("Acme Mobile", "core", &[]);
     let node = w.start_node("far");
     let ca = w.server.as_ref().unwrap().ca.clone();
@@ -213,7 +197,7 @@ fn unreachable_manager_and_untrusted_certificate() {
         ],
     );
     assert!(ok);
-    let (out, ok) = cli(&node, &[&format!("license smart register idtoken {token}")]);
+    let (out, ok) = cli(&node, &[&idtoken(&token)]);
     assert!(!ok && out.contains("Failure:") && out.contains("not trusted"), "{out}");
     assert!(cli_ok(&node, "show license status").contains("REGISTRATION FAILED"));
 
@@ -222,29 +206,21 @@ fn unreachable_manager_and_untrusted_certificate() {
     cli_ok(&node, &format!("crypto pki trustpool import file {}", ca.display()));
     let (_, ok) = cli(&node, &["configure", &format!("license smart url {dead}"), "end"]);
     assert!(ok);
-    let (out, ok) = cli(&node, &[&format!("license smart register idtoken {token}")]);
+    let (out, ok) = cli(&node, &[&idtoken(&token)]);
     assert!(!ok && out.contains("Failure:") && out.contains("cannot reach"), "{out}");
     let st = cli_ok(&node, "show license status");
     assert!(st.contains("Status: REGISTRATION FAILED"), "{st}");
     // The node keeps running and retries; pointing it at the right manager lets the retry succeed.
     let (_, ok) = cli(&node, &["configure", &format!("license smart url {url}"), "end"]);
     assert!(ok);
-    wait_for(30, "the background retry to register", || {
-        cli_ok(&node, "show license status")
-            .contains("Status: REGISTERED")
-            .then_some(())
-    });
+    wait_shows(&node, "show license status", "Status: REGISTERED", 30);
 }
 
 #[test]
 fn state_survives_kill_and_detects_tampering() {
-    let mut w = World::new();
-    w.start_server();
-    setup_account(&w);
+    let mut w = manager_with_account();
     let token = w.token("Acme Mobile", "core", &[]);
-    let node = w.start_node("k1");
-    w.prepare_node(&node);
-    cli_ok(&node, &format!("license smart register idtoken {token}"));
+    w.registered_node("k1", &token);
     w.kill("k1");
     let node = w.start_node("k1");
     let st = cli_ok(&node, "show license status");
@@ -261,11 +237,7 @@ fn state_survives_kill_and_detects_tampering() {
     );
     assert!(ok);
     w.advance_days(10);
-    wait_for(10, "evaluation accounting", || {
-        cli_ok(&ev, "show license eval-period")
-            .contains("Remaining: 80 days")
-            .then_some(())
-    });
+    wait_shows(&ev, "show license eval-period", "Remaining: 80 days", 10);
     w.kill("k2");
     let state = ev.dir.join("licensing.json");
     let text = std::fs::read_to_string(&state).expect("state file");
@@ -281,23 +253,10 @@ fn state_survives_kill_and_detects_tampering() {
 
 #[test]
 fn admin_errors_are_one_clear_line() {
-    let mut w = World::new();
-    w.start_server();
-    setup_account(&w);
+    let w = manager_with_account();
     for args in [
         vec!["va", "create", "--account", "No Such Account", "x"],
-        vec![
-            "license",
-            "deposit",
-            "--account",
-            "Acme Mobile",
-            "--va",
-            "core",
-            "--sku",
-            "NOT-A-SKU",
-            "--quantity",
-            "1",
-        ],
+        deposit_args("Acme Mobile", "core", "NOT-A-SKU", "1").to_vec(),
         vec!["license", "list", "--account", "Acme Mobile", "--va", "nope"],
         vec![
             "license",
@@ -320,30 +279,16 @@ fn admin_errors_are_one_clear_line() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
     // A wrong API key is refused.
-    let s = w.server.as_ref().unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["--server", &s.url, "--ca"])
-        .arg(&s.ca)
-        .args([
-            "--api-key",
-            "wrong",
-            "license",
-            "list",
-            "--account",
-            "Acme Mobile",
-            "--va",
-            "core",
-        ])
-        .output()
-        .expect("run");
+    let out = w.as_key(
+        "wrong",
+        &["license", "list", "--account", "Acme Mobile", "--va", "core"],
+    );
     assert!(!out.status.success());
 }
 
 #[test]
 fn output_into_a_closed_pipe_ends_quietly() {
-    let mut w = World::new();
-    w.start_server();
-    setup_account(&w);
+    let w = manager_with_account();
     let s = w.server.clone().expect("server");
     // `smartlic account list | head -0`: the reader is gone before the first line is written.
     let (reader, writer) = std::io::pipe().expect("pipe");

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 const PGW: &str = "ASR5K-00-PW10GTWY";
 
@@ -26,12 +26,9 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
 }
 
-#[test]
-fn settings_come_from_flags_environment_and_file_and_json_logs_one_line_per_request() {
-    let mut w = World::new();
-    let dir = w.path("manager");
-    let file_port = free_port();
-    let env_port = free_port();
+/// Writes `smartlic.toml` naming the data directory `manager`, the clock and JSON logs, listening
+/// on `file_port`; returns its path.
+fn config_file(w: &World, file_port: u16) -> std::path::PathBuf {
     let config = w.path("smartlic.toml");
     std::fs::write(
         &config,
@@ -40,7 +37,13 @@ fn settings_come_from_flags_environment_and_file_and_json_logs_one_line_per_requ
         ),
     )
     .expect("config");
+    config
+}
 
+#[test]
+fn bad_settings_are_errors_that_name_them() {
+    let w = World::new();
+    let config = config_file(&w, free_port());
     // An unknown key is an error naming it; no data directory anywhere is a clear error.
     let bad = w.path("bad.toml");
     std::fs::write(&bad, "data_dir = \"x\"\nlisten_address = \"127.0.0.1:1\"\n").expect("bad config");
@@ -53,6 +56,14 @@ fn settings_come_from_flags_environment_and_file_and_json_logs_one_line_per_requ
         &[],
     );
     assert!(!ok && text.contains("--tls-key"), "{text}");
+}
+
+#[test]
+fn settings_come_from_flags_environment_and_file_and_json_logs_one_line_per_request() {
+    let mut w = World::new();
+    let dir = w.path("manager");
+    let config = config_file(&w, free_port());
+    let env_port = free_port();
 
     // The file names the data directory (relative to itself) and the clock; the environment's
     // listen address beats the file's.
@@ -71,7 +82,7 @@ fn settings_come_from_flags_environment_and_file_and_json_logs_one_line_per_requ
         .clone();
     assert_eq!(url, format!("https://127.0.0.1:{env_port}"));
     assert!(dir.join("admin.key").is_file());
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
+    w.account("Acme", "acme.example");
     let ca = dir.join("ca.pem");
     let health = Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
@@ -121,38 +132,25 @@ fn settings_come_from_flags_environment_and_file_and_json_logs_one_line_per_requ
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the openssl command must be installed for this test");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(Command::new("openssl").args(args), &format!("openssl {args:?}"));
 }
+
+/// `openssl req` arguments for a new unencrypted P-256 key written to the path that follows.
+const NEW_EC_KEY_TO: [&str; 6] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+];
 
 /// The operator's own CA, `dir/op-ca.pem` and `dir/op-ca.key`.
 fn make_ca(dir: &Path) {
     let d = |f: &str| dir.join(f).to_string_lossy().to_string();
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        &d("op-ca.key"),
-        "-out",
-        &d("op-ca.pem"),
-        "-days",
-        "30",
-        "-subj",
-        "/CN=Operator CA",
-    ]);
+    let (key, cert) = (d("op-ca.key"), d("op-ca.pem"));
+    let rest = [key.as_str(), "-out", &cert, "-days", "30", "-subj", "/CN=Operator CA"];
+    openssl(&[&["req", "-x509"][..], &NEW_EC_KEY_TO, &rest].concat());
 }
 
 /// A certificate for 127.0.0.1 and localhost named `cn`, issued by the operator's CA of `dir`,
@@ -165,21 +163,9 @@ fn make_cert(dir: &Path, cn: &str, cert: &Path, key: &Path) {
         "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
     )
     .expect("ext");
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        &key.to_string_lossy(),
-        "-out",
-        &d("leaf.csr"),
-        "-subj",
-        &format!("/CN={cn}"),
-    ]);
+    let (key, csr, subject) = (key.to_string_lossy(), d("leaf.csr"), format!("/CN={cn}"));
+    let rest = [key.as_ref(), "-out", &csr, "-subj", &subject];
+    openssl(&[&["req", "-new"][..], &NEW_EC_KEY_TO, &rest].concat());
     openssl(&[
         "x509",
         "-req",
@@ -217,6 +203,48 @@ fn served(listen: &str) -> Option<String> {
     first_pem(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// A TLS connection to `listen` (an `openssl s_client` whose stdin and stdout are the plain text),
+/// given half a second to finish its handshake.
+fn open_connection(listen: &str) -> Child {
+    let conn = Command::new("openssl")
+        .args(["s_client", "-connect", listen, "-servername", "localhost", "-quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    conn
+}
+
+/// Sends `GET /healthz` on a connection of [`open_connection`]; the answer within 10 s, if any.
+fn healthz_over(mut conn: Child) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stdin = conn.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("write the request");
+    stdin.flush().expect("flush");
+    let mut stdout = conn.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = stdout.read_to_string(&mut answer);
+        let _ = tx.send(answer);
+    });
+    let answer = rx.recv_timeout(std::time::Duration::from_secs(10));
+    let _ = conn.kill();
+    let _ = conn.wait();
+    drop(stdin);
+    answer.ok()
+}
+
+/// Sends SIGHUP to the process `pid`.
+fn hup(pid: &str) {
+    let st = Command::new("kill").args(["-HUP", pid]).status().expect("kill");
+    assert!(st.success());
+}
+
 #[test]
 fn the_operators_certificate_is_served_and_reloaded_on_sighup() {
     let mut w = World::new();
@@ -224,7 +252,7 @@ fn the_operators_certificate_is_served_and_reloaded_on_sighup() {
     let key = w.path("operator.key");
     make_ca(w.dir.path());
     make_cert(w.dir.path(), "operator-one", &cert, &key);
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = free_listen();
     let dir = w.path("manager");
     let clock = w.clock.to_string_lossy().to_string();
     w.start_server_with(
@@ -269,21 +297,10 @@ fn the_operators_certificate_is_served_and_reloaded_on_sighup() {
     let pid = w.pid("manager").expect("pid").to_string();
 
     // A connection opened before the reloads is still served after them.
-    let mut open_conn = Command::new("openssl")
-        .args(["s_client", "-connect", &listen, "-servername", "localhost", "-quiet"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_client");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let open_conn = open_connection(&listen);
 
     // A broken file: SIGHUP keeps the old certificate (and the server).
     std::fs::write(&cert, "not a certificate").expect("break cert");
-    let hup = |pid: &str| {
-        let st = Command::new("kill").args(["-HUP", pid]).status().expect("kill");
-        assert!(st.success());
-    };
     hup(&pid);
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(served(&listen).as_deref(), Some(one.as_str()));
@@ -299,50 +316,20 @@ fn the_operators_certificate_is_served_and_reloaded_on_sighup() {
         (served(&listen).as_deref() == Some(two.as_str())).then_some(())
     });
 
-    {
-        use std::io::{Read, Write};
-        let mut stdin = open_conn.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .expect("write the request");
-        stdin.flush().expect("flush");
-        let mut stdout = open_conn.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut answer = String::new();
-            let _ = stdout.read_to_string(&mut answer);
-            let _ = tx.send(answer);
-        });
-        let answer = rx.recv_timeout(std::time::Duration::from_secs(10));
-        let _ = open_conn.kill();
-        let _ = open_conn.wait();
-        drop(stdin);
-        let answer = answer.expect("an answer on the connection opened before the reload");
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    }
+    let answer = healthz_over(open_conn).expect("an answer on the connection opened before the reload");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[test]
 fn a_backup_of_a_running_manager_restores_into_a_new_directory() {
     let mut w = World::new();
     let first = w.start_server().clone();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        PGW,
-        "--quantity",
-        "10",
-    ]);
+    w.account("Acme", "acme.example");
+    w.deposit("Acme", "DEFAULT", PGW, 10);
     let token = w.token("Acme", "DEFAULT", &["--description", "lab"]);
     let node = w.start_node("pgw1");
     w.prepare_node(&node);
-    let out = cli_ok(&node, &format!("license smart register idtoken {token}"));
+    let out = cli_ok(&node, &idtoken(&token));
     assert!(out.contains("Registration succeeded"), "{out}");
     // Stopped, so that nothing it reports later makes the lists differ.
     w.kill("pgw1");
@@ -373,28 +360,12 @@ fn a_backup_of_a_running_manager_restores_into_a_new_directory() {
     let restored = w.path("restored");
     std::fs::create_dir(&restored).expect("empty dir");
     std::fs::write(restored.join("x"), "").expect("file");
-    let (ok, text) = run(
-        &[
-            "restore",
-            "--in",
-            &out.to_string_lossy(),
-            "--data-dir",
-            &restored.to_string_lossy(),
-        ],
-        &[],
-    );
+    let (backup, into) = (out.to_string_lossy(), restored.to_string_lossy());
+    let restore = || run(&["restore", "--in", &backup, "--data-dir", &into], &[]);
+    let (ok, text) = restore();
     assert!(!ok && text.contains("not empty"), "{text}");
     std::fs::remove_file(restored.join("x")).expect("rm");
-    let (ok, text) = run(
-        &[
-            "restore",
-            "--in",
-            &out.to_string_lossy(),
-            "--data-dir",
-            &restored.to_string_lossy(),
-        ],
-        &[],
-    );
+    let (ok, text) = restore();
     assert!(ok, "{text}");
     assert_eq!(mode(&restored), 0o700);
     for entry in std::fs::read_dir(&restored).expect("dir") {
@@ -402,7 +373,7 @@ fn a_backup_of_a_running_manager_restores_into_a_new_directory() {
         assert_eq!(mode(&p), 0o600, "{}", p.display());
     }
 
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = free_listen();
     w.start_server_at(&listen, "restored", None);
     assert_eq!(
         std::fs::read(restored.join("ca.pem")).expect("ca"),

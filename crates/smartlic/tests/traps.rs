@@ -43,17 +43,12 @@ fn base_mibs() -> PathBuf {
     let dir = prefix.join("node_modules/net-snmp/lib/mibs");
     if !dir.join("SNMPv2-SMI.mib").exists() {
         require("npm");
-        let out = Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&prefix)
-            .arg("net-snmp")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run npm");
-        assert!(
-            out.status.success(),
-            "npm install net-snmp (for the base MIB modules) failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&prefix)
+                .arg("net-snmp"),
+            "npm install net-snmp (for the base MIB modules)",
         );
     }
     assert!(dir.is_dir(), "no base MIB modules in {}", dir.display());
@@ -115,6 +110,14 @@ impl TrapD {
             d.all().iter().any(|l| l.contains("NET-SNMP version")).then_some(())
         });
         d
+    }
+
+    /// Configures `node` to send its notifications here as target `nms`.
+    fn configure_on(&self, node: &Node) {
+        let target = format!("snmp target nms 127.0.0.1 port {} community public", self.port);
+        let (out, ok) = cli(node, &["configure", &target, "end"]);
+        assert!(ok, "{out}");
+        assert!(cli_ok(node, "show configuration").contains("snmp target nms 127.0.0.1"));
     }
 
     fn all(&self) -> Vec<String> {
@@ -234,33 +237,11 @@ fn mib_passes_smilint_and_loads_in_net_snmp() {
 #[test]
 fn traps_reach_snmptrapd_by_name_through_evaluation_ooc_and_clear() {
     let trapd = TrapD::start();
-    let mut w = World::new();
-    w.start_server();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        PGW,
-        "--quantity",
-        "1",
-    ]);
+    let mut w = World::with_acme();
+    w.deposit("Acme", "DEFAULT", PGW, 1);
     let node = w.start_node("trap1");
     w.prepare_node(&node);
-    let (out, ok) = cli(
-        &node,
-        &[
-            "configure",
-            &format!("snmp target nms 127.0.0.1 port {} community public", trapd.port),
-            "end",
-        ],
-    );
-    assert!(ok, "{out}");
-    assert!(cli_ok(&node, "show configuration").contains("snmp target nms 127.0.0.1"));
+    trapd.configure_on(&node);
 
     // Evaluation: licences in use while unregistered.
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 100")), (100, 0));
@@ -276,7 +257,7 @@ fn traps_reach_snmptrapd_by_name_through_evaluation_ooc_and_clear() {
 
     // Registration clears the expiry; 15000 pgw sessions on one licence are out of compliance.
     let token = w.token("Acme", "DEFAULT", &[]);
-    cli_ok(&node, &format!("license smart register idtoken {token}"));
+    cli_ok(&node, &idtoken(&token));
     let line = trapd.wait("starSmartLicenseEvalModeExpireClear");
     check(&line, "product(1)", None, "regid.", "evalExpiryCleared(6)");
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 14900")), (14900, 0));
@@ -285,18 +266,7 @@ fn traps_reach_snmptrapd_by_name_through_evaluation_ooc_and_clear() {
     assert_eq!(varbind(&line, "starSmartLicSku").as_deref(), Some(PGW), "{line}");
 
     // One more licence and an authorization renewal clear it, with its own notification.
-    w.admin_ok(&[
-        "license",
-        "deposit",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--sku",
-        PGW,
-        "--quantity",
-        "1",
-    ]);
+    w.deposit("Acme", "DEFAULT", PGW, 1);
     cli_ok(&node, "license smart renew auth");
     let line = trapd.wait("starSmartLicenseServiceOOClear");
     check(&line, "service(2)", Some("pgw"), PGW, "inCompliance(2)");

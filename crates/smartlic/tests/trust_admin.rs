@@ -8,58 +8,14 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-fn as_key(w: &World, key: &str, args: &[&str]) -> std::process::Output {
-    let s = w.server.as_ref().expect("server");
-    Command::new(BIN)
-        .args(["--server", &s.url, "--ca"])
-        .arg(&s.ca)
-        .args(["--api-key", key])
-        .args(args)
-        .output()
-        .expect("run smartlic")
-}
-
 #[test]
 fn deposits_are_the_operators_and_credentials_can_be_revoked() {
-    let mut w = World::new();
-    w.start_server();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    let admin = w.admin_ok(&[
-        "user",
-        "create",
-        "--account",
-        "Acme",
-        "boss@acme.example",
-        "--role",
-        "sa-admin",
-    ]);
-    let user = w.admin_ok(&[
-        "user",
-        "create",
-        "--account",
-        "Acme",
-        "ann@acme.example",
-        "--role",
-        "sa-user",
-    ]);
+    let w = World::with_acme();
+    let admin = w.user("Acme", "boss@acme.example", "sa-admin", &[]);
+    let user = w.user("Acme", "ann@acme.example", "sa-user", &[]);
 
     // An SA administrator may not deposit: one clear line, nothing deposited.
-    let out = as_key(
-        &w,
-        &admin,
-        &[
-            "license",
-            "deposit",
-            "--account",
-            "Acme",
-            "--va",
-            "DEFAULT",
-            "--sku",
-            "ASR5K-00-PW10GTWY",
-            "--quantity",
-            "5",
-        ],
-    );
+    let out = w.as_key(&admin, &deposit_args("Acme", "DEFAULT", "ASR5K-00-PW10GTWY", "5"));
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("operator only"), "{err}");
@@ -70,20 +26,20 @@ fn deposits_are_the_operators_and_credentials_can_be_revoked() {
 
     // Disabled: the user's key stops; enabled again: it works.
     let list = ["va", "list", "--account", "Acme"];
-    assert!(as_key(&w, &user, &list).status.success());
+    assert!(w.as_key(&user, &list).status.success());
     w.admin_ok(&["user", "disable", "--account", "Acme", "ann@acme.example"]);
-    assert!(!as_key(&w, &user, &list).status.success());
+    assert!(!w.as_key(&user, &list).status.success());
     assert!(w.admin_ok(&["user", "list", "--account", "Acme"]).contains("DISABLED"));
     w.admin_ok(&["user", "enable", "--account", "Acme", "ann@acme.example"]);
-    assert!(as_key(&w, &user, &list).status.success());
+    assert!(w.as_key(&user, &list).status.success());
 
     // A rotated key replaces the old one; a removed user's key stops.
     let rotated = w.admin_ok(&["user", "rotate-key", "--account", "Acme", "ann@acme.example"]);
-    assert!(!as_key(&w, &user, &list).status.success());
-    assert!(as_key(&w, &rotated, &list).status.success());
-    let out = as_key(&w, &admin, &["user", "remove", "--account", "Acme", "ann@acme.example"]);
+    assert!(!w.as_key(&user, &list).status.success());
+    assert!(w.as_key(&rotated, &list).status.success());
+    let out = w.as_key(&admin, &["user", "remove", "--account", "Acme", "ann@acme.example"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!as_key(&w, &rotated, &list).status.success());
+    assert!(!w.as_key(&rotated, &list).status.success());
 
     // The operator rotates their own key into admin.key; the old key stops.
     let s = w.server.clone().expect("server");
@@ -104,15 +60,13 @@ fn deposits_are_the_operators_and_credentials_can_be_revoked() {
         std::fs::metadata(&key_file).expect("admin.key").permissions().mode() & 0o777,
         0o600
     );
-    assert!(!as_key(&w, &s.api_key, &list).status.success());
-    assert!(as_key(&w, &new_key, &list).status.success());
+    assert!(!w.as_key(&s.api_key, &list).status.success());
+    assert!(w.as_key(&new_key, &list).status.success());
 }
 
 #[test]
 fn the_data_directory_is_the_owners_alone() {
-    let mut w = World::new();
-    w.start_server();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
+    let w = World::with_acme();
     let dir = w.server.as_ref().expect("server").dir.clone();
     let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);

@@ -18,25 +18,7 @@ const LOGIN_COOKIE: &str = "__Host-smartlic-login";
 const HSTS: &str = "max-age=31536000";
 
 fn client(ca: &Path, local: Option<IpAddr>) -> reqwest::Client {
-    use rustls_pki_types::pem::PemObject;
-    let pem = std::fs::read(ca).expect("ca.pem");
-    let mut roots = rustls::RootCertStore::empty();
-    for der in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-        roots.add(der.expect("CA certificate")).expect("trust the CA");
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .no_proxy()
-        .local_address(local)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("HTTP client")
+    https_client(ca, local, Duration::from_secs(120))
 }
 
 /// The manager's `process_resident_memory_bytes`, MiB.
@@ -55,16 +37,9 @@ async fn resident_mib(http: &reqwest::Client, url: &str) -> Option<f64> {
         .map(|b| b / (1024.0 * 1024.0))
 }
 
+/// Form-encodes `s` (every byte percent-encoded, which any form decoder reads back).
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
 }
 
 /// One log-in: (status, Retry-After, HSTS header).
@@ -84,45 +59,25 @@ async fn login(
         .send()
         .await
         .expect("the manager answers every log-in");
-    let h = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    (resp.status().as_u16(), h("retry-after"), h("strict-transport-security"))
+    (
+        resp.status().as_u16(),
+        header(&resp, "retry-after"),
+        header(&resp, "strict-transport-security"),
+    )
 }
 
 fn world_with_user() -> (World, Server) {
-    let mut w = World::new();
-    w.start_server();
+    let w = World::with_acme();
     let s = w.server.clone().expect("server");
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
-    let pw_file = w.path("password");
-    std::fs::write(&pw_file, "correct horse battery staple\n").expect("password file");
-    let pw_path = pw_file.to_string_lossy().to_string();
-    w.admin_ok(&[
-        "user",
-        "create",
-        "--account",
-        "Acme",
-        "admin@acme.example",
-        "--role",
-        "sa-admin",
-        "--password-file",
-        &pw_path,
-    ]);
+    let pw_path = w.password_file("correct horse battery staple");
+    w.user("Acme", "admin@acme.example", "sa-admin", &["--password-file", &pw_path]);
     (w, s)
 }
 
 #[test]
 fn three_hundred_logins_at_once_stay_under_512_mib() {
     let (_w, s) = world_with_user();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
+    block_on(true, async move {
         let url = s.url.clone();
         let probe = client(&s.ca, None);
         let before = resident_mib(&probe, &url).await.expect("the manager's /metrics");
@@ -203,11 +158,7 @@ fn rand_suffix(i: usize) -> u64 {
 #[test]
 fn every_response_says_https_only() {
     let (_w, s) = world_with_user();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
+    block_on(false, async move {
         let http = client(&s.ca, None);
         for path in [
             "/login",
@@ -218,11 +169,8 @@ fn every_response_says_https_only() {
             "/api/v1/accounts",
         ] {
             let resp = http.get(format!("{}{path}", s.url)).send().await.expect("an answer");
-            let hsts = resp
-                .headers()
-                .get("strict-transport-security")
-                .and_then(|v| v.to_str().ok());
-            assert_eq!(hsts, Some(HSTS), "{path} ({})", resp.status());
+            let hsts = header(&resp, "strict-transport-security");
+            assert_eq!(hsts.as_deref(), Some(HSTS), "{path} ({})", resp.status());
         }
         let (status, _, hsts) = login(&http, &s.url, "admin@acme.example", "correct horse battery staple").await;
         assert_eq!(status, 303);

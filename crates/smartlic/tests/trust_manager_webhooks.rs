@@ -6,82 +6,8 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A manager started here (for flags the harness does not pass), killed when dropped.
-struct Manager(Child);
-
-impl Drop for Manager {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_manager(w: &mut World, extra: &[&str]) -> Manager {
-    let dir = w.path("manager");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(BIN)
-        .args(["server", "--data-dir"])
-        .arg(&dir)
-        .args(["--listen", &listen, "--clock-file"])
-        .arg(&w.clock)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn smartlic server");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("listening on https://") {
-                let _ = tx.send(line);
-            }
-        }
-    });
-    let manager = Manager(child);
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the license manager starts within 60 s");
-    let api_key = std::fs::read_to_string(dir.join("admin.key"))
-        .expect("admin.key")
-        .trim()
-        .to_string();
-    w.server = Some(Server {
-        url: line.trim().trim_start_matches("listening on ").to_string(),
-        ca: dir.join("ca.pem"),
-        dir,
-        api_key,
-        listen,
-    });
-    manager
-}
-
-fn client(ca: &Path) -> reqwest::Client {
-    use rustls_pki_types::pem::PemObject;
-    let pem = std::fs::read(ca).expect("ca.pem");
-    let mut roots = rustls::RootCertStore::empty();
-    for der in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-        roots.add(der.expect("CA certificate")).expect("trust the CA");
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("HTTP client")
-}
 
 #[test]
 fn bad_allow_ranges_stop_the_server() {
@@ -107,15 +33,11 @@ fn bad_allow_ranges_stop_the_server() {
 #[test]
 fn tenants_cannot_aim_webhooks_into_the_network() {
     let mut w = World::new();
-    let _manager = start_manager(&mut w, &["--webhook-allow", "127.0.0.0/8"]);
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
+    w.start_server_flags(&["--webhook-allow", "127.0.0.0/8"]);
+    w.account("Acme", "acme.example");
     let s = w.server.clone().expect("server");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async move {
-        let http = client(&s.ca);
+    block_on(false, async move {
+        let http = https_client(&s.ca, None, Duration::from_secs(30));
         let add = |url: &str| {
             let req = http
                 .post(format!("{}/api/v1/accounts/Acme/webhooks", s.url))
@@ -124,11 +46,7 @@ fn tenants_cannot_aim_webhooks_into_the_network() {
             async move {
                 let resp = req.send().await.expect("an answer");
                 let status = resp.status().as_u16();
-                let hsts = resp
-                    .headers()
-                    .get("strict-transport-security")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
+                let hsts = header(&resp, "strict-transport-security");
                 assert_eq!(hsts.as_deref(), Some("max-age=31536000"));
                 let body: serde_json::Value = resp.json().await.expect("a JSON body");
                 (status, body)

@@ -23,11 +23,7 @@ fn node_with_ten_days_used(w: &mut World, name: &str) -> Node {
     );
     assert!(ok, "{out}");
     w.advance_days(10);
-    wait_for(20, "evaluation accounting", || {
-        cli_ok(&node, "show license eval-period")
-            .contains("Remaining: 80 days")
-            .then_some(())
-    });
+    wait_shows(&node, "show license eval-period", "Remaining: 80 days", 20);
     w.kill(name);
     node
 }

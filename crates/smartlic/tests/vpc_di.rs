@@ -7,9 +7,7 @@ use common::*;
 
 #[test]
 fn a_vpc_di_shows_registers_and_switches_over_its_ha_udis() {
-    let mut w = World::new();
-    w.start_server();
-    w.admin_ok(&["account", "create", "Acme", "--domain", "acme.example"]);
+    let mut w = World::with_acme();
     let token = w.token("Acme", "DEFAULT", &[]);
     let args = ["--platform", "VPC-DI", "--sf-cards", "2", "--serial", "DI100"];
     let node = w.start_node_with("di1", &args);
@@ -27,7 +25,7 @@ fn a_vpc_di_shows_registers_and_switches_over_its_ha_udis() {
 
     // The registration carries the list; the manager shows it with the instance.
     w.prepare_node(&node);
-    cli_ok(&node, &format!("license smart register idtoken {token}"));
+    cli_ok(&node, &idtoken(&token));
     let list = w.admin_ok(&["instance", "list", "--account", "Acme", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&list).expect("json");
     let ha = v[0]["ha_udis"].as_array().expect("ha_udis");

@@ -30,9 +30,15 @@ pub struct Server {
     pub listen: String,
 }
 
+#[derive(Clone)]
 pub struct Node {
     pub name: String,
     pub dir: PathBuf,
+}
+
+/// `127.0.0.1:PORT` of a free port.
+pub fn free_listen() -> String {
+    format!("127.0.0.1:{}", free_port())
 }
 
 pub fn free_port() -> u16 {
@@ -107,6 +113,14 @@ impl World {
         w
     }
 
+    /// A world with a running manager and the Smart Account Acme (acme.example).
+    pub fn with_acme() -> World {
+        let mut w = World::new();
+        w.start_server();
+        w.account("Acme", "acme.example");
+        w
+    }
+
     fn write_clock(&self) {
         let tmp = self.clock.with_extension("tmp");
         std::fs::write(&tmp, rfc3339(self.now)).expect("clock");
@@ -130,8 +144,20 @@ impl World {
 
     /// Starts the license manager (SQLite) on a free port.
     pub fn start_server(&mut self) -> &Server {
-        let listen = format!("127.0.0.1:{}", free_port());
-        self.start_server_at(&listen, "manager", None)
+        self.start_server_flags(&[])
+    }
+
+    /// Starts the license manager (SQLite) on a free port with `extra` flags after the usual ones.
+    pub fn start_server_flags(&mut self, extra: &[&str]) -> &Server {
+        let listen = free_listen();
+        let dir = self.path("manager");
+        let mut cmd = Command::new(BIN);
+        cmd.args(["server", "--data-dir"])
+            .arg(&dir)
+            .args(["--listen", &listen, "--clock-file"])
+            .arg(&self.clock)
+            .args(extra);
+        self.serve(&mut cmd, &listen, "manager")
     }
 
     pub fn start_server_at(&mut self, listen: &str, name: &str, database: Option<&str>) -> &Server {
@@ -144,21 +170,7 @@ impl World {
         if let Some(db) = database {
             cmd.args(["--database", db]);
         }
-        let (child, line) = spawn_until(&mut cmd, "listening on https://", "the license manager");
-        self.children.push((name.to_string(), child));
-        let url = line.trim().trim_start_matches("listening on ").to_string();
-        let api_key = std::fs::read_to_string(dir.join("admin.key"))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        self.server = Some(Server {
-            url,
-            ca: dir.join("ca.pem"),
-            dir,
-            api_key,
-            listen: listen.to_string(),
-        });
-        self.server.as_ref().expect("server")
+        self.serve(cmd.stderr(Stdio::inherit()), listen, name)
     }
 
     /// Starts the license manager with `args` after `server` (the caller gives `--data-dir` or
@@ -172,13 +184,19 @@ impl World {
         envs: &[(&str, &str)],
         stderr: Option<std::fs::File>,
     ) -> &Server {
-        let dir = self.path(name);
         let mut cmd = Command::new(BIN);
         cmd.arg("server").args(args).envs(envs.iter().copied());
         if let Some(f) = stderr {
             cmd.stderr(f);
         }
-        let (child, line) = spawn_until_keeping_stderr(&mut cmd, "listening on https://", "the license manager");
+        self.serve(&mut cmd, listen, name)
+    }
+
+    /// Spawns the manager `cmd` (data directory `DIR/name`), waits until it listens and makes it
+    /// the current server.
+    fn serve(&mut self, cmd: &mut Command, listen: &str, name: &str) -> &Server {
+        let dir = self.path(name);
+        let (child, line) = spawn_until_keeping_stderr(cmd, "listening on https://", "the license manager");
         self.children.push((name.to_string(), child));
         let url = line.trim().trim_start_matches("listening on ").to_string();
         let api_key = std::fs::read_to_string(dir.join("admin.key"))
@@ -212,28 +230,20 @@ impl World {
     /// Runs an admin command against the server; returns the output.
     pub fn admin(&self, args: &[&str]) -> Output {
         let s = self.server.as_ref().expect("a server");
-        Command::new(BIN)
-            .args(["--server", &s.url, "--ca"])
-            .arg(&s.ca)
-            .args(["--api-key", &s.api_key])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run smartlic")
+        admin_command(&s.url, &s.ca, &s.api_key, args)
     }
 
     /// Runs an admin command against another manager `url` (same CA and operator key as the
     /// current server: managers sharing one database).
     pub fn admin_via(&self, url: &str, args: &[&str]) -> Output {
         let s = self.server.as_ref().expect("a server");
-        Command::new(BIN)
-            .args(["--server", url, "--ca"])
-            .arg(&s.ca)
-            .args(["--api-key", &s.api_key])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run smartlic")
+        admin_command(url, &s.ca, &s.api_key, args)
+    }
+
+    /// Runs an admin command against the server with `key` instead of the operator key.
+    pub fn as_key(&self, key: &str, args: &[&str]) -> Output {
+        let s = self.server.as_ref().expect("a server");
+        admin_command(&s.url, &s.ca, key, args)
     }
 
     /// Runs an admin command that must succeed; returns its stdout, trimmed.
@@ -269,11 +279,48 @@ impl World {
         }
     }
 
-    /// Account + licences + token: returns the token.
+    /// A registration token of the VA (`extra`: `--max-uses`, `--expires-days`, …).
     pub fn token(&self, account: &str, va: &str, extra: &[&str]) -> String {
         let mut args = vec!["token", "create", "--account", account, "--va", va];
         args.extend_from_slice(extra);
         self.admin_ok(&args)
+    }
+
+    /// The operator deposits `quantity` licences of `sku` into the VA.
+    pub fn deposit(&self, account: &str, va: &str, sku: &str, quantity: u32) -> String {
+        self.admin_ok(&deposit_args(account, va, sku, &quantity.to_string()))
+    }
+
+    /// Creates the Smart Account `name` of `domain`; returns its id.
+    pub fn account(&self, name: &str, domain: &str) -> String {
+        self.admin_ok(&["account", "create", name, "--domain", domain])
+    }
+
+    /// Creates a user of `account` with `role` (`extra`: `--password-file`); returns their API key.
+    pub fn user(&self, account: &str, email: &str, role: &str, extra: &[&str]) -> String {
+        let mut args = vec!["user", "create", "--account", account, email, "--role", role];
+        args.extend_from_slice(extra);
+        self.admin_ok(&args)
+    }
+
+    /// Writes `password` to a file of this world for `--password-file`; returns its path.
+    pub fn password_file(&self, password: &str) -> String {
+        let file = self.path("password");
+        std::fs::write(&file, format!("{password}\n")).expect("password file");
+        file.to_string_lossy().to_string()
+    }
+
+    /// The licences of a VA as `license list --json` prints them.
+    pub fn licences_json(&self, account: &str, va: &str) -> String {
+        self.admin_ok(&["license", "list", "--account", account, "--va", va, "--json"])
+    }
+
+    /// Starts a node, sets it up for the current manager and registers it with `token`.
+    pub fn registered_node(&mut self, name: &str, token: &str) -> Node {
+        let node = self.start_node(name);
+        self.prepare_node(&node);
+        cli_ok(&node, &idtoken(token));
+        node
     }
 
     /// Trust the manager, enable Smart Licensing, point at the manager: the operator's set-up.
@@ -301,6 +348,39 @@ impl Drop for World {
             let _ = c.wait();
         }
     }
+}
+
+/// Runs `smartlic ARGS` as an admin client of the manager at `url` (trusting `ca`) with `key`.
+fn admin_command(url: &str, ca: &Path, key: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--server", url, "--ca"])
+        .arg(ca)
+        .args(["--api-key", key])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run smartlic")
+}
+
+/// The arguments of `license deposit` (the operator's act; some tests expect a refusal).
+pub fn deposit_args<'a>(account: &'a str, va: &'a str, sku: &'a str, quantity: &'a str) -> [&'a str; 10] {
+    [
+        "license",
+        "deposit",
+        "--account",
+        account,
+        "--va",
+        va,
+        "--sku",
+        sku,
+        "--quantity",
+        quantity,
+    ]
+}
+
+/// The node CLI line that registers with `token`.
+pub fn idtoken(token: &str) -> String {
+    format!("license smart register idtoken {token}")
 }
 
 /// Runs CLI lines on a node: (stdout, success).
@@ -341,4 +421,85 @@ pub fn admitted(text: &str) -> (u64, u64) {
 
 pub fn dir_exists(p: &Path) -> bool {
     p.exists()
+}
+
+/// An HTTPS client that trusts only the manager's CA `ca`, follows no redirect, gives up after
+/// `timeout` and connects from `local` when given.
+pub fn https_client(ca: &Path, local: Option<std::net::IpAddr>, timeout: Duration) -> reqwest::Client {
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(ca).expect("ca.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    for der in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(der.expect("CA certificate")).expect("trust the CA");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .no_proxy()
+        .local_address(local)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .expect("HTTP client")
+}
+
+/// A response header as text.
+pub fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The rows of `license list --json` (a list, or an object with `licenses`).
+pub fn licence_rows(list_json: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(list_json).expect("license list --json");
+    match v {
+        serde_json::Value::Array(rows) => rows,
+        mut v => v
+            .get_mut("licenses")
+            .map(serde_json::Value::take)
+            .and_then(|l| match l {
+                serde_json::Value::Array(rows) => Some(rows),
+                _ => None,
+            })
+            .expect("licenses"),
+    }
+}
+
+/// Polls `command` on `node` until its output contains `text` (at most `secs` seconds); returns it.
+pub fn wait_shows(node: &Node, command: &str, text: &str, secs: u64) -> String {
+    wait_for(secs, &format!("`{command}` on {} to show {text:?}", node.name), || {
+        let out = cli_ok(node, command);
+        out.contains(text).then_some(out)
+    })
+}
+
+/// Runs a helper tool (`what` names it) that must succeed; returns its output.
+pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what} must be installed for this test: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `f` to completion on a fresh Tokio runtime (multi-threaded when `multi_thread`).
+pub fn block_on<F: std::future::Future>(multi_thread: bool, f: F) -> F::Output {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().expect("runtime").block_on(f)
 }
