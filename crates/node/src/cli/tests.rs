@@ -35,6 +35,11 @@ const fn custom(id: CommandId, modes: &'static [ModeKind], pattern: &'static str
     }
 }
 
+/// Asserts that `line` typed in `mode` runs `id`.
+fn reads_as(mode: Mode, line: &str, id: CommandId) {
+    assert_eq!(parse(mode, line).id, id, "{line:?} in {mode:?}");
+}
+
 /// Asserts that `line` typed in `mode` is refused with `message`.
 fn refuses(mode: Mode, line: &str, message: &str) {
     assert_eq!(error(mode, line).to_string(), message, "{line:?} in {mode:?}");
@@ -69,27 +74,21 @@ fn full_and_abbreviated_keywords() {
     ] {
         assert_eq!(parse(Mode::Exec, line).id, CommandId::ShowLicenseStatus, "{line}");
     }
-    assert_eq!(parse(Mode::Exec, "sh lic stati").id, CommandId::ShowLicenseStatistics);
+    reads_as(Mode::Exec, "sh lic stati", CommandId::ShowLicenseStatistics);
     // `stat` is the priority abbreviation of `status`; shorter ones stay ambiguous.
-    assert_eq!(parse(Mode::Exec, "sh lic statu").id, CommandId::ShowLicenseStatus);
+    reads_as(Mode::Exec, "sh lic statu", CommandId::ShowLicenseStatus);
     assert!(matches!(error(Mode::Exec, "sh lic sta"), CliError::Ambiguous { .. }));
-    assert_eq!(parse(Mode::Exec, "sh lic su").id, CommandId::ShowLicenseSummary);
-    assert_eq!(
-        parse(Mode::Exec, "sh lic enf p").id,
-        CommandId::ShowLicenseEnforcementPolicy
-    );
-    assert_eq!(parse(Mode::Exec, "sh lic ev").id, CommandId::ShowLicenseEvalPeriod);
-    assert_eq!(parse(Mode::Exec, "sh lic t").id, CommandId::ShowLicenseTechSupport);
+    reads_as(Mode::Exec, "sh lic su", CommandId::ShowLicenseSummary);
+    reads_as(Mode::Exec, "sh lic enf p", CommandId::ShowLicenseEnforcementPolicy);
+    reads_as(Mode::Exec, "sh lic ev", CommandId::ShowLicenseEvalPeriod);
+    reads_as(Mode::Exec, "sh lic t", CommandId::ShowLicenseTechSupport);
     assert_eq!(
         parse(Mode::Exec, "lic sm reg id TOKEN-abc").arg("token"),
         Some("TOKEN-abc")
     );
-    assert_eq!(
-        parse(Mode::Exec, "license smart renew id").id,
-        CommandId::LicenseSmartRenewId
-    );
-    assert_eq!(parse(Mode::Exec, "lic sm ren a").id, CommandId::LicenseSmartRenewAuth);
-    assert_eq!(parse(Mode::Exec, "lic sm dereg").id, CommandId::LicenseSmartDeregister);
+    reads_as(Mode::Exec, "license smart renew id", CommandId::LicenseSmartRenewId);
+    reads_as(Mode::Exec, "lic sm ren a", CommandId::LicenseSmartRenewAuth);
+    reads_as(Mode::Exec, "lic sm dereg", CommandId::LicenseSmartDeregister);
 }
 
 #[test]
@@ -226,7 +225,7 @@ fn numbers_choices_and_addresses() {
         r#"Invalid command: "0" is not a number from 1 to 4 for <n:1-4>"#,
     );
     assert_eq!(parse(Mode::Bulkstats, "file 4").number("n"), Some(4));
-    assert_eq!(parse(Mode::Bulkstats, "sample 15").id, CommandId::SampleInterval);
+    reads_as(Mode::Bulkstats, "sample 15", CommandId::SampleInterval);
     assert_eq!(parse(Mode::Bulkstats, "tr 60").number("minutes"), Some(60));
     refuses(
         Mode::Config,
@@ -536,41 +535,37 @@ fn bad_pipes() {
 
 #[test]
 fn modes_and_their_commands() {
-    assert_eq!(parse(Mode::Config, "lic sm en").id, CommandId::LicenseSmartEnable);
-    assert_eq!(parse(Mode::Config, "no lic sm en").id, CommandId::NoLicenseSmartEnable);
+    reads_as(Mode::Config, "lic sm en", CommandId::LicenseSmartEnable);
+    reads_as(Mode::Config, "no lic sm en", CommandId::NoLicenseSmartEnable);
     let p = parse(Mode::Config, "license smart url https://127.0.0.1:8443");
     assert_eq!(p.arg("url"), Some("https://127.0.0.1:8443"));
     assert_eq!(
         parse(Mode::Config, "feature ASR5K-00-GN01REC").arg("sku"),
         Some("ASR5K-00-GN01REC")
     );
-    assert_eq!(parse(Mode::Config, "no feat ASR5K-00-GN01REC").id, CommandId::NoFeature);
-    assert_eq!(parse(Mode::Config, "bulkstats mode").id, CommandId::BulkstatsMode);
-    assert_eq!(parse(Mode::Config, "end").id, CommandId::End);
-    assert_eq!(parse(Mode::Config, "exit").id, CommandId::Exit);
-    assert_eq!(parse(Mode::Exec, "exit").id, CommandId::Exit);
-    assert_eq!(parse(Mode::Bulkstats, "end").id, CommandId::End);
-    assert_eq!(parse(Mode::BulkstatsFile(3), "exit").id, CommandId::Exit);
+    reads_as(Mode::Config, "no feat ASR5K-00-GN01REC", CommandId::NoFeature);
+    reads_as(Mode::Config, "bulkstats mode", CommandId::BulkstatsMode);
+    reads_as(Mode::Config, "end", CommandId::End);
+    reads_as(Mode::Config, "exit", CommandId::Exit);
+    reads_as(Mode::Exec, "exit", CommandId::Exit);
+    reads_as(Mode::Bulkstats, "end", CommandId::End);
+    reads_as(Mode::BulkstatsFile(3), "exit", CommandId::Exit);
     assert_eq!(
         parse(Mode::Exec, "crypto pki trustpool import file /tmp/ca.pem").arg("path"),
         Some("/tmp/ca.pem")
     );
-    assert_eq!(
-        parse(Mode::Exec, "show crypto pki trustpool").id,
-        CommandId::ShowCryptoPkiTrustpool
+    reads_as(
+        Mode::Exec,
+        "show crypto pki trustpool",
+        CommandId::ShowCryptoPkiTrustpool,
     );
-    assert_eq!(
-        parse(Mode::Exec, "show snmp trap history").id,
-        CommandId::ShowSnmpTrapHistory
-    );
-    assert_eq!(
-        parse(Mode::Exec, "bulk force trans").id,
-        CommandId::BulkstatsForceTransfer
-    );
-    assert_eq!(parse(Mode::Exec, "show bulkstats").id, CommandId::ShowBulkstats);
-    assert_eq!(
-        parse(Mode::Exec, "show bulk var smartlic").id,
-        CommandId::ShowBulkstatsVariablesSmartlic
+    reads_as(Mode::Exec, "show snmp trap history", CommandId::ShowSnmpTrapHistory);
+    reads_as(Mode::Exec, "bulk force trans", CommandId::BulkstatsForceTransfer);
+    reads_as(Mode::Exec, "show bulkstats", CommandId::ShowBulkstats);
+    reads_as(
+        Mode::Exec,
+        "show bulk var smartlic",
+        CommandId::ShowBulkstatsVariablesSmartlic,
     );
     // Submode commands only in their mode.
     assert!(cli().parse(Mode::Config, "sample-interval 5").is_err());
@@ -585,10 +580,7 @@ fn do_runs_exec_commands_from_config_modes() {
     assert_eq!(p.id, CommandId::ShowConfiguration);
     assert_eq!(p.keywords, ["do", "show", "configuration"]);
     assert_eq!(p.filters.len(), 1);
-    assert_eq!(
-        parse(Mode::BulkstatsFile(1), "do sh lic stat").id,
-        CommandId::ShowLicenseStatus
-    );
+    reads_as(Mode::BulkstatsFile(1), "do sh lic stat", CommandId::ShowLicenseStatus);
     assert!(cli().parse(Mode::Config, "do configure").is_err());
     assert!(cli().parse(Mode::Config, "do exit").is_err());
     assert!(cli().parse(Mode::Exec, "do show license udi").is_err());
