@@ -5,7 +5,6 @@ use crate::config::{BulkFile, Schema, SnmpTarget};
 use crate::node::Node;
 use crate::{services, views};
 use smartlic_agent::AgentError;
-use smartlic_agent::events::Condition;
 use smartlic_protocol::time::format_cisco;
 use std::fmt::Write;
 
@@ -48,25 +47,84 @@ fn save_config(node: &Node, f: impl FnOnce(&mut crate::config::NodeConfig) -> Re
     Ok(String::new())
 }
 
+/// Runs a parsed command: each group of commands has its function; this match names every
+/// command once, so a new [`CommandId`] must be given a place here.
 async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outcome {
-    let agent = &node.agent;
-    let cat = agent.catalog();
+    use CommandId::*;
     match p.id {
-        CommandId::Configure => {
-            *mode = Mode::Config;
-            Ok(String::new())
-        }
-        CommandId::End => {
-            *mode = Mode::Exec;
-            Ok(String::new())
-        }
-        CommandId::Exit => {
-            match mode.parent() {
-                Some(m) => *mode = m,
-                None => *exit = true,
-            }
-            Ok(String::new())
-        }
+        Configure | End | Exit | BulkstatsMode => Ok(change_mode(mode, p.id, exit)),
+        LicenseSmartRegister
+        | LicenseSmartRenewId
+        | LicenseSmartRenewAuth
+        | LicenseSmartDeregister
+        | CryptoPkiTrustpoolImport => smart_agent(node, p).await,
+        CardSwitchover => card_switchover(node, p),
+        CallsConnect | CallsDisconnect => calls(node, p),
+        BulkstatsForceTransfer => services::force_transfer(node),
+        ShowLicenseEnforcementPolicy => Ok(views::enforcement_policy(node.agent.catalog())),
+        ShowLicenseAll
+        | ShowLicenseEnforcementStatus
+        | ShowLicenseEvalPeriod
+        | ShowLicenseSmartTags
+        | ShowLicenseStatistics
+        | ShowLicenseStatus
+        | ShowLicenseSummary
+        | ShowLicenseTechSupport
+        | ShowLicenseUdi
+        | ShowLicenseUsage
+        | ShowLicenseInformation
+        | ShowLicenseHistory => show_license(node, p),
+        ShowConfiguration => Ok(show_configuration(node)),
+        ShowCryptoPkiTrustpool => Ok(views::trustpool(&node.agent.trust_summaries())),
+        ShowSnmpTrapHistory => Ok(services::trap_history(node)),
+        ShowBulkstats => Ok(services::show_bulkstats(node)),
+        ShowBulkstatsVariablesSmartlic => Ok(services::show_variables()),
+        LicenseSmartEnable | NoLicenseSmartEnable | LicenseSmartUrl | NoLicenseSmartUrl | LicenseKey | NoLicenseKey
+        | Feature | NoFeature => configure_licensing(node, p).map(|()| String::new()),
+        SnmpTarget | NoSnmpTarget => configure_snmp(node, p),
+        SampleInterval | TransferInterval | File => configure_bulkstats(node, mode, p),
+        ReceiverLocalDirectory | SmartlicSchema | NoSmartlicSchema => match *mode {
+            Mode::BulkstatsFile(n) => configure_bulkstats_file(node, n, p),
+            _ => Err("not in a bulkstats file".into()),
+        },
+    }
+}
+
+/// Removes the items `named` picks out; false when there was none (which a `no …` command
+/// refuses).
+fn remove<T>(items: &mut Vec<T>, named: impl Fn(&T) -> bool) -> bool {
+    let before = items.len();
+    items.retain(|t| !named(t));
+    items.len() < before
+}
+
+/// The refusal of a command that [`run`] handed to a group it is not part of (a bug).
+fn misrouted(p: &Parsed) -> String {
+    format!(
+        "internal error: {} was dispatched to the wrong command group",
+        p.id.name()
+    )
+}
+
+/// `configure`, `end`, `exit` and `bulkstats mode`: the session moves between modes.
+fn change_mode(mode: &mut Mode, id: CommandId, exit: &mut bool) -> String {
+    match id {
+        CommandId::Configure => *mode = Mode::Config,
+        CommandId::End => *mode = Mode::Exec,
+        CommandId::BulkstatsMode => *mode = Mode::Bulkstats,
+        _ => match mode.parent() {
+            Some(m) => *mode = m,
+            None => *exit = true,
+        },
+    }
+    String::new()
+}
+
+/// `license smart register|renew|deregister` and `crypto pki trustpool import`: the commands that
+/// talk to the license manager or change what the agent trusts.
+async fn smart_agent(node: &Node, p: &Parsed) -> Outcome {
+    let agent = &node.agent;
+    match p.id {
         CommandId::LicenseSmartRegister => {
             let token = p.arg("token").unwrap_or_default();
             let r = agent.register(token).await.map_err(agent_err)?;
@@ -110,9 +168,46 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
                 .map_err(agent_err)?;
             Ok(format!("{n} certificate(s) added to the trust pool\n"))
         }
+        _ => Err(misrouted(p)),
+    }
+}
+
+/// `card switchover [from SLOT]`: on a VPC-DI the standby control function becomes active; the
+/// HA UDI list the agent reports follows.
+fn card_switchover(node: &Node, p: &Parsed) -> Outcome {
+    let agent = &node.agent;
+    let platform = agent.config().udi.pid.clone();
+    if !platform.eq_ignore_ascii_case("VPC-DI") {
+        return Err(format!(
+            "{platform} has no standby control function to switch over to (VPC-DI only)"
+        ));
+    }
+    let active = node.config().active_cf.max(1);
+    if let Some(from) = p.number("slot")
+        && from != u64::from(active)
+    {
+        return Err(format!(
+            "card {from} is not the active control function (card {active} is)"
+        ));
+    }
+    let next = if active == 1 { 2 } else { 1 };
+    save_config(node, |c| {
+        c.active_cf = next;
+        Ok(())
+    })?;
+    let list = crate::node::ha_udis(&platform, &agent.config().udi.sn, node.sf_cards(), next);
+    agent.set_ha_udis(list);
+    Ok(format!(
+        "Control function switchover: card {next} is now active, card {active} standby; the registration is kept\n"
+    ))
+}
+
+/// `calls connect|disconnect SERVICE COUNT`: simulated sessions through the admission gates.
+fn calls(node: &Node, p: &Parsed) -> Outcome {
+    let svc = service_index(node, p)?;
+    let count = p.number("count").ok_or("count must be a number")?;
+    match p.id {
         CommandId::CallsConnect => {
-            let svc = service_index(node, p)?;
-            let count = p.number("count").ok_or("count must be a number")?;
             if count > 10_000_000 {
                 return Err("at most 10000000 calls at a time".into());
             }
@@ -120,106 +215,84 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
             Ok(format!("admitted {a} rejected {r}\n"))
         }
         CommandId::CallsDisconnect => {
-            let svc = service_index(node, p)?;
-            let count = p.number("count").ok_or("count must be a number")?;
             let n = node.disconnect_calls(svc, count);
             Ok(format!("released {n}\n"))
         }
-        CommandId::BulkstatsForceTransfer => services::force_transfer(node),
-        CommandId::ShowLicenseAll => Ok(views::all(&agent.snapshot(), cat)),
-        CommandId::ShowLicenseEnforcementPolicy => Ok(views::enforcement_policy(cat)),
+        _ => Err(misrouted(p)),
+    }
+}
+
+/// `show license …`: the views of the agent's snapshot.
+fn show_license(node: &Node, p: &Parsed) -> Outcome {
+    let agent = &node.agent;
+    let cat = agent.catalog();
+    let s = agent.snapshot();
+    // No keyword of a pair typed means both.
+    let both = |a: &str, b: &str| match (p.has(a), p.has(b)) {
+        (false, false) => (true, true),
+        x => x,
+    };
+    Ok(match p.id {
+        CommandId::ShowLicenseAll => views::all(&s, cat),
         CommandId::ShowLicenseEnforcementStatus => {
-            let (allowed, blocked) = match (p.has("allowed"), p.has("blocked")) {
-                (false, false) => (true, true),
-                x => x,
-            };
-            let (feature, service) = match (p.has("feature"), p.has("service")) {
-                (false, false) => (true, true),
-                x => x,
-            };
-            Ok(views::enforcement_status(
-                &agent.snapshot(),
-                cat,
-                allowed,
-                blocked,
-                service,
-                feature,
-            ))
+            let (allowed, blocked) = both("allowed", "blocked");
+            let (feature, service) = both("feature", "service");
+            views::enforcement_status(&s, cat, allowed, blocked, service, feature)
         }
-        CommandId::ShowLicenseEvalPeriod => Ok(views::eval_period(&agent.snapshot())),
+        CommandId::ShowLicenseEvalPeriod => views::eval_period(&s),
         CommandId::ShowLicenseSmartTags => {
-            let (feature, service) = match (p.has("feature"), p.has("service")) {
-                (false, false) => (true, true),
-                x => x,
+            let (feature, service) = both("feature", "service");
+            views::smart_tags(&s, cat, service, feature)
+        }
+        CommandId::ShowLicenseStatistics => views::statistics(&s, cat),
+        CommandId::ShowLicenseStatus => views::status(&s),
+        CommandId::ShowLicenseSummary => views::summary(&s, cat),
+        CommandId::ShowLicenseTechSupport => {
+            let more = views::TechSupport {
+                trust: &agent.trust_summaries(),
+                history: &agent.history(),
+                data_dir: &node.dir,
             };
-            Ok(views::smart_tags(&agent.snapshot(), cat, service, feature))
+            views::tech_support(&s, cat, more)
         }
-        CommandId::ShowLicenseStatistics => Ok(views::statistics(&agent.snapshot(), cat)),
-        CommandId::ShowLicenseStatus => Ok(views::status(&agent.snapshot())),
-        CommandId::ShowLicenseSummary => Ok(views::summary(&agent.snapshot(), cat)),
-        CommandId::ShowLicenseTechSupport => Ok(tech_support(node)),
-        CommandId::ShowLicenseUdi => Ok(views::udi(&agent.snapshot())),
-        CommandId::ShowLicenseUsage => Ok(views::usage(&agent.snapshot(), cat)),
-        CommandId::ShowLicenseInformation => Ok(views::information(&agent.snapshot(), cat)),
-        CommandId::ShowLicenseHistory => Ok(views::key_history(&agent.snapshot())),
-        CommandId::ShowConfiguration => Ok(show_configuration(node)),
-        CommandId::ShowCryptoPkiTrustpool => Ok(views::trustpool(&agent.trust_summaries())),
-        CommandId::ShowSnmpTrapHistory => Ok(services::trap_history(node)),
-        CommandId::ShowBulkstats => Ok(services::show_bulkstats(node)),
-        CommandId::ShowBulkstatsVariablesSmartlic => Ok(services::show_variables()),
-        CommandId::LicenseSmartEnable => agent.set_enabled(true).map(|_| String::new()).map_err(agent_err),
-        CommandId::NoLicenseSmartEnable => agent.set_enabled(false).map(|_| String::new()).map_err(agent_err),
-        CommandId::LicenseSmartUrl => agent
-            .set_url(p.arg("url").map(str::to_string))
-            .map(|_| String::new())
-            .map_err(agent_err),
-        CommandId::NoLicenseSmartUrl => agent.set_url(None).map(|_| String::new()).map_err(agent_err),
-        CommandId::CardSwitchover => {
-            let platform = agent.config().udi.pid.clone();
-            if !platform.eq_ignore_ascii_case("VPC-DI") {
-                return Err(format!(
-                    "{platform} has no standby control function to switch over to (VPC-DI only)"
-                ));
-            }
-            let active = node.config().active_cf.max(1);
-            if let Some(from) = p.number("slot")
-                && from != u64::from(active)
-            {
-                return Err(format!(
-                    "card {from} is not the active control function (card {active} is)"
-                ));
-            }
-            let next = if active == 1 { 2 } else { 1 };
-            save_config(node, |c| {
-                c.active_cf = next;
+        CommandId::ShowLicenseUdi => views::udi(&s),
+        CommandId::ShowLicenseUsage => views::usage(&s, cat),
+        CommandId::ShowLicenseInformation => views::information(&s, cat),
+        CommandId::ShowLicenseHistory => views::key_history(&s),
+        _ => return Err(misrouted(p)),
+    })
+}
+
+/// `[no] license smart enable|url`, `[no] license key`, `[no] feature SKU`: the agent's settings.
+fn configure_licensing(node: &Node, p: &Parsed) -> Result<(), String> {
+    let agent = &node.agent;
+    let done = match p.id {
+        CommandId::LicenseSmartEnable => agent.set_enabled(true),
+        CommandId::NoLicenseSmartEnable => agent.set_enabled(false),
+        CommandId::LicenseSmartUrl => agent.set_url(p.arg("url").map(str::to_string)),
+        CommandId::NoLicenseSmartUrl => agent.set_url(None),
+        CommandId::LicenseKey => agent.install_legacy_key(p.arg("key").unwrap_or_default()).map(drop),
+        CommandId::NoLicenseKey => {
+            let removed = agent.remove_legacy_key().map_err(agent_err)?;
+            return if removed {
                 Ok(())
-            })?;
-            let list = crate::node::ha_udis(&platform, &agent.config().udi.sn, node.sf_cards(), next);
-            agent.set_ha_udis(list);
-            Ok(format!(
-                "Control function switchover: card {next} is now active, card {active} standby; the registration is kept\n"
-            ))
-        }
-        CommandId::LicenseKey => agent
-            .install_legacy_key(p.arg("key").unwrap_or_default())
-            .map(|_| String::new())
-            .map_err(agent_err),
-        CommandId::NoLicenseKey => agent.remove_legacy_key().map_err(agent_err).and_then(|removed| {
-            if removed {
-                Ok(String::new())
             } else {
                 Err("no licence key is installed".to_string())
-            }
-        }),
-        CommandId::Feature | CommandId::NoFeature => {
-            let sku = p.arg("sku").unwrap_or_default();
-            agent
-                .set_feature(sku, p.id == CommandId::Feature)
-                .map(|_| String::new())
-                .map_err(agent_err)
+            };
         }
+        CommandId::Feature | CommandId::NoFeature => agent
+            .set_feature(p.arg("sku").unwrap_or_default(), p.id == CommandId::Feature)
+            .map(drop),
+        _ => return Err(misrouted(p)),
+    };
+    done.map_err(agent_err)
+}
+
+/// `[no] snmp target NAME …`: the trap receivers.
+fn configure_snmp(node: &Node, p: &Parsed) -> Outcome {
+    let name = p.arg("name").unwrap_or_default().to_string();
+    match p.id {
         CommandId::SnmpTarget => {
-            let name = p.arg("name").unwrap_or_default().to_string();
             let ip = p.arg("ip").unwrap_or_default().to_string();
             let port = p.number("port").unwrap_or(162);
             let port = u16::try_from(port).map_err(|_| format!("port {port} is out of range"))?;
@@ -235,21 +308,21 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
                 Ok(())
             })
         }
-        CommandId::NoSnmpTarget => {
-            let name = p.arg("name").unwrap_or_default().to_string();
-            save_config(node, |c| {
-                let before = c.snmp_targets.len();
-                c.snmp_targets.retain(|t| t.name != name);
-                if c.snmp_targets.len() == before {
-                    return Err(format!("no snmp target named {name}"));
-                }
+        CommandId::NoSnmpTarget => save_config(node, |c| {
+            if remove(&mut c.snmp_targets, |t| t.name == name) {
                 Ok(())
-            })
-        }
-        CommandId::BulkstatsMode => {
-            *mode = Mode::Bulkstats;
-            Ok(String::new())
-        }
+            } else {
+                Err(format!("no snmp target named {name}"))
+            }
+        }),
+        _ => Err(misrouted(p)),
+    }
+}
+
+/// The bulkstats submode: `sample-interval`, `transfer-interval` and `file N` (which enters the
+/// file submode).
+fn configure_bulkstats(node: &Node, mode: &mut Mode, p: &Parsed) -> Outcome {
+    match p.id {
         CommandId::SampleInterval => {
             let m = p.number("minutes").ok_or("minutes must be a number")?;
             save_config(node, |c| {
@@ -273,10 +346,15 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
             *mode = Mode::BulkstatsFile(n);
             Ok(String::new())
         }
+        _ => Err(misrouted(p)),
+    }
+}
+
+/// The bulkstats file submode of file `n`: `receiver local-directory` and `[no] smartlic schema`.
+fn configure_bulkstats_file(node: &Node, n: u32, p: &Parsed) -> Outcome {
+    let name = p.arg("name").unwrap_or_default().to_string();
+    match p.id {
         CommandId::ReceiverLocalDirectory => {
-            let Mode::BulkstatsFile(n) = *mode else {
-                return Err("not in a bulkstats file".into());
-            };
             let dir = p.arg("dir").unwrap_or_default().to_string();
             if !dir.starts_with('/') {
                 return Err(format!("receiver directory must be an absolute path, not {dir}"));
@@ -287,10 +365,6 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
             })
         }
         CommandId::SmartlicSchema => {
-            let Mode::BulkstatsFile(n) = *mode else {
-                return Err("not in a bulkstats file".into());
-            };
-            let name = p.arg("name").unwrap_or_default().to_string();
             let format = p.arg("format").unwrap_or_default().to_string();
             services::validate_format(&format)?;
             save_config(node, |c| {
@@ -300,21 +374,15 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
                 Ok(())
             })
         }
-        CommandId::NoSmartlicSchema => {
-            let Mode::BulkstatsFile(n) = *mode else {
-                return Err("not in a bulkstats file".into());
-            };
-            let name = p.arg("name").unwrap_or_default().to_string();
-            save_config(node, |c| {
-                let f = c.bulkstats.files.entry(n).or_default();
-                let before = f.schemas.len();
-                f.schemas.retain(|s| s.name != name);
-                if f.schemas.len() == before {
-                    return Err(format!("no smartlic schema named {name} in file {n}"));
-                }
+        CommandId::NoSmartlicSchema => save_config(node, |c| {
+            let f = c.bulkstats.files.entry(n).or_default();
+            if remove(&mut f.schemas, |s| s.name == name) {
                 Ok(())
-            })
-        }
+            } else {
+                Err(format!("no smartlic schema named {name} in file {n}"))
+            }
+        }),
+        _ => Err(misrouted(p)),
     }
 }
 
@@ -359,110 +427,4 @@ fn show_configuration(node: &Node) -> String {
     let _ = writeln!(out, "  #exit");
     let _ = writeln!(out, "end");
     out
-}
-
-fn tech_support(node: &Node) -> String {
-    let agent = &node.agent;
-    let cat = agent.catalog();
-    let snap = agent.snapshot();
-    let mut out = views::all(&snap, cat);
-    let _ = writeln!(out);
-    out.push_str(&views::statistics(&snap, cat));
-    let _ = writeln!(out);
-    out.push_str(&views::eval_period(&snap));
-    let _ = writeln!(out);
-    out.push_str(&views::enforcement_status(&snap, cat, true, true, true, true));
-    let _ = writeln!(out);
-    let _ = writeln!(out, "Trust Pool");
-    let _ = writeln!(out, "==========");
-    out.push_str(&views::trustpool(&agent.trust_summaries()));
-    let _ = writeln!(out);
-    let _ = writeln!(out, "Licensing Events (most recent last)");
-    let _ = writeln!(out, "===================================");
-    for e in agent.history() {
-        let _ = writeln!(
-            out,
-            "{} {} {}{}",
-            format_cisco(e.at),
-            if e.set { "SET  " } else { "CLEAR" },
-            condition_words(&e.condition),
-            if e.detail.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", e.detail)
-            }
-        );
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "Agent Internals");
-    let _ = writeln!(out, "===============");
-    let _ = writeln!(out, "Clock: {}", format_cisco(snap.now));
-    let _ = writeln!(out, "Data directory: {}", node.dir.display());
-    let _ = writeln!(
-        out,
-        "Evaluation accounted to: {}",
-        smartlic_agent::agent::format_opt(snap.state.eval.accounted_to)
-    );
-    let _ = writeln!(out, "Last usage reported: {}", usage_words(&snap.state.last_report));
-    let _ = writeln!(
-        out,
-        "Integrity: {}",
-        snap.state.integrity_alert.as_deref().unwrap_or("OK")
-    );
-    out
-}
-
-/// A licensing condition as the operator reads it.
-fn condition_words(c: &Condition) -> String {
-    match c {
-        Condition::EvalMode => "Evaluation mode: licences in use while unregistered".into(),
-        Condition::EvalExpired => "Evaluation period expired".into(),
-        Condition::ServiceOoc { sku } => format!("Out of compliance: {sku}"),
-        Condition::ManagerConnectionFailed => "Communication with the license manager failed".into(),
-        Condition::FeatureGraceExpired { sku } => format!("Feature grace period expired: {sku}"),
-        Condition::AuthorizationExpired => "Authorization expired".into(),
-        Condition::RegistrationExpired => "Registration expired".into(),
-    }
-}
-
-/// The last usage report (SKU → count) as `SKU count, …`, or `None`.
-fn usage_words(report: &std::collections::BTreeMap<String, u64>) -> String {
-    if report.is_empty() {
-        return "None".into();
-    }
-    report
-        .iter()
-        .map(|(sku, n)| format!("{sku} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conditions_and_usage_read_as_words() {
-        let sku = "ASR5K-00-EG01RS".to_string();
-        assert_eq!(
-            condition_words(&Condition::ServiceOoc { sku: sku.clone() }),
-            "Out of compliance: ASR5K-00-EG01RS"
-        );
-        assert_eq!(
-            condition_words(&Condition::FeatureGraceExpired { sku: sku.clone() }),
-            "Feature grace period expired: ASR5K-00-EG01RS"
-        );
-        for c in [
-            Condition::EvalMode,
-            Condition::EvalExpired,
-            Condition::ManagerConnectionFailed,
-            Condition::AuthorizationExpired,
-            Condition::RegistrationExpired,
-        ] {
-            let w = condition_words(&c);
-            assert!(!w.contains(['{', '}', '"']), "{w}");
-        }
-        assert_eq!(usage_words(&Default::default()), "None");
-        assert_eq!(usage_words(&[(sku, 2)].into()), "ASR5K-00-EG01RS 2");
-    }
 }

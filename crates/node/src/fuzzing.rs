@@ -4,7 +4,7 @@
 //! checks without AFL.
 
 use crate::cli::{Grammar, Line, Mode};
-use crate::services::bulkstats::{MAX_FORMAT_LEN, MAX_VARIABLES, Token, VARIABLES, parse_format};
+use crate::services::bulkstats::{MAX_FORMAT_LEN, MAX_VARIABLES, Token, parse_format, write_format};
 
 /// What a client can send over `DIR/cli.sock`: any bytes, decoded as the node decodes them
 /// (lossy UTF-8), in every mode, through every entry point (run, `?` help, Tab completion).
@@ -44,17 +44,7 @@ pub fn bulkstats_format(data: &[u8]) {
     if let Ok(tokens) = parse_format(&text) {
         assert!(text.chars().count() <= MAX_FORMAT_LEN);
         assert!(tokens.iter().filter(|t| matches!(t, Token::Var(_))).count() <= MAX_VARIABLES);
-        let written: String = tokens
-            .iter()
-            .map(|t| match t {
-                Token::Text(s) => s.replace('%', "%%"),
-                Token::Var(v) => VARIABLES
-                    .iter()
-                    .find(|(x, _, _)| x == v)
-                    .map(|(_, n, _)| format!("%{n}%"))
-                    .unwrap_or_default(),
-            })
-            .collect();
+        let written = write_format(&tokens);
         assert_eq!(parse_format(&written).ok(), Some(tokens));
     }
 }

@@ -6,8 +6,12 @@
 //! the facade's recorders are built for values pushed as they change.
 
 use crate::node::Node;
+use smartlic_agent::Snapshot;
 use smartlic_agent::admission::CallPolicy;
+use smartlic_agent::agent::ServiceView;
 use smartlic_agent::licensing::MODE_REGISTERED;
+use smartlic_agent::state::ServiceStats;
+use smartlic_protocol::Catalog;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -15,13 +19,16 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-/// The exposition text.
-pub fn render(node: &Node) -> String {
-    let snap = node.agent.snapshot();
-    let cat = node.agent.catalog();
-    let st = &snap.state;
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, rows: Vec<(String, f64)>| {
+/// Gauges in the exposition format.
+#[derive(Default)]
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// One gauge: its help, its type and one sample per row of labels.
+    fn gauge(&mut self, name: &str, help: &str, rows: Vec<(String, f64)>) {
+        let out = &mut self.out;
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");
         for (labels, v) in rows {
@@ -31,69 +38,88 @@ pub fn render(node: &Node) -> String {
                 let _ = writeln!(out, "{name}{{{labels}}} {v}");
             }
         }
-    };
+    }
+}
+
+/// The exposition text.
+pub fn render(node: &Node) -> String {
+    let snap = node.agent.snapshot();
+    let cat = node.agent.catalog();
+    let mut x = Exposition::default();
+    product_gauges(&mut x, &snap);
+    service_gauges(&mut x, &snap, cat);
+    per_mode_gauges(&mut x, &snap, cat);
+    x.out
+}
+
+/// The product-wide gauges: state, mode, enable/disable counts, evaluation left.
+fn product_gauges(x: &mut Exposition, snap: &Snapshot) {
+    let st = &snap.state;
     let host = escape(&snap.hostname);
-    gauge(
+    x.gauge(
         "smartlic_sl_enabled",
         "1 when Smart Licensing is enabled (current_sl_state).",
         vec![(format!("hostname=\"{host}\""), f64::from(u8::from(st.enabled)))],
     );
-    gauge(
+    x.gauge(
         "smartlic_sl_registered_mode",
         "1 in Registered mode, 0 in Evaluation mode (current_sl_mode).",
         vec![(
             format!("hostname=\"{host}\""),
-            f64::from(u8::from(snap.mode == MODE_REGISTERED)),
+            f64::from(u8::from(word(snap.mode) == word(MODE_REGISTERED))),
         )],
     );
-    gauge(
+    x.gauge(
         "smartlic_sl_enabled_total",
         "Times Smart Licensing was enabled (total_sl_enabled).",
         vec![(String::new(), st.total_enabled as f64)],
     );
-    gauge(
+    x.gauge(
         "smartlic_sl_disabled_total",
         "Times Smart Licensing was disabled (total_sl_disabled).",
         vec![(String::new(), st.total_disabled as f64)],
     );
-    gauge(
+    x.gauge(
         "smartlic_eval_remaining_seconds",
         "Evaluation period left.",
         vec![(String::new(), snap.eval_remaining as f64)],
     );
-    let service_rows = |f: &dyn Fn(usize) -> f64| -> Vec<(String, f64)> {
+}
+
+/// The gauges per service: sessions now, blocked or not, calls refused.
+fn service_gauges(x: &mut Exposition, snap: &Snapshot, cat: &Catalog) {
+    let service_rows = |f: &dyn Fn(&ServiceView) -> f64| -> Vec<(String, f64)> {
         cat.service
             .iter()
             .enumerate()
             .map(|(i, s)| {
                 (
                     format!("service=\"{}\",tagid=\"{}\",sku=\"{}\"", s.service, s.tag_id, s.sku),
-                    f(i),
+                    snap.services.get(i).map_or(0.0, f),
                 )
             })
             .collect()
     };
-    gauge(
+    x.gauge(
         "smartlic_cur_call_count",
         "Current sessions per service (cur_call_count).",
-        service_rows(&|i| snap.services.get(i).map(|v| v.cur_call_count as f64).unwrap_or(0.0)),
+        service_rows(&|v| v.cur_call_count as f64),
     );
-    gauge(
+    x.gauge(
         "smartlic_call_policy_block",
         "1 when new calls of the service are blocked (cur_call_policy BLOCK).",
-        service_rows(&|i| {
-            snap.services
-                .get(i)
-                .map(|v| f64::from(u8::from(v.policy == CallPolicy::Block)))
-                .unwrap_or(0.0)
-        }),
+        service_rows(&|v| f64::from(u8::from(v.policy == CallPolicy::Block))),
     );
-    gauge(
+    x.gauge(
         "smartlic_calls_rejected",
         "Calls refused by the licensing policy since the node started.",
-        service_rows(&|i| snap.services.get(i).map(|v| v.rejected as f64).unwrap_or(0.0)),
+        service_rows(&|v| v.rejected as f64),
     );
-    type Field = fn(&smartlic_agent::state::ServiceStats) -> u64;
+}
+
+/// The gauges per mode and service, from the statistics `show license statistics` prints.
+fn per_mode_gauges(x: &mut Exposition, snap: &Snapshot, cat: &Catalog) {
+    type Field = fn(&ServiceStats) -> u64;
     let per_mode: [(&str, &str, Field); 4] = [
         (
             "smartlic_max_call_count",
@@ -128,9 +154,14 @@ pub fn render(node: &Node) -> String {
                 (labels, field(&r.stats) as f64)
             })
             .collect();
-        gauge(name, help, rows);
+        x.gauge(name, help, rows);
     }
-    out
+}
+
+/// A status value as an operator reads it (the agent may give a word or a value that displays
+/// as one).
+fn word(value: impl std::fmt::Display) -> String {
+    value.to_string()
 }
 
 /// Serves `/metrics` on `listen` until the task is dropped.

@@ -195,12 +195,12 @@ impl Node {
         }))
     }
 
-    /// The Smart Agent.
     /// VPC-DI: the number of service-function VMs.
     pub fn sf_cards(&self) -> u8 {
         self.sf_cards
     }
 
+    /// The Smart Agent.
     pub fn agent(&self) -> &SmartAgent {
         &self.agent
     }

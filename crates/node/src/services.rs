@@ -9,7 +9,7 @@
 //!
 //! [`SmartAgent::subscribe`]: smartlic_agent::SmartAgent::subscribe
 
-#[path = "bulkstats.rs"]
+#[path = "bulkstats/mod.rs"]
 pub mod bulkstats;
 #[path = "snmp.rs"]
 pub mod snmp;
@@ -328,19 +328,23 @@ mod tests {
         let hist = trap_history(&node);
         assert!(hist.contains("1350") && hist.contains("starSmartLicenseEvalMode") && hist.contains("sent to nms"));
 
-        // Two sample boundaries, the second a transfer boundary.
+        bulkstats_follow_the_clock(&node, &clock, &recv).await;
+        assert!(show_variables().contains("policy_change_block_calls"));
+    }
+
+    /// Two sample boundaries of the agent clock, the second a transfer boundary: one file with
+    /// both samples, then a forced transfer of the next.
+    async fn bulkstats_follow_the_clock(node: &Node, clock: &FixedClock, recv: &std::path::Path) {
         wait_until("the first look", || {
-            show_bulkstats(&node).contains("Next sample: Jan 01 00:15:00 2027")
+            show_bulkstats(node).contains("Next sample: Jan 01 00:15:00 2027")
         })
         .await;
         clock.set(T0 + 900);
-        wait_until("sample 1", || show_bulkstats(&node).contains("Samples taken: 1")).await;
+        wait_until("sample 1", || show_bulkstats(node).contains("Samples taken: 1")).await;
         clock.set(T0 + 1800);
-        wait_until("a file", || {
-            std::fs::read_dir(&recv).map(|d| d.count()).unwrap_or(0) == 1
-        })
-        .await;
+        // The file under its final name: a count of the directory could see the temporary file.
         let path = recv.join("asr1_file1_20270101_003000.bulkstats");
+        wait_until("a file", || path.exists()).await;
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             text.lines().filter(|l| *l == "pgw Evaluation 43 ALLOW").count(),
@@ -349,13 +353,12 @@ mod tests {
         );
         assert_eq!(text.lines().filter(|l| *l == "pgw Registered 0 -").count(), 2, "{text}");
         assert_eq!(text.lines().count(), 28);
-        let out = force_transfer(&node).unwrap_or_else(|e| panic!("{e}"));
+        let out = force_transfer(node).unwrap_or_else(|e| panic!("{e}"));
         assert!(out.contains("1 sample(s) written"), "{out}");
-        let show = show_bulkstats(&node);
+        let show = show_bulkstats(node);
         assert!(
             show.contains("Files written: 2") && show.contains("Pending samples: 0"),
             "{show}"
         );
-        assert!(show_variables().contains("policy_change_block_calls"));
     }
 }

@@ -159,38 +159,23 @@ pub fn trap_kind(condition: &Condition, set: bool) -> TrapKind {
             TrapState::GraceExpired,
             TrapState::GraceExpiryCleared,
         ),
+        // This project's own pairs: set and clear are numbered apart, both under the module's arc.
         Condition::AuthorizationExpired => {
             return if set {
-                TrapKind {
-                    number: 1,
-                    name: "starSmartLicAuthorizationExpired",
-                    oid: oid_of(&SMARTLIC_NOTIFICATIONS, 1),
-                    state: TrapState::AuthorizationExpired,
-                }
+                own_notification(1, "starSmartLicAuthorizationExpired", TrapState::AuthorizationExpired)
             } else {
-                TrapKind {
-                    number: 2,
-                    name: "starSmartLicAuthorizationExpiredClear",
-                    oid: oid_of(&SMARTLIC_NOTIFICATIONS, 2),
-                    state: TrapState::Authorized,
-                }
+                own_notification(2, "starSmartLicAuthorizationExpiredClear", TrapState::Authorized)
             };
         }
         Condition::RegistrationExpired => {
             return if set {
-                TrapKind {
-                    number: 3,
-                    name: "starSmartLicRegistrationExpired",
-                    oid: oid_of(&SMARTLIC_NOTIFICATIONS, 3),
-                    state: TrapState::RegistrationExpired,
-                }
+                own_notification(3, "starSmartLicRegistrationExpired", TrapState::RegistrationExpired)
             } else {
-                TrapKind {
-                    number: 4,
-                    name: "starSmartLicRegistrationExpiredClear",
-                    oid: oid_of(&SMARTLIC_NOTIFICATIONS, 4),
-                    state: TrapState::RegistrationExpiryCleared,
-                }
+                own_notification(
+                    4,
+                    "starSmartLicRegistrationExpiredClear",
+                    TrapState::RegistrationExpiryCleared,
+                )
             };
         }
     };
@@ -202,12 +187,17 @@ pub fn trap_kind(condition: &Condition, set: bool) -> TrapKind {
             state: set_state,
         }
     } else {
-        TrapKind {
-            number,
-            name: clear_name,
-            oid: oid_of(&SMARTLIC_NOTIFICATIONS, number),
-            state: clear_state,
-        }
+        own_notification(number, clear_name, clear_state)
+    }
+}
+
+/// A notification under this module's own arc (`SMARTLIC_NOTIFICATIONS.number`).
+fn own_notification(number: u32, name: &'static str, state: TrapState) -> TrapKind {
+    TrapKind {
+        number,
+        name,
+        oid: oid_of(&SMARTLIC_NOTIFICATIONS, number),
+        state,
     }
 }
 

@@ -10,9 +10,24 @@ use std::sync::OnceLock;
 use super::grammar::{CommandSpec, Grammar};
 use super::mode::ModeKind;
 
-/// What a parsed line asks the node to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CommandId {
+/// Declares [`CommandId`] and [`CommandId::ALL`] from one list, so that the list of every id
+/// cannot drift from the enum.
+macro_rules! command_ids {
+    ($($(#[$doc:meta])* $id:ident,)*) => {
+        /// What a parsed line asks the node to do.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum CommandId {
+            $($(#[$doc])* $id,)*
+        }
+
+        impl CommandId {
+            /// Every command id, in declaration order.
+            pub const ALL: &'static [CommandId] = &[$(CommandId::$id,)*];
+        }
+    };
+}
+
+command_ids! {
     // ----- mode changes, every mode -----
     /// Exec: `configure` (alias `config`): enter Config mode.
     Configure,
@@ -458,53 +473,8 @@ mod tests {
 
     #[test]
     fn every_id_has_a_command() {
-        use CommandId::*;
-        let ids = [
-            Configure,
-            End,
-            Exit,
-            LicenseSmartRegister,
-            LicenseSmartRenewId,
-            LicenseSmartRenewAuth,
-            LicenseSmartDeregister,
-            CryptoPkiTrustpoolImport,
-            CallsConnect,
-            CallsDisconnect,
-            BulkstatsForceTransfer,
-            ShowLicenseAll,
-            ShowLicenseEnforcementPolicy,
-            ShowLicenseEnforcementStatus,
-            ShowLicenseEvalPeriod,
-            ShowLicenseSmartTags,
-            ShowLicenseStatistics,
-            ShowLicenseStatus,
-            ShowLicenseSummary,
-            ShowLicenseTechSupport,
-            ShowLicenseUdi,
-            ShowLicenseUsage,
-            ShowConfiguration,
-            ShowCryptoPkiTrustpool,
-            ShowSnmpTrapHistory,
-            ShowBulkstats,
-            ShowBulkstatsVariablesSmartlic,
-            LicenseSmartEnable,
-            NoLicenseSmartEnable,
-            LicenseSmartUrl,
-            NoLicenseSmartUrl,
-            Feature,
-            NoFeature,
-            SnmpTarget,
-            NoSnmpTarget,
-            BulkstatsMode,
-            SampleInterval,
-            TransferInterval,
-            File,
-            ReceiverLocalDirectory,
-            SmartlicSchema,
-            NoSmartlicSchema,
-        ];
-        for id in ids {
-            assert!(COMMANDS.iter().any(|s| s.id == id), "{id:?}");
+        for id in CommandId::ALL {
+            assert!(COMMANDS.iter().any(|s| s.id == *id), "{id:?}");
         }
     }
 }

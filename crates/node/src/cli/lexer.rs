@@ -32,6 +32,7 @@ pub(crate) enum Lexeme {
 /// The lexemes of a line, and whether it ends inside an unterminated quote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Lexed {
+    /// The words and pipes, in order.
     pub lexemes: Vec<Lexeme>,
     /// True when the line ends inside a quote (only possible with `lenient`).
     pub open_quote: bool,

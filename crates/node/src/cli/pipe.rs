@@ -235,6 +235,7 @@ impl Matcher {
 pub(crate) struct Segment {
     /// Column of the `|` that opens the segment.
     pub pipe_column: usize,
+    /// The segment's words (filter name and arguments).
     pub words: Vec<Word>,
 }
 

@@ -22,6 +22,29 @@ fn error(mode: Mode, line: &str) -> CliError {
     }
 }
 
+/// A command of a custom table: no help texts, no filters, not hidden, no `do`.
+const fn custom(id: CommandId, modes: &'static [ModeKind], pattern: &'static str) -> CommandSpec {
+    CommandSpec {
+        id,
+        modes,
+        pattern,
+        help: &[],
+        pipe: false,
+        hidden: false,
+        doable: false,
+    }
+}
+
+/// Asserts that `line` typed in `mode` runs `id`.
+fn reads_as(mode: Mode, line: &str, id: CommandId) {
+    assert_eq!(parse(mode, line).id, id, "{line:?} in {mode:?}");
+}
+
+/// Asserts that `line` typed in `mode` is refused with `message`.
+fn refuses(mode: Mode, line: &str, message: &str) {
+    assert_eq!(error(mode, line).to_string(), message, "{line:?} in {mode:?}");
+}
+
 fn help_words(mode: Mode, line: &str) -> Vec<String> {
     match cli().help(mode, line) {
         Ok(items) => items.into_iter().map(|i| i.word).collect(),
@@ -51,27 +74,21 @@ fn full_and_abbreviated_keywords() {
     ] {
         assert_eq!(parse(Mode::Exec, line).id, CommandId::ShowLicenseStatus, "{line}");
     }
-    assert_eq!(parse(Mode::Exec, "sh lic stati").id, CommandId::ShowLicenseStatistics);
+    reads_as(Mode::Exec, "sh lic stati", CommandId::ShowLicenseStatistics);
     // `stat` is the priority abbreviation of `status`; shorter ones stay ambiguous.
-    assert_eq!(parse(Mode::Exec, "sh lic statu").id, CommandId::ShowLicenseStatus);
+    reads_as(Mode::Exec, "sh lic statu", CommandId::ShowLicenseStatus);
     assert!(matches!(error(Mode::Exec, "sh lic sta"), CliError::Ambiguous { .. }));
-    assert_eq!(parse(Mode::Exec, "sh lic su").id, CommandId::ShowLicenseSummary);
-    assert_eq!(
-        parse(Mode::Exec, "sh lic enf p").id,
-        CommandId::ShowLicenseEnforcementPolicy
-    );
-    assert_eq!(parse(Mode::Exec, "sh lic ev").id, CommandId::ShowLicenseEvalPeriod);
-    assert_eq!(parse(Mode::Exec, "sh lic t").id, CommandId::ShowLicenseTechSupport);
+    reads_as(Mode::Exec, "sh lic su", CommandId::ShowLicenseSummary);
+    reads_as(Mode::Exec, "sh lic enf p", CommandId::ShowLicenseEnforcementPolicy);
+    reads_as(Mode::Exec, "sh lic ev", CommandId::ShowLicenseEvalPeriod);
+    reads_as(Mode::Exec, "sh lic t", CommandId::ShowLicenseTechSupport);
     assert_eq!(
         parse(Mode::Exec, "lic sm reg id TOKEN-abc").arg("token"),
         Some("TOKEN-abc")
     );
-    assert_eq!(
-        parse(Mode::Exec, "license smart renew id").id,
-        CommandId::LicenseSmartRenewId
-    );
-    assert_eq!(parse(Mode::Exec, "lic sm ren a").id, CommandId::LicenseSmartRenewAuth);
-    assert_eq!(parse(Mode::Exec, "lic sm dereg").id, CommandId::LicenseSmartDeregister);
+    reads_as(Mode::Exec, "license smart renew id", CommandId::LicenseSmartRenewId);
+    reads_as(Mode::Exec, "lic sm ren a", CommandId::LicenseSmartRenewAuth);
+    reads_as(Mode::Exec, "lic sm dereg", CommandId::LicenseSmartDeregister);
 }
 
 #[test]
@@ -132,13 +149,15 @@ fn unknown_words_point_at_the_marker() {
 
 #[test]
 fn incomplete_commands_say_what_is_expected() {
-    assert_eq!(
-        error(Mode::Exec, "license smart register idtoken").to_string(),
-        "Invalid command: incomplete, expected <token:WORD>"
+    refuses(
+        Mode::Exec,
+        "license smart register idtoken",
+        "Invalid command: incomplete, expected <token:WORD>",
     );
-    assert_eq!(
-        error(Mode::Exec, "license smart renew").to_string(),
-        "Invalid command: incomplete, expected one of: id, auth"
+    refuses(
+        Mode::Exec,
+        "license smart renew",
+        "Invalid command: incomplete, expected one of: id, auth",
     );
     let e = error(Mode::Exec, "show license enforcement");
     assert_eq!(
@@ -186,28 +205,32 @@ fn numbers_choices_and_addresses() {
     assert_eq!(p.id, CommandId::CallsDisconnect);
     assert_eq!((p.arg("service"), p.arg("count")), (Some("saegw"), Some("7")));
 
-    assert_eq!(
-        error(Mode::Exec, "calls connect pgw many").to_string(),
-        r#"Invalid command: "many" is not a number for <count:NUMBER>"#
+    refuses(
+        Mode::Exec,
+        "calls connect pgw many",
+        r#"Invalid command: "many" is not a number for <count:NUMBER>"#,
     );
     assert_eq!(
         error(Mode::Exec, "calls connect pgw 99999999999999999999999").column(),
         18
     );
-    assert_eq!(
-        error(Mode::Exec, "calls connect voice 1").to_string(),
-        r#"Invalid command: "voice" is not one of pgw, saegw, ggsn, sgw, mme, epdg, samog for <service:pgw|saegw|ggsn|sgw|mme|epdg|samog>"#
+    refuses(
+        Mode::Exec,
+        "calls connect voice 1",
+        r#"Invalid command: "voice" is not one of pgw, saegw, ggsn, sgw, mme, epdg, samog for <service:pgw|saegw|ggsn|sgw|mme|epdg|samog>"#,
     );
-    assert_eq!(
-        error(Mode::Bulkstats, "file 0").to_string(),
-        r#"Invalid command: "0" is not a number from 1 to 4 for <n:1-4>"#
+    refuses(
+        Mode::Bulkstats,
+        "file 0",
+        r#"Invalid command: "0" is not a number from 1 to 4 for <n:1-4>"#,
     );
     assert_eq!(parse(Mode::Bulkstats, "file 4").number("n"), Some(4));
-    assert_eq!(parse(Mode::Bulkstats, "sample 15").id, CommandId::SampleInterval);
+    reads_as(Mode::Bulkstats, "sample 15", CommandId::SampleInterval);
     assert_eq!(parse(Mode::Bulkstats, "tr 60").number("minutes"), Some(60));
-    assert_eq!(
-        error(Mode::Config, "snmp target nms 10.0.0.256").to_string(),
-        r#"Invalid command: "10.0.0.256" is not an IPv4 address for <ip:IPV4>"#
+    refuses(
+        Mode::Config,
+        "snmp target nms 10.0.0.256",
+        r#"Invalid command: "10.0.0.256" is not an IPv4 address for <ip:IPV4>"#,
     );
 }
 
@@ -271,13 +294,12 @@ fn optional_alternatives_are_flags() {
 #[test]
 fn required_alternatives() {
     static SPECS: &[CommandSpec] = &[CommandSpec {
-        id: CommandId::ShowLicenseAll,
-        modes: &[ModeKind::Exec],
-        pattern: "show license {all|status|summary|udi|usage|statistics|eval-period|tech-support}",
-        help: &[],
         pipe: true,
-        hidden: false,
-        doable: false,
+        ..custom(
+            CommandId::ShowLicenseAll,
+            &[ModeKind::Exec],
+            "show license {all|status|summary|udi|usage|statistics|eval-period|tech-support}",
+        )
     }];
     let g = Grammar::new(SPECS, &[]).expect("valid");
     let p = g.parse(Mode::Exec, "sh li ud").expect("ok").expect("some");
@@ -294,15 +316,11 @@ fn required_alternatives() {
 
 #[test]
 fn nested_groups() {
-    static SPECS: &[CommandSpec] = &[CommandSpec {
-        id: CommandId::SnmpTarget,
-        modes: &[ModeKind::Config],
-        pattern: "a [b <x:NUMBER> [c <y:WORD>]] {d|e f} [g|h]",
-        help: &[],
-        pipe: false,
-        hidden: false,
-        doable: false,
-    }];
+    static SPECS: &[CommandSpec] = &[custom(
+        CommandId::SnmpTarget,
+        &[ModeKind::Config],
+        "a [b <x:NUMBER> [c <y:WORD>]] {d|e f} [g|h]",
+    )];
     let g = Grammar::new(SPECS, &[]).expect("valid");
     let parse = |line: &str| g.parse(Mode::Config, line);
     assert!(parse("a d").is_ok());
@@ -334,37 +352,13 @@ fn bad_patterns_are_refused() {
         "a status()",
         "a (st)",
     ] {
-        let specs: &'static [CommandSpec] = Box::leak(Box::new([CommandSpec {
-            id: CommandId::Exit,
-            modes: &[ModeKind::Exec],
-            pattern,
-            help: &[],
-            pipe: false,
-            hidden: false,
-            doable: false,
-        }]));
+        let specs: &'static [CommandSpec] = Box::leak(Box::new([custom(CommandId::Exit, &[ModeKind::Exec], pattern)]));
         assert!(Grammar::new(specs, &[]).is_err(), "{pattern}");
     }
     // Two commands that read the same in one mode.
     static TWINS: &[CommandSpec] = &[
-        CommandSpec {
-            id: CommandId::End,
-            modes: &[ModeKind::Config],
-            pattern: "x [y]",
-            help: &[],
-            pipe: false,
-            hidden: false,
-            doable: false,
-        },
-        CommandSpec {
-            id: CommandId::Exit,
-            modes: &[ModeKind::Config, ModeKind::Exec],
-            pattern: "x",
-            help: &[],
-            pipe: false,
-            hidden: false,
-            doable: false,
-        },
+        custom(CommandId::End, &[ModeKind::Config], "x [y]"),
+        custom(CommandId::Exit, &[ModeKind::Config, ModeKind::Exec], "x"),
     ];
     assert!(Grammar::new(TWINS, &[]).is_err());
 }
@@ -482,13 +476,15 @@ fn pipes_on_show_commands() {
 
 #[test]
 fn bad_pipes() {
-    assert_eq!(
-        error(Mode::Exec, "show license udi | grep").to_string(),
-        "Invalid command: grep needs a pattern"
+    refuses(
+        Mode::Exec,
+        "show license udi | grep",
+        "Invalid command: grep needs a pattern",
     );
-    assert_eq!(
-        error(Mode::Exec, "show license udi | grep a b").to_string(),
-        "Invalid command: grep takes one pattern; quote a pattern that has spaces"
+    refuses(
+        Mode::Exec,
+        "show license udi | grep a b",
+        "Invalid command: grep takes one pattern; quote a pattern that has spaces",
     );
     assert!(
         error(Mode::Exec, "show license udi | grep -x a")
@@ -510,21 +506,24 @@ fn bad_pipes() {
     );
     assert_eq!(error(Mode::Exec, "show license status | grep -A | more").column(), 30);
     assert_eq!(error(Mode::Exec, "show license status | grep 'x").column(), 27);
-    assert_eq!(
-        error(Mode::Exec, "show license udi | less").to_string(),
-        "Invalid command: unknown output filter \"less\"; expected grep or more"
+    refuses(
+        Mode::Exec,
+        "show license udi | less",
+        "Invalid command: unknown output filter \"less\"; expected grep or more",
     );
-    assert_eq!(
-        error(Mode::Exec, "show license udi |").to_string(),
-        "Invalid command: expected grep or more after |"
+    refuses(
+        Mode::Exec,
+        "show license udi |",
+        "Invalid command: expected grep or more after |",
     );
     assert!(matches!(
         error(Mode::Exec, "show license udi | | more"),
         CliError::BadFilter { column: 17, .. }
     ));
-    assert_eq!(
-        error(Mode::Exec, "show license udi | more x").to_string(),
-        "Invalid command: more takes no arguments"
+    refuses(
+        Mode::Exec,
+        "show license udi | more x",
+        "Invalid command: more takes no arguments",
     );
     assert_eq!(
         error(Mode::Exec, "license smart renew id | more"),
@@ -536,41 +535,37 @@ fn bad_pipes() {
 
 #[test]
 fn modes_and_their_commands() {
-    assert_eq!(parse(Mode::Config, "lic sm en").id, CommandId::LicenseSmartEnable);
-    assert_eq!(parse(Mode::Config, "no lic sm en").id, CommandId::NoLicenseSmartEnable);
+    reads_as(Mode::Config, "lic sm en", CommandId::LicenseSmartEnable);
+    reads_as(Mode::Config, "no lic sm en", CommandId::NoLicenseSmartEnable);
     let p = parse(Mode::Config, "license smart url https://127.0.0.1:8443");
     assert_eq!(p.arg("url"), Some("https://127.0.0.1:8443"));
     assert_eq!(
         parse(Mode::Config, "feature ASR5K-00-GN01REC").arg("sku"),
         Some("ASR5K-00-GN01REC")
     );
-    assert_eq!(parse(Mode::Config, "no feat ASR5K-00-GN01REC").id, CommandId::NoFeature);
-    assert_eq!(parse(Mode::Config, "bulkstats mode").id, CommandId::BulkstatsMode);
-    assert_eq!(parse(Mode::Config, "end").id, CommandId::End);
-    assert_eq!(parse(Mode::Config, "exit").id, CommandId::Exit);
-    assert_eq!(parse(Mode::Exec, "exit").id, CommandId::Exit);
-    assert_eq!(parse(Mode::Bulkstats, "end").id, CommandId::End);
-    assert_eq!(parse(Mode::BulkstatsFile(3), "exit").id, CommandId::Exit);
+    reads_as(Mode::Config, "no feat ASR5K-00-GN01REC", CommandId::NoFeature);
+    reads_as(Mode::Config, "bulkstats mode", CommandId::BulkstatsMode);
+    reads_as(Mode::Config, "end", CommandId::End);
+    reads_as(Mode::Config, "exit", CommandId::Exit);
+    reads_as(Mode::Exec, "exit", CommandId::Exit);
+    reads_as(Mode::Bulkstats, "end", CommandId::End);
+    reads_as(Mode::BulkstatsFile(3), "exit", CommandId::Exit);
     assert_eq!(
         parse(Mode::Exec, "crypto pki trustpool import file /tmp/ca.pem").arg("path"),
         Some("/tmp/ca.pem")
     );
-    assert_eq!(
-        parse(Mode::Exec, "show crypto pki trustpool").id,
-        CommandId::ShowCryptoPkiTrustpool
+    reads_as(
+        Mode::Exec,
+        "show crypto pki trustpool",
+        CommandId::ShowCryptoPkiTrustpool,
     );
-    assert_eq!(
-        parse(Mode::Exec, "show snmp trap history").id,
-        CommandId::ShowSnmpTrapHistory
-    );
-    assert_eq!(
-        parse(Mode::Exec, "bulk force trans").id,
-        CommandId::BulkstatsForceTransfer
-    );
-    assert_eq!(parse(Mode::Exec, "show bulkstats").id, CommandId::ShowBulkstats);
-    assert_eq!(
-        parse(Mode::Exec, "show bulk var smartlic").id,
-        CommandId::ShowBulkstatsVariablesSmartlic
+    reads_as(Mode::Exec, "show snmp trap history", CommandId::ShowSnmpTrapHistory);
+    reads_as(Mode::Exec, "bulk force trans", CommandId::BulkstatsForceTransfer);
+    reads_as(Mode::Exec, "show bulkstats", CommandId::ShowBulkstats);
+    reads_as(
+        Mode::Exec,
+        "show bulk var smartlic",
+        CommandId::ShowBulkstatsVariablesSmartlic,
     );
     // Submode commands only in their mode.
     assert!(cli().parse(Mode::Config, "sample-interval 5").is_err());
@@ -585,10 +580,7 @@ fn do_runs_exec_commands_from_config_modes() {
     assert_eq!(p.id, CommandId::ShowConfiguration);
     assert_eq!(p.keywords, ["do", "show", "configuration"]);
     assert_eq!(p.filters.len(), 1);
-    assert_eq!(
-        parse(Mode::BulkstatsFile(1), "do sh lic stat").id,
-        CommandId::ShowLicenseStatus
-    );
+    reads_as(Mode::BulkstatsFile(1), "do sh lic stat", CommandId::ShowLicenseStatus);
     assert!(cli().parse(Mode::Config, "do configure").is_err());
     assert!(cli().parse(Mode::Config, "do exit").is_err());
     assert!(cli().parse(Mode::Exec, "do show license udi").is_err());
