@@ -1,5 +1,6 @@
-//! The extractors of logged-in handlers: the caller's [`Session`] (from its cookie, looked up in
-//! the store once per request) and [`CsrfForm`], a form whose CSRF token is the session's.
+//! The portal's extractors: the caller's [`Session`] (from its cookie, looked up in the store once
+//! per request), [`CsrfForm`], a form whose CSRF token is the session's, and [`DoubleSubmit`], a
+//! public form whose token is its cookie's.
 
 use super::admin::Caller;
 use super::{ApiError, PortalError, bad_form, html, read_cookie, redirect, same_secret, sessions};
@@ -151,5 +152,33 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
             .check_csrf(sent.csrf.as_deref())
             .map_err(IntoResponse::into_response)?;
         Ok(CsrfForm(sent.fields))
+    }
+}
+
+/// A public form (no session yet): its CSRF token is checked against a double-submit cookie.
+pub(super) trait PublicForm: DeserializeOwned + Send {
+    /// The cookie holding the token the form was given.
+    const COOKIE: &'static str;
+    /// The answer to a form whose token is missing or not its cookie's: the form again (403).
+    fn out_of_date(&self) -> Response;
+}
+
+/// A public form read and its token checked against its cookie: a form that cannot be read is a
+/// 400 page; a missing or wrong token, the form again.
+#[derive(Debug)]
+pub(super) struct DoubleSubmit<T>(pub(super) T);
+
+impl<T: PublicForm> FromRequest<AppState> for DoubleSubmit<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let expected = read_cookie(req.headers(), T::COOKIE);
+        let Form(sent) = Form::<Sent<T>>::from_request(req, state)
+            .await
+            .map_err(|r| bad_form(&r).into_response())?;
+        match (expected, sent.csrf) {
+            (Some(expected), Some(token)) if same_secret(&expected, &token) => Ok(DoubleSubmit(sent.fields)),
+            _ => Err(sent.fields.out_of_date()),
+        }
     }
 }

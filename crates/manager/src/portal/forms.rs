@@ -81,7 +81,7 @@ pub(super) async fn create_token(
         Err(e @ ApiError::BadRequest(_)) => (StatusCode::BAD_REQUEST, ("error", e.to_string()), None),
         Err(e) => return Err(session.error(e)),
     };
-    render_va(&state, &session, &va, status, Some(flash), secret).await
+    render_va(&state, &session, &va, status, Some(flash), secret, None).await
 }
 
 /// `POST /va/{va}/transfers`: the page again with what moved, or with the reason of a 400 or
@@ -120,7 +120,7 @@ pub(super) async fn transfer_licenses(
         }
         Err(e) => return Err(session.error(e)),
     };
-    render_va(&state, &session, &va, status, Some(flash), None).await
+    render_va(&state, &session, &va, status, Some(flash), None, None).await
 }
 
 /// 303 back to the page of the virtual account `va`.
@@ -128,28 +128,32 @@ fn back_to(va: &str) -> Response {
     redirect(&format!("/va/{}", html::query_value(va)))
 }
 
-/// `POST /va/{va}/tokens/{token}/revoke`, then back to the VA's page.
-pub(super) async fn revoke_token(
-    State(state): State<AppState>,
-    session: Session,
-    Path((va, token)): Path<(String, String)>,
-    CsrfForm(()): CsrfForm<()>,
-) -> Result<Response, PortalError> {
-    let revoked = admin::revoke_token(&state, session.caller(), session.account_id(), &token).await;
-    revoked.map_err(|e| session.error(e))?;
-    Ok(back_to(&va))
+/// The one-button forms of a virtual account's page that act on one of its objects.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum VaButton {
+    /// `POST /va/{va}/tokens/{token}/revoke`.
+    RevokeToken,
+    /// `POST /va/{va}/instances/{instance}/remove`.
+    RemoveInstance,
 }
 
-/// `POST /va/{va}/instances/{instance}/remove`, then back to the VA's page.
-pub(super) async fn remove_instance(
-    State(state): State<AppState>,
-    session: Session,
-    Path((va, instance)): Path<(String, String)>,
-    CsrfForm(()): CsrfForm<()>,
-) -> Result<Response, PortalError> {
-    let removed = admin::remove_instance(&state, session.caller(), session.account_id(), &instance).await;
-    removed.map_err(|e| session.error(e))?;
-    Ok(back_to(&va))
+/// The handler of a [`VaButton`] on `/va/{va}/…/{object}/…`: the action, then back to the VA's
+/// page.
+pub(super) fn va_button(button: VaButton) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              session: Session,
+              Path((va, object)): Path<(String, String)>,
+              CsrfForm(()): CsrfForm<()>| async move {
+            let (caller, account) = (session.caller(), session.account_id());
+            let done = match button {
+                VaButton::RevokeToken => admin::revoke_token(&state, caller, account, &object).await.map(drop),
+                VaButton::RemoveInstance => admin::remove_instance(&state, caller, account, &object).await.map(drop),
+            };
+            done.map_err(|e| session.error(e))?;
+            Ok::<_, PortalError>(back_to(&va))
+        },
+    )
 }
 
 /// `POST /webhooks`: the page again with the new webhook's secret shown once (201), or with the

@@ -1,20 +1,18 @@
 //! Log-in and log-out: the log-in form (a double-submit cookie for its CSRF token), the attempts
 //! claimed in the store before a password is checked, and the session cookie.
 
-use super::extract::{CsrfForm, Session};
+use super::extract::{CsrfForm, DoubleSubmit, PublicForm, Session};
 use super::{
     ApiError, LOGIN_COOKIE, MAX_FAILURES, MAX_FAILURES_PER_ADDRESS, PortalError, SESSION_COOKIE, SESSION_TTL,
-    THROTTLE_WINDOW, bad_form, double_submit_ok, html, redirect, sessions, with_cookie, with_retry_after,
+    THROTTLE_WINDOW, html, redirect, sessions, with_cookie, with_retry_after,
 };
 use crate::api::ClientAddr;
 use crate::state::AppState;
 use crate::store::login_attempts::{AttemptKey, Claim};
 use crate::store::{Audit, Event, Store};
 use crate::tokens;
-use axum::Form;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -37,14 +35,25 @@ pub(super) async fn login_page(session: Result<Session, Response>) -> Response {
     login_response(StatusCode::OK, "", None)
 }
 
+/// The log-in form.
 #[derive(Debug, Deserialize)]
 pub(super) struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
     password: String,
-    #[serde(default)]
-    csrf: Option<String>,
+}
+
+impl PublicForm for LoginForm {
+    const COOKIE: &'static str = LOGIN_COOKIE;
+
+    fn out_of_date(&self) -> Response {
+        login_response(
+            StatusCode::FORBIDDEN,
+            &self.email,
+            Some("The log-in form is out of date (or cookies are off); please try again."),
+        )
+    }
 }
 
 /// The throttle key of a client address: an IPv6 client is counted by its /64 (one host usually
@@ -133,17 +142,8 @@ async fn log_login(store: &Store, now: i64, audit: &Audit, account_id: Option<&s
 pub(super) async fn login(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
-    headers: HeaderMap,
-    form: Result<Form<LoginForm>, FormRejection>,
+    DoubleSubmit(form): DoubleSubmit<LoginForm>,
 ) -> Result<Response, PortalError> {
-    let Form(form) = form.map_err(|r| bad_form(&r))?;
-    if !double_submit_ok(&headers, LOGIN_COOKIE, form.csrf.as_deref()) {
-        return Ok(login_response(
-            StatusCode::FORBIDDEN,
-            &form.email,
-            Some("The log-in form is out of date (or cookies are off); please try again."),
-        ));
-    }
     let email = form.email.trim().to_string();
     let password = form.password;
     let wrong = || {

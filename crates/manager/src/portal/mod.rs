@@ -27,7 +27,8 @@
 //! Layout: [`extract`] has the two extractors every logged-in handler uses (the [`Session`] of
 //! the caller and [`extract::CsrfForm`], a form whose CSRF token was checked); [`login`] logs in and out
 //! (with [`password`]'s bounded checks); [`pages`] has the GET handlers, [`forms`] the POST
-//! handlers of logged-in users, [`request_account`] the public request form; [`html`] renders.
+//! handlers of logged-in users, [`request_account`] the public request form (the public forms
+//! are [`extract::DoubleSubmit`]); [`html`] renders.
 
 pub mod html;
 pub mod sessions;
@@ -91,8 +92,14 @@ pub fn routes() -> Router<AppState> {
         .route("/va/{va}", get(pages::va))
         .route("/va/{va}/tokens", post(forms::create_token))
         .route("/va/{va}/transfers", post(forms::transfer_licenses))
-        .route("/va/{va}/tokens/{token}/revoke", post(forms::revoke_token))
-        .route("/va/{va}/instances/{instance}/remove", post(forms::remove_instance))
+        .route(
+            "/va/{va}/tokens/{token}/revoke",
+            forms::va_button(forms::VaButton::RevokeToken),
+        )
+        .route(
+            "/va/{va}/instances/{instance}/remove",
+            forms::va_button(forms::VaButton::RemoveInstance),
+        )
         .route("/webhooks", get(pages::webhooks).post(forms::add_webhook))
         .route("/webhooks/{webhook}/remove", post(forms::remove_webhook))
         .route("/users", get(pages::users))
@@ -166,14 +173,6 @@ fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Compares two secrets in time independent of where they differ.
 fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether a public form's `sent` token is the one of its double-submit cookie `cookie_name`.
-fn double_submit_ok(headers: &HeaderMap, cookie_name: &str, sent: Option<&str>) -> bool {
-    match (read_cookie(headers, cookie_name), sent) {
-        (Some(expected), Some(sent)) => same_secret(&expected, sent),
-        _ => false,
-    }
 }
 
 /// A refusal or failure shown as an HTML page.

@@ -7,9 +7,10 @@ use super::{ApiError, PortalError, admin, html, security_headers};
 use crate::auth::{Action, Scope, check};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 /// Product instances on one page of a virtual account.
@@ -61,20 +62,7 @@ pub(super) async fn va(
         )))
     })?;
     let after = query.instances_after.as_deref().filter(|a| !a.is_empty());
-    render_va_page(&state, &session, &va, StatusCode::OK, None, None, after).await
-}
-
-/// A virtual account's page after a form: `status`, a message on top and a token secret shown
-/// this once.
-pub(super) async fn render_va(
-    state: &AppState,
-    session: &Session,
-    va: &str,
-    status: StatusCode,
-    flash: Option<(&str, String)>,
-    new_secret: Option<String>,
-) -> Result<Response, PortalError> {
-    render_va_page(state, session, va, status, flash, new_secret, None).await
+    render_va(&state, &session, &va, StatusCode::OK, None, None, after).await
 }
 
 /// Whether `caller` may do `action` in the virtual account `va` of `account`.
@@ -102,8 +90,9 @@ async fn transfer_targets(
         .collect())
 }
 
-/// The page of a virtual account, its instances from the cursor `instances_after` on.
-async fn render_va_page(
+/// The page of a virtual account, its instances from the cursor `instances_after` on; after a
+/// form, with its `status`, a message on top and a token secret shown this once.
+pub(super) async fn render_va(
     state: &AppState,
     session: &Session,
     va: &str,
@@ -160,26 +149,31 @@ async fn render_va_page(
     Ok(super::html(status, html::va(&session.header(), &page)))
 }
 
-/// The filter of the event pages; a malformed query string is a 400 page.
-fn event_filter(
-    session: &Session,
-    query: Result<Query<admin::EventFilter>, QueryRejection>,
-) -> Result<admin::EventFilter, PortalError> {
-    query.map(|q| q.0).map_err(|e| {
-        session.error(ApiError::BadRequest(format!(
-            "the event filter is malformed: {}",
-            e.body_text()
-        )))
-    })
+/// The filter of the event pages, from their query string; a malformed one is a 400 page.
+#[derive(Debug)]
+pub(super) struct EventQuery(admin::EventFilter);
+
+impl FromRequestParts<AppState> for EventQuery {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = Session::from_request_parts(parts, state).await?;
+        match Query::<admin::EventFilter>::from_request_parts(parts, state).await {
+            Ok(Query(filter)) => Ok(EventQuery(filter)),
+            Err(e) => {
+                let message = format!("the event filter is malformed: {}", e.body_text());
+                Err(session.error(ApiError::BadRequest(message)).into_response())
+            }
+        }
+    }
 }
 
 /// `GET /events`: the account's event log, filtered.
 pub(super) async fn events(
     State(state): State<AppState>,
     session: Session,
-    query: Result<Query<admin::EventFilter>, QueryRejection>,
+    EventQuery(filter): EventQuery,
 ) -> Result<Response, PortalError> {
-    let filter = event_filter(&session, query)?;
     let (caller, account_id) = (session.caller(), session.account_id());
     let shown = |e| session.error(e);
     let account = admin::get_account(&state, caller, account_id).await.map_err(shown)?;
@@ -197,9 +191,8 @@ pub(super) async fn events(
 pub(super) async fn events_csv(
     State(state): State<AppState>,
     session: Session,
-    query: Result<Query<admin::EventFilter>, QueryRejection>,
+    EventQuery(filter): EventQuery,
 ) -> Result<Response, PortalError> {
-    let filter = event_filter(&session, query)?;
     let events = admin::list_events(&state, session.caller(), session.account_id(), &filter)
         .await
         .map_err(|e| session.error(e))?;

@@ -1,18 +1,18 @@
 //! The public "Request a Smart Account" form ([`crate::account_requests`]): no session, so its
 //! CSRF token is a double-submit cookie like the log-in form's.
 
-use super::{ApiError, PortalError, REQUEST_COOKIE, bad_form, double_submit_ok, html, with_cookie, with_retry_after};
+use super::extract::{DoubleSubmit, PublicForm};
+use super::{ApiError, PortalError, REQUEST_COOKIE, html, with_cookie, with_retry_after};
 use crate::api::ClientAddr;
 use crate::state::AppState;
 use crate::tokens;
-use axum::Form;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use smartlic_protocol::admin::SubmitAccountRequest;
 
+/// The "Request a Smart Account" form.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RequestForm {
     #[serde(default)]
@@ -27,8 +27,6 @@ pub(super) struct RequestForm {
     requester_email: String,
     #[serde(default)]
     password: String,
-    #[serde(default)]
-    csrf: Option<String>,
 }
 
 impl RequestForm {
@@ -61,6 +59,19 @@ impl RequestForm {
     }
 }
 
+impl PublicForm for RequestForm {
+    const COOKIE: &'static str = REQUEST_COOKIE;
+
+    fn out_of_date(&self) -> Response {
+        request_response(
+            StatusCode::FORBIDDEN,
+            self,
+            &[],
+            Some("The form is out of date (or cookies are off); please try again."),
+        )
+    }
+}
+
 /// The form (again, after a refusal) with a fresh CSRF token in it and its cookie.
 fn request_response(
     status: StatusCode,
@@ -90,18 +101,8 @@ pub(super) async fn page() -> Response {
 pub(super) async fn submit(
     State(state): State<AppState>,
     ClientAddr(source): ClientAddr,
-    headers: HeaderMap,
-    form: Result<Form<RequestForm>, FormRejection>,
+    DoubleSubmit(form): DoubleSubmit<RequestForm>,
 ) -> Result<Response, PortalError> {
-    let Form(form) = form.map_err(|r| bad_form(&r))?;
-    if !double_submit_ok(&headers, REQUEST_COOKIE, form.csrf.as_deref()) {
-        return Ok(request_response(
-            StatusCode::FORBIDDEN,
-            &form,
-            &[],
-            Some("The form is out of date (or cookies are off); please try again."),
-        ));
-    }
     let (req, authority) = form.request();
     let mut errors: Vec<(&str, String)> = Vec::new();
     if authority.is_none() {

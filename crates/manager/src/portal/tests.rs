@@ -16,17 +16,24 @@ use smartlic_protocol::admin::{CreateAccount, CreateUser, CreateVirtualAccount, 
 use std::sync::Arc;
 use tower::ServiceExt;
 
+/// The manager's clock when a scene starts.
 const NOW: i64 = 1_800_000_000;
+/// The operator's API key.
 const OP_KEY: &str = "slk_operator_test_key";
+/// The SKU deposited in Acme's DEFAULT virtual account.
 const PW: &str = "ASR5K-00-PW10GTWY";
+/// The portal password of every user of a scene.
 const PASS: &str = "correct horse battery";
 
+/// A manager with two accounts (Acme with the virtual accounts DEFAULT and EDGE, Other) and
+/// their users, reached through its router.
 struct Portal {
     state: AppState,
     router: Router,
     clock: Arc<FixedClock>,
 }
 
+/// What a response says that the tests look at.
 struct Resp {
     status: StatusCode,
     location: Option<String>,
@@ -48,6 +55,18 @@ fn operator() -> Caller {
     Caller {
         principal: Principal::Operator,
         source: None,
+    }
+}
+
+impl Resp {
+    /// Asserts a 303 to `to`.
+    fn assert_see_other(&self, to: &str) {
+        assert_eq!(
+            (self.status, self.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some(to)),
+            "{}",
+            self.body
+        );
     }
 }
 
@@ -386,15 +405,9 @@ async fn sessions_end(store: Store) {
     let r = p.post("/logout", &cookie, &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = p.post("/logout", &cookie, &[("csrf", &csrf)]).await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
+    r.assert_see_other("/login");
     let r = p.get("/", &cookie).await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
+    r.assert_see_other("/login");
     assert_eq!(sessions::count(p.state.store()).await.unwrap(), 0);
     // Expiry.
     let (cookie, _) = p.login("alice@acme.example").await;
@@ -402,10 +415,7 @@ async fn sessions_end(store: Store) {
     assert_eq!(p.get("/", &cookie).await.status, StatusCode::OK);
     p.clock.advance(1);
     let r = p.get("/", &cookie).await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
+    r.assert_see_other("/login");
     let default = p.va_id("Acme", "DEFAULT").await;
     let r = p.post(&format!("/va/{default}/tokens"), &cookie, &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -665,17 +675,18 @@ async fn licence_transfers(store: Store) {
     assert!(page.body.contains("Transfer licences") && page.body.contains(&format!("value=\"{edge}\"")));
 
     let transfers = format!("/va/{default}/transfers");
-    let post = |fields: Vec<(&'static str, String)>| {
+    // The transfer form of `quantity` to EDGE, with `csrf` if any.
+    let post = |csrf: Option<&str>, quantity: &str| {
+        let mut fields = vec![("sku", PW), ("quantity", quantity), ("to", edge.as_str())];
+        if let Some(csrf) = csrf {
+            fields.insert(0, ("csrf", csrf));
+        }
+        let fields: Vec<(&str, String)> = fields.into_iter().map(|(k, v)| (k, v.to_string())).collect();
         let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
-        p.send(Method::POST, &transfers, Some(&cookie), Some(body))
+        (fields, p.send(Method::POST, &transfers, Some(&cookie), Some(body)))
     };
-    let r = post(vec![
-        ("csrf", csrf.clone()),
-        ("sku", PW.into()),
-        ("quantity", "3".into()),
-        ("to", edge.clone()),
-    ])
-    .await;
+    let (_, r) = post(Some(&csrf), "3");
+    let r = r.await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(
         r.body.contains("Transferred 3 ASR5K-00-PW10GTWY to EDGE."),
@@ -684,49 +695,15 @@ async fn licence_transfers(store: Store) {
     );
     assert_eq!((in_va("DEFAULT").await, in_va("EDGE").await), (7, 3));
 
-    for (fields, status) in [
-        (
-            vec![
-                ("csrf", csrf.clone()),
-                ("sku", PW.into()),
-                ("quantity", "100".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::CONFLICT,
-        ),
-        (
-            vec![
-                ("csrf", csrf.clone()),
-                ("sku", PW.into()),
-                ("quantity", "three".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            vec![
-                ("csrf", csrf.clone()),
-                ("sku", PW.into()),
-                ("quantity", "".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            vec![("sku", PW.into()), ("quantity", "1".into()), ("to", edge.clone())],
-            StatusCode::FORBIDDEN,
-        ),
-        (
-            vec![
-                ("csrf", "forged".into()),
-                ("sku", PW.into()),
-                ("quantity", "1".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::FORBIDDEN,
-        ),
+    for (sent_csrf, quantity, status) in [
+        (Some(csrf.as_str()), "100", StatusCode::CONFLICT),
+        (Some(&csrf), "three", StatusCode::BAD_REQUEST),
+        (Some(&csrf), "", StatusCode::BAD_REQUEST),
+        (None, "1", StatusCode::FORBIDDEN),
+        (Some("forged"), "1", StatusCode::FORBIDDEN),
     ] {
-        let r = post(fields.clone()).await;
+        let (fields, r) = post(sent_csrf, quantity);
+        let r = r.await;
         assert_eq!(r.status, status, "{fields:?}: {}", r.body);
         assert_eq!(
             (in_va("DEFAULT").await, in_va("EDGE").await),
@@ -1028,12 +1005,7 @@ async fn administrators_disable_enable_rotate_and_remove_users(store: Store) {
     let s = UsersScene::on(store).await;
     let (p, frank_key) = (&s.p, &s.frank_key);
     let r = s.change(&s.frank_id, "disable").await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/users")),
-        "{}",
-        r.body
-    );
+    r.assert_see_other("/users");
     assert_eq!(disabled(p, "frank@acme.example").await, Some(true));
     assert_eq!(key_user(p, frank_key).await, None, "a disabled user's key is refused");
     assert_eq!(api_status(p, frank_key).await, StatusCode::UNAUTHORIZED);
@@ -1060,12 +1032,7 @@ async fn administrators_disable_enable_rotate_and_remove_users(store: Store) {
 
     // Remove: gone from the list, the key refused; every change is in the event log.
     let r = s.change(&s.frank_id, "remove").await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/users")),
-        "{}",
-        r.body
-    );
+    r.assert_see_other("/users");
     assert_eq!(disabled(p, "frank@acme.example").await, None);
     assert_eq!(key_user(p, &new_key).await, None);
     let page = p.get("/users", &s.cookie).await;
@@ -1215,10 +1182,7 @@ async fn disabling_a_user_ends_their_sessions(store: Store) {
             &[("csrf", &erin_csrf), ("description", "after disable")],
         )
         .await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
+    r.assert_see_other("/login");
     assert_eq!(p.token_count().await, 0);
     let r = p.try_login("erin@acme.example", PASS).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a disabled user cannot log in");

@@ -56,8 +56,11 @@ pub struct Header<'a> {
     pub csrf: &'a str,
 }
 
-/// The menu of the header: (path, label, for whom by role name).
-const MENU: [(&str, &str, fn(&str) -> bool); 4] = [
+/// An entry of the header's menu: path, label, and for which role names it is shown.
+type MenuEntry = (&'static str, &'static str, fn(&str) -> bool);
+
+/// The menu of the header.
+const MENU: [MenuEntry; 4] = [
     ("/events", "Event log", |role| role.starts_with("sa-")),
     ("/users", "Users", |role| role.starts_with("sa-")),
     ("/webhooks", "Webhooks", |role| role == "sa-admin"),

@@ -32,9 +32,12 @@ pub struct UsersPage<'a> {
     pub new_key: Option<NewKey<'a>>,
 }
 
-/// The buttons of one user's row for an SA administrator: Disable or Enable, Rotate key and
-/// Remove (only Rotate key on their own row: `own`).
-fn user_actions(csrf: &str, u: &UserInfo, own: bool) -> String {
+/// The buttons of one user's row for an SA administrator (`manage`): Disable or Enable, Rotate
+/// key and Remove (only Rotate key on their own row: `own`); none for others.
+fn user_actions(csrf: &str, manage: bool, u: &UserInfo, own: bool) -> String {
+    if !manage {
+        return String::new();
+    }
     let id = escape(&u.id);
     let email = escape(&u.email);
     let form = |action: &str, confirm: Option<String>, label: &str, class: &str| {
@@ -80,11 +83,7 @@ pub fn users(header: &Header<'_>, p: &UsersPage<'_>) -> String {
     );
     for u in p.users {
         let own = u.id == p.me;
-        let actions = if p.manage {
-            user_actions(header.csrf, u, own)
-        } else {
-            String::new()
-        };
+        let actions = user_actions(header.csrf, p.manage, u, own);
         let _ = write!(
             body,
             "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{actions}</td></tr>",
