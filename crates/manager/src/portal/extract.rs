@@ -21,7 +21,9 @@ use smartlic_protocol::admin::Role;
 /// CSRF token. Without a live session the request goes to the log-in page.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The SHA-256 of the session id (the id itself is only in the cookie).
     pub(super) id_hash: String,
+    /// The logged-in user.
     pub(super) user: User,
     csrf: String,
     caller: Caller,
