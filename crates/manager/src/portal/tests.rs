@@ -16,17 +16,24 @@ use smartlic_protocol::admin::{CreateAccount, CreateUser, CreateVirtualAccount, 
 use std::sync::Arc;
 use tower::ServiceExt;
 
+/// The manager's clock when a scene starts.
 const NOW: i64 = 1_800_000_000;
+/// The operator's API key.
 const OP_KEY: &str = "slk_operator_test_key";
+/// The SKU deposited in Acme's DEFAULT virtual account.
 const PW: &str = "ASR5K-00-PW10GTWY";
+/// The portal password of every user of a scene.
 const PASS: &str = "correct horse battery";
 
+/// A manager with two accounts (Acme with the virtual accounts DEFAULT and EDGE, Other) and
+/// their users, reached through its router.
 struct Portal {
     state: AppState,
     router: Router,
     clock: Arc<FixedClock>,
 }
 
+/// What a response says that the tests look at.
 struct Resp {
     status: StatusCode,
     location: Option<String>,
@@ -35,24 +42,32 @@ struct Resp {
     retry_after: Option<String>,
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn form(fields: &[(&str, &str)]) -> String {
     fields
         .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .map(|(k, v)| format!("{k}={}", super::html::query_value(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// The operator, as the caller of admin actions that set up and check a scene.
+fn operator() -> Caller {
+    Caller {
+        principal: Principal::Operator,
+        source: None,
+    }
+}
+
+impl Resp {
+    /// Asserts a 303 to `to`.
+    fn assert_see_other(&self, to: &str) {
+        assert_eq!(
+            (self.status, self.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some(to)),
+            "{}",
+            self.body
+        );
+    }
 }
 
 /// The value of the first `name="csrf"` field of a page.
@@ -74,10 +89,7 @@ impl Portal {
         let state = AppState::with_store(store, clock.clone(), Catalog::staros(), OP_KEY)
             .await
             .unwrap();
-        let op = Caller {
-            principal: Principal::Operator,
-            source: None,
-        };
+        let op = operator();
         for (name, domain) in [("Acme", "acme.example"), ("Other", "other.example")] {
             let req = CreateAccount {
                 name: name.into(),
@@ -154,17 +166,26 @@ impl Portal {
         }
     }
 
+    /// `GET path` in the session of `cookie`.
+    async fn get(&self, path: &str, cookie: &str) -> Resp {
+        self.send(Method::GET, path, Some(cookie), None).await
+    }
+
+    /// `POST path` of a form of `fields` in the session of `cookie`.
+    async fn post(&self, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
+        self.send(Method::POST, path, Some(cookie), Some(form(fields))).await
+    }
+
     async fn try_login(&self, email: &str, password: &str) -> Resp {
         let page = self.send(Method::GET, "/login", None, None).await;
         assert_eq!(page.status, StatusCode::OK);
         let login_cookie = cookie_value(&page.cookies, LOGIN_COOKIE).expect("log-in CSRF cookie");
         let csrf = csrf_of(&page.body);
         assert_eq!(csrf, login_cookie);
-        self.send(
-            Method::POST,
+        self.post(
             "/login",
-            Some(&format!("{LOGIN_COOKIE}={login_cookie}")),
-            Some(form(&[("email", email), ("password", password), ("csrf", &csrf)])),
+            &format!("{LOGIN_COOKIE}={login_cookie}"),
+            &[("email", email), ("password", password), ("csrf", &csrf)],
         )
         .await
     }
@@ -176,7 +197,7 @@ impl Portal {
         assert_eq!(r.location.as_deref(), Some("/"));
         let id = cookie_value(&r.cookies, SESSION_COOKIE).expect("session cookie");
         let cookie = format!("{SESSION_COOKIE}={id}");
-        let home = self.send(Method::GET, "/", Some(&cookie), None).await;
+        let home = self.get("/", &cookie).await;
         assert_eq!(home.status, StatusCode::OK, "{}", home.body);
         (cookie, csrf_of(&home.body))
     }
@@ -187,10 +208,7 @@ impl Portal {
     }
 
     async fn token_count(&self) -> usize {
-        let op = Caller {
-            principal: Principal::Operator,
-            source: None,
-        };
+        let op = operator();
         admin::list_tokens(&self.state, &op, "Acme", None).await.unwrap().len()
     }
 }
@@ -254,7 +272,7 @@ async fn login_and_throttling(store: Store) {
 async fn pages_show_the_account(store: Store) {
     let p = Portal::on(store).await;
     let (cookie, _) = p.login("alice@acme.example").await;
-    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+    let home = p.get("/", &cookie).await;
     assert!(home.body.contains("Smart Account Acme"));
     assert!(home.body.contains("DEFAULT") && home.body.contains("EDGE"));
     assert!(home.body.contains("edge &lt;sites&gt;"), "escaped description");
@@ -265,9 +283,7 @@ async fn pages_show_the_account(store: Store) {
         "headers and status of a page are those of HTML"
     );
     let default = p.va_id("Acme", "DEFAULT").await;
-    let page = p
-        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
-        .await;
+    let page = p.get(&format!("/va/{default}"), &cookie).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     for text in [
         PW,
@@ -284,17 +300,16 @@ async fn pages_show_the_account(store: Store) {
 
     // A user of another account: 404 and no data.
     let (bob, bob_csrf) = p.login("bob@other.example").await;
-    let page = p.send(Method::GET, &format!("/va/{default}"), Some(&bob), None).await;
+    let page = p.get(&format!("/va/{default}"), &bob).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(!page.body.contains(PW));
-    let home = p.send(Method::GET, "/", Some(&bob), None).await;
+    let home = p.get("/", &bob).await;
     assert!(home.body.contains("Smart Account Other") && !home.body.contains("Acme"));
     let r = p
-        .send(
-            Method::POST,
+        .post(
             &format!("/va/{default}/tokens"),
-            Some(&bob),
-            Some(form(&[("csrf", &bob_csrf), ("description", "bob was here")])),
+            &bob,
+            &[("csrf", &bob_csrf), ("description", "bob was here")],
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -302,9 +317,9 @@ async fn pages_show_the_account(store: Store) {
 
     // A VA user sees its own VA only.
     let (carol, _) = p.login("carol@acme.example").await;
-    let home = p.send(Method::GET, "/", Some(&carol), None).await;
+    let home = p.get("/", &carol).await;
     assert!(home.body.contains("EDGE") && !home.body.contains(&default));
-    let page = p.send(Method::GET, &format!("/va/{default}"), Some(&carol), None).await;
+    let page = p.get(&format!("/va/{default}"), &carol).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(!page.body.contains(PW));
 }
@@ -319,51 +334,38 @@ async fn csrf_and_tokens(store: Store) {
         vec![("description", "no csrf")],
         vec![("description", "bad csrf"), ("csrf", "x")],
     ] {
-        let r = p.send(Method::POST, &path, Some(&cookie), Some(form(&fields))).await;
+        let r = p.post(&path, &cookie, &fields).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     }
     assert_eq!(p.token_count().await, 0);
     // A malformed number: 400 with the reason, nothing created.
-    let r = p
-        .send(
-            Method::POST,
-            &path,
-            Some(&cookie),
-            Some(form(&[("csrf", &csrf), ("max_uses", "many")])),
-        )
-        .await;
+    let r = p.post(&path, &cookie, &[("csrf", &csrf), ("max_uses", "many")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("Max. uses must be a whole number"), "{}", r.body);
     assert_eq!(p.token_count().await, 0);
 
     // Created: the secret is shown once.
     let r = p
-        .send(
-            Method::POST,
+        .post(
             &path,
-            Some(&cookie),
-            Some(form(&[
+            &cookie,
+            &[
                 ("csrf", &csrf),
                 ("description", "lab nodes"),
                 ("expires_days", "7"),
                 ("max_uses", "3"),
                 ("export_controlled", "on"),
-            ])),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let at = r.body.find("id=\"new-token\">").unwrap() + 15;
     let secret = r.body[at..].split('<').next().unwrap().to_string();
     assert_eq!(secret.len(), 64);
-    let page = p
-        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
-        .await;
+    let page = p.get(&format!("/va/{default}"), &cookie).await;
     assert!(page.body.contains("lab nodes") && page.body.contains("0 / 3") && page.body.contains("ACTIVE"));
     assert!(!page.body.contains(&secret), "the secret is never shown again");
-    let op = Caller {
-        principal: Principal::Operator,
-        source: None,
-    };
+    let op = operator();
     let listed = admin::list_tokens(&p.state, &op, "Acme", None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].export_controlled);
@@ -371,16 +373,14 @@ async fn csrf_and_tokens(store: Store) {
 
     // Revoke: without CSRF refused, with it done.
     let revoke = format!("/va/{default}/tokens/{}/revoke", listed[0].id);
-    let r = p.send(Method::POST, &revoke, Some(&cookie), Some(String::new())).await;
+    let r = p.post(&revoke, &cookie, &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(
         admin::list_tokens(&p.state, &op, "Acme", None).await.unwrap()[0]
             .revoked_at
             .is_none()
     );
-    let r = p
-        .send(Method::POST, &revoke, Some(&cookie), Some(form(&[("csrf", &csrf)])))
-        .await;
+    let r = p.post(&revoke, &cookie, &[("csrf", &csrf)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location.as_deref(), Some(format!("/va/{default}").as_str()));
     assert!(
@@ -388,9 +388,7 @@ async fn csrf_and_tokens(store: Store) {
             .revoked_at
             .is_some()
     );
-    let page = p
-        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
-        .await;
+    let page = p.get(&format!("/va/{default}"), &cookie).await;
     assert!(page.body.contains("REVOKED"));
 }
 
@@ -404,45 +402,22 @@ async fn sessions_end(store: Store) {
     }
     // Log-out needs the CSRF token, then ends the session.
     let (cookie, csrf) = p.login("alice@acme.example").await;
-    let r = p
-        .send(Method::POST, "/logout", Some(&cookie), Some(String::new()))
-        .await;
+    let r = p.post("/logout", &cookie, &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = p
-        .send(Method::POST, "/logout", Some(&cookie), Some(form(&[("csrf", &csrf)])))
-        .await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
-    let r = p.send(Method::GET, "/", Some(&cookie), None).await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
+    let r = p.post("/logout", &cookie, &[("csrf", &csrf)]).await;
+    r.assert_see_other("/login");
+    let r = p.get("/", &cookie).await;
+    r.assert_see_other("/login");
     assert_eq!(sessions::count(p.state.store()).await.unwrap(), 0);
     // Expiry.
     let (cookie, _) = p.login("alice@acme.example").await;
     p.clock.advance(SESSION_TTL - 1);
-    assert_eq!(
-        p.send(Method::GET, "/", Some(&cookie), None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(p.get("/", &cookie).await.status, StatusCode::OK);
     p.clock.advance(1);
-    let r = p.send(Method::GET, "/", Some(&cookie), None).await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
+    let r = p.get("/", &cookie).await;
+    r.assert_see_other("/login");
     let default = p.va_id("Acme", "DEFAULT").await;
-    let r = p
-        .send(
-            Method::POST,
-            &format!("/va/{default}/tokens"),
-            Some(&cookie),
-            Some(String::new()),
-        )
-        .await;
+    let r = p.post(&format!("/va/{default}/tokens"), &cookie, &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(p.token_count().await, 0);
 }
@@ -456,7 +431,12 @@ on_both_engines!(
     licence_transfers,
     instances_are_shown_a_page_at_a_time,
     webhooks_are_managed_by_sa_administrators,
-    users_are_managed_by_sa_administrators,
+    the_users_page_lists_the_account,
+    user_changes_need_the_csrf_token,
+    administrators_disable_enable_rotate_and_remove_users,
+    administrators_cannot_lock_themselves_out,
+    sa_users_read_users_but_change_none,
+    va_users_and_other_accounts_see_no_users,
     users_rotate_their_own_key,
     disabling_a_user_ends_their_sessions,
     parallel_guesses_are_counted_before_the_check,
@@ -526,11 +506,10 @@ async fn the_smart_account_request_form(store: Store) {
 
     // Field errors: shown beside the fields, the input escaped, the password not echoed.
     let r = p
-        .send(
-            Method::POST,
+        .post(
             "/request-account",
-            Some(&cookie),
-            Some(form(&[
+            &cookie,
+            &[
                 ("create", "no"),
                 ("on_behalf_email", "<b>not-an-address"),
                 ("domain", "bad domain!"),
@@ -538,7 +517,7 @@ async fn the_smart_account_request_form(store: Store) {
                 ("requester_email", "dana@newco.example"),
                 ("password", "short77"),
                 ("csrf", &token),
-            ])),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
@@ -596,20 +575,19 @@ async fn event_log_filters_and_exports(store: Store) {
     let edge = p.va_id("Acme", "EDGE").await;
     // A token in EDGE by alice (portal), so there are events of two actors and two VAs.
     let r = p
-        .send(
-            Method::POST,
+        .post(
             &format!("/va/{edge}/tokens"),
-            Some(&cookie),
-            Some(form(&[
+            &cookie,
+            &[
                 ("csrf", &csrf),
                 ("description", "edge, \"north\""),
                 ("expires_days", "30"),
-            ])),
+            ],
         )
         .await;
     assert!(r.status.is_success() && r.body.contains("Token created."), "{}", r.body);
 
-    let all = p.send(Method::GET, "/events", Some(&cookie), None).await;
+    let all = p.get("/events", &cookie).await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.body);
     assert!(
         all.body.contains("token.create") && all.body.contains("license.deposit"),
@@ -623,17 +601,13 @@ async fn event_log_filters_and_exports(store: Store) {
     );
     assert!(!all.body.contains("other.example"), "another account's events leaked");
 
-    let only_tokens = p.send(Method::GET, "/events?action=token.", Some(&cookie), None).await;
+    let only_tokens = p.get("/events?action=token.", &cookie).await;
     assert!(only_tokens.body.contains("token.create"));
     assert!(!only_tokens.body.contains("license.deposit"), "{}", only_tokens.body);
-    let by_operator = p
-        .send(Method::GET, "/events?actor=operator&va=DEFAULT", Some(&cookie), None)
-        .await;
+    let by_operator = p.get("/events?actor=operator&va=DEFAULT", &cookie).await;
     assert!(by_operator.body.contains("license.deposit"), "{}", by_operator.body);
     assert!(!by_operator.body.contains("token.create"), "{}", by_operator.body);
-    let future = p
-        .send(Method::GET, "/events?since=2030-01-01", Some(&cookie), None)
-        .await;
+    let future = p.get("/events?since=2030-01-01", &cookie).await;
     assert!(future.body.contains("No event matches."), "{}", future.body);
     // The page links the CSV of the same filter.
     assert!(
@@ -642,9 +616,7 @@ async fn event_log_filters_and_exports(store: Store) {
         only_tokens.body
     );
 
-    let csv = p
-        .send(Method::GET, "/events.csv?action=token.", Some(&cookie), None)
-        .await;
+    let csv = p.get("/events.csv?action=token.", &cookie).await;
     assert_eq!(csv.status, StatusCode::OK);
     let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
@@ -664,7 +636,7 @@ async fn event_log_filters_and_exports(store: Store) {
         "/events?bogus=1",
         "/events?since=2028-01-02&until=2028-01-01",
     ] {
-        let r = p.send(Method::GET, bad, Some(&cookie), None).await;
+        let r = p.get(bad, &cookie).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
     }
     // Without a session: to the log-in page. A VA user: refused.
@@ -672,9 +644,9 @@ async fn event_log_filters_and_exports(store: Store) {
     assert_eq!(anon.status, StatusCode::SEE_OTHER);
     assert!(!anon.body.contains("token.create"));
     let (carol, _) = p.login("carol@acme.example").await;
-    let r = p.send(Method::GET, "/events", Some(&carol), None).await;
+    let r = p.get("/events", &carol).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    let r = p.send(Method::GET, "/events.csv", Some(&carol), None).await;
+    let r = p.get("/events.csv", &carol).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(!r.body.contains("token.create"));
 }
@@ -683,10 +655,7 @@ async fn event_log_filters_and_exports(store: Store) {
 /// CSRF token change nothing; a VA user gets no form and a 403.
 async fn licence_transfers(store: Store) {
     let p = Portal::on(store).await;
-    let op = Caller {
-        principal: Principal::Operator,
-        source: None,
-    };
+    let op = operator();
     let in_va = |va: &'static str| {
         let state = p.state.clone();
         let op = op.clone();
@@ -702,23 +671,22 @@ async fn licence_transfers(store: Store) {
     let (cookie, csrf) = p.login("alice@acme.example").await;
     let default = p.va_id("Acme", "DEFAULT").await;
     let edge = p.va_id("Acme", "EDGE").await;
-    let page = p
-        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
-        .await;
+    let page = p.get(&format!("/va/{default}"), &cookie).await;
     assert!(page.body.contains("Transfer licences") && page.body.contains(&format!("value=\"{edge}\"")));
 
     let transfers = format!("/va/{default}/transfers");
-    let post = |fields: Vec<(&'static str, String)>| {
+    // The transfer form of `quantity` to EDGE, with `csrf` if any.
+    let post = |csrf: Option<&str>, quantity: &str| {
+        let mut fields = vec![("sku", PW), ("quantity", quantity), ("to", edge.as_str())];
+        if let Some(csrf) = csrf {
+            fields.insert(0, ("csrf", csrf));
+        }
+        let fields: Vec<(&str, String)> = fields.into_iter().map(|(k, v)| (k, v.to_string())).collect();
         let body = form(&fields.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
-        p.send(Method::POST, &transfers, Some(&cookie), Some(body))
+        (fields, p.send(Method::POST, &transfers, Some(&cookie), Some(body)))
     };
-    let r = post(vec![
-        ("csrf", csrf.clone()),
-        ("sku", PW.into()),
-        ("quantity", "3".into()),
-        ("to", edge.clone()),
-    ])
-    .await;
+    let (_, r) = post(Some(&csrf), "3");
+    let r = r.await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(
         r.body.contains("Transferred 3 ASR5K-00-PW10GTWY to EDGE."),
@@ -727,49 +695,15 @@ async fn licence_transfers(store: Store) {
     );
     assert_eq!((in_va("DEFAULT").await, in_va("EDGE").await), (7, 3));
 
-    for (fields, status) in [
-        (
-            vec![
-                ("csrf", csrf.clone()),
-                ("sku", PW.into()),
-                ("quantity", "100".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::CONFLICT,
-        ),
-        (
-            vec![
-                ("csrf", csrf.clone()),
-                ("sku", PW.into()),
-                ("quantity", "three".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            vec![
-                ("csrf", csrf.clone()),
-                ("sku", PW.into()),
-                ("quantity", "".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            vec![("sku", PW.into()), ("quantity", "1".into()), ("to", edge.clone())],
-            StatusCode::FORBIDDEN,
-        ),
-        (
-            vec![
-                ("csrf", "forged".into()),
-                ("sku", PW.into()),
-                ("quantity", "1".into()),
-                ("to", edge.clone()),
-            ],
-            StatusCode::FORBIDDEN,
-        ),
+    for (sent_csrf, quantity, status) in [
+        (Some(csrf.as_str()), "100", StatusCode::CONFLICT),
+        (Some(&csrf), "three", StatusCode::BAD_REQUEST),
+        (Some(&csrf), "", StatusCode::BAD_REQUEST),
+        (None, "1", StatusCode::FORBIDDEN),
+        (Some("forged"), "1", StatusCode::FORBIDDEN),
     ] {
-        let r = post(fields.clone()).await;
+        let (fields, r) = post(sent_csrf, quantity);
+        let r = r.await;
         assert_eq!(r.status, status, "{fields:?}: {}", r.body);
         assert_eq!(
             (in_va("DEFAULT").await, in_va("EDGE").await),
@@ -780,7 +714,7 @@ async fn licence_transfers(store: Store) {
 
     // A VA user of EDGE: no form, and a forged post is refused.
     let (carol, carol_csrf) = p.login("carol@acme.example").await;
-    let page = p.send(Method::GET, &format!("/va/{edge}"), Some(&carol), None).await;
+    let page = p.get(&format!("/va/{edge}"), &carol).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("Transfer licences"));
     let body = form(&[("csrf", &carol_csrf), ("sku", PW), ("quantity", "1"), ("to", &default)]);
@@ -803,18 +737,14 @@ async fn instances_are_shown_a_page_at_a_time(store: Store) {
             .filter(|id| body.contains(&format!("/instances/{id}/remove")))
             .count()
     };
-    let first = p
-        .send(Method::GET, &format!("/va/{default}"), Some(&cookie), None)
-        .await;
+    let first = p.get(&format!("/va/{default}"), &cookie).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     assert!(first.body.contains("100 shown of 150"), "{}", first.body);
     assert_eq!(shown(&first.body), 100);
     assert!(!first.body.contains("First page"));
     let at = first.body.find("?instances_after=").expect("a next page link");
     let next = first.body[at..].split('#').next().unwrap().to_string();
-    let second = p
-        .send(Method::GET, &format!("/va/{default}{next}"), Some(&cookie), None)
-        .await;
+    let second = p.get(&format!("/va/{default}{next}"), &cookie).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     assert!(second.body.contains("50 shown of 150"), "{}", second.body);
     assert_eq!(shown(&second.body), 50);
@@ -825,14 +755,7 @@ async fn instances_are_shown_a_page_at_a_time(store: Store) {
     );
     assert!(second.body.contains("First page") && !second.body.contains("instances_after="));
     // A cursor not given out is a 400 page, not an empty list.
-    let bad = p
-        .send(
-            Method::GET,
-            &format!("/va/{default}?instances_after=nonsense"),
-            Some(&cookie),
-            None,
-        )
-        .await;
+    let bad = p.get(&format!("/va/{default}?instances_after=nonsense"), &cookie).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }
 
@@ -842,44 +765,31 @@ async fn instances_are_shown_a_page_at_a_time(store: Store) {
 async fn webhooks_are_managed_by_sa_administrators(store: Store) {
     let p = Portal::on(store).await;
     let (cookie, csrf) = p.login("alice@acme.example").await;
-    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+    let home = p.get("/", &cookie).await;
     assert!(
         home.body.contains("href=\"/webhooks\""),
         "the SA administrator's menu links it"
     );
-    let empty = p.send(Method::GET, "/webhooks", Some(&cookie), None).await;
+    let empty = p.get("/webhooks", &cookie).await;
     assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
     assert!(empty.body.contains("No webhook yet"));
 
     let url = "https://alerts.acme.example/smartlic";
-    let r = p
-        .send(Method::POST, "/webhooks", Some(&cookie), Some(form(&[("url", url)])))
-        .await;
+    let r = p.post("/webhooks", &cookie, &[("url", url)]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token: {}", r.body);
     let r = p
-        .send(
-            Method::POST,
+        .post(
             "/webhooks",
-            Some(&cookie),
-            Some(form(&[("csrf", &csrf), ("url", "http://alerts.acme.example/")])),
+            &cookie,
+            &[("csrf", &csrf), ("url", "http://alerts.acme.example/")],
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(r.body.contains("must use https"), "{}", r.body);
-    let op = Caller {
-        principal: Principal::Operator,
-        source: None,
-    };
+    let op = operator();
     assert!(crate::webhooks::list(&p.state, &op, "Acme").await.unwrap().is_empty());
 
-    let added = p
-        .send(
-            Method::POST,
-            "/webhooks",
-            Some(&cookie),
-            Some(form(&[("csrf", &csrf), ("url", url)])),
-        )
-        .await;
+    let added = p.post("/webhooks", &cookie, &[("csrf", &csrf), ("url", url)]).await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
     let hooks = crate::webhooks::list(&p.state, &op, "Acme").await.unwrap();
     assert_eq!(hooks.len(), 1);
@@ -887,35 +797,31 @@ async fn webhooks_are_managed_by_sa_administrators(store: Store) {
     let at = added.body.find("id=\"new-secret\">").expect("the secret, once") + 18;
     let secret = added.body[at..].split('<').next().unwrap().to_string();
     assert!(secret.len() >= 40, "{secret}");
-    let listed = p.send(Method::GET, "/webhooks", Some(&cookie), None).await;
+    let listed = p.get("/webhooks", &cookie).await;
     assert!(listed.body.contains(url));
     assert!(!listed.body.contains(&secret), "the secret is shown only when added");
 
     // Other roles and accounts.
     let (carol, _) = p.login("carol@acme.example").await;
-    let page = p.send(Method::GET, "/webhooks", Some(&carol), None).await;
+    let page = p.get("/webhooks", &carol).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(!page.body.contains(url));
-    let home = p.send(Method::GET, "/", Some(&carol), None).await;
+    let home = p.get("/", &carol).await;
     assert!(!home.body.contains("href=\"/webhooks\""));
     let (bob, bob_csrf) = p.login("bob@other.example").await;
-    let page = p.send(Method::GET, "/webhooks", Some(&bob), None).await;
+    let page = p.get("/webhooks", &bob).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains(url), "another account's webhooks never show");
     let remove = format!("/webhooks/{}/remove", hooks[0].id);
-    let r = p
-        .send(Method::POST, &remove, Some(&bob), Some(form(&[("csrf", &bob_csrf)])))
-        .await;
+    let r = p.post(&remove, &bob, &[("csrf", &bob_csrf)]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(crate::webhooks::list(&p.state, &op, "Acme").await.unwrap().len(), 1);
 
-    let r = p
-        .send(Method::POST, &remove, Some(&cookie), Some(form(&[("csrf", &csrf)])))
-        .await;
+    let r = p.post(&remove, &cookie, &[("csrf", &csrf)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location.as_deref(), Some("/webhooks"));
     assert!(crate::webhooks::list(&p.state, &op, "Acme").await.unwrap().is_empty());
-    let events = p.send(Method::GET, "/events?action=webhook", Some(&cookie), None).await;
+    let events = p.get("/events?action=webhook", &cookie).await;
     assert!(
         events.body.contains("webhook.add") && events.body.contains("webhook.remove"),
         "{}",
@@ -925,10 +831,7 @@ async fn webhooks_are_managed_by_sa_administrators(store: Store) {
 
 /// Adds a user to Acme (by the operator); returns its id and API key.
 async fn add_user(p: &Portal, email: &str, role: Role, va: Option<&str>, password: Option<&str>) -> (String, String) {
-    let op = Caller {
-        principal: Principal::Operator,
-        source: None,
-    };
+    let op = operator();
     let req = CreateUser {
         email: email.into(),
         role,
@@ -941,10 +844,7 @@ async fn add_user(p: &Portal, email: &str, role: Role, va: Option<&str>, passwor
 
 /// Acme's users as the operator sees them.
 async fn acme_users(p: &Portal) -> Vec<smartlic_protocol::admin::UserInfo> {
-    let op = Caller {
-        principal: Principal::Operator,
-        source: None,
-    };
+    let op = operator();
     admin::list_users(&p.state, &op, "Acme").await.unwrap()
 }
 
@@ -990,27 +890,69 @@ fn new_key_of(page: &str) -> String {
     page[at..].split('<').next().unwrap().to_string()
 }
 
-/// The users page: an SA administrator lists the account's users, disables, enables, rotates the
-/// key of and removes one (each with the CSRF token; without it nothing changes), and may neither
-/// disable nor remove themselves (409, the page again); an SA user sees the list but every action
-/// is a 403 with the page again; a VA user has no Users page; another account sees none of them.
-async fn users_are_managed_by_sa_administrators(store: Store) {
-    let p = Portal::on(store).await;
-    let (dave_id, _) = add_user(&p, "dave@acme.example", Role::SaUser, None, Some(PASS)).await;
-    let (frank_id, frank_key) = add_user(&p, "frank@acme.example", Role::VaUser, Some("EDGE"), None).await;
-    let alice_id = acme_users(&p)
-        .await
-        .into_iter()
-        .find(|u| u.email == "alice@acme.example")
-        .unwrap()
-        .id;
-    let (cookie, csrf) = p.login("alice@acme.example").await;
-    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+/// Acme with an SA user (dave) and a VA user of EDGE without a portal password (frank) beside
+/// alice, its SA administrator, who is logged in.
+struct UsersScene {
+    p: Portal,
+    alice_id: String,
+    dave_id: String,
+    frank_id: String,
+    frank_key: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl UsersScene {
+    async fn on(store: Store) -> UsersScene {
+        let p = Portal::on(store).await;
+        let (dave_id, _) = add_user(&p, "dave@acme.example", Role::SaUser, None, Some(PASS)).await;
+        let (frank_id, frank_key) = add_user(&p, "frank@acme.example", Role::VaUser, Some("EDGE"), None).await;
+        let alice_id = acme_users(&p)
+            .await
+            .into_iter()
+            .find(|u| u.email == "alice@acme.example")
+            .unwrap()
+            .id;
+        let (cookie, csrf) = p.login("alice@acme.example").await;
+        UsersScene {
+            p,
+            alice_id,
+            dave_id,
+            frank_id,
+            frank_key,
+            cookie,
+            csrf,
+        }
+    }
+
+    /// Alice's `POST /users/{user}/{action}` with her CSRF token.
+    async fn change(&self, user: &str, action: &str) -> Resp {
+        let path = format!("/users/{user}/{action}");
+        self.p.post(&path, &self.cookie, &[("csrf", &self.csrf)]).await
+    }
+
+    /// `POST /users/{frank}/{action}` for each action in the session of `cookie` (with `csrf`).
+    async fn change_frank_as(&self, cookie: &str, csrf: &str, actions: &[&str]) -> Vec<(String, Resp)> {
+        let mut answers = Vec::new();
+        for action in actions {
+            let path = format!("/users/{}/{action}", self.frank_id);
+            answers.push((action.to_string(), self.p.post(&path, cookie, &[("csrf", csrf)]).await));
+        }
+        answers
+    }
+}
+
+/// The users page of an SA administrator lists the account's users (no other account's), each
+/// with its role, VA, log-in and status and the buttons to manage it, but no button to disable
+/// or remove themselves.
+async fn the_users_page_lists_the_account(store: Store) {
+    let s = UsersScene::on(store).await;
+    let home = s.p.get("/", &s.cookie).await;
     assert!(
         home.body.contains("href=\"/users\""),
         "the SA administrator's menu links it"
     );
-    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
+    let page = s.p.get("/users", &s.cookie).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     for email in ["alice@acme.example", "carol@acme.example", "dave@acme.example"] {
         assert!(page.body.contains(email), "{email} listed");
@@ -1037,82 +979,76 @@ async fn users_are_managed_by_sa_administrators(store: Store) {
         own.contains("(you)") && !own.contains("/disable") && !own.contains("/remove"),
         "no button to lock oneself out: {own}"
     );
+}
 
-    // Without the CSRF token, or with a wrong one: 403 and nothing changed.
+/// A user change without the CSRF token, or with a wrong one: 403 and nothing changed.
+async fn user_changes_need_the_csrf_token(store: Store) {
+    let s = UsersScene::on(store).await;
     for path in ["disable", "remove", "rotate-key"] {
-        let path = format!("/users/{frank_id}/{path}");
+        let path = format!("/users/{}/{path}", s.frank_id);
         for body in [String::new(), form(&[("csrf", "forged")])] {
-            let r = p.send(Method::POST, &path, Some(&cookie), Some(body)).await;
+            let r = s.p.send(Method::POST, &path, Some(&s.cookie), Some(body)).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
         }
     }
-    assert_eq!(disabled(&p, "frank@acme.example").await, Some(false));
-    assert_eq!(key_user(&p, &frank_key).await.as_deref(), Some("frank@acme.example"));
-
-    // Disable: the key stops; enable: it works again.
-    let with_csrf = || Some(form(&[("csrf", &csrf)]));
-    let r = p
-        .send(
-            Method::POST,
-            &format!("/users/{frank_id}/disable"),
-            Some(&cookie),
-            with_csrf(),
-        )
-        .await;
+    assert_eq!(disabled(&s.p, "frank@acme.example").await, Some(false));
     assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/users")),
-        "{}",
-        r.body
+        key_user(&s.p, &s.frank_key).await.as_deref(),
+        Some("frank@acme.example")
     );
-    assert_eq!(disabled(&p, "frank@acme.example").await, Some(true));
-    assert_eq!(key_user(&p, &frank_key).await, None, "a disabled user's key is refused");
-    assert_eq!(api_status(&p, &frank_key).await, StatusCode::UNAUTHORIZED);
-    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
+}
+
+/// An SA administrator disables a user (the key stops), enables them (it works again), rotates
+/// their key (the new one shown once works, the old one is refused) and removes them (gone from
+/// the list, the key refused); every change is in the event log.
+async fn administrators_disable_enable_rotate_and_remove_users(store: Store) {
+    let s = UsersScene::on(store).await;
+    let (p, frank_key) = (&s.p, &s.frank_key);
+    let r = s.change(&s.frank_id, "disable").await;
+    r.assert_see_other("/users");
+    assert_eq!(disabled(p, "frank@acme.example").await, Some(true));
+    assert_eq!(key_user(p, frank_key).await, None, "a disabled user's key is refused");
+    assert_eq!(api_status(p, frank_key).await, StatusCode::UNAUTHORIZED);
+    let page = p.get("/users", &s.cookie).await;
     let frank = row_of(&page.body, "frank@acme.example");
     assert!(frank.contains("DISABLED") && frank.contains(">Enable<"), "{frank}");
-    let r = p
-        .send(
-            Method::POST,
-            &format!("/users/{frank_id}/enable"),
-            Some(&cookie),
-            with_csrf(),
-        )
-        .await;
+    let r = s.change(&s.frank_id, "enable").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(disabled(&p, "frank@acme.example").await, Some(false));
-    assert_eq!(api_status(&p, &frank_key).await, StatusCode::OK);
+    assert_eq!(disabled(p, "frank@acme.example").await, Some(false));
+    assert_eq!(api_status(p, frank_key).await, StatusCode::OK);
 
     // Rotate: the new key shown once works, the old one is refused.
-    let r = p
-        .send(
-            Method::POST,
-            &format!("/users/{frank_id}/rotate-key"),
-            Some(&cookie),
-            with_csrf(),
-        )
-        .await;
+    let r = s.change(&s.frank_id, "rotate-key").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("New API key of frank@acme.example"), "{}", r.body);
     let new_key = new_key_of(&r.body);
-    assert!(new_key.len() >= 40 && new_key != frank_key, "{new_key}");
-    assert_eq!(key_user(&p, &new_key).await.as_deref(), Some("frank@acme.example"));
-    assert_eq!(key_user(&p, &frank_key).await, None, "the old key stopped");
-    assert_eq!(api_status(&p, &new_key).await, StatusCode::OK);
-    assert_eq!(api_status(&p, &frank_key).await, StatusCode::UNAUTHORIZED);
-    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
+    assert!(new_key.len() >= 40 && &new_key != frank_key, "{new_key}");
+    assert_eq!(key_user(p, &new_key).await.as_deref(), Some("frank@acme.example"));
+    assert_eq!(key_user(p, frank_key).await, None, "the old key stopped");
+    assert_eq!(api_status(p, &new_key).await, StatusCode::OK);
+    assert_eq!(api_status(p, frank_key).await, StatusCode::UNAUTHORIZED);
+    let page = p.get("/users", &s.cookie).await;
     assert!(!page.body.contains(&new_key), "the key is shown only once");
 
-    // Oneself: 409, the page again with the reason, nothing changed.
+    // Remove: gone from the list, the key refused; every change is in the event log.
+    let r = s.change(&s.frank_id, "remove").await;
+    r.assert_see_other("/users");
+    assert_eq!(disabled(p, "frank@acme.example").await, None);
+    assert_eq!(key_user(p, &new_key).await, None);
+    let page = p.get("/users", &s.cookie).await;
+    assert!(!page.body.contains("frank@acme.example"));
+    let events = p.get("/events?action=user.", &s.cookie).await;
+    for action in ["user.disable", "user.enable", "user.rotate_key", "user.remove"] {
+        assert!(events.body.contains(action), "{action} not logged: {}", events.body);
+    }
+}
+
+/// An SA administrator may neither disable nor remove themselves: 409, the page again with the
+/// reason, nothing changed.
+async fn administrators_cannot_lock_themselves_out(store: Store) {
+    let s = UsersScene::on(store).await;
     for action in ["disable", "remove"] {
-        let r = p
-            .send(
-                Method::POST,
-                &format!("/users/{alice_id}/{action}"),
-                Some(&cookie),
-                with_csrf(),
-            )
-            .await;
+        let r = s.change(&s.alice_id, action).await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{action}: {}", r.body);
         assert!(
             r.body.contains("you cannot disable or remove yourself") && r.body.contains("frank@acme.example"),
@@ -1120,13 +1056,17 @@ async fn users_are_managed_by_sa_administrators(store: Store) {
             r.body
         );
     }
-    assert_eq!(disabled(&p, "alice@acme.example").await, Some(false));
+    assert_eq!(disabled(&s.p, "alice@acme.example").await, Some(false));
+}
 
-    // An SA user: the list, no buttons, and 403 (the page again) on every action.
+/// An SA user sees the list without buttons, and every action is a 403 with the page again.
+async fn sa_users_read_users_but_change_none(store: Store) {
+    let s = UsersScene::on(store).await;
+    let p = &s.p;
     let (dave, dave_csrf) = p.login("dave@acme.example").await;
-    let home = p.send(Method::GET, "/", Some(&dave), None).await;
+    let home = p.get("/", &dave).await;
     assert!(home.body.contains("href=\"/users\"") && !home.body.contains("href=\"/webhooks\""));
-    let page = p.send(Method::GET, "/users", Some(&dave), None).await;
+    let page = p.get("/users", &dave).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("frank@acme.example") && page.body.contains("alice@acme.example"));
     assert!(
@@ -1134,15 +1074,10 @@ async fn users_are_managed_by_sa_administrators(store: Store) {
         "no management buttons: {}",
         page.body
     );
-    for action in ["disable", "remove", "rotate-key"] {
-        let r = p
-            .send(
-                Method::POST,
-                &format!("/users/{frank_id}/{action}"),
-                Some(&dave),
-                Some(form(&[("csrf", &dave_csrf)])),
-            )
-            .await;
+    for (action, r) in s
+        .change_frank_as(&dave, &dave_csrf, &["disable", "remove", "rotate-key"])
+        .await
+    {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{action}: {}", r.body);
         assert!(
             r.body.contains("role sa-user may not") && r.body.contains("frank@acme.example"),
@@ -1150,68 +1085,37 @@ async fn users_are_managed_by_sa_administrators(store: Store) {
             r.body
         );
     }
-    assert_eq!(disabled(&p, "frank@acme.example").await, Some(false));
-    assert_eq!(key_user(&p, &new_key).await.as_deref(), Some("frank@acme.example"));
+    assert_eq!(disabled(p, "frank@acme.example").await, Some(false));
+    assert_eq!(key_user(p, &s.frank_key).await.as_deref(), Some("frank@acme.example"));
+}
 
-    // A VA user: no link, no page, no action.
+/// A VA user has no users link, page or action; another account's administrator never sees the
+/// account's users and cannot touch them (404).
+async fn va_users_and_other_accounts_see_no_users(store: Store) {
+    let s = UsersScene::on(store).await;
+    let p = &s.p;
     let (carol, carol_csrf) = p.login("carol@acme.example").await;
-    let home = p.send(Method::GET, "/", Some(&carol), None).await;
+    let home = p.get("/", &carol).await;
     assert!(!home.body.contains("href=\"/users\"") && home.body.contains("href=\"/account/key\""));
-    let page = p.send(Method::GET, "/users", Some(&carol), None).await;
+    let page = p.get("/users", &carol).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(!page.body.contains("frank@acme.example"));
-    let r = p
-        .send(
-            Method::POST,
-            &format!("/users/{dave_id}/disable"),
-            Some(&carol),
-            Some(form(&[("csrf", &carol_csrf)])),
-        )
-        .await;
+    let disable_dave = format!("/users/{}/disable", s.dave_id);
+    let r = p.post(&disable_dave, &carol, &[("csrf", &carol_csrf)]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    assert_eq!(disabled(&p, "dave@acme.example").await, Some(false));
+    assert_eq!(disabled(p, "dave@acme.example").await, Some(false));
 
-    // Another account's administrator: never sees them, cannot touch them.
     let (bob, bob_csrf) = p.login("bob@other.example").await;
-    let page = p.send(Method::GET, "/users", Some(&bob), None).await;
+    let page = p.get("/users", &bob).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("acme.example"), "{}", page.body);
-    for action in ["disable", "remove", "rotate-key"] {
-        let r = p
-            .send(
-                Method::POST,
-                &format!("/users/{frank_id}/{action}"),
-                Some(&bob),
-                Some(form(&[("csrf", &bob_csrf)])),
-            )
-            .await;
+    for (action, r) in s
+        .change_frank_as(&bob, &bob_csrf, &["disable", "remove", "rotate-key"])
+        .await
+    {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{action}: {}", r.body);
     }
-    assert_eq!(key_user(&p, &new_key).await.as_deref(), Some("frank@acme.example"));
-
-    // Remove: gone from the list, the key refused; every change is in the event log.
-    let r = p
-        .send(
-            Method::POST,
-            &format!("/users/{frank_id}/remove"),
-            Some(&cookie),
-            with_csrf(),
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/users")),
-        "{}",
-        r.body
-    );
-    assert_eq!(disabled(&p, "frank@acme.example").await, None);
-    assert_eq!(key_user(&p, &new_key).await, None);
-    let page = p.send(Method::GET, "/users", Some(&cookie), None).await;
-    assert!(!page.body.contains("frank@acme.example"));
-    let events = p.send(Method::GET, "/events?action=user.", Some(&cookie), None).await;
-    for action in ["user.disable", "user.enable", "user.rotate_key", "user.remove"] {
-        assert!(events.body.contains(action), "{action} not logged: {}", events.body);
-    }
+    assert_eq!(key_user(p, &s.frank_key).await.as_deref(), Some("frank@acme.example"));
 }
 
 /// Any user rotates their own API key on the "My API key" page: without the CSRF token nothing
@@ -1221,7 +1125,7 @@ async fn users_rotate_their_own_key(store: Store) {
     let p = Portal::on(store).await;
     let (_, old_key) = add_user(&p, "gina@acme.example", Role::VaUser, Some("EDGE"), Some(PASS)).await;
     let (cookie, csrf) = p.login("gina@acme.example").await;
-    let page = p.send(Method::GET, "/account/key", Some(&cookie), None).await;
+    let page = p.get("/account/key", &cookie).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Rotate my API key") && !page.body.contains("id=\"new-key\""));
 
@@ -1231,14 +1135,7 @@ async fn users_rotate_their_own_key(store: Store) {
     }
     assert_eq!(key_user(&p, &old_key).await.as_deref(), Some("gina@acme.example"));
 
-    let r = p
-        .send(
-            Method::POST,
-            "/account/key",
-            Some(&cookie),
-            Some(form(&[("csrf", &csrf)])),
-        )
-        .await;
+    let r = p.post("/account/key", &cookie, &[("csrf", &csrf)]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let new_key = new_key_of(&r.body);
     assert!(new_key.len() >= 40 && new_key != old_key, "{new_key}");
@@ -1246,10 +1143,10 @@ async fn users_rotate_their_own_key(store: Store) {
     assert_eq!(key_user(&p, &old_key).await, None, "the old key stopped");
     assert_eq!(api_status(&p, &new_key).await, StatusCode::OK);
     assert_eq!(api_status(&p, &old_key).await, StatusCode::UNAUTHORIZED);
-    let again = p.send(Method::GET, "/account/key", Some(&cookie), None).await;
+    let again = p.get("/account/key", &cookie).await;
     assert_eq!(again.status, StatusCode::OK, "the session goes on");
     assert!(!again.body.contains(&new_key), "the key is shown only once");
-    let home = p.send(Method::GET, "/", Some(&cookie), None).await;
+    let home = p.get("/", &cookie).await;
     assert_eq!(home.status, StatusCode::OK);
 }
 
@@ -1260,62 +1157,45 @@ async fn disabling_a_user_ends_their_sessions(store: Store) {
     let (erin_id, _) = add_user(&p, "erin@acme.example", Role::SaAdmin, None, Some(PASS)).await;
     let (erin, erin_csrf) = p.login("erin@acme.example").await;
     let (alice, alice_csrf) = p.login("alice@acme.example").await;
-    let page = p.send(Method::GET, "/users", Some(&erin), None).await;
+    let page = p.get("/users", &erin).await;
     assert_eq!(page.status, StatusCode::OK);
 
     let r = p
-        .send(
-            Method::POST,
-            &format!("/users/{erin_id}/disable"),
-            Some(&alice),
-            Some(form(&[("csrf", &alice_csrf)])),
-        )
+        .post(&format!("/users/{erin_id}/disable"), &alice, &[("csrf", &alice_csrf)])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     for path in ["/", "/users"] {
-        let r = p.send(Method::GET, path, Some(&erin), None).await;
+        let r = p.get(path, &erin).await;
         assert_eq!(
             (r.status, r.location.as_deref()),
             (StatusCode::SEE_OTHER, Some("/login")),
             "{path}"
         );
     }
-    let page = p.send(Method::GET, "/users", Some(&alice), None).await;
+    let page = p.get("/users", &alice).await;
     assert!(row_of(&page.body, "erin@acme.example").contains("DISABLED"));
     // A form of the ended session: to the log-in page, nothing done.
     let r = p
-        .send(
-            Method::POST,
+        .post(
             &format!("/va/{}/tokens", p.va_id("Acme", "DEFAULT").await),
-            Some(&erin),
-            Some(form(&[("csrf", &erin_csrf), ("description", "after disable")])),
+            &erin,
+            &[("csrf", &erin_csrf), ("description", "after disable")],
         )
         .await;
-    assert_eq!(
-        (r.status, r.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/login"))
-    );
+    r.assert_see_other("/login");
     assert_eq!(p.token_count().await, 0);
     let r = p.try_login("erin@acme.example", PASS).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a disabled user cannot log in");
 
     // Enabled again: a new log-in works; the old session stays ended.
     let r = p
-        .send(
-            Method::POST,
-            &format!("/users/{erin_id}/enable"),
-            Some(&alice),
-            Some(form(&[("csrf", &alice_csrf)])),
-        )
+        .post(&format!("/users/{erin_id}/enable"), &alice, &[("csrf", &alice_csrf)])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let r = p.send(Method::GET, "/", Some(&erin), None).await;
+    let r = p.get("/", &erin).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "the old session does not come back");
     let (erin_again, _) = p.login("erin@acme.example").await;
-    assert_eq!(
-        p.send(Method::GET, "/users", Some(&erin_again), None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(p.get("/users", &erin_again).await.status, StatusCode::OK);
 }
 
 /// 60 wrong guesses at once on one account: the attempts are counted in the store before the
@@ -1407,11 +1287,11 @@ fn password_checks_reuse_their_memory() {
     use argon2::password_hash::PasswordHasher;
     let h = crate::auth::hash_password("correct horse").unwrap();
     let mut memory = Vec::new();
-    assert!(super::verify_in("correct horse", &h, &mut memory));
+    assert!(super::password::verify_in("correct horse", &h, &mut memory));
     let (len, at) = (memory.len(), memory.as_ptr());
-    assert!(!super::verify_in("correct horsf", &h, &mut memory));
+    assert!(!super::password::verify_in("correct horsf", &h, &mut memory));
     assert!(
-        super::verify_in("correct horse", &h, &mut memory),
+        super::password::verify_in("correct horse", &h, &mut memory),
         "again, in the same memory"
     );
     assert_eq!((memory.len(), memory.as_ptr()), (len, at), "no new allocation");
@@ -1420,7 +1300,7 @@ fn password_checks_reuse_their_memory() {
         ("", &h),
         ("x", "$argon2id$v=19$m=1,t=1,p=1$"),
     ] {
-        assert!(!super::verify_in(password, phc, &mut memory), "{phc}");
+        assert!(!super::password::verify_in(password, phc, &mut memory), "{phc}");
         assert!(!crate::auth::verify_password(password, phc));
     }
     let params = argon2::Params::new(4096, 3, 1, None).unwrap();
@@ -1429,8 +1309,8 @@ fn password_checks_reuse_their_memory() {
         .unwrap()
         .to_string();
     assert!(other.starts_with("$argon2i$v=16$m=4096,t=3,p=1$"), "{other}");
-    assert!(super::verify_in("pw", &other, &mut memory));
-    assert!(!super::verify_in("pX", &other, &mut memory));
+    assert!(super::password::verify_in("pw", &other, &mut memory));
+    assert!(!super::password::verify_in("pX", &other, &mut memory));
     assert!(crate::auth::verify_password("pw", &other));
 }
 
