@@ -43,6 +43,20 @@ impl App {
         }
     }
 
+    /// An app on a fresh SQLite store (keep the [`TestDb`] until the end of the test).
+    async fn sqlite() -> (TestDb, App) {
+        let db = TestDb::sqlite().await;
+        let app = App::on(db.store.clone()).await;
+        (db, app)
+    }
+
+    /// [`App::sqlite`] with the account Acme and a token of its DEFAULT VA.
+    async fn sqlite_with_account() -> (TestDb, App) {
+        let (db, app) = App::sqlite().await;
+        app.setup_account().await;
+        (db, app)
+    }
+
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
@@ -90,6 +104,19 @@ impl App {
             )
             .await;
         (id, token["token"].as_str().unwrap().to_string())
+    }
+}
+
+/// Asserts that the events of an answer include each of `actions`.
+fn assert_logged(events: &Value, actions: &[&str]) {
+    let logged: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in actions {
+        assert!(logged.contains(a), "{a} missing from {logged:?}");
     }
 }
 
@@ -204,9 +231,10 @@ fn authz(usage: &[(&str, u64)]) -> AuthorizationRequest {
 }
 
 #[tokio::test]
-async fn admin_commands_and_their_errors() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+/// Accounts, virtual accounts, deposits, transfers, tokens and users through the admin API,
+/// each change in the event log with who made it.
+async fn admin_commands_change_state_and_log_it() {
+    let (db, app) = App::sqlite().await;
     let (account_id, _) = app.setup_account().await;
 
     // Accounts and VAs by name or id.
@@ -298,17 +326,37 @@ async fn admin_commands_and_their_errors() {
     assert_eq!(u["user"]["virtual_account"], "East Coast");
     assert_eq!(u["user"]["has_password"], true);
 
-    // Errors, each a 4xx JSON body.
-    type Case<'a> = (
-        Method,
-        &'a str,
-        Option<&'a str>,
-        Option<Value>,
-        StatusCode,
-        &'a str,
-        &'a str,
+    // Everything changed is in the event log, with who.
+    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events?limit=50", None).await;
+    assert_logged(
+        &events,
+        &[
+            "account.create",
+            "va.create",
+            "license.deposit",
+            "license.transfer",
+            "token.create",
+            "token.revoke",
+            "user.create",
+        ],
     );
-    let cases: Vec<Case> = vec![
+    db.finish().await;
+}
+
+/// Method, path, key, body; the status, code and words of the refusal.
+type Case<'a> = (
+    Method,
+    &'a str,
+    Option<&'a str>,
+    Option<Value>,
+    StatusCode,
+    &'a str,
+    &'a str,
+);
+
+/// The admin API's refusals, each a 4xx JSON body, on an account made by `setup_account`.
+fn admin_error_cases() -> Vec<Case<'static>> {
+    vec![
         (
             Method::GET,
             "/api/v1/accounts/Nope",
@@ -525,14 +573,24 @@ async fn admin_commands_and_their_errors() {
             codes::MALFORMED,
             "method",
         ),
-    ];
-    for (method, path, key, body, status, code, text) in cases {
+    ]
+}
+
+#[tokio::test]
+async fn every_admin_error_is_a_4xx_with_its_code() {
+    let (db, app) = App::sqlite_with_account().await;
+    for (method, path, key, body, status, code, text) in admin_error_cases() {
         let r = app.call(method.clone(), path, key, body.clone()).await;
         let msg = expect_error(&r, status, code);
         assert!(msg.contains(text), "{method} {path} {body:?}: {msg:?} lacks {text:?}");
     }
 
-    // Not JSON, wrong content type, too big.
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_or_too_big_are_refused() {
+    let (db, app) = App::sqlite().await;
     let req = Request::post("/api/v1/accounts")
         .header("authorization", format!("Bearer {OP_KEY}"))
         .header("content-type", "application/json")
@@ -552,33 +610,12 @@ async fn admin_commands_and_their_errors() {
         .unwrap();
     expect_error(&app.send(req).await, StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE);
 
-    // Everything changed is in the event log, with who.
-    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events?limit=50", None).await;
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    for a in [
-        "account.create",
-        "va.create",
-        "license.deposit",
-        "license.transfer",
-        "token.create",
-        "token.revoke",
-        "user.create",
-    ] {
-        assert!(actions.contains(&a), "{a} missing from {actions:?}");
-    }
     db.finish().await;
 }
 
 #[tokio::test]
 async fn roles_limit_what_users_see_and_do() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
-    app.setup_account().await;
+    let (db, app) = App::sqlite_with_account().await;
     app.op(
         Method::POST,
         "/api/v1/accounts/Acme/virtual-accounts",
@@ -779,8 +816,7 @@ async fn roles_limit_what_users_see_and_do() {
 
 #[tokio::test]
 async fn device_protocol_end_to_end() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     app.op(
         Method::POST,
@@ -899,21 +935,16 @@ async fn device_protocol_end_to_end() {
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
 
     let events = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    for a in [
-        "device.register",
-        "device.usage",
-        "device.renew_id",
-        "device.deregister",
-        "instance.remove",
-    ] {
-        assert!(actions.contains(&a), "{a} missing from {actions:?}");
-    }
+    assert_logged(
+        &events,
+        &[
+            "device.register",
+            "device.usage",
+            "device.renew_id",
+            "device.deregister",
+            "instance.remove",
+        ],
+    );
     let metrics = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.1;
     let text = metrics.as_str().unwrap().to_string();
     assert!(text.contains("smartlic_registrations_total{result=\"ok\"} 2"), "{text}");
@@ -926,8 +957,7 @@ async fn device_protocol_end_to_end() {
 
 #[tokio::test]
 async fn every_device_refusal_has_its_code() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     let mut dev = Device::new(3);
     register(&app, &mut dev, &token).await;
@@ -1109,8 +1139,7 @@ async fn concurrent_registrations_on_an_n_use_token(store: Store) {
 
 #[tokio::test]
 async fn documents_health_and_portal() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (s, doc) = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
@@ -1150,8 +1179,7 @@ async fn documents_health_and_portal() {
 /// `every_device_refusal_has_its_code` covers them.
 #[tokio::test]
 async fn every_endpoint_refuses_other_tenants() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     // The victim: VA East of Acme, with licences, a token, a product instance and a user.
     app.setup_account().await;
     let east = app
@@ -1372,8 +1400,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
 /// removals counted, days bounded; it is what the portal's chart draws.
 #[tokio::test]
 async fn usage_history_follows_reports_day_by_day() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     app.op(
         Method::POST,
@@ -1461,8 +1488,7 @@ async fn usage_history_follows_reports_day_by_day() {
 /// insufficient licences, a silent instance; a VA administrator sees only its own VA's alerts.
 #[tokio::test]
 async fn alerts_follow_the_clock_and_the_rights() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     app.op(
         Method::POST,
