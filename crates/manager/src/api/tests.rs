@@ -87,6 +87,16 @@ impl App {
         v
     }
 
+    /// Deposits `quantity` licences of [`PW`] into the virtual account `va` of Acme.
+    async fn deposit(&self, va: &str, quantity: u64) -> Value {
+        self.op(
+            Method::POST,
+            &format!("/api/v1/accounts/Acme/virtual-accounts/{va}/licenses"),
+            Some(json!({"sku": PW, "quantity": quantity})),
+        )
+        .await
+    }
+
     async fn setup_account(&self) -> (String, String) {
         let a = self
             .op(
@@ -613,58 +623,78 @@ async fn bodies_that_are_not_json_or_too_big_are_refused() {
     db.finish().await;
 }
 
-#[tokio::test]
-async fn roles_limit_what_users_see_and_do() {
-    let (db, app) = App::sqlite_with_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts",
-        Some(json!({"name": "East"})),
-    )
-    .await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts",
-        Some(json!({"name": "Other", "domain": "other.example"})),
-    )
-    .await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens",
-        Some(json!({})),
-    )
-    .await;
-    let mk = |email: &str, role: &str, va: Option<&str>| {
-        let mut body = json!({"email": email, "role": role});
-        if let Some(va) = va {
-            body["va"] = json!(va);
-        }
-        body
-    };
-    let key = |v: Value| v["api_key"].as_str().unwrap().to_string();
-    let va_user = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(mk("vu@acme.example", "va-user", Some("East"))),
-        )
-        .await);
-    let sa_user = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(mk("su@acme.example", "sa-user", None)),
-        )
-        .await);
-    let sa_admin = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(mk("sa@acme.example", "sa-admin", None)),
-        )
-        .await);
+/// Acme with the VA East and four users, one of each role, and another account, Other.
+struct Roles {
+    db: TestDb,
+    app: App,
+    va_user: String,
+    va_admin: String,
+    sa_user: String,
+    sa_admin: String,
+}
 
-    // A VA user sees only its VA, creates tokens there, revokes nothing.
+/// The body of a new user.
+fn new_user(email: &str, role: &str, va: Option<&str>) -> Value {
+    let mut body = json!({"email": email, "role": role});
+    if let Some(va) = va {
+        body["va"] = json!(va);
+    }
+    body
+}
+
+impl Roles {
+    async fn new() -> Roles {
+        let (db, app) = App::sqlite_with_account().await;
+        app.op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts",
+            Some(json!({"name": "East"})),
+        )
+        .await;
+        app.op(
+            Method::POST,
+            "/api/v1/accounts",
+            Some(json!({"name": "Other", "domain": "other.example"})),
+        )
+        .await;
+        app.op(
+            Method::POST,
+            "/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens",
+            Some(json!({})),
+        )
+        .await;
+        let mut keys = Vec::new();
+        for (email, role, va) in [
+            ("vu@acme.example", "va-user", Some("East")),
+            ("va@acme.example", "va-admin", Some("East")),
+            ("su@acme.example", "sa-user", None),
+            ("sa@acme.example", "sa-admin", None),
+        ] {
+            let created = app
+                .op(
+                    Method::POST,
+                    "/api/v1/accounts/Acme/users",
+                    Some(new_user(email, role, va)),
+                )
+                .await;
+            keys.push(created["api_key"].as_str().unwrap().to_string());
+        }
+        let [va_user, va_admin, sa_user, sa_admin] = <[String; 4]>::try_from(keys).unwrap();
+        Roles {
+            db,
+            app,
+            va_user,
+            va_admin,
+            sa_user,
+            sa_admin,
+        }
+    }
+}
+
+/// A VA user sees only its VA, creates tokens there, revokes nothing.
+#[tokio::test]
+async fn a_va_user_sees_and_changes_only_its_va() {
+    let Roles { db, app, va_user, .. } = Roles::new().await;
     let (s, list) = app
         .call(Method::GET, "/api/v1/accounts/Acme/tokens", Some(&va_user), None)
         .await;
@@ -718,7 +748,20 @@ async fn roles_limit_what_users_see_and_do() {
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
 
-    // Another account is invisible to every user; account creation is the operator's.
+    db.finish().await;
+}
+
+/// Another account is invisible to every user; account creation is the operator's.
+#[tokio::test]
+async fn another_account_is_invisible_to_every_user() {
+    let Roles {
+        db,
+        app,
+        va_user,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     for k in [&va_user, &sa_user, &sa_admin] {
         for path in [
             "/api/v1/accounts/Other",
@@ -740,24 +783,52 @@ async fn roles_limit_what_users_see_and_do() {
         let (_, accounts) = app.call(Method::GET, "/api/v1/accounts", Some(k), None).await;
         assert_eq!(accounts.as_array().unwrap().len(), 1);
     }
-    // SA user manages licences but not users; SA admin creates users.
+    db.finish().await;
+}
+
+/// An SA user manages licences but not users; an SA administrator creates users.
+#[tokio::test]
+async fn only_an_sa_admin_manages_users() {
+    let Roles {
+        db,
+        app,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     let r = app
         .call(
             Method::POST,
             "/api/v1/accounts/Acme/users",
             Some(&sa_user),
-            Some(mk("x@acme.example", "sa-user", None)),
+            Some(new_user("x@acme.example", "sa-user", None)),
         )
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
-    // Licences come from the vendor: no user role deposits, not even in its own VA.
-    let va_admin = key(app
-        .op(
+    let (s, _) = app
+        .call(
             Method::POST,
             "/api/v1/accounts/Acme/users",
-            Some(mk("va@acme.example", "va-admin", Some("East"))),
+            Some(&sa_admin),
+            Some(new_user("y@acme.example", "va-admin", Some("East"))),
         )
-        .await);
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    db.finish().await;
+}
+
+/// Licences come from the vendor: no user role deposits, not even in its own VA.
+#[tokio::test]
+async fn no_user_role_deposits_licences() {
+    let Roles {
+        db,
+        app,
+        va_user,
+        va_admin,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     for k in [&va_user, &va_admin, &sa_user, &sa_admin] {
         let r = app
             .call(
@@ -781,7 +852,21 @@ async fn roles_limit_what_users_see_and_do() {
         0,
         "nothing deposited: {east}"
     );
-    // Export-controlled tokens are the SA administrator's.
+    db.finish().await;
+}
+
+/// Export-controlled tokens are the SA administrator's.
+#[tokio::test]
+async fn export_controlled_tokens_are_the_sa_admins() {
+    let Roles {
+        db,
+        app,
+        va_user,
+        va_admin,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     for k in [&va_user, &va_admin, &sa_user] {
         let r = app
             .call(
@@ -802,15 +887,6 @@ async fn roles_limit_what_users_see_and_do() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
-    let (s, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(&sa_admin),
-            Some(mk("y@acme.example", "va-admin", Some("East"))),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
     db.finish().await;
 }
 
@@ -818,12 +894,7 @@ async fn roles_limit_what_users_see_and_do() {
 async fn device_protocol_end_to_end() {
     let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 1})),
-    )
-    .await;
+    app.deposit("DEFAULT", 1).await;
 
     let mut a = Device::new(1);
     let reg = register(&app, &mut a, &token).await;
@@ -876,12 +947,7 @@ async fn device_protocol_end_to_end() {
     assert_eq!(statuses, ["AUTHORIZED", "OUT OF COMPLIANCE"]);
 
     // One more licence and a renewal clear it.
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 1})),
-    )
-    .await;
+    app.deposit("DEFAULT", 1).await;
     let r: AuthorizationResponse = device(&app, "authorize", &b.sign(authz(&[(PW, 1)]), NOW))
         .await
         .unwrap();
@@ -1196,12 +1262,7 @@ async fn every_endpoint_refuses_other_tenants() {
         Some(json!({"name": "West"})),
     )
     .await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
-        Some(json!({"sku": PW, "quantity": 5})),
-    )
-    .await;
+    app.deposit("East", 5).await;
     let t = app
         .op(
             Method::POST,
@@ -1284,7 +1345,7 @@ async fn every_endpoint_refuses_other_tenants() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             if !full.contains("{account}") && m == Method::GET {
                 // Account-free reads (`GET /accounts` lists only the caller's own account,
-                // asserted in `roles_limit_what_users_see_and_do`; the documents are public).
+                // asserted in `another_account_is_invisible_to_every_user`; the documents are public).
                 continue;
             }
             if full == "/api/v1/account-requests" && m == Method::POST {
@@ -1402,12 +1463,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
 async fn usage_history_follows_reports_day_by_day() {
     let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 3})),
-    )
-    .await;
+    app.deposit("DEFAULT", 3).await;
     let day0 = NOW - NOW.rem_euclid(DAY);
     let mut a = Device::new(51);
     let mut b = Device::new(52);

@@ -70,12 +70,7 @@ async fn a_token_of_one_va_never_takes_a_node_of_another() {
 async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
     let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 10})),
-    )
-    .await;
+    app.deposit("DEFAULT", 10).await;
     let mut honest = Device::new(30);
     register(&app, &mut honest, &token).await;
     let r: AuthorizationResponse = device(&app, "authorize", &honest.sign(authz(&[(PW, 2)]), NOW))
