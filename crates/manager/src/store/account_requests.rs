@@ -228,10 +228,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<(AccountRequestRow, AccountRow, UserRow), StoreError> {
         let mut tx = self.write_tx().await?;
-        decide(&mut tx, id, APPROVED, None, now, audit).await?;
-        let req = fetch(&mut tx, id)
-            .await?
-            .ok_or_else(|| Refusal::NotFound(format!("no Smart Account request {id}")))?;
+        let req = decide(&mut tx, id, APPROVED, None, now, audit).await?;
         let (account, _va) = insert_account(&mut tx, &req.name, &req.domain, now, audit).await?;
         let user = insert_user(
             &mut tx,
@@ -284,10 +281,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<AccountRequestRow, StoreError> {
         let mut tx = self.write_tx().await?;
-        decide(&mut tx, id, REJECTED, Some(reason), now, audit).await?;
-        let req = fetch(&mut tx, id)
-            .await?
-            .ok_or_else(|| Refusal::NotFound(format!("no Smart Account request {id}")))?;
+        let req = decide(&mut tx, id, REJECTED, Some(reason), now, audit).await?;
         tx.commit_with(
             now,
             audit,
@@ -316,7 +310,7 @@ async fn fetch(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Accoun
 }
 
 /// Moves a pending request to `status` (one conditional UPDATE, so two deciders cannot both
-/// win); 404 if there is no such request, 409 if it is decided already.
+/// win) and returns it as decided; 404 if there is no such request, 409 if it is decided already.
 async fn decide(
     conn: &mut sqlx::AnyConnection,
     id: &str,
@@ -324,7 +318,7 @@ async fn decide(
     reason: Option<&str>,
     now: i64,
     audit: &Audit,
-) -> Result<(), StoreError> {
+) -> Result<AccountRequestRow, StoreError> {
     let r = sqlx::query(
         "UPDATE account_requests SET status = $1, decided_at = $2, decided_by = $3, reason = $4 \
          WHERE id = $5 AND status = $6",
@@ -337,10 +331,9 @@ async fn decide(
     .bind(PENDING)
     .execute(&mut *conn)
     .await?;
-    if r.rows_affected() == 1 {
-        return Ok(());
-    }
-    match fetch(conn, id).await? {
+    let found = fetch(conn, id).await?;
+    match found {
+        Some(req) if r.rows_affected() == 1 => Ok(req),
         None => Err(Refusal::NotFound(format!("no Smart Account request {id}")).into()),
         Some(req) => Err(Refusal::Conflict(format!(
             "the Smart Account request {id} was already {} by {}",

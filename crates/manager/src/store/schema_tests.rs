@@ -168,6 +168,7 @@ async fn both_engines_migrate_to_the_same_schema() {
         "the same tables"
     );
     for (name, table) in &lite {
+        assert!(!table.columns.is_empty(), "table {name}: its columns were read");
         assert_eq!(
             Some(table),
             pg.get(name),
