@@ -30,14 +30,18 @@ fn instance_info(i: InstanceRow, now: i64, usage: Vec<(String, i64)>) -> Instanc
         registered_at: i.registered_at,
         last_contact: i.last_contact,
         id_expires_at: i.id_cert_expires_at,
-        usage: usage
-            .into_iter()
-            .map(|(sku, count)| LicenseUsage {
-                sku,
-                count: count.max(0) as u64,
-            })
-            .collect(),
+        usage: license_usage(usage),
     }
+}
+
+/// Licences in use per SKU as the API shows them (counts clamped at zero).
+fn license_usage(rows: Vec<(String, i64)>) -> Vec<LicenseUsage> {
+    rows.into_iter()
+        .map(|(sku, count)| LicenseUsage {
+            sku,
+            count: count.max(0) as u64,
+        })
+        .collect()
 }
 
 /// Instances in one page when the caller does not say.
@@ -190,13 +194,7 @@ pub async fn remove_instance(
         .ok_or_else(|| ApiError::NotFound(format!("no product instance {:?}", id.trim())))?;
     Ok(RemovedInstance {
         id: i.id,
-        released: released
-            .into_iter()
-            .map(|(sku, count)| LicenseUsage {
-                sku,
-                count: count.max(0) as u64,
-            })
-            .collect(),
+        released: license_usage(released),
     })
 }
 
