@@ -175,7 +175,7 @@ pub async fn submit(state: &AppState, source: Option<&str>, req: Checked) -> Res
     let key = source_key(source);
     let now = state.now();
     if let Some(refusal) = state.store().account_request_refusal(&key, bounds(now)).await? {
-        return Err(refusal);
+        return Err(refusal.into());
     }
     let Some(hash) = state.logins().hash(req.password).await? else {
         return Err(ApiError::Busy(
@@ -208,7 +208,7 @@ pub fn info(r: AccountRequestRow) -> AccountRequestInfo {
         id: r.id,
         requester_email: r.requester_email,
         on_behalf_email: r.on_behalf_email,
-        authority: r.authority != 0,
+        authority: r.authority,
         domain: r.domain,
         name: r.name,
         source: r.source,

@@ -54,6 +54,7 @@ pub fn expiry_mark(days_left: i64) -> Option<i64> {
 }
 
 /// The alerts of one virtual account at `now`, most severe first.
+// Long: one arm per alert kind of the seed, read in the order the portal shows them.
 pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
     let mut out = Vec::new();
     let alert = |key: String, kind: &str, severity: &str, subject: &str, message: String, at: i64| AlertInfo {

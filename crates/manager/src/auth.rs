@@ -72,6 +72,13 @@ pub enum Action {
     /// Create a Smart Account.
     CreateAccount,
     /// List every Smart Account.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "a right of the table no endpoint asks for yet: listing filters by ReadAccount"
+        )
+    )]
     ListAllAccounts,
     /// Read an account (and the VAs the caller may see).
     ReadAccount,
@@ -106,7 +113,8 @@ pub enum Action {
 }
 
 impl Action {
-    /// Every action.
+    /// Every action (the rights table's tests walk it).
+    #[cfg(test)]
     pub const ALL: [Action; 17] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
@@ -247,7 +255,9 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))
 }
 
-/// Checks a portal password against its stored hash.
+/// Checks a portal password against its stored hash (the portal checks with its own bounded
+/// memory; tests check what it stored with this).
+#[cfg(test)]
 pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::PasswordVerifier;
     use argon2::password_hash::phc::PasswordHash;

@@ -6,7 +6,7 @@
 use crate::compliance;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Audit, Event, InstanceRow, NewInstance, Report};
+use crate::store::{Audit, Event, InstanceRow, NewInstance, Report, SkuFigures};
 use crate::tokens;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -109,14 +109,14 @@ async fn log_refusal(state: &AppState, instance: Option<&InstanceRow>, action: &
 async fn log_limited(state: &AppState, key: &str, audit: &Audit, mut event: Event<'_>) {
     let now = state.now();
     match state.refusals().admit(key, now) {
-        crate::refusals::Verdict::Fold => return,
-        crate::refusals::Verdict::Log { folded: 0 } => {}
-        crate::refusals::Verdict::Log { folded } => {
+        crate::refusal_log::Verdict::Fold => return,
+        crate::refusal_log::Verdict::Log { folded: 0 } => {}
+        crate::refusal_log::Verdict::Log { folded } => {
             event.detail = format!(
                 "{} (and {folded} more such refusal{} in the last {} minutes, not logged one by one)",
                 event.detail,
                 if folded == 1 { "" } else { "s" },
-                crate::refusals::WINDOW / 60
+                crate::refusal_log::WINDOW / 60
             );
         }
     }
@@ -178,6 +178,7 @@ pub async fn register(
     result
 }
 
+// Long: the registration checks in the order the seed gives their refusals, then one store call.
 async fn register_inner(
     state: &AppState,
     req: &SignedRequest,
@@ -211,11 +212,12 @@ async fn register_inner(
         .token_by_secret_hash(&tokens::hash_secret(&body.token))
         .await?
     else {
-        let err = tokens::unknown_token();
+        let err = ApiError::from(tokens::unknown_token());
         log_refusal(state, None, "registration", &err, &audit).await;
         return Err(err);
     };
-    if let Err(err) = tokens::check_usable(&token, now) {
+    if let Err(refusal) = tokens::check_usable(&token, now) {
+        let err = ApiError::from(refusal);
         log_token_refusal(state, &token, &err, &audit).await;
         return Err(err);
     }
@@ -266,7 +268,7 @@ async fn register_inner(
         id_expires_at,
         smart_account: token.account_name.clone(),
         virtual_account: token.va_name.clone(),
-        export_controlled: token.export_controlled != 0,
+        export_controlled: token.export_controlled,
     };
     sign(state, payload.nonce, now, response)
 }
@@ -420,6 +422,7 @@ fn status_word(c: Compliance) -> &'static str {
 }
 
 /// `POST /api/v1/device/authorize`.
+// Long: the over-capacity event and the entitlements answer belong to this one request.
 pub async fn authorize(
     state: &AppState,
     req: SignedRequest,
@@ -458,12 +461,8 @@ pub async fn authorize(
                 check_text("hostname", &body.hostname, 255)?;
                 body.hostname.trim().to_string()
             };
-            let decide = |skus: &[(String, i64, i64, i64)]| {
-                status_word(compliance::overall(
-                    skus.iter()
-                        .map(|(_, n, in_use, bought)| compliance::compliance(*n, *in_use, *bought)),
-                ))
-            };
+            let decide =
+                |skus: &[SkuFigures]| status_word(compliance::overall(skus.iter().map(SkuFigures::compliance)));
             let report = state
                 .store()
                 .report_usage(
@@ -473,7 +472,6 @@ pub async fn authorize(
                         usage: &usage,
                         now,
                         nonce: Some((&nonce.value, nonce.timestamp)),
-                        va_hint: Some(&instance.va_id),
                     },
                     decide,
                     &audit,
@@ -482,10 +480,10 @@ pub async fn authorize(
             let entitlements: Vec<EntitlementStatus> = report
                 .skus
                 .iter()
-                .map(|(sku, n, in_use, bought)| EntitlementStatus {
-                    sku: sku.clone(),
-                    count: *n as u64,
-                    status: compliance::compliance(*n, *in_use, *bought),
+                .map(|f| EntitlementStatus {
+                    sku: f.sku.clone(),
+                    count: f.count as u64,
+                    status: f.compliance(),
                 })
                 .collect();
             let status = compliance::overall(entitlements.iter().map(|e| e.status));

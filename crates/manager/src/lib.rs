@@ -3,17 +3,20 @@
 //! product instances and their usage, compliance per virtual account and SKU, its own PKI, an
 //! event log, the device protocol and an admin REST API, over SQLite or PostgreSQL.
 //!
-//! Map of the crate:
+//! Map of the crate (the binary sees only [`server`], [`webhooks`] and the items re-exported
+//! here; the rest is `pub(crate)`):
 //! - [`server`] — `smartlic server`: data directory files, TLS, serving ([`run_server`]);
-//! - [`api`] — the HTTP edge ([`router`]); [`device`] and [`admin`] — what the endpoints do;
-//! - [`auth`] — principals and the role/right table; [`tokens`] — secrets and token rules;
-//! - [`compliance`] — licence arithmetic as pure functions; [`pki`] — certificates and keys;
-//! - [`store`] — every piece of state, one SQL text for both engines; [`state`] — what handlers share;
-//! - [`instance_cache`] — instances' public keys, so a renewal is opened without a read of its own.
+//! - `api` — the HTTP edge ([`router`], [`ApiError`]); `device` and `admin` — what the endpoints
+//!   do; `portal` — the web portal;
+//! - `refusal` — the domain's refusals ([`Refusal`]), mapped to HTTP only in `api`;
+//! - `auth` — principals and the role/right table; `tokens` — secrets and token rules;
+//! - `compliance` — licence arithmetic as pure functions; `pki` — certificates and keys;
+//! - `store` — every piece of state, one SQL text for both engines; `state` — what handlers share;
+//! - `instance_cache` — instances' public keys, so a renewal is opened without a read of its own.
 //!
 //! **Architecture invariant:** no licensing state lives only in memory; everything a request
 //! decides is read from and written to the store in one transaction, so several managers can
-//! serve one PostgreSQL database (the one cache, [`instance_cache`], holds what never changes: an
+//! serve one PostgreSQL database (the one cache, `instance_cache`, holds what never changes: an
 //! instance's id and public key). The manager never links the agent.
 //!
 //! ```no_run
@@ -33,32 +36,34 @@
 //! # }
 //! ```
 
-pub mod account_requests;
-pub mod admin;
-pub mod alerts;
-pub mod api;
-pub mod auth;
-pub mod backpressure;
-pub mod compliance;
-pub mod device;
-pub mod error;
-pub mod instance_cache;
-pub mod metrics;
-pub mod pki;
-pub mod portal;
-pub mod refusals;
-pub mod secrets;
+pub(crate) mod account_requests;
+pub(crate) mod admin;
+pub(crate) mod alerts;
+pub(crate) mod api;
+pub(crate) mod auth;
+pub(crate) mod backpressure;
+pub(crate) mod compliance;
+pub(crate) mod device;
+pub(crate) mod error;
+pub(crate) mod instance_cache;
+pub(crate) mod metrics;
+pub(crate) mod pki;
+pub(crate) mod portal;
+pub(crate) mod refusal;
+pub(crate) mod refusal_log;
+pub(crate) mod secrets;
 pub mod server;
-pub mod state;
-pub mod store;
-pub mod tokens;
+pub(crate) mod state;
+pub(crate) mod store;
+pub(crate) mod tokens;
 pub mod webhooks;
 
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use api::router;
-pub use error::{ApiError, ManagerError, StoreError};
+pub use api::{ApiError, router};
+pub use error::{ManagerError, StoreError};
+pub use refusal::Refusal;
 pub use server::{ServerOptions, run_server};
 pub use state::AppState;
 pub use store::Store;

@@ -26,7 +26,7 @@ struct Inner {
     catalog: Catalog,
     pki: Pki,
     master: MasterKey,
-    refusals: crate::refusals::RefusalLog,
+    refusals: crate::refusal_log::RefusalLog,
     metrics: Metrics,
     instances: InstanceCache,
     webhooks: crate::webhooks::Deliveries,
@@ -124,7 +124,7 @@ impl AppState {
                 catalog,
                 pki,
                 master,
-                refusals: crate::refusals::RefusalLog::default(),
+                refusals: crate::refusal_log::RefusalLog::default(),
                 metrics: Metrics::new(),
                 webhooks: crate::webhooks::Deliveries::default(),
                 logins: crate::portal::LoginGate::default(),
@@ -181,7 +181,7 @@ impl AppState {
     }
 
     /// The table that folds repeated refused device requests into one event.
-    pub fn refusals(&self) -> &crate::refusals::RefusalLog {
+    pub fn refusals(&self) -> &crate::refusal_log::RefusalLog {
         &self.inner.refusals
     }
 

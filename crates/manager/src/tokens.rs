@@ -1,13 +1,12 @@
 //! Product Instance Registration tokens and API keys: secret generation, hashing (only a SHA-256
 //! of a secret is ever stored), and the rules that decide whether a token may register a product.
 
-use crate::error::ApiError;
+use crate::refusal::{Refusal, TokenRefusal};
 use crate::store::TokenRow;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use smartlic_protocol::admin::TokenStatus;
 use smartlic_protocol::time::format_date;
-use smartlic_protocol::wire::codes;
 
 /// Default token validity in days (`--expires-days`).
 pub const DEFAULT_EXPIRES_DAYS: u32 = 30;
@@ -55,19 +54,19 @@ pub fn status(t: &TokenRow, now: i64) -> TokenStatus {
 
 /// Whether the token may register one more product at `now`, and if not, why — in words the
 /// node prints after `Failure:`.
-pub fn check_usable(t: &TokenRow, now: i64) -> Result<(), ApiError> {
+pub fn check_usable(t: &TokenRow, now: i64) -> Result<(), Refusal> {
     match status(t, now) {
         TokenStatus::Active => Ok(()),
-        TokenStatus::Revoked => Err(ApiError::Token {
-            code: codes::TOKEN_REVOKED,
+        TokenStatus::Revoked => Err(Refusal::Token {
+            kind: TokenRefusal::Revoked,
             message: format!("token was revoked on {}", format_date(t.revoked_at.unwrap_or(now))),
         }),
-        TokenStatus::Expired => Err(ApiError::Token {
-            code: codes::TOKEN_EXPIRED,
+        TokenStatus::Expired => Err(Refusal::Token {
+            kind: TokenRefusal::Expired,
             message: format!("token expired on {}", format_date(t.expires_at)),
         }),
-        TokenStatus::UsedUp => Err(ApiError::Token {
-            code: codes::TOKEN_USED_UP,
+        TokenStatus::UsedUp => Err(Refusal::Token {
+            kind: TokenRefusal::UsedUp,
             message: format!(
                 "token has reached its maximum number of uses ({} of {})",
                 t.uses,
@@ -78,9 +77,9 @@ pub fn check_usable(t: &TokenRow, now: i64) -> Result<(), ApiError> {
 }
 
 /// The refusal for a token nobody knows.
-pub fn unknown_token() -> ApiError {
-    ApiError::Token {
-        code: codes::TOKEN_INVALID,
+pub fn unknown_token() -> Refusal {
+    Refusal::Token {
+        kind: TokenRefusal::Invalid,
         message: "token is not valid (no such registration token)".into(),
     }
 }
@@ -88,6 +87,7 @@ pub fn unknown_token() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smartlic_protocol::wire::codes;
 
     fn token(expires_at: i64, max_uses: Option<i64>, uses: i64, revoked_at: Option<i64>) -> TokenRow {
         TokenRow {
@@ -103,7 +103,7 @@ mod tests {
             max_uses,
             uses,
             revoked_at,
-            export_controlled: 0,
+            export_controlled: false,
         }
     }
 

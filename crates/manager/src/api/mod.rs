@@ -4,12 +4,14 @@
 
 pub mod admin_routes;
 pub mod device_routes;
+mod error;
+
+pub use error::ApiError;
 
 #[cfg(test)]
 mod tests;
 
 use crate::auth::Principal;
-use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
@@ -175,11 +177,6 @@ fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", admin_routes::routes().merge(device_routes::routes()))
         .split_for_parts()
-}
-
-/// The OpenAPI document (JSON) of the API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_parts().1
 }
 
 /// The whole HTTP service of one manager.

@@ -43,6 +43,20 @@ impl App {
         }
     }
 
+    /// An app on a fresh SQLite store (keep the [`TestDb`] until the end of the test).
+    async fn sqlite() -> (TestDb, App) {
+        let db = TestDb::sqlite().await;
+        let app = App::on(db.store.clone()).await;
+        (db, app)
+    }
+
+    /// [`App::sqlite`] with the account Acme and a token of its DEFAULT VA.
+    async fn sqlite_with_account() -> (TestDb, App) {
+        let (db, app) = App::sqlite().await;
+        app.setup_account().await;
+        (db, app)
+    }
+
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
@@ -73,6 +87,16 @@ impl App {
         v
     }
 
+    /// Deposits `quantity` licences of [`PW`] into the virtual account `va` of Acme.
+    async fn deposit(&self, va: &str, quantity: u64) -> Value {
+        self.op(
+            Method::POST,
+            &format!("/api/v1/accounts/Acme/virtual-accounts/{va}/licenses"),
+            Some(json!({"sku": PW, "quantity": quantity})),
+        )
+        .await
+    }
+
     async fn setup_account(&self) -> (String, String) {
         let a = self
             .op(
@@ -90,6 +114,19 @@ impl App {
             )
             .await;
         (id, token["token"].as_str().unwrap().to_string())
+    }
+}
+
+/// Asserts that the events of an answer include each of `actions`.
+fn assert_logged(events: &Value, actions: &[&str]) {
+    let logged: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in actions {
+        assert!(logged.contains(a), "{a} missing from {logged:?}");
     }
 }
 
@@ -204,9 +241,10 @@ fn authz(usage: &[(&str, u64)]) -> AuthorizationRequest {
 }
 
 #[tokio::test]
-async fn admin_commands_and_their_errors() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+/// Accounts, virtual accounts, deposits, transfers, tokens and users through the admin API,
+/// each change in the event log with who made it.
+async fn admin_commands_change_state_and_log_it() {
+    let (db, app) = App::sqlite().await;
     let (account_id, _) = app.setup_account().await;
 
     // Accounts and VAs by name or id.
@@ -298,17 +336,37 @@ async fn admin_commands_and_their_errors() {
     assert_eq!(u["user"]["virtual_account"], "East Coast");
     assert_eq!(u["user"]["has_password"], true);
 
-    // Errors, each a 4xx JSON body.
-    type Case<'a> = (
-        Method,
-        &'a str,
-        Option<&'a str>,
-        Option<Value>,
-        StatusCode,
-        &'a str,
-        &'a str,
+    // Everything changed is in the event log, with who.
+    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events?limit=50", None).await;
+    assert_logged(
+        &events,
+        &[
+            "account.create",
+            "va.create",
+            "license.deposit",
+            "license.transfer",
+            "token.create",
+            "token.revoke",
+            "user.create",
+        ],
     );
-    let cases: Vec<Case> = vec![
+    db.finish().await;
+}
+
+/// Method, path, key, body; the status, code and words of the refusal.
+type Case<'a> = (
+    Method,
+    &'a str,
+    Option<&'a str>,
+    Option<Value>,
+    StatusCode,
+    &'a str,
+    &'a str,
+);
+
+/// The admin API's refusals, each a 4xx JSON body, on an account made by `setup_account`.
+fn admin_error_cases() -> Vec<Case<'static>> {
+    vec![
         (
             Method::GET,
             "/api/v1/accounts/Nope",
@@ -525,14 +583,24 @@ async fn admin_commands_and_their_errors() {
             codes::MALFORMED,
             "method",
         ),
-    ];
-    for (method, path, key, body, status, code, text) in cases {
+    ]
+}
+
+#[tokio::test]
+async fn every_admin_error_is_a_4xx_with_its_code() {
+    let (db, app) = App::sqlite_with_account().await;
+    for (method, path, key, body, status, code, text) in admin_error_cases() {
         let r = app.call(method.clone(), path, key, body.clone()).await;
         let msg = expect_error(&r, status, code);
         assert!(msg.contains(text), "{method} {path} {body:?}: {msg:?} lacks {text:?}");
     }
 
-    // Not JSON, wrong content type, too big.
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_or_too_big_are_refused() {
+    let (db, app) = App::sqlite().await;
     let req = Request::post("/api/v1/accounts")
         .header("authorization", format!("Bearer {OP_KEY}"))
         .header("content-type", "application/json")
@@ -552,82 +620,81 @@ async fn admin_commands_and_their_errors() {
         .unwrap();
     expect_error(&app.send(req).await, StatusCode::PAYLOAD_TOO_LARGE, codes::TOO_LARGE);
 
-    // Everything changed is in the event log, with who.
-    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events?limit=50", None).await;
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    for a in [
-        "account.create",
-        "va.create",
-        "license.deposit",
-        "license.transfer",
-        "token.create",
-        "token.revoke",
-        "user.create",
-    ] {
-        assert!(actions.contains(&a), "{a} missing from {actions:?}");
-    }
     db.finish().await;
 }
 
-#[tokio::test]
-async fn roles_limit_what_users_see_and_do() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
-    app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts",
-        Some(json!({"name": "East"})),
-    )
-    .await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts",
-        Some(json!({"name": "Other", "domain": "other.example"})),
-    )
-    .await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens",
-        Some(json!({})),
-    )
-    .await;
-    let mk = |email: &str, role: &str, va: Option<&str>| {
-        let mut body = json!({"email": email, "role": role});
-        if let Some(va) = va {
-            body["va"] = json!(va);
-        }
-        body
-    };
-    let key = |v: Value| v["api_key"].as_str().unwrap().to_string();
-    let va_user = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(mk("vu@acme.example", "va-user", Some("East"))),
-        )
-        .await);
-    let sa_user = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(mk("su@acme.example", "sa-user", None)),
-        )
-        .await);
-    let sa_admin = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(mk("sa@acme.example", "sa-admin", None)),
-        )
-        .await);
+/// Acme with the VA East and four users, one of each role, and another account, Other.
+struct Roles {
+    db: TestDb,
+    app: App,
+    va_user: String,
+    va_admin: String,
+    sa_user: String,
+    sa_admin: String,
+}
 
-    // A VA user sees only its VA, creates tokens there, revokes nothing.
+/// The body of a new user.
+fn new_user(email: &str, role: &str, va: Option<&str>) -> Value {
+    let mut body = json!({"email": email, "role": role});
+    if let Some(va) = va {
+        body["va"] = json!(va);
+    }
+    body
+}
+
+impl Roles {
+    async fn new() -> Roles {
+        let (db, app) = App::sqlite_with_account().await;
+        app.op(
+            Method::POST,
+            "/api/v1/accounts/Acme/virtual-accounts",
+            Some(json!({"name": "East"})),
+        )
+        .await;
+        app.op(
+            Method::POST,
+            "/api/v1/accounts",
+            Some(json!({"name": "Other", "domain": "other.example"})),
+        )
+        .await;
+        app.op(
+            Method::POST,
+            "/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens",
+            Some(json!({})),
+        )
+        .await;
+        let mut keys = Vec::new();
+        for (email, role, va) in [
+            ("vu@acme.example", "va-user", Some("East")),
+            ("va@acme.example", "va-admin", Some("East")),
+            ("su@acme.example", "sa-user", None),
+            ("sa@acme.example", "sa-admin", None),
+        ] {
+            let created = app
+                .op(
+                    Method::POST,
+                    "/api/v1/accounts/Acme/users",
+                    Some(new_user(email, role, va)),
+                )
+                .await;
+            keys.push(created["api_key"].as_str().unwrap().to_string());
+        }
+        let [va_user, va_admin, sa_user, sa_admin] = <[String; 4]>::try_from(keys).unwrap();
+        Roles {
+            db,
+            app,
+            va_user,
+            va_admin,
+            sa_user,
+            sa_admin,
+        }
+    }
+}
+
+/// A VA user sees only its VA, creates tokens there, revokes nothing.
+#[tokio::test]
+async fn a_va_user_sees_and_changes_only_its_va() {
+    let Roles { db, app, va_user, .. } = Roles::new().await;
     let (s, list) = app
         .call(Method::GET, "/api/v1/accounts/Acme/tokens", Some(&va_user), None)
         .await;
@@ -681,7 +748,20 @@ async fn roles_limit_what_users_see_and_do() {
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
 
-    // Another account is invisible to every user; account creation is the operator's.
+    db.finish().await;
+}
+
+/// Another account is invisible to every user; account creation is the operator's.
+#[tokio::test]
+async fn another_account_is_invisible_to_every_user() {
+    let Roles {
+        db,
+        app,
+        va_user,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     for k in [&va_user, &sa_user, &sa_admin] {
         for path in [
             "/api/v1/accounts/Other",
@@ -703,24 +783,52 @@ async fn roles_limit_what_users_see_and_do() {
         let (_, accounts) = app.call(Method::GET, "/api/v1/accounts", Some(k), None).await;
         assert_eq!(accounts.as_array().unwrap().len(), 1);
     }
-    // SA user manages licences but not users; SA admin creates users.
+    db.finish().await;
+}
+
+/// An SA user manages licences but not users; an SA administrator creates users.
+#[tokio::test]
+async fn only_an_sa_admin_manages_users() {
+    let Roles {
+        db,
+        app,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     let r = app
         .call(
             Method::POST,
             "/api/v1/accounts/Acme/users",
             Some(&sa_user),
-            Some(mk("x@acme.example", "sa-user", None)),
+            Some(new_user("x@acme.example", "sa-user", None)),
         )
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
-    // Licences come from the vendor: no user role deposits, not even in its own VA.
-    let va_admin = key(app
-        .op(
+    let (s, _) = app
+        .call(
             Method::POST,
             "/api/v1/accounts/Acme/users",
-            Some(mk("va@acme.example", "va-admin", Some("East"))),
+            Some(&sa_admin),
+            Some(new_user("y@acme.example", "va-admin", Some("East"))),
         )
-        .await);
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    db.finish().await;
+}
+
+/// Licences come from the vendor: no user role deposits, not even in its own VA.
+#[tokio::test]
+async fn no_user_role_deposits_licences() {
+    let Roles {
+        db,
+        app,
+        va_user,
+        va_admin,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     for k in [&va_user, &va_admin, &sa_user, &sa_admin] {
         let r = app
             .call(
@@ -744,7 +852,21 @@ async fn roles_limit_what_users_see_and_do() {
         0,
         "nothing deposited: {east}"
     );
-    // Export-controlled tokens are the SA administrator's.
+    db.finish().await;
+}
+
+/// Export-controlled tokens are the SA administrator's.
+#[tokio::test]
+async fn export_controlled_tokens_are_the_sa_admins() {
+    let Roles {
+        db,
+        app,
+        va_user,
+        va_admin,
+        sa_user,
+        sa_admin,
+        ..
+    } = Roles::new().await;
     for k in [&va_user, &va_admin, &sa_user] {
         let r = app
             .call(
@@ -765,29 +887,14 @@ async fn roles_limit_what_users_see_and_do() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
-    let (s, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(&sa_admin),
-            Some(mk("y@acme.example", "va-admin", Some("East"))),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED);
     db.finish().await;
 }
 
 #[tokio::test]
 async fn device_protocol_end_to_end() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 1})),
-    )
-    .await;
+    app.deposit("DEFAULT", 1).await;
 
     let mut a = Device::new(1);
     let reg = register(&app, &mut a, &token).await;
@@ -840,12 +947,7 @@ async fn device_protocol_end_to_end() {
     assert_eq!(statuses, ["AUTHORIZED", "OUT OF COMPLIANCE"]);
 
     // One more licence and a renewal clear it.
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 1})),
-    )
-    .await;
+    app.deposit("DEFAULT", 1).await;
     let r: AuthorizationResponse = device(&app, "authorize", &b.sign(authz(&[(PW, 1)]), NOW))
         .await
         .unwrap();
@@ -899,21 +1001,16 @@ async fn device_protocol_end_to_end() {
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
 
     let events = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
-    let actions: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    for a in [
-        "device.register",
-        "device.usage",
-        "device.renew_id",
-        "device.deregister",
-        "instance.remove",
-    ] {
-        assert!(actions.contains(&a), "{a} missing from {actions:?}");
-    }
+    assert_logged(
+        &events,
+        &[
+            "device.register",
+            "device.usage",
+            "device.renew_id",
+            "device.deregister",
+            "instance.remove",
+        ],
+    );
     let metrics = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.1;
     let text = metrics.as_str().unwrap().to_string();
     assert!(text.contains("smartlic_registrations_total{result=\"ok\"} 2"), "{text}");
@@ -926,8 +1023,7 @@ async fn device_protocol_end_to_end() {
 
 #[tokio::test]
 async fn every_device_refusal_has_its_code() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     let mut dev = Device::new(3);
     register(&app, &mut dev, &token).await;
@@ -1109,8 +1205,7 @@ async fn concurrent_registrations_on_an_n_use_token(store: Store) {
 
 #[tokio::test]
 async fn documents_health_and_portal() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (s, doc) = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
@@ -1150,8 +1245,7 @@ async fn documents_health_and_portal() {
 /// `every_device_refusal_has_its_code` covers them.
 #[tokio::test]
 async fn every_endpoint_refuses_other_tenants() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     // The victim: VA East of Acme, with licences, a token, a product instance and a user.
     app.setup_account().await;
     let east = app
@@ -1168,12 +1262,7 @@ async fn every_endpoint_refuses_other_tenants() {
         Some(json!({"name": "West"})),
     )
     .await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
-        Some(json!({"sku": PW, "quantity": 5})),
-    )
-    .await;
+    app.deposit("East", 5).await;
     let t = app
         .op(
             Method::POST,
@@ -1256,7 +1345,7 @@ async fn every_endpoint_refuses_other_tenants() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             if !full.contains("{account}") && m == Method::GET {
                 // Account-free reads (`GET /accounts` lists only the caller's own account,
-                // asserted in `roles_limit_what_users_see_and_do`; the documents are public).
+                // asserted in `another_account_is_invisible_to_every_user`; the documents are public).
                 continue;
             }
             if full == "/api/v1/account-requests" && m == Method::POST {
@@ -1372,15 +1461,9 @@ async fn victim_state(app: &App) -> Vec<Value> {
 /// removals counted, days bounded; it is what the portal's chart draws.
 #[tokio::test]
 async fn usage_history_follows_reports_day_by_day() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 3})),
-    )
-    .await;
+    app.deposit("DEFAULT", 3).await;
     let day0 = NOW - NOW.rem_euclid(DAY);
     let mut a = Device::new(51);
     let mut b = Device::new(52);
@@ -1461,8 +1544,7 @@ async fn usage_history_follows_reports_day_by_day() {
 /// insufficient licences, a silent instance; a VA administrator sees only its own VA's alerts.
 #[tokio::test]
 async fn alerts_follow_the_clock_and_the_rights() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     app.op(
         Method::POST,

@@ -5,7 +5,8 @@
 use super::accounts::insert_account;
 use super::users::insert_user;
 use super::{AccountRow, Audit, Engine, Event, NewUser, Store, UserRow, append_event, new_id};
-use crate::error::{ApiError, StoreError};
+use crate::error::StoreError;
+use crate::refusal::Refusal;
 
 /// Status of a request waiting for the operator.
 pub const PENDING: &str = "PENDING";
@@ -23,8 +24,9 @@ pub struct AccountRequestRow {
     pub requester_email: String,
     /// The person named to create the account, if the requester chose "No".
     pub on_behalf_email: Option<String>,
-    /// 1 if the requester claimed authority.
-    pub authority: i64,
+    /// Whether the requester claimed authority.
+    #[sqlx(try_from = "super::Flag")]
+    pub authority: bool,
     /// Account domain identifier.
     pub domain: String,
     /// Account name.
@@ -51,7 +53,7 @@ impl AccountRequestRow {
     /// The e-mail of the future SA administrator.
     pub fn admin_email(&self) -> &str {
         match (&self.on_behalf_email, self.authority) {
-            (Some(other), 0) => other,
+            (Some(other), false) => other,
             _ => &self.requester_email,
         }
     }
@@ -94,13 +96,13 @@ async fn over_bounds(
     conn: &mut sqlx::AnyConnection,
     source: &str,
     bounds: RequestBounds,
-) -> Result<Option<ApiError>, StoreError> {
+) -> Result<Option<Refusal>, StoreError> {
     let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM account_requests WHERE status = $1")
         .bind(PENDING)
         .fetch_one(&mut *conn)
         .await?;
     if pending >= bounds.max_pending {
-        return Ok(Some(ApiError::TooMany(format!(
+        return Ok(Some(Refusal::TooMany(format!(
             "too many Smart Account requests are waiting for approval ({pending}); please try again later"
         ))));
     }
@@ -110,7 +112,7 @@ async fn over_bounds(
         .fetch_one(&mut *conn)
         .await?;
     if recent >= bounds.max_per_source {
-        return Ok(Some(ApiError::TooMany(format!(
+        return Ok(Some(Refusal::TooMany(format!(
             "at most {} Smart Account requests per day may come from one address; please try again tomorrow",
             bounds.max_per_source
         ))));
@@ -125,7 +127,7 @@ impl Store {
         &self,
         source: &str,
         bounds: RequestBounds,
-    ) -> Result<Option<ApiError>, StoreError> {
+    ) -> Result<Option<Refusal>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         over_bounds(&mut conn, source, bounds).await
     }
@@ -185,7 +187,7 @@ impl Store {
         .await?;
         let row = fetch(&mut tx, &id)
             .await?
-            .ok_or_else(|| ApiError::Internal("request vanished".into()))?;
+            .ok_or_else(|| StoreError::Inconsistent("request vanished".into()))?;
         tx.commit().await?;
         Ok(row)
     }
@@ -226,10 +228,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<(AccountRequestRow, AccountRow, UserRow), StoreError> {
         let mut tx = self.write_tx().await?;
-        decide(&mut tx, id, APPROVED, None, now, audit).await?;
-        let req = fetch(&mut tx, id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no Smart Account request {id}")))?;
+        let req = decide(&mut tx, id, APPROVED, None, now, audit).await?;
         let (account, _va) = insert_account(&mut tx, &req.name, &req.domain, now, audit).await?;
         let user = insert_user(
             &mut tx,
@@ -268,7 +267,7 @@ impl Store {
         .await?;
         let req = fetch(&mut tx, id)
             .await?
-            .ok_or_else(|| ApiError::Internal("request vanished".into()))?;
+            .ok_or_else(|| StoreError::Inconsistent("request vanished".into()))?;
         tx.commit().await?;
         Ok((req, account, user))
     }
@@ -282,12 +281,8 @@ impl Store {
         audit: &Audit,
     ) -> Result<AccountRequestRow, StoreError> {
         let mut tx = self.write_tx().await?;
-        decide(&mut tx, id, REJECTED, Some(reason), now, audit).await?;
-        let req = fetch(&mut tx, id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no Smart Account request {id}")))?;
-        append_event(
-            &mut tx,
+        let req = decide(&mut tx, id, REJECTED, Some(reason), now, audit).await?;
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -301,7 +296,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(req)
     }
 }
@@ -316,7 +310,7 @@ async fn fetch(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Accoun
 }
 
 /// Moves a pending request to `status` (one conditional UPDATE, so two deciders cannot both
-/// win); 404 if there is no such request, 409 if it is decided already.
+/// win) and returns it as decided; 404 if there is no such request, 409 if it is decided already.
 async fn decide(
     conn: &mut sqlx::AnyConnection,
     id: &str,
@@ -324,7 +318,7 @@ async fn decide(
     reason: Option<&str>,
     now: i64,
     audit: &Audit,
-) -> Result<(), StoreError> {
+) -> Result<AccountRequestRow, StoreError> {
     let r = sqlx::query(
         "UPDATE account_requests SET status = $1, decided_at = $2, decided_by = $3, reason = $4 \
          WHERE id = $5 AND status = $6",
@@ -337,12 +331,11 @@ async fn decide(
     .bind(PENDING)
     .execute(&mut *conn)
     .await?;
-    if r.rows_affected() == 1 {
-        return Ok(());
-    }
-    match fetch(conn, id).await? {
-        None => Err(ApiError::NotFound(format!("no Smart Account request {id}")).into()),
-        Some(req) => Err(ApiError::Conflict(format!(
+    let found = fetch(conn, id).await?;
+    match found {
+        Some(req) if r.rows_affected() == 1 => Ok(req),
+        None => Err(Refusal::NotFound(format!("no Smart Account request {id}")).into()),
+        Some(req) => Err(Refusal::Conflict(format!(
             "the Smart Account request {id} was already {} by {}",
             req.status.to_lowercase(),
             req.decided_by.as_deref().unwrap_or("someone")

@@ -1,7 +1,8 @@
 //! Smart Accounts and virtual accounts.
 
 use super::{Audit, Event, Store, append_event, name_key, new_id};
-use crate::error::{ApiError, StoreError};
+use crate::error::StoreError;
+use crate::refusal::Refusal;
 
 /// Name of the virtual account every Smart Account gets.
 pub const DEFAULT_VA: &str = "DEFAULT";
@@ -90,10 +91,9 @@ impl Store {
         };
         let mut tx = self.write_tx().await?;
         if !insert_va(&mut tx, &va).await? {
-            return Err(ApiError::Conflict(format!("a virtual account named {:?} already exists", va.name)).into());
+            return Err(Refusal::Conflict(format!("a virtual account named {:?} already exists", va.name)).into());
         }
-        append_event(
-            &mut tx,
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -105,7 +105,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(va)
     }
 
@@ -195,7 +194,7 @@ pub(crate) async fn insert_account(
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(ApiError::Conflict(format!("a Smart Account named {:?} already exists", account.name)).into());
+        return Err(Refusal::Conflict(format!("a Smart Account named {:?} already exists", account.name)).into());
     }
     insert_va(conn, &va).await?;
     append_event(

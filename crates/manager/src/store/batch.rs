@@ -16,14 +16,15 @@
 //!
 //! The answers are the ones one report at a time would give: reports of one batch apply in
 //! arrival order, each seeing the VA totals the previous ones left. If the batch fails as a
-//! whole (a database error), each of its reports is retried alone, so an error reaches only the
-//! report that caused it. With several managers on one PostgreSQL database each runs its own
+//! whole (a database error), each of its reports is retried alone — as a batch of one, the only
+//! way a report is ever applied — so an error reaches only the report that caused it. With several managers on one PostgreSQL database each runs its own
 //! batches; rows are locked instances first, then VA totals, as every other writer does.
 
-use super::instances::{DailyUsage, Report, UsageReport, describe, record_daily_many, unknown_instance};
+use super::instances::{DailyUsage, SkuFigures, UsageReport, describe, record_daily_many, unknown_instance};
 use super::{Audit, Event, Store, append_events, placeholders, value_rows};
 use crate::compliance::{self, Lot};
-use crate::error::{ApiError, StoreError};
+use crate::error::StoreError;
+use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use tokio::sync::{mpsc, oneshot};
@@ -34,8 +35,11 @@ use tokio::sync::{mpsc, oneshot};
 /// 52-67 ms, 16 gave 2,230-2,280/s p99 68-74 ms.
 pub(crate) const MAX_BATCH: usize = 32;
 
-/// Decides the status recorded on an instance from (SKU, count, VA in use, VA purchased).
-pub(crate) type StatusFn = Box<dyn Fn(&[(String, i64, i64, i64)]) -> &'static str + Send>;
+/// Decides the status recorded on an instance from its report's figures.
+pub(crate) type StatusFn = Box<dyn Fn(&[SkuFigures]) -> &'static str + Send + Sync>;
+
+/// What one report comes to: its figures, or why the store refused or failed it.
+pub(crate) type Answer = Result<UsageReport, StoreError>;
 
 /// One report waiting for the writer.
 pub(crate) struct ReportJob {
@@ -46,26 +50,15 @@ pub(crate) struct ReportJob {
     pub(crate) nonce: Option<(String, i64)>,
     pub(crate) status_of: StatusFn,
     pub(crate) audit: Audit,
-    pub(crate) reply: oneshot::Sender<Result<UsageReport, StoreError>>,
 }
 
-impl ReportJob {
-    fn report(&self) -> Report<'_> {
-        Report {
-            id: &self.id,
-            hostname: &self.hostname,
-            usage: &self.usage,
-            now: self.now,
-            nonce: self.nonce.as_ref().map(|(n, t)| (n.as_str(), *t)),
-            va_hint: None,
-        }
-    }
-}
+/// A report and where its answer goes.
+pub(crate) type Queued = (ReportJob, oneshot::Sender<Answer>);
 
 /// The writer: applies waiting reports in batches until every sender is gone. `store` must not
 /// itself send to this writer (it is the plain store the batches run on).
-pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<ReportJob>) {
-    let mut waiting: VecDeque<ReportJob> = VecDeque::new();
+pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
+    let mut waiting: VecDeque<Queued> = VecDeque::new();
     loop {
         if waiting.is_empty() {
             match rx.recv().await {
@@ -82,20 +75,22 @@ pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<ReportJob>
         // One report per instance per batch: a second one waits for the next batch, so that
         // reports of one instance apply in order, each over the last.
         let mut batch = Vec::new();
+        let mut replies = Vec::new();
         let mut later = VecDeque::new();
         let mut ids = HashSet::new();
-        while let Some(job) = waiting.pop_front() {
+        while let Some((job, reply)) = waiting.pop_front() {
             if batch.len() < MAX_BATCH && ids.insert(job.id.clone()) {
                 batch.push(job);
+                replies.push(reply);
             } else {
-                later.push_back(job);
+                later.push_back((job, reply));
             }
         }
         waiting = later;
         match apply(&store, &batch).await {
-            Ok(results) => {
-                for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(result.map_err(StoreError::from));
+            Ok(answers) => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(answer);
                 }
             }
             Err(e) => {
@@ -103,18 +98,24 @@ pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<ReportJob>
                     "a batch of {} usage reports failed ({e}); applying them one by one",
                     batch.len()
                 );
-                for job in batch {
-                    let result = store.report_usage_here(job.report(), &job.status_of, &job.audit).await;
-                    let _ = job.reply.send(result);
+                for (job, reply) in batch.iter().zip(replies) {
+                    let _ = reply.send(apply_alone(&store, job).await);
                 }
             }
         }
     }
 }
 
+/// Applies one report on its own: a batch of one, so that a failure reaches only this report.
+pub(crate) async fn apply_alone(store: &Store, job: &ReportJob) -> Answer {
+    let mut answers = apply(store, std::slice::from_ref(job)).await?;
+    answers.pop().unwrap_or_else(|| Err(left_out()))
+}
+
 /// Applies `batch` in one transaction; per report its answer or the rule that refused it.
-async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageReport, ApiError>>, StoreError> {
-    let mut results: Vec<Option<Result<UsageReport, ApiError>>> = batch.iter().map(|_| None).collect();
+// Long: the six steps of one batch share its maps (found, totals, lots); apart, each would take them all as arguments.
+async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreError> {
+    let mut results: Vec<Option<Result<UsageReport, Refusal>>> = batch.iter().map(|_| None).collect();
     let mut tx = store.write_tx().await?;
 
     // 1. Nonces: a replay is refused, the rest recorded.
@@ -137,7 +138,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
         for (i, (nonce, _)) in &with_nonce {
             // The same nonce twice in one batch: only the first one is new.
             if !accepted.contains(nonce) || !first_use.insert(nonce.as_str()) {
-                results[*i] = Some(Err(ApiError::Replayed));
+                results[*i] = Some(Err(Refusal::Replayed));
             }
         }
     }
@@ -288,14 +289,17 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Result<UsageRep
                 None => daily.push(d),
             }
         }
-        let skus: Vec<(String, i64, i64, i64)> = job
+        let skus: Vec<SkuFigures> = job
             .usage
             .iter()
             .map(|(sku, count)| {
                 let key = (va_id.clone(), sku.clone());
-                let in_use = va_totals.get(&key).copied().unwrap_or(0);
-                let purchased = lots.get(&key).map(|l| compliance::purchased(l, job.now)).unwrap_or(0);
-                (sku.clone(), *count, in_use, purchased)
+                SkuFigures {
+                    sku: sku.clone(),
+                    count: *count,
+                    in_use: va_totals.get(&key).copied().unwrap_or(0),
+                    purchased: lots.get(&key).map(|l| compliance::purchased(l, job.now)).unwrap_or(0),
+                }
             })
             .collect();
         let status = (job.status_of)(&skus);
@@ -422,9 +426,17 @@ async fn add_to_va_totals(
         .collect())
 }
 
-fn finish(results: Vec<Option<Result<UsageReport, ApiError>>>) -> Vec<Result<UsageReport, ApiError>> {
+/// Every report's answer; one left without an answer is a bug, reported as such.
+fn finish(results: Vec<Option<Result<UsageReport, Refusal>>>) -> Vec<Answer> {
     results
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(ApiError::Internal("a usage report was left out of its batch".into()))))
+        .map(|r| match r {
+            Some(r) => r.map_err(StoreError::from),
+            None => Err(left_out()),
+        })
         .collect()
+}
+
+fn left_out() -> StoreError {
+    StoreError::Inconsistent("a usage report was left out of its batch".into())
 }

@@ -3,7 +3,8 @@
 
 use super::{Audit, Event, Store, append_event, tokens};
 use crate::compliance::{self, UsageChange};
-use crate::error::{ApiError, StoreError};
+use crate::error::StoreError;
+use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
 /// A product instance with the name of its virtual account.
@@ -29,8 +30,9 @@ pub struct InstanceRow {
     pub agent_version: String,
     /// Ed25519 public key, base64.
     pub public_key: String,
-    /// Export-controlled (0/1).
-    pub export_controlled: i64,
+    /// Export-controlled functionality allowed.
+    #[sqlx(try_from = "super::Flag")]
+    pub export_controlled: bool,
     /// Registration time.
     pub registered_at: i64,
     /// Last contact.
@@ -82,17 +84,34 @@ pub struct Report<'a> {
     /// The request's nonce and timestamp, recorded in the report's transaction (a replay is
     /// refused and changes nothing); `None` when the caller recorded it.
     pub nonce: Option<(&'a str, i64)>,
-    /// The instance's virtual account as last read, so its licence lots can be read before the
-    /// write turn; `None` reads them inside the transaction.
-    pub va_hint: Option<&'a str>,
 }
 
 /// What a usage report leaves behind, per SKU reported: the instance's count, and the VA's
 /// totals in use and purchased, read in the same transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageReport {
-    /// (SKU, this instance's count, VA in use, VA purchased) in report order.
-    pub skus: Vec<(String, i64, i64, i64)>,
+    /// One SKU's figures each, in report order.
+    pub skus: Vec<SkuFigures>,
+}
+
+/// The figures of one SKU of a usage report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuFigures {
+    /// The SKU (catalog spelling).
+    pub sku: String,
+    /// Licences this instance uses.
+    pub count: i64,
+    /// Licences the virtual account uses (all its instances, this report included).
+    pub in_use: i64,
+    /// Licences the virtual account holds at the report's time.
+    pub purchased: i64,
+}
+
+impl SkuFigures {
+    /// Whether this SKU is in compliance for the instance ([`compliance::compliance`]).
+    pub fn compliance(&self) -> smartlic_protocol::wire::Compliance {
+        compliance::compliance(self.count, self.in_use, self.purchased)
+    }
 }
 
 const INSTANCE_SELECT: &str = "SELECT p.id, p.account_id, p.va_id, v.name AS va_name, p.udi_pid, p.udi_sn, p.hostname, \
@@ -105,6 +124,7 @@ impl Store {
     /// reason if it is expired, revoked or used up), replaces an instance with the same UDI in
     /// the same virtual account (releasing its licences; one registered in another VA of the
     /// account is refused, never taken over), and creates the new one in the token's VA.
+    // Long: one transaction that takes a token use, replaces an instance of the same UDI and inserts the new one.
     pub async fn register_instance(
         &self,
         token_id: &str,
@@ -119,7 +139,7 @@ impl Store {
                 .ok_or_else(crate::tokens::unknown_token)?;
             crate::tokens::check_usable(&t, now)?;
             // Usable now but the update did not take: the token changed under us.
-            return Err(ApiError::Conflict("registration token changed concurrently; retry".into()).into());
+            return Err(Refusal::Conflict("registration token changed concurrently; retry".into()).into());
         }
         let token = tokens::token_by_id(&mut tx, token_id)
             .await?
@@ -136,7 +156,7 @@ impl Store {
             // A token of one virtual account never takes a product instance from another: that
             // would let any holder of a token remove (and so unlicense) a node elsewhere in the
             // account just by naming its serial number.
-            return Err(ApiError::Conflict(format!(
+            return Err(Refusal::Conflict(format!(
                 "PID:{},SN:{} is registered in another virtual account of this Smart Account; \
                  remove that product instance there before registering it with a token of {}",
                 new.udi_pid, new.udi_sn, token.va_name
@@ -179,7 +199,7 @@ impl Store {
         .bind(&new.agent_version)
         .bind(&new.public_key)
         .bind(&token.id)
-        .bind(token.export_controlled)
+        .bind(i64::from(token.export_controlled))
         .bind(now)
         .bind(new.id_cert_expires_at)
         .bind(&new.ha_udis)
@@ -188,7 +208,7 @@ impl Store {
         .map_err(|e| {
             let e = StoreError::from(e);
             if e.is_unique_violation() {
-                ApiError::Conflict(format!(
+                Refusal::Conflict(format!(
                     "PID:{},SN:{} is being registered concurrently; retry",
                     new.udi_pid, new.udi_sn
                 ))
@@ -215,7 +235,7 @@ impl Store {
         .await?;
         let row = instance_by_id(&mut tx, &new.id)
             .await?
-            .ok_or_else(|| ApiError::Internal("registered instance vanished".into()))?;
+            .ok_or_else(|| StoreError::Inconsistent("registered instance vanished".into()))?;
         tx.commit().await?;
         Ok((row, token))
     }
@@ -331,8 +351,7 @@ impl Store {
             return Err(unknown_instance(id).into());
         }
         let row = instance_by_id(&mut tx, id).await?.ok_or_else(|| unknown_instance(id))?;
-        append_event(
-            &mut tx,
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -347,7 +366,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(row)
     }
 
@@ -358,13 +376,9 @@ impl Store {
     pub async fn report_usage(
         &self,
         report: Report<'_>,
-        status_of: impl Fn(&[(String, i64, i64, i64)]) -> &'static str + Send + 'static,
+        status_of: impl Fn(&[SkuFigures]) -> &'static str + Send + Sync + 'static,
         audit: &Audit,
     ) -> Result<UsageReport, StoreError> {
-        let Some(writer) = &self.writer else {
-            return self.report_usage_here(report, status_of, audit).await;
-        };
-        let (reply, answer) = tokio::sync::oneshot::channel();
         let job = super::batch::ReportJob {
             id: report.id.to_string(),
             hostname: report.hostname.to_string(),
@@ -373,122 +387,14 @@ impl Store {
             nonce: report.nonce.map(|(n, t)| (n.to_string(), t)),
             status_of: Box::new(status_of),
             audit: audit.clone(),
-            reply,
         };
+        let Some(writer) = &self.writer else {
+            return super::batch::apply_alone(self, &job).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
         let gone = || StoreError::Db(sqlx::Error::Configuration("the database writer has stopped".into()));
-        writer.jobs.send(job).map_err(|_| gone())?;
+        writer.jobs.send((job, reply)).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
-    }
-
-    pub(super) async fn report_usage_here(
-        &self,
-        report: Report<'_>,
-        status_of: impl Fn(&[(String, i64, i64, i64)]) -> &'static str,
-        audit: &Audit,
-    ) -> Result<UsageReport, StoreError> {
-        let Report {
-            id,
-            hostname,
-            usage,
-            now,
-            nonce,
-            va_hint,
-        } = report;
-        // The VA's licence lots are read before the write turn (on SQLite writers take turns, so
-        // each statement inside the transaction costs every waiting device): a deposit racing
-        // with the report shows in the next one, as it would had it come a moment later.
-        let early_lots = match va_hint {
-            Some(va) => Some((
-                va.to_string(),
-                super::licenses::lots(&mut *self.pool.acquire().await?, va, None).await?,
-            )),
-            None => None,
-        };
-        let mut tx = self.write_tx().await?;
-        if let Some((nonce, request_time)) = nonce
-            && !super::misc::insert_nonce(&mut tx, nonce, request_time).await?
-        {
-            return Err(ApiError::Replayed.into());
-        }
-        // Takes the instance's row lock first: reports of one instance run one at a time. One
-        // round trip locks, stamps and reads what the report needs; the hot path of every
-        // renewal is kept to few statements (each is a round trip to the database).
-        let locked: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "UPDATE product_instances SET last_contact = $2, last_auth_at = $2, hostname = $3 WHERE id = $1 \
-             RETURNING account_id, va_id, last_auth_status",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(hostname)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((account_id, va_id, old_status)) = locked else {
-            return Err(unknown_instance(id).into());
-        };
-        // This instance's counts and the VA's totals, in one round trip.
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT 0 AS which, sku, count FROM instance_usage WHERE instance_id = $1 \
-             UNION ALL SELECT 1 AS which, sku, in_use FROM va_usage WHERE va_id = $2",
-        )
-        .bind(id)
-        .bind(&va_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let old: Vec<(String, i64)> = rows.iter().filter(|r| r.0 == 0).map(|r| (r.1.clone(), r.2)).collect();
-        let mut va_in_use: Vec<(String, i64)> = rows.into_iter().filter(|r| r.0 == 1).map(|r| (r.1, r.2)).collect();
-        let changes = compliance::usage_changes(&old, usage);
-        // The totals the changes leave, as the database computed them (under their row locks).
-        for (sku, total) in apply_changes(&mut tx, id, &va_id, &changes, Some(now)).await? {
-            match va_in_use.iter_mut().find(|(s, _)| *s == sku) {
-                Some(row) => row.1 = total,
-                None => va_in_use.push((sku, total)),
-            }
-        }
-        let lots = match early_lots {
-            Some((va, lots)) if va == va_id => lots,
-            _ => super::licenses::lots(&mut tx, &va_id, None).await?,
-        };
-        let mut skus = Vec::with_capacity(usage.len());
-        for (sku, count) in usage {
-            let in_use = va_in_use.iter().find(|(s, _)| s == sku).map(|(_, n)| *n);
-            let sku_lots: Vec<compliance::Lot> = lots
-                .iter()
-                .filter(|l| &l.sku == sku)
-                .map(|l| l.clone().into_lot().1)
-                .collect();
-            skus.push((
-                sku.clone(),
-                *count,
-                in_use.unwrap_or(0),
-                compliance::purchased(&sku_lots, now),
-            ));
-        }
-        let status = status_of(&skus);
-        if old_status.as_deref() != Some(status) {
-            sqlx::query("UPDATE product_instances SET last_auth_status = $2 WHERE id = $1")
-                .bind(id)
-                .bind(status)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !changes.is_empty() || old_status.as_deref() != Some(status) {
-            let new_usage: Vec<(String, i64)> = usage.iter().filter(|(_, c)| *c > 0).cloned().collect();
-            append_event(
-                &mut tx,
-                now,
-                audit,
-                Event {
-                    action: "device.usage",
-                    account_id: Some(&account_id),
-                    va_id: Some(&va_id),
-                    object_id: Some(id),
-                    detail: format!("usage now {}; {status}", describe(&new_usage)),
-                },
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(UsageReport { skus })
     }
 
     /// Removes a product instance and releases its licences; `None` if there is no such
@@ -550,8 +456,7 @@ impl Store {
         } else {
             "instance.remove"
         };
-        append_event(
-            &mut tx,
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -569,13 +474,12 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(Some((row, released)))
     }
 }
 
-pub(super) fn unknown_instance(id: &str) -> ApiError {
-    ApiError::UnknownInstance(format!(
+pub(super) fn unknown_instance(id: &str) -> Refusal {
+    Refusal::UnknownInstance(format!(
         "product instance {id} is not registered with this license manager"
     ))
 }
@@ -600,18 +504,15 @@ async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Ins
     )
 }
 
-/// Applies usage changes of one instance and the matching VA totals.
-/// Applies usage changes of one instance; returns per changed SKU the VA total after it. With
-/// `daily: Some(now)` each change is also recorded in the day's history; a batch passes `None`
-/// and records the day's peaks of all its reports in one statement ([`record_daily_many`]).
-pub(super) async fn apply_changes(
+/// Applies usage changes of one instance outside a batch (its removal): its rows, the VA
+/// totals and the day's history, one change at a time.
+async fn apply_changes(
     conn: &mut AnyConnection,
     instance_id: &str,
     va_id: &str,
     changes: &[UsageChange],
-    daily: Option<i64>,
-) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut totals = Vec::with_capacity(changes.len());
+    now: i64,
+) -> Result<(), StoreError> {
     for ch in changes {
         if ch.new_count == 0 {
             sqlx::query("DELETE FROM instance_usage WHERE instance_id = $1 AND sku = $2")
@@ -639,12 +540,22 @@ pub(super) async fn apply_changes(
         .bind(ch.delta)
         .fetch_one(&mut *conn)
         .await?;
-        if let Some(now) = daily {
-            record_daily_many(conn, &[DailyUsage::new(va_id, &ch.sku, now, total - ch.delta, total)]).await?;
-        }
-        totals.push((ch.sku.clone(), total));
+        record_daily_many(conn, &[DailyUsage::new(va_id, &ch.sku, now, total - ch.delta, total)]).await?;
     }
-    Ok(totals)
+    Ok(())
+}
+
+/// One SKU's usage in a virtual account on one day (a row of the usage history).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageDay {
+    /// The SKU.
+    pub sku: String,
+    /// 00:00 UTC of the day.
+    pub day: i64,
+    /// The most in use that day.
+    pub peak: i64,
+    /// In use after the day's last change.
+    pub last: i64,
 }
 
 /// One VA and SKU's usage on one day, as a change left it.
@@ -716,7 +627,7 @@ async fn delete_instance(
             .fetch_all(&mut *conn)
             .await?;
     let changes = compliance::usage_changes(&old, &[]);
-    apply_changes(conn, id, va_id, &changes, Some(now)).await?;
+    apply_changes(conn, id, va_id, &changes, now).await?;
     sqlx::query("DELETE FROM product_instances WHERE id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -725,9 +636,9 @@ async fn delete_instance(
 }
 
 impl Store {
-    /// The daily usage history of a VA from `since` (epoch seconds) on: (SKU, day, peak, last),
-    /// by SKU and day; plus, per SKU, the last day before `since` (to carry its total forward).
-    pub async fn usage_history(&self, va_id: &str, since: i64) -> Result<Vec<(String, i64, i64, i64)>, StoreError> {
+    /// The daily usage history of a VA from `since` (epoch seconds) on, by SKU and day; plus, per
+    /// SKU, the last day before `since` (to carry its total forward).
+    pub async fn usage_history(&self, va_id: &str, since: i64) -> Result<Vec<UsageDay>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT sku, day, peak, last FROM usage_daily WHERE va_id = $1 AND day >= $2 \
              UNION ALL SELECT d.sku, d.day, d.peak, d.last FROM usage_daily d \

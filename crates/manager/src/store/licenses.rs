@@ -1,8 +1,9 @@
 //! Licence deposits, transfers and the per-VA totals in use.
 
-use super::{Audit, Event, Store, append_event, new_id};
+use super::{Audit, Event, Store, new_id};
 use crate::compliance::{self, Lot};
-use crate::error::{ApiError, StoreError};
+use crate::error::StoreError;
+use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
 /// Net licences of one SKU with one end date in a virtual account.
@@ -60,8 +61,7 @@ impl Store {
         let until = end_date
             .map(|d| format!(" ending {}", smartlic_protocol::time::format_date(d)))
             .unwrap_or_default();
-        append_event(
-            &mut tx,
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -73,7 +73,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -127,7 +126,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let plan = compliance::plan_transfer(&source, in_use.unwrap_or(0), quantity, now).map_err(|s| {
-            ApiError::Insufficient(format!(
+            Refusal::Insufficient(format!(
                 "cannot transfer {quantity} {sku}: only {} available in the source virtual account",
                 s.available
             ))
@@ -155,8 +154,7 @@ impl Store {
                 .await?;
             }
         }
-        append_event(
-            &mut tx,
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -168,7 +166,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(transfer_id)
     }
 }

@@ -28,11 +28,12 @@ mod users;
 mod webhooks;
 
 #[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 pub use accounts::{AccountRow, VaRow};
-pub use instances::{InstanceRow, NewInstance, Report, UsageReport};
-pub use licenses::LotRow;
+pub use instances::{InstanceRow, NewInstance, Report, SkuFigures, UsageDay};
 pub use misc::{EventQuery, EventRow, PkiRow};
 pub use tokens::{NewToken, TokenRow};
 pub use users::{NewUser, UserChange, UserRow};
@@ -74,7 +75,7 @@ pub struct Store {
 /// signature work of the server's runtime. It stops when the last handle on the store goes.
 #[derive(Debug)]
 struct Writer {
-    jobs: tokio::sync::mpsc::UnboundedSender<batch::ReportJob>,
+    jobs: tokio::sync::mpsc::UnboundedSender<batch::Queued>,
 }
 
 impl std::fmt::Debug for batch::ReportJob {
@@ -110,6 +111,13 @@ impl WriteTx {
     /// Commits, then gives the turn to the next writer.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
+    }
+
+    /// Appends the event that records what the transaction did, then commits: the way every
+    /// administrative write ends.
+    pub(crate) async fn commit_with(mut self, at: i64, audit: &Audit, e: Event<'_>) -> Result<(), StoreError> {
+        append_event(&mut self, at, audit, e).await?;
+        Ok(self.commit().await?)
     }
 }
 
@@ -402,6 +410,33 @@ pub(crate) fn placeholders(start: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A 0/1 flag column as read (both engines store flags as integers); rows hold it as `bool`
+/// (`#[sqlx(try_from = "Flag")]`), and writes bind `i64::from(flag)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(bool);
+
+impl sqlx::Type<Any> for Flag {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <i64 as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <i64 as sqlx::Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Flag, sqlx::error::BoxDynError> {
+        Ok(Flag(<i64 as sqlx::Decode<'r, Any>>::decode(value)? != 0))
+    }
+}
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0
+    }
 }
 
 /// A fresh random id.

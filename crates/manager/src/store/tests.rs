@@ -1,7 +1,8 @@
 //! The store suite: every test runs on SQLite and on PostgreSQL.
 
+use super::instances::UsageReport;
 use super::*;
-use crate::error::ApiError;
+use crate::refusal::Refusal;
 use crate::testutil::on_both_engines;
 use smartlic_protocol::wire::codes;
 
@@ -187,7 +188,7 @@ async fn token_uses_are_counted_atomically(s: Store) {
             Ok((i, tok)) => {
                 ok += 1;
                 assert_eq!(i.va_name, "DEFAULT");
-                assert_eq!(tok.export_controlled, 1);
+                assert!(tok.export_controlled);
             }
             Err(e) => assert_eq!(refused_code(e), codes::TOKEN_USED_UP),
         }
@@ -225,6 +226,18 @@ fn usage(v: &[(&str, i64)]) -> Vec<(String, i64)> {
     v.iter().map(|(s, n)| (s.to_string(), *n)).collect()
 }
 
+/// Report figures from (SKU, count, VA in use, VA purchased).
+fn figures(v: &[(&str, i64, i64, i64)]) -> Vec<SkuFigures> {
+    v.iter()
+        .map(|&(sku, count, in_use, purchased)| SkuFigures {
+            sku: sku.to_string(),
+            count,
+            in_use,
+            purchased,
+        })
+        .collect()
+}
+
 fn rep<'a>(
     id: &'a str,
     hostname: &'a str,
@@ -238,7 +251,6 @@ fn rep<'a>(
         usage,
         now,
         nonce,
-        va_hint: None,
     }
 }
 
@@ -250,7 +262,7 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
     s.deposit(&a.id, &d.id, pw, 2, None, NOW, &op()).await.unwrap();
     let (i1, _) = s.register_instance(&t.id, &instance(1), NOW, &op()).await.unwrap();
     let (i2, _) = s.register_instance(&t.id, &instance(2), NOW, &op()).await.unwrap();
-    let status = |_: &[(String, i64, i64, i64)]| "AUTHORIZED";
+    let status = |_: &[SkuFigures]| "AUTHORIZED";
 
     let r = s
         .report_usage(
@@ -260,7 +272,7 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(r.skus, vec![(pw.to_string(), 2, 2, 2), (sg.to_string(), 1, 1, 0)]);
+    assert_eq!(r.skus, figures(&[(pw, 2, 2, 2), (sg, 1, 1, 0)]));
     let row = s.instance(&i1.id).await.unwrap().unwrap();
     assert_eq!(row.last_contact, NOW + 5);
     assert_eq!(row.last_auth_at, Some(NOW + 5));
@@ -273,7 +285,7 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
         )
         .await
         .unwrap();
-    assert_eq!(r.skus, vec![(pw.to_string(), 1, 3, 2)], "VA total spans instances");
+    assert_eq!(r.skus, figures(&[(pw, 1, 3, 2)]), "VA total spans instances");
     assert_eq!(s.instance(&i2.id).await.unwrap().unwrap().hostname, "node2-new");
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 3), (sg, 1)]));
 
@@ -293,7 +305,7 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Refused(ApiError::Replayed)), "{e:?}");
+    assert!(matches!(e, StoreError::Refused(Refusal::Replayed)), "{e:?}");
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 3), (sg, 1)]));
     assert!(!s.record_nonce("n-1", NOW + 6).await.unwrap(), "the nonce was kept");
 
@@ -313,7 +325,7 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
         .report_usage(rep(&i1.id, "node1", &[], NOW + 9, None), status, &op())
         .await
         .unwrap_err();
-    assert!(matches!(e, StoreError::Refused(ApiError::UnknownInstance(_))));
+    assert!(matches!(e, StoreError::Refused(Refusal::UnknownInstance(_))));
 
     // Removing releases.
     let (row, released) = s
@@ -426,7 +438,7 @@ async fn users_keys_and_events(s: Store) {
 }
 
 /// Decides an instance's status from (SKU, count, VA in use, VA purchased).
-type StatusOf = fn(&[(String, i64, i64, i64)]) -> &'static str;
+type StatusOf = fn(&[SkuFigures]) -> &'static str;
 
 /// Every instance of `ids` reports `u` at `at`, all at once; their answers, in `ids` order.
 async fn report_all_at_once(
@@ -463,8 +475,8 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
         let (i, _) = s.register_instance(&t.id, &instance(n), NOW, &op()).await.unwrap();
         ids.push(i.id);
     }
-    let status = |skus: &[(String, i64, i64, i64)]| {
-        if skus.iter().any(|(_, n, in_use, bought)| *n > 0 && in_use > bought) {
+    let status = |skus: &[SkuFigures]| {
+        if skus.iter().any(|f| f.count > 0 && f.in_use > f.purchased) {
             "OUT_OF_COMPLIANCE"
         } else {
             "AUTHORIZED"
@@ -496,11 +508,11 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(r) => {
-                assert_eq!(r.skus[0].0, pw);
+                assert_eq!(r.skus[0].sku, pw);
                 ok += 1;
             }
-            Err(StoreError::Refused(ApiError::Replayed)) => replayed += 1,
-            Err(StoreError::Refused(ApiError::UnknownInstance(_))) => unknown += 1,
+            Err(StoreError::Refused(Refusal::Replayed)) => replayed += 1,
+            Err(StoreError::Refused(Refusal::UnknownInstance(_))) => unknown += 1,
             Err(e) => panic!("{e}"),
         }
     }
@@ -528,7 +540,7 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     let last_totals: Vec<i64> = report_all_at_once(&s, &ids, usage(&[(pw, 3)]), NOW + 2, status)
         .await
         .iter()
-        .map(|r| r.skus[0].2)
+        .map(|r| r.skus[0].in_use)
         .collect();
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 120)]));
     assert_eq!(last_totals.iter().max(), Some(&120), "{last_totals:?}");
@@ -536,7 +548,12 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     let day = NOW - NOW.rem_euclid(86_400);
     assert_eq!(
         s.usage_history(&d.id, day).await.unwrap(),
-        vec![(pw.to_string(), day, 120, 120)]
+        vec![UsageDay {
+            sku: pw.to_string(),
+            day,
+            peak: 120,
+            last: 120
+        }]
     );
     // Round 3: everyone moves from 3 of `pw` to 2 of `sg` at once (a row removed and a new SKU
     // per instance, in batches): both totals are exact, no instance keeps a `pw` row, and every
@@ -545,8 +562,8 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     let events_before = s.list_events(None, 10_000).await.unwrap().len();
     for r in report_all_at_once(&s, &ids, usage(&[(sg, 2)]), NOW + 2, status).await {
         assert_eq!(r.skus.len(), 1);
-        assert_eq!((r.skus[0].0.as_str(), r.skus[0].1), (sg, 2));
-        assert!(r.skus[0].2 >= 2 && r.skus[0].2 <= 80, "{:?}", r.skus);
+        assert_eq!((r.skus[0].sku.as_str(), r.skus[0].count), (sg, 2));
+        assert!(r.skus[0].in_use >= 2 && r.skus[0].in_use <= 80, "{:?}", r.skus);
     }
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(sg, 80)]));
     for id in &ids {
@@ -569,7 +586,7 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
         .report_usage(rep(&ids[0], "h", &u, NOW + 3, None), status, &op())
         .await
         .unwrap();
-    assert_eq!(r.skus, vec![(pw.to_string(), 3, 120, 100)]);
+    assert_eq!(r.skus, figures(&[(pw, 3, 120, 100)]));
     assert_eq!(
         s.instance(&ids[0]).await.unwrap().unwrap().last_auth_status.as_deref(),
         Some("OUT_OF_COMPLIANCE")

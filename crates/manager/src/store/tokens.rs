@@ -1,8 +1,9 @@
 //! Registration tokens. The only token arithmetic in SQL is the one conditional `UPDATE` that
 //! takes a use, so that exactly max-uses registrations succeed across any number of servers.
 
-use super::{Audit, Event, Store, append_event, new_id};
-use crate::error::{ApiError, StoreError};
+use super::{Audit, Event, Store, new_id};
+use crate::error::StoreError;
+use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
 /// A registration token with the names of its virtual account and account.
@@ -32,8 +33,9 @@ pub struct TokenRow {
     pub uses: i64,
     /// Revocation time.
     pub revoked_at: Option<i64>,
-    /// Export-controlled functionality allowed (0/1).
-    pub export_controlled: i64,
+    /// Export-controlled functionality allowed.
+    #[sqlx(try_from = "super::Flag")]
+    pub export_controlled: bool,
 }
 
 /// A token to create.
@@ -79,9 +81,8 @@ impl Store {
         .await?;
         let row = token_by_id(&mut tx, &id)
             .await?
-            .ok_or_else(|| ApiError::Internal("created token vanished".into()))?;
-        append_event(
-            &mut tx,
+            .ok_or_else(|| StoreError::Inconsistent("created token vanished".into()))?;
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -97,7 +98,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(row)
     }
 
@@ -139,9 +139,8 @@ impl Store {
             .await?;
         let row = token_by_id(&mut tx, &token.id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no registration token {}", token.id)))?;
-        append_event(
-            &mut tx,
+            .ok_or_else(|| Refusal::NotFound(format!("no registration token {}", token.id)))?;
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -153,7 +152,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(row)
     }
 }

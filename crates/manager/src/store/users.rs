@@ -1,7 +1,8 @@
 //! Users of Smart Accounts and the operator's API keys.
 
 use super::{Audit, Event, Store, append_event, name_key, new_id};
-use crate::error::{ApiError, StoreError};
+use crate::error::StoreError;
+use crate::refusal::Refusal;
 
 /// A user with the name of their virtual account.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -196,8 +197,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        append_event(
-            &mut tx,
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -207,7 +207,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 
@@ -258,7 +257,7 @@ pub(crate) async fn insert_user(
     .execute(&mut *conn)
     .await?;
     if r.rows_affected() == 0 {
-        return Err(ApiError::Conflict(format!("a user with e-mail {} already exists", u.email.trim())).into());
+        return Err(Refusal::Conflict(format!("a user with e-mail {} already exists", u.email.trim())).into());
     }
     append_event(
         conn,

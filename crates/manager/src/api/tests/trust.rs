@@ -18,8 +18,7 @@ async fn events_of(app: &App, action: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_token_of_one_va_never_takes_a_node_of_another() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, default_token) = app.setup_account().await;
     app.op(
         Method::POST,
@@ -69,15 +68,9 @@ async fn a_token_of_one_va_never_takes_a_node_of_another() {
 
 #[tokio::test]
 async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 10})),
-    )
-    .await;
+    app.deposit("DEFAULT", 10).await;
     let mut honest = Device::new(30);
     register(&app, &mut honest, &token).await;
     let r: AuthorizationResponse = device(&app, "authorize", &honest.sign(authz(&[(PW, 2)]), NOW))
@@ -137,8 +130,7 @@ async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
 
 #[tokio::test]
 async fn envelopes_are_exact() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     let mut dev = Device::new(40);
     register(&app, &mut dev, &token).await;
@@ -184,8 +176,7 @@ async fn envelopes_are_exact() {
 
 #[tokio::test]
 async fn unauthenticated_refusals_do_not_grow_the_event_log() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
+    let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
     let mut dev = Device::new(50);
     register(&app, &mut dev, &token).await;
@@ -200,11 +191,11 @@ async fn unauthenticated_refusals_do_not_grow_the_event_log() {
     let added = after.as_array().unwrap().len() - before.as_array().unwrap().len();
     assert_eq!(added, 1, "200 forged requests, one event: {after}");
     // After the window, the next one is logged and says how many were folded into it.
-    app.clock.set(NOW + crate::refusals::WINDOW);
+    app.clock.set(NOW + crate::refusal_log::WINDOW);
     let e = refused(
         &app,
         "authorize",
-        &thief.sign(authz(&[]), NOW + crate::refusals::WINDOW),
+        &thief.sign(authz(&[]), NOW + crate::refusal_log::WINDOW),
     )
     .await;
     expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
@@ -221,9 +212,7 @@ async fn unauthenticated_refusals_do_not_grow_the_event_log() {
 
 #[tokio::test]
 async fn credentials_can_be_revoked_and_rotated() {
-    let db = TestDb::sqlite().await;
-    let app = App::on(db.store.clone()).await;
-    app.setup_account().await;
+    let (db, app) = App::sqlite_with_account().await;
     let create = |email: &str, role: &str| json!({"email": email, "role": role});
     let admin = app
         .op(
@@ -343,15 +332,7 @@ async fn credentials_can_be_revoked_and_rotated() {
             None,
         )
         .await;
-    let actions: Vec<&str> =
-        r.1.as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["action"].as_str().unwrap())
-            .collect();
-    for a in ["user.disable", "user.enable", "user.rotate_key", "user.remove"] {
-        assert!(actions.contains(&a), "{a} missing from {actions:?}");
-    }
+    assert_logged(&r.1, &["user.disable", "user.enable", "user.rotate_key", "user.remove"]);
     db.finish().await;
 }
 

@@ -1,0 +1,83 @@
+//! Smart Accounts and their virtual accounts.
+
+use super::*;
+
+fn account_info(a: AccountRow) -> AccountInfo {
+    AccountInfo {
+        id: a.id,
+        name: a.name,
+        domain: a.domain,
+        created_at: a.created_at,
+    }
+}
+
+fn va_info(v: VaRow) -> VirtualAccountInfo {
+    VirtualAccountInfo {
+        id: v.id,
+        account_id: v.account_id,
+        name: v.name,
+        description: v.description,
+        created_at: v.created_at,
+    }
+}
+
+/// Creates a Smart Account (operator only) with its `DEFAULT` virtual account.
+pub async fn create_account(state: &AppState, caller: &Caller, req: CreateAccount) -> Result<AccountInfo, ApiError> {
+    require(&caller.principal, Action::CreateAccount, Scope::Global, "")?;
+    let name = check_name("account name", &req.name, 100)?;
+    let domain = check_name("domain", &req.domain, 253)?;
+    if domain.contains(char::is_whitespace) {
+        return Err(ApiError::BadRequest("domain must not contain spaces".into()));
+    }
+    let (a, _) = state
+        .store()
+        .create_account(&name, &domain, state.now(), &caller.audit())
+        .await?;
+    Ok(account_info(a))
+}
+
+/// Accounts the caller can see.
+pub async fn list_accounts(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
+    let all = state.store().list_accounts().await?;
+    let visible = all
+        .into_iter()
+        .filter(|a| crate::auth::check(&caller.principal, Action::ReadAccount, Scope::Account(&a.id)).is_ok())
+        .map(account_info)
+        .collect();
+    Ok(visible)
+}
+
+/// One account.
+pub async fn get_account(state: &AppState, caller: &Caller, account: &str) -> Result<AccountInfo, ApiError> {
+    Ok(account_info(
+        resolve_account(state, caller, account, Action::ReadAccount).await?,
+    ))
+}
+
+/// Virtual accounts of an account the caller can see.
+pub async fn list_vas(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<VirtualAccountInfo>, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let vas = state.store().list_vas(&a.id).await?;
+    Ok(vas
+        .into_iter()
+        .filter(|v| caller.principal.va_restriction().is_none_or(|own| own == v.id))
+        .map(va_info)
+        .collect())
+}
+
+/// Creates a virtual account.
+pub async fn create_va(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    req: CreateVirtualAccount,
+) -> Result<VirtualAccountInfo, ApiError> {
+    let a = resolve_account(state, caller, account, Action::CreateVa).await?;
+    let name = check_name("virtual account name", &req.name, 100)?;
+    let description = check_free_text("description", &req.description, 500)?;
+    let va = state
+        .store()
+        .create_va(&a.id, &name, &description, state.now(), &caller.audit())
+        .await?;
+    Ok(va_info(va))
+}

@@ -1,0 +1,240 @@
+//! Product instances: pages with cursors, one instance, removal and expiry.
+
+use super::*;
+
+/// The status word of a product instance at `now`.
+pub fn instance_status(i: &InstanceRow, now: i64) -> String {
+    if i.id_cert_expires_at <= now {
+        "ID EXPIRED".into()
+    } else if i.last_auth_at.is_some_and(|t| now - t > AUTH_VALIDITY) {
+        "AUTHORIZATION EXPIRED".into()
+    } else {
+        i.last_auth_status.clone().unwrap_or_else(|| "REGISTERED".into())
+    }
+}
+
+fn instance_info(i: InstanceRow, now: i64, usage: Vec<(String, i64)>) -> InstanceInfo {
+    let ha_udis = serde_json::from_str::<Vec<smartlic_protocol::HaUdi>>(&i.ha_udis)
+        .map(|list| list.iter().map(|m| format!("{}:{}", m.role, m.udi)).collect())
+        .unwrap_or_default();
+    InstanceInfo {
+        ha_udis,
+        status: instance_status(&i, now),
+        udi: format!("PID:{},SN:{}", i.udi_pid, i.udi_sn),
+        id: i.id,
+        pid: i.udi_pid,
+        sn: i.udi_sn,
+        hostname: i.hostname,
+        virtual_account: i.va_name,
+        software_tag: i.software_tag,
+        registered_at: i.registered_at,
+        last_contact: i.last_contact,
+        id_expires_at: i.id_cert_expires_at,
+        usage: license_usage(usage),
+    }
+}
+
+/// Licences in use per SKU as the API shows them (counts clamped at zero).
+fn license_usage(rows: Vec<(String, i64)>) -> Vec<LicenseUsage> {
+    rows.into_iter()
+        .map(|(sku, count)| LicenseUsage {
+            sku,
+            count: count.max(0) as u64,
+        })
+        .collect()
+}
+
+/// Instances in one page when the caller does not say.
+pub const INSTANCE_PAGE: u32 = 1_000;
+/// Most instances in one page.
+pub const MAX_INSTANCE_PAGE: u32 = 10_000;
+
+/// Which page of instances: at most `limit` (default [`INSTANCE_PAGE`]), after the `after`
+/// cursor of the page before.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest<'a> {
+    /// Most instances.
+    pub limit: Option<u32>,
+    /// The previous page's `next` cursor.
+    pub after: Option<&'a str>,
+}
+
+/// One page of instances, by hostname then id.
+#[derive(Debug, Clone)]
+pub struct InstancePage {
+    /// The instances.
+    pub instances: Vec<InstanceInfo>,
+    /// The cursor of the next page (`None`: this is the last one).
+    pub next: Option<String>,
+}
+
+/// The opaque cursor of the instances after `i`: base64url of its hostname and id.
+fn instance_cursor(i: &InstanceRow) -> String {
+    use base64::Engine;
+    let key = serde_json::json!([i.hostname, i.id]).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+fn parse_instance_cursor(cursor: &str) -> Result<(String, String), ApiError> {
+    use base64::Engine;
+    let bad = || ApiError::BadRequest("after is not a cursor this license manager gave out".into());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad())?;
+    serde_json::from_slice(&bytes).map_err(|_| bad())
+}
+
+/// A page of the product instances of an account (or one virtual account).
+pub async fn list_instances(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: Option<&str>,
+    page: PageRequest<'_>,
+) -> Result<InstancePage, ApiError> {
+    let limit = page.limit.unwrap_or(INSTANCE_PAGE);
+    if !(1..=MAX_INSTANCE_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("limit must be 1 to {MAX_INSTANCE_PAGE}")));
+    }
+    let after = page.after.map(parse_instance_cursor).transpose()?;
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let filter = va_filter(state, caller, &a, va).await?;
+    let now = state.now();
+    // One more than asked tells whether a next page exists.
+    let mut rows = state
+        .store()
+        .instance_page(
+            &a.id,
+            filter.as_deref(),
+            after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
+            i64::from(limit) + 1,
+        )
+        .await?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(instance_cursor)
+    } else {
+        None
+    };
+    Ok(InstancePage {
+        instances: rows.into_iter().map(|i| instance_info(i, now, Vec::new())).collect(),
+        next,
+    })
+}
+
+/// How many product instances an account (or one virtual account) has.
+pub async fn count_instances(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: Option<&str>,
+) -> Result<u64, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let filter = va_filter(state, caller, &a, va).await?;
+    Ok(state.store().count_instances(&a.id, filter.as_deref()).await?.max(0) as u64)
+}
+
+async fn find_instance(
+    state: &AppState,
+    caller: &Caller,
+    a: &AccountRow,
+    id: &str,
+    action: Action,
+) -> Result<InstanceRow, ApiError> {
+    let i = state
+        .store()
+        .instance(id.trim())
+        .await?
+        .filter(|i| i.account_id == a.id)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no product instance {:?} in Smart Account {}",
+                id.trim(),
+                a.name
+            ))
+        })?;
+    require(
+        &caller.principal,
+        action,
+        Scope::Va {
+            account: &a.id,
+            va: &i.va_id,
+        },
+        "product instance",
+    )?;
+    Ok(i)
+}
+
+/// One product instance with its usage.
+pub async fn get_instance(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    id: &str,
+) -> Result<InstanceInfo, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let i = find_instance(state, caller, &a, id, Action::ReadVa).await?;
+    let usage = state.store().instance_usage(&i.id).await?;
+    Ok(instance_info(i, state.now(), usage))
+}
+
+/// Removes a product instance; its licences are released.
+pub async fn remove_instance(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    id: &str,
+) -> Result<RemovedInstance, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let i = find_instance(state, caller, &a, id, Action::RemoveInstance).await?;
+    let (_, released) = state
+        .store()
+        .remove_instance(&i.id, Some(&a.id), state.now(), &caller.audit())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no product instance {:?}", id.trim())))?;
+    Ok(RemovedInstance {
+        id: i.id,
+        released: license_usage(released),
+    })
+}
+
+/// Removes the product instances that failed to renew: their ID certificate expired (the
+/// device has not reached the manager for a year). Their licences are released and the
+/// "Product Instance Failed to Renew and was Removed" alert follows. Returns how many.
+pub async fn expire_instances(state: &AppState) -> Result<usize, ApiError> {
+    let now = state.now();
+    let audit = Audit::new("system".to_string(), None);
+    let mut removed = 0;
+    for id in state.store().expired_instances(now).await? {
+        if state.store().expire_instance(&id, now, &audit).await?.is_some() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A cursor gives back the hostname and id it was made of, whatever they hold.
+        #[test]
+        fn cursors_round_trip(hostname in "\\PC{0,80}", id in "[0-9a-f-]{0,40}") {
+            let row = InstanceRow { hostname: hostname.clone(), id: id.clone(), ..InstanceRow::default() };
+            let c = instance_cursor(&row);
+            prop_assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", c);
+            prop_assert_eq!(parse_instance_cursor(&c).ok(), Some((hostname, id)));
+        }
+
+        /// Anything else is a 400 (or, by chance, some cursor), never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,120}") {
+            match parse_instance_cursor(&text) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(matches!(e, ApiError::BadRequest(_)), "{e}"),
+            }
+        }
+    }
+}
