@@ -12,7 +12,7 @@
 
 use crate::admin::{Caller, user_info};
 use crate::auth::{Action, Scope, require};
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::state::AppState;
 use crate::store::Audit;
 use crate::store::account_requests::{AccountRequestRow, NewAccountRequest, RequestBounds};

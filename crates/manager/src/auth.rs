@@ -21,7 +21,7 @@
 //! A user of another account is told the account does not exist (404, never data); a user of the
 //! right account without the right gets 403.
 
-use crate::error::ApiError;
+use crate::api::ApiError;
 use smartlic_protocol::admin::Role;
 
 /// An authenticated caller.

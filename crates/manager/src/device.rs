@@ -4,7 +4,7 @@
 //! every answer is signed with the manager's signing key.
 
 use crate::compliance;
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::state::AppState;
 use crate::store::{Audit, Event, InstanceRow, NewInstance, Report, SkuFigures};
 use crate::tokens;

@@ -1,11 +1,8 @@
 //! Errors below the HTTP edge: [`StoreError`] separates a domain refusal decided inside a
 //! transaction ([`Refusal`]) from a database failure; [`ManagerError`] is what stops the server
-//! from starting. The edge's own error, [`ApiError`], lives in [`crate::api`].
+//! from starting. The edge's own error, `ApiError`, lives in [`crate::api`].
 
 use crate::refusal::Refusal;
-
-/// The API error, where its older path named it (the portal's modules import it from here).
-pub use crate::api::ApiError;
 
 /// A store operation failed: either the domain refused it (the transaction was rolled back) or
 /// the database did.

@@ -18,7 +18,7 @@
 //! The cache is bounded: past [`CAPACITY`] rows it starts again empty (a fleet larger than that
 //! pays a share of one read per instance per refill, as without the cache).
 
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::store::{InstanceRow, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -25,7 +25,7 @@ pub use guard::{AllowList, Cidr, CidrError};
 
 use crate::admin::{self, Caller};
 use crate::auth::{Action, Principal};
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::state::AppState;
 use crate::store::{Audit, DeliveryRow, Event, WebhookRow};
 use hmac::{Hmac, Mac};

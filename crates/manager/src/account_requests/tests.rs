@@ -387,7 +387,7 @@ async fn submissions_are_bounded(store: Store) {
         .await
         .expect_err("9th pending request");
     assert!(
-        matches!(crate::error::ApiError::from(e), crate::error::ApiError::TooMany(ref m) if m.contains("waiting")),
+        matches!(crate::api::ApiError::from(e), crate::api::ApiError::TooMany(ref m) if m.contains("waiting")),
         "pending bound"
     );
 }

@@ -4,7 +4,7 @@
 
 use crate::auth::{Action, Principal, Scope, require};
 use crate::compliance;
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::state::AppState;
 use crate::store::{AccountRow, Audit, EventRow, InstanceRow, NewToken, NewUser, TokenRow, UserChange, UserRow, VaRow};
 

@@ -3,7 +3,7 @@
 use super::{ApiJson, ApiPath, ApiQuery, BearerKey, ClientAddr};
 use crate::admin::{self, Caller};
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -3,7 +3,7 @@
 
 use super::{ApiJson, ClientAddr};
 use crate::device;
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

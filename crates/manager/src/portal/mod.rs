@@ -45,7 +45,7 @@ mod tests;
 
 // The HTTP edge's error type and the admin actions, named once for the whole portal.
 use crate::admin;
-use crate::error::ApiError;
+use crate::api::ApiError;
 
 use crate::state::AppState;
 use axum::Router;

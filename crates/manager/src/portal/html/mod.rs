@@ -15,7 +15,7 @@ pub use events::events;
 pub use overview::{VaSummary, overview};
 pub use public::{RequestFields, login, request_account, request_submitted};
 pub use users::{NewKey, UsersPage, api_key, users};
-pub use va::{InstancesShown, VaPage, VaRights, usage_chart, va};
+pub use va::{InstancesShown, VaPage, VaRights, va};
 pub use webhooks::webhooks;
 
 use smartlic_protocol::time::format_rfc3339;
@@ -192,7 +192,7 @@ mod tests {
                 })
                 .collect(),
         };
-        let svg = usage_chart(&u);
+        let svg = va::usage_chart(&u);
         assert_eq!(
             svg.matches("<rect").count(),
             3,
