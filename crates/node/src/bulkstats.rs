@@ -15,7 +15,7 @@
 //! oldest dropped first and counted.
 
 use crate::config::{BulkFile, Bulkstats};
-use smartlic_agent::Snapshot;
+use smartlic_agent::{Mode, Snapshot};
 use smartlic_protocol::Catalog;
 use smartlic_protocol::time::format_cisco;
 use std::collections::{BTreeMap, VecDeque};
@@ -264,7 +264,7 @@ pub fn parse_format(format: &str) -> Result<Vec<Token>, FormatError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// `Evaluation` or `Registered`.
-    pub mode: &'static str,
+    pub mode: Mode,
     /// Tag id.
     pub tagid: u32,
     /// Service name.

@@ -5,7 +5,7 @@
 use smartlic_agent::Snapshot;
 use smartlic_agent::admission::CallPolicy;
 use smartlic_agent::agent::{AGENT_VERSION, format_opt};
-use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
+use smartlic_agent::licensing::{AuthorizationStatus, MODE_EVALUATION, MODE_REGISTERED};
 use smartlic_agent::state::{Attempt, Registration};
 use smartlic_protocol::time::{DAY, format_cisco, format_date, split_duration};
 use smartlic_protocol::wire::Compliance;
@@ -103,14 +103,15 @@ fn authorization_section(s: &Snapshot, out: &mut String) {
     let _ = writeln!(out, "License Authorization:");
     let word = s.authorization_word;
     match (&a.grant, word) {
-        (Some(g), "AUTHORIZED" | "OUT OF COMPLIANCE") => {
+        (Some(g), AuthorizationStatus::Authorized | AuthorizationStatus::OutOfCompliance) => {
             let _ = writeln!(out, "  Status: {word} on {}", format_cisco(g.at));
         }
         _ => {
             let _ = writeln!(out, "  Status: {word}");
         }
     }
-    if word == "EVAL MODE" || word == "EVAL EXPIRED" || s.state.enabled && s.mode == MODE_EVALUATION {
+    let evaluating = matches!(word, AuthorizationStatus::EvalMode | AuthorizationStatus::EvalExpired);
+    if evaluating || s.state.enabled && s.mode == MODE_EVALUATION {
         let _ = writeln!(
             out,
             "  Evaluation Period Remaining: {}",
@@ -214,7 +215,7 @@ fn usage_status(s: &Snapshot, sku: &str) -> &'static str {
         return "NOT ENABLED";
     }
     if s.mode == MODE_REGISTERED {
-        if s.authorization_word == "AUTHORIZATION EXPIRED" {
+        if s.authorization_word == AuthorizationStatus::AuthorizationExpired {
             return "AUTHORIZATION EXPIRED";
         }
         let ooc = s.state.authorization.grant.as_ref().is_some_and(|g| {
@@ -776,8 +777,8 @@ pub fn enforcement_status(
 
 fn service_block_reason(s: &Snapshot, cat: &Catalog, sku: &str, service: &str) -> String {
     match s.authorization_word {
-        "AUTHORIZATION EXPIRED" => return "authorization expired".into(),
-        "EVAL EXPIRED" => return "evaluation period expired".into(),
+        AuthorizationStatus::AuthorizationExpired => return "authorization expired".into(),
+        AuthorizationStatus::EvalExpired => return "evaluation period expired".into(),
         _ => {}
     }
     if usage_status(s, sku) == "OUT OF COMPLIANCE" {
@@ -857,6 +858,7 @@ mod snapshot_tests {
 
     use super::*;
     use smartlic_agent::agent::ServiceView;
+    use smartlic_agent::licensing::RegistrationStatus;
     use smartlic_agent::state::{
         Authorization, FeatureGrace, Grant, InstalledKey, KeyHistoryEntry, PersistedState, Registered, ServiceStats,
     };
@@ -889,8 +891,8 @@ mod snapshot_tests {
         Snapshot {
             now: NOW,
             state: PersistedState::default(),
-            registration_word: "UNREGISTERED",
-            authorization_word: "No Licenses in Use",
+            registration_word: RegistrationStatus::Unregistered,
+            authorization_word: AuthorizationStatus::NoLicensesInUse,
             eval_remaining: EVAL,
             eval_total: EVAL,
             in_use: false,
@@ -929,7 +931,7 @@ mod snapshot_tests {
         s.state.eval.used_secs = 30 * DAY;
         s.state.eval.accounted_to = Some(NOW);
         s.eval_remaining = EVAL - 30 * DAY;
-        s.authorization_word = "EVAL MODE";
+        s.authorization_word = AuthorizationStatus::EvalMode;
         s.in_use = true;
         s.services = services(CallPolicy::Allow { limit: 10_000 });
         s.services[0].cur_call_count = 10_000;
@@ -962,7 +964,7 @@ mod snapshot_tests {
         s.state.eval.accounted_to = None;
         s.state.eval.expired_at = Some(NOW - 2 * DAY);
         s.eval_remaining = 0;
-        s.authorization_word = "EVAL EXPIRED";
+        s.authorization_word = AuthorizationStatus::EvalExpired;
         s.services = services(CallPolicy::Block);
         s.services[0].rejected = 12;
         s.state.integrity_alert = Some(
@@ -993,7 +995,7 @@ mod snapshot_tests {
         let mut s = eval_mode();
         s.state.eval.accounted_to = None;
         s.state.registration = Registration::Registered(registration());
-        s.registration_word = "REGISTERED";
+        s.registration_word = RegistrationStatus::Registered;
         let pgw = cat.service[0].sku.clone();
         let rec = "ASR5K-00-GN01REC".to_string();
         s.state.features.insert(rec.clone());
@@ -1026,7 +1028,7 @@ mod snapshot_tests {
             deadline: Some(NOW + 89 * DAY),
         };
         s.next_authorization_at = Some(NOW + 29 * DAY);
-        s.authorization_word = "AUTHORIZED";
+        s.authorization_word = AuthorizationStatus::Authorized;
         s.mode = MODE_REGISTERED;
         s.services = services(CallPolicy::Allow {
             limit: smartlic_agent::admission::UNLIMITED,
@@ -1049,7 +1051,7 @@ mod snapshot_tests {
             g.status = Compliance::OutOfCompliance;
             g.entitlements[0].status = Compliance::OutOfCompliance;
         }
-        s.authorization_word = "OUT OF COMPLIANCE";
+        s.authorization_word = AuthorizationStatus::OutOfCompliance;
         s.services[0].policy = CallPolicy::Block;
         s.services[0].rejected = 7;
         s
@@ -1078,7 +1080,7 @@ mod snapshot_tests {
                 });
             }
         }
-        s.authorization_word = "OUT OF COMPLIANCE";
+        s.authorization_word = AuthorizationStatus::OutOfCompliance;
         s.services[0].policy = CallPolicy::Block;
         s.services[0].rejected = 4;
         s.services[1].policy = CallPolicy::Block;
@@ -1099,7 +1101,7 @@ mod snapshot_tests {
         s.state.authorization.deadline = Some(NOW - DAY);
         s.state.authorization.next_attempt_at = Some(NOW + 3600);
         s.next_authorization_at = Some(NOW + 3600);
-        s.authorization_word = "AUTHORIZATION EXPIRED";
+        s.authorization_word = AuthorizationStatus::AuthorizationExpired;
         s.services = services(CallPolicy::Block);
         s
     }
