@@ -9,20 +9,19 @@
 //! JSON object. Only loopback managers are accepted.
 
 use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::SigningKey;
-use reqwest::Url;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use smartlic_protocol::admin::{AccountInfo, CreateAccount, CreateToken, CreatedToken};
+use smartlic_agent::transport::{CallHome, Limits, TransportError, nonce};
+use smartlic_client::{AdminClient, Url};
+use smartlic_protocol::admin::{CreateAccount, CreateToken};
 use smartlic_protocol::envelope::Message;
-use smartlic_protocol::trust::{pem_certificates, verify_signer};
+use smartlic_protocol::trust::pem_certificates;
 use smartlic_protocol::wire::{
-    AuthorizationRequest, AuthorizationResponse, Compliance, DEVICE_API, EntitlementStatus, RegisterRequest,
-    RegisterResponse, Udi, Usage,
+    AuthorizationRequest, AuthorizationResponse, Compliance, EntitlementStatus, RegisterRequest, RegisterResponse, Udi,
+    Usage,
 };
-use smartlic_protocol::{Catalog, ErrorBody, SignedRequest, SignedResponse};
+use smartlic_protocol::{Catalog, SignedRequest, SignedResponse};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -217,10 +216,6 @@ fn now_s() -> i64 {
         .unwrap_or(0)
 }
 
-fn nonce() -> String {
-    B64.encode(rand::random::<[u8; 16]>())
-}
-
 /// Why one request failed.
 #[derive(Debug)]
 enum Failure {
@@ -231,8 +226,10 @@ enum Failure {
 }
 
 struct Bench {
-    http: reqwest::Client,
-    servers: Vec<Url>,
+    /// One admin API client per manager (the set-up calls go to the first).
+    admins: Vec<AdminClient>,
+    /// One device protocol client per manager.
+    homes: Vec<CallHome>,
     anchors: Vec<Vec<u8>>,
 }
 
@@ -248,80 +245,38 @@ impl Bench {
     fn new(args: &FleetArgs, pool: usize) -> Result<Bench> {
         let pem = std::fs::read_to_string(&args.ca).with_context(|| format!("cannot read {}", args.ca.display()))?;
         let anchors = pem_certificates(&pem).map_err(|e| anyhow!("CA file {}: {e}", args.ca.display()))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for der in &anchors {
-            roots
-                .add(rustls_pki_types::CertificateDer::from(der.clone()))
-                .with_context(|| format!("CA file {} holds an unusable certificate", args.ca.display()))?;
+        let limits = Limits {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_idle_per_host: pool,
+        };
+        let mut admins = Vec::new();
+        let mut homes = Vec::new();
+        for server in &args.servers {
+            admins.push(AdminClient::new(server.clone(), &args.ca, args.api_key.clone())?);
+            homes.push(CallHome::with_limits(server.as_str(), &anchors, None, limits).context("HTTP client set-up")?);
         }
-        if roots.is_empty() {
-            bail!("CA file {} holds no certificate", args.ca.display());
+        if admins.is_empty() {
+            bail!("pass --server URL");
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .context("TLS set-up")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .no_proxy()
-            .pool_max_idle_per_host(pool)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("HTTP client set-up")?;
-        Ok(Bench {
-            http,
-            servers: args.servers.clone(),
-            anchors,
-        })
+        Ok(Bench { admins, homes, anchors })
     }
 
-    fn url(&self, server: usize, path: &str) -> String {
-        let base = self.servers[server % self.servers.len()].as_str().trim_end_matches('/');
-        format!("{base}{path}")
+    /// The first manager's admin API: the benchmark's set-up calls.
+    fn admin(&self) -> &AdminClient {
+        &self.admins[0]
     }
 
-    async fn admin<B: Serialize, T: DeserializeOwned>(&self, key: &str, path: &str, body: &B) -> Result<T> {
-        let resp = self
-            .http
-            .post(self.url(0, path))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .with_context(|| format!("admin API {path}"))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.error.message)
-                .unwrap_or_else(|_| format!("HTTP {status}"));
-            bail!("admin API {path}: {msg}");
-        }
-        Ok(serde_json::from_slice(&bytes)?)
-    }
-
-    /// Times `LIST_PROBES` calls of GET `path` on the first manager (after one warm-up), µs, sorted.
-    async fn time_get(&self, key: &str, path: &str) -> Result<Vec<u32>> {
+    /// Times `LIST_PROBES` calls of `license list` of `va` on the first manager (after one
+    /// warm-up), µs, sorted.
+    async fn time_license_list(&self, account: &str, va: &str) -> Result<Vec<u32>> {
         let mut lat = Vec::with_capacity(LIST_PROBES);
         for i in 0..=LIST_PROBES {
             let t = Instant::now();
-            let resp = self
-                .http
-                .get(self.url(0, path))
-                .bearer_auth(key)
-                .send()
+            self.admin()
+                .licenses(account, va)
                 .await
-                .with_context(|| format!("admin API {path}"))?;
-            let status = resp.status();
-            let body = resp.bytes().await?;
-            if !status.is_success() {
-                bail!("admin API {path}: HTTP {status}");
-            }
-            if body.is_empty() {
-                bail!("admin API {path}: empty answer");
-            }
+                .with_context(|| format!("admin API license list of {account}/{va}"))?;
             if i > 0 {
                 lat.push(micros(t.elapsed()));
             }
@@ -333,11 +288,8 @@ impl Bench {
     /// Each manager's `process_resident_memory_bytes`, MiB (`None` where it does not tell).
     async fn resident_mib(&self) -> Vec<f64> {
         let mut out = Vec::new();
-        for i in 0..self.servers.len() {
-            let text = match self.http.get(self.url(i, "/metrics")).send().await {
-                Ok(r) => r.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
+        for admin in &self.admins {
+            let text = admin.metrics().await.unwrap_or_default();
             let bytes = text
                 .lines()
                 .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
@@ -347,7 +299,7 @@ impl Bench {
         out
     }
 
-    /// One signed exchange, verified as the agent verifies it.
+    /// One signed exchange, verified as the agent verifies it (it is the agent's).
     async fn exchange<B: Serialize + Message, R: DeserializeOwned + Message>(
         &self,
         server: usize,
@@ -356,39 +308,13 @@ impl Bench {
         instance_id: Option<String>,
         body: &B,
     ) -> Result<R, Failure> {
-        let n = nonce();
-        let req = SignedRequest::sign(key, instance_id, n.clone(), now_s(), body)
-            .map_err(|e| Failure::Other(e.to_string()))?;
-        let resp = self
-            .http
-            .post(self.url(server, &format!("{DEVICE_API}{path}")))
-            .json(&req)
-            .send()
+        let home = &self.homes[server % self.homes.len()];
+        home.exchange(path, key, instance_id, body, &self.anchors, now_s)
             .await
-            .map_err(|e| Failure::Other(format!("send: {e}")))?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = resp.bytes().await.map_err(|e| Failure::Other(format!("read: {e}")))?;
-        if status == 503 {
-            return Err(Failure::Busy(retry_after));
-        }
-        if !(200..300).contains(&status) {
-            let code = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.error.code)
-                .unwrap_or_default();
-            return Err(Failure::Other(format!("HTTP {status} {code}")));
-        }
-        let signed: SignedResponse = serde_json::from_slice(&bytes).map_err(|e| Failure::Other(e.to_string()))?;
-        let signer = verify_signer(&signed.signer_certificate, &self.anchors, now_s())
-            .map_err(|e| Failure::Other(format!("response signer: {e}")))?;
-        let payload = signed
-            .open::<R>(&signer, &n)
-            .map_err(|e| Failure::Other(format!("response: {e}")))?;
-        Ok(payload.body)
+            .map_err(|e| match e {
+                TransportError::Busy { retry_after } => Failure::Busy(retry_after),
+                other => Failure::Other(other.to_string()),
+            })
     }
 }
 
@@ -482,20 +408,19 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     let account_name = format!("fleet-bench-{stamp}");
-    let account: AccountInfo = bench
-        .admin(
-            &args.api_key,
-            "/api/v1/accounts",
-            &CreateAccount {
-                name: account_name,
-                domain: "fleet.bench.invalid".into(),
-            },
-        )
-        .await?;
-    let token: CreatedToken = bench
-        .admin(
-            &args.api_key,
-            &format!("/api/v1/accounts/{}/virtual-accounts/DEFAULT/tokens", account.id),
+    let account = bench
+        .admin()
+        .create_account(&CreateAccount {
+            name: account_name,
+            domain: "fleet.bench.invalid".into(),
+        })
+        .await
+        .context("admin API /api/v1/accounts")?;
+    let token = bench
+        .admin()
+        .create_token(
+            &account.id,
+            "DEFAULT",
             &CreateToken {
                 expires_days: Some(1),
                 max_uses: Some(args.devices as u64),
@@ -503,7 +428,13 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                 export_controlled: false,
             },
         )
-        .await?;
+        .await
+        .with_context(|| {
+            format!(
+                "admin API /api/v1/accounts/{}/virtual-accounts/DEFAULT/tokens",
+                account.id
+            )
+        })?;
     let catalog = Catalog::staros();
     let software_tag = catalog
         .software_for("ASR5500")
@@ -604,12 +535,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     let devices = Arc::new(devices);
 
     // The administrator's view of a VA holding every registered device.
-    let list_lat = bench
-        .time_get(
-            &args.api_key,
-            &format!("/api/v1/accounts/{}/virtual-accounts/DEFAULT/licenses", account.id),
-        )
-        .await?;
+    let list_lat = bench.time_license_list(&account.id, "DEFAULT").await?;
 
     // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
     let c = args.concurrency.min(devices.len());
