@@ -258,6 +258,7 @@ mod tests {
 
     #[test]
     fn urls_encode_names() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let c = AdminClient {
             http: reqwest::Client::new(),
             base: Url::parse("https://m:8443/").unwrap(),

@@ -299,6 +299,12 @@ impl Bench {
         out
     }
 
+    /// One authorization renewal of a registered device.
+    async fn renew(&self, d: &Device, body: &AuthorizationRequest) -> Result<AuthorizationResponse, Failure> {
+        self.exchange(d.server, "/authorize", &d.key, Some(d.instance_id.clone()), body)
+            .await
+    }
+
     /// One signed exchange, verified as the agent verifies it (it is the agent's).
     async fn exchange<B: Serialize + Message, R: DeserializeOwned + Message>(
         &self,
@@ -448,6 +454,69 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
 
     // Registration: C workers take the next device index until N.
     let tally = Arc::new(Tally::default());
+    let (devices, mut reg_lat, reg_elapsed) =
+        register_fleet(&bench, &args, &token.token, &software_tag, stamp, &tally).await?;
+    if devices.is_empty() {
+        bail!(
+            "no device could register ({} errors)",
+            tally.errors.load(Ordering::Relaxed)
+        );
+    }
+    reg_lat.sort_unstable();
+    let devices = Arc::new(devices);
+
+    // The administrator's view of a VA holding every registered device.
+    let list_lat = bench.time_license_list(&account.id, "DEFAULT").await?;
+
+    // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
+    let (timed, renewed, renew_elapsed) = renew_fleet(&bench, &devices, &args, &sku, &tally).await?;
+    let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
+    lat.sort_unstable();
+
+    let rss = bench.resident_mib().await;
+    let storm = if args.storm {
+        Some(storm(&bench, &devices, &sku).await?)
+    } else {
+        None
+    };
+
+    Ok(FleetFigures {
+        servers: args.servers.iter().map(|u| u.to_string()).collect(),
+        devices: args.devices,
+        concurrency: args.concurrency,
+        registered: devices.len(),
+        registrations_per_s: devices.len() as f64 / reg_elapsed,
+        registration_p50_ms: percentile_ms(&reg_lat, 0.50),
+        registration_p99_ms: percentile_ms(&reg_lat, 0.99),
+        renewals: renewed,
+        renewal_seconds: renew_elapsed,
+        renewals_per_s: renewed as f64 / renew_elapsed,
+        p50_ms: percentile_ms(&lat, 0.50),
+        p99_ms: percentile_ms(&lat, 0.99),
+        max_ms: lat.last().map(|&us| f64::from(us) / 1000.0).unwrap_or(0.0),
+        errors: tally.errors.load(Ordering::Relaxed),
+        overloaded_503: tally.busy.load(Ordering::Relaxed),
+        usage_change_ratio: USAGE_CHANGE_RATIO,
+        crypto_floor_per_s: crypto_floor,
+        license_list_p50_ms: percentile_ms(&list_lat, 0.50),
+        license_list_p99_ms: percentile_ms(&list_lat, 0.99),
+        manager_rss_mib: rss,
+        per_second: per_second(&timed),
+        storm,
+    })
+}
+
+/// The registration phase: C workers take the next device index until N (or the time bound);
+/// the devices registered, their latencies (µs, in the order they ended) and the phase's length, s.
+// Long, but one story: the workers' loop with its three outcomes (registered, busy, failed).
+async fn register_fleet(
+    bench: &Arc<Bench>,
+    args: &FleetArgs,
+    token: &str,
+    software_tag: &str,
+    run_id: u128,
+    tally: &Arc<Tally>,
+) -> Result<(Vec<Device>, Vec<u32>, f64)> {
     let next = Arc::new(AtomicUsize::new(0));
     let reg_start = Instant::now();
     let reg_deadline = reg_start + PHASE_LIMIT;
@@ -457,10 +526,10 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             bench.clone(),
             tally.clone(),
             next.clone(),
-            token.token.clone(),
-            software_tag.clone(),
+            token.to_string(),
+            software_tag.to_string(),
         );
-        let (devices, run_id) = (args.devices, stamp);
+        let devices = args.devices;
         workers.push(tokio::spawn(async move {
             let mut out: Vec<(Device, u32)> = Vec::new();
             loop {
@@ -524,20 +593,18 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             reg_lat.push(us);
         }
     }
-    let reg_elapsed = reg_start.elapsed().as_secs_f64();
-    if devices.is_empty() {
-        bail!(
-            "no device could register ({} errors)",
-            tally.errors.load(Ordering::Relaxed)
-        );
-    }
-    reg_lat.sort_unstable();
-    let devices = Arc::new(devices);
+    Ok((devices, reg_lat, reg_start.elapsed().as_secs_f64()))
+}
 
-    // The administrator's view of a VA holding every registered device.
-    let list_lat = bench.time_license_list(&account.id, "DEFAULT").await?;
-
-    // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
+/// The renewal phase: worker w renews devices w, w+C, w+2C, … in turn for S seconds; each
+/// renewal's (second of the phase it ended in, latency µs), the renewals and the phase's length, s.
+async fn renew_fleet(
+    bench: &Arc<Bench>,
+    devices: &Arc<Vec<Device>>,
+    args: &FleetArgs,
+    sku: &str,
+    tally: &Arc<Tally>,
+) -> Result<(Vec<(u32, u32)>, u64, f64)> {
     let c = args.concurrency.min(devices.len());
     let renew_start = Instant::now();
     let renew_end = renew_start + Duration::from_secs_f64(args.seconds);
@@ -549,7 +616,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             tally.clone(),
             devices.clone(),
             renewals.clone(),
-            sku.clone(),
+            sku.to_string(),
         );
         workers.push(tokio::spawn(async move {
             // (second of the phase it ended in, latency µs)
@@ -568,16 +635,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                     }],
                 };
                 let t = Instant::now();
-                match bench
-                    .exchange::<_, AuthorizationResponse>(
-                        d.server,
-                        "/authorize",
-                        &d.key,
-                        Some(d.instance_id.clone()),
-                        &body,
-                    )
-                    .await
-                {
+                match bench.renew(d, &body).await {
                     Ok(_) => {
                         lat.push((renew_start.elapsed().as_secs() as u32, micros(t.elapsed())));
                         renewals.fetch_add(1, Ordering::Relaxed);
@@ -601,42 +659,11 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     for w in workers {
         timed.extend(w.await?);
     }
-    let renew_elapsed = renew_start.elapsed().as_secs_f64();
-    let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
-    lat.sort_unstable();
-    let renewed = renewals.load(Ordering::Relaxed);
-
-    let rss = bench.resident_mib().await;
-    let storm = if args.storm {
-        Some(storm(&bench, &devices, &sku).await?)
-    } else {
-        None
-    };
-
-    Ok(FleetFigures {
-        servers: args.servers.iter().map(|u| u.to_string()).collect(),
-        devices: args.devices,
-        concurrency: args.concurrency,
-        registered: devices.len(),
-        registrations_per_s: devices.len() as f64 / reg_elapsed,
-        registration_p50_ms: percentile_ms(&reg_lat, 0.50),
-        registration_p99_ms: percentile_ms(&reg_lat, 0.99),
-        renewals: renewed,
-        renewal_seconds: renew_elapsed,
-        renewals_per_s: renewed as f64 / renew_elapsed,
-        p50_ms: percentile_ms(&lat, 0.50),
-        p99_ms: percentile_ms(&lat, 0.99),
-        max_ms: lat.last().map(|&us| f64::from(us) / 1000.0).unwrap_or(0.0),
-        errors: tally.errors.load(Ordering::Relaxed),
-        overloaded_503: tally.busy.load(Ordering::Relaxed),
-        usage_change_ratio: USAGE_CHANGE_RATIO,
-        crypto_floor_per_s: crypto_floor,
-        license_list_p50_ms: percentile_ms(&list_lat, 0.50),
-        license_list_p99_ms: percentile_ms(&list_lat, 0.99),
-        manager_rss_mib: rss,
-        per_second: per_second(&timed),
-        storm,
-    })
+    Ok((
+        timed,
+        renewals.load(Ordering::Relaxed),
+        renew_start.elapsed().as_secs_f64(),
+    ))
 }
 
 /// Every device renews at once; each retries after Retry-After + jitter until it succeeds.
@@ -657,16 +684,7 @@ async fn storm(bench: &Arc<Bench>, devices: &Arc<Vec<Device>>, sku: &str) -> Res
                 if Instant::now() >= deadline {
                     break;
                 }
-                match bench
-                    .exchange::<_, AuthorizationResponse>(
-                        d.server,
-                        "/authorize",
-                        &d.key,
-                        Some(d.instance_id.clone()),
-                        &body,
-                    )
-                    .await
-                {
+                match bench.renew(d, &body).await {
                     Ok(_) => {
                         tally.ok.fetch_add(1, Ordering::Relaxed);
                         return (true, tries, start.elapsed());

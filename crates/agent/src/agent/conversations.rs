@@ -55,6 +55,7 @@ impl SmartAgent {
         Ok(reg)
     }
 
+    // Long, but one story: prepare under `core`, talk without it, apply the answer under `core`.
     pub(super) async fn register_locked(&self, token: &str) -> Result<Registered, AgentError> {
         let (callhome, anchors) = self.with_core(|a, core| {
             if !core.lic.state.enabled {

@@ -225,6 +225,20 @@ pub enum LicenseCommand {
     },
 }
 
+/// `--account A [--va V] [--json]`: what a list of tokens or instances covers, and how it prints.
+#[derive(clap::Args, Debug)]
+pub struct ListScope {
+    /// Smart Account (name or id).
+    #[arg(long)]
+    pub account: String,
+    /// Only this virtual account.
+    #[arg(long)]
+    pub va: Option<String>,
+    /// One JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `smartlic token …`
 #[derive(clap::Subcommand, Debug)]
 pub enum TokenCommand {
@@ -250,17 +264,7 @@ pub enum TokenCommand {
         export_controlled: bool,
     },
     /// List tokens (never their secrets).
-    List {
-        /// Smart Account (name or id).
-        #[arg(long)]
-        account: String,
-        /// Only this virtual account.
-        #[arg(long)]
-        va: Option<String>,
-        /// One JSON document instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListScope),
     /// Revoke a token at once.
     Revoke {
         /// Smart Account (name or id).
@@ -275,17 +279,7 @@ pub enum TokenCommand {
 #[derive(clap::Subcommand, Debug)]
 pub enum InstanceCommand {
     /// List product instances: id, UDI, hostname, VA, last contact, status.
-    List {
-        /// Smart Account (name or id).
-        #[arg(long)]
-        account: String,
-        /// Only this virtual account.
-        #[arg(long)]
-        va: Option<String>,
-        /// One JSON document instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListScope),
     /// Show one product instance with its license usage.
     Show {
         /// Smart Account (name or id).

@@ -9,8 +9,8 @@ mod cli;
 mod print;
 
 pub use cli::{
-    AccountCommand, AdminCommand, Connection, InstanceCommand, LegacyCommand, LicenseCommand, OperatorCommand,
-    RequestCommand, TokenCommand, UserCommand, VaCommand,
+    AccountCommand, AdminCommand, Connection, InstanceCommand, LegacyCommand, LicenseCommand, ListScope,
+    OperatorCommand, RequestCommand, TokenCommand, UserCommand, VaCommand,
 };
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -212,7 +212,7 @@ async fn token(c: &AdminClient, cmd: TokenCommand) -> Result<()> {
             let t = c.create_token(&account, &va, &create).await?;
             outln!("{}", t.token);
         }
-        TokenCommand::List { account, va, json } => {
+        TokenCommand::List(ListScope { account, va, json }) => {
             let list = c.tokens(&account, va.as_deref()).await?;
             let headers = [
                 "ID",
@@ -249,7 +249,7 @@ async fn token(c: &AdminClient, cmd: TokenCommand) -> Result<()> {
 /// `smartlic instance …`
 async fn instance(c: &AdminClient, cmd: InstanceCommand) -> Result<()> {
     match cmd {
-        InstanceCommand::List { account, va, json } => {
+        InstanceCommand::List(ListScope { account, va, json }) => {
             let list = c.instances(&account, va.as_deref()).await?;
             let headers = ["ID", "UDI", "HOSTNAME", "VIRTUAL ACCOUNT", "LAST CONTACT", "STATUS"];
             print_list(json, &list, &headers, |i| {
