@@ -20,3 +20,4 @@ pub mod transport;
 pub mod trustpool;
 
 pub use agent::{AgentConfig, AgentError, Release, SmartAgent, Snapshot};
+pub use licensing::{AuthorizationStatus, Mode, RegistrationStatus};

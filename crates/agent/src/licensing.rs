@@ -10,10 +10,87 @@ use smartlic_protocol::wire::{AuthorizationResponse, Compliance, Usage};
 use smartlic_protocol::{Catalog, Entitlement};
 use std::collections::BTreeSet;
 
-/// Licensing mode, for statistics.
-pub const MODE_EVALUATION: &str = "Evaluation";
-/// Licensing mode, for statistics.
-pub const MODE_REGISTERED: &str = "Registered";
+/// An enum of status words: each variant prints (`Display`, padding honoured) and
+/// [`as_str`](Mode::as_str)s as exactly the word the seed shows.
+macro_rules! words {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $word:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// The word as shown.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(w: $name) -> String {
+                w.as_str().to_string()
+            }
+        }
+    };
+}
+
+words! {
+    /// The licensing mode, for statistics (and the key of [`PersistedState::stats`]).
+    Mode {
+        /// The evaluation rules apply.
+        Evaluation => "Evaluation",
+        /// Registered and running on an authorization.
+        Registered => "Registered",
+    }
+}
+
+words! {
+    /// The registration status word of `show license status`.
+    RegistrationStatus {
+        /// Never registered, or deregistered.
+        Unregistered => "UNREGISTERED",
+        /// A registration is being attempted right now.
+        Pending => "REGISTRATION PENDING",
+        /// The last attempt failed.
+        Failed => "REGISTRATION FAILED",
+        /// Registered.
+        Registered => "REGISTERED",
+        /// The ID certificate expired.
+        Expired => "REGISTRATION EXPIRED",
+    }
+}
+
+words! {
+    /// The authorization status word of `show license status`.
+    AuthorizationStatus {
+        /// Registered and authorized.
+        Authorized => "AUTHORIZED",
+        /// Registered, authorized, but short of licences.
+        OutOfCompliance => "OUT OF COMPLIANCE",
+        /// Registered, and the authorization deadline has passed.
+        AuthorizationExpired => "AUTHORIZATION EXPIRED",
+        /// Licences in use in evaluation.
+        EvalMode => "EVAL MODE",
+        /// The evaluation period is used up.
+        EvalExpired => "EVAL EXPIRED",
+        /// Nothing to authorize.
+        NoLicensesInUse => "No Licenses in Use",
+    }
+}
+
+/// Licensing mode, for statistics (kept for callers that name the mode by constant).
+pub const MODE_EVALUATION: Mode = Mode::Evaluation;
+/// Licensing mode, for statistics (kept for callers that name the mode by constant).
+pub const MODE_REGISTERED: Mode = Mode::Registered;
 
 /// The rules, over a persisted state.
 #[derive(Debug, Clone)]
@@ -96,11 +173,11 @@ impl Licensing {
     }
 
     /// The statistics mode name.
-    pub fn mode(&self) -> &'static str {
+    pub fn mode(&self) -> Mode {
         if self.authorized_mode() {
-            MODE_REGISTERED
+            Mode::Registered
         } else {
-            MODE_EVALUATION
+            Mode::Evaluation
         }
     }
 
@@ -261,32 +338,32 @@ impl Licensing {
     }
 
     /// The registration status word.
-    pub fn registration_word(&self) -> &'static str {
+    pub fn registration_word(&self) -> RegistrationStatus {
         match &self.state.registration {
-            Registration::Unregistered => "UNREGISTERED",
-            Registration::Failed { .. } => "REGISTRATION FAILED",
-            Registration::Registered(_) => "REGISTERED",
-            Registration::Expired(_) => "REGISTRATION EXPIRED",
+            Registration::Unregistered => RegistrationStatus::Unregistered,
+            Registration::Failed { .. } => RegistrationStatus::Failed,
+            Registration::Registered(_) => RegistrationStatus::Registered,
+            Registration::Expired(_) => RegistrationStatus::Expired,
         }
     }
 
     /// The authorization status word.
-    pub fn authorization_word(&self, now: i64, in_use: bool) -> &'static str {
+    pub fn authorization_word(&self, now: i64, in_use: bool) -> AuthorizationStatus {
         if self.registered().is_some() && self.authorization_expired(now) {
-            return "AUTHORIZATION EXPIRED";
+            return AuthorizationStatus::AuthorizationExpired;
         }
         if let (Some(_), Some(g)) = (self.registered(), &self.state.authorization.grant) {
             return match g.status {
-                Compliance::OutOfCompliance => "OUT OF COMPLIANCE",
-                Compliance::Authorized => "AUTHORIZED",
+                Compliance::OutOfCompliance => AuthorizationStatus::OutOfCompliance,
+                Compliance::Authorized => AuthorizationStatus::Authorized,
             };
         }
         if self.state.enabled && self.eval_remaining() == 0 {
-            "EVAL EXPIRED"
+            AuthorizationStatus::EvalExpired
         } else if self.state.enabled && in_use {
-            "EVAL MODE"
+            AuthorizationStatus::EvalMode
         } else {
-            "No Licenses in Use"
+            AuthorizationStatus::NoLicensesInUse
         }
     }
 
@@ -590,11 +667,11 @@ mod tests {
         l.account_eval(10 * DAY, true);
         l.account_eval(40 * DAY, true);
         assert_eq!(l.eval_remaining(), 60 * DAY);
-        assert_eq!(l.authorization_word(40 * DAY, true), "EVAL MODE");
+        assert_eq!(l.authorization_word(40 * DAY, true).as_str(), "EVAL MODE");
         assert_eq!(l.policies(40 * DAY)[0], CallPolicy::Allow { limit: 10_000 });
         l.account_eval(200 * DAY, true);
         assert_eq!(l.eval_remaining(), 0);
-        assert_eq!(l.authorization_word(200 * DAY, true), "EVAL EXPIRED");
+        assert_eq!(l.authorization_word(200 * DAY, true).as_str(), "EVAL EXPIRED");
         assert!(l.policies(200 * DAY).iter().all(|p| *p == CallPolicy::Block));
         assert!(l.conditions(200 * DAY, true).contains(&Condition::EvalExpired));
     }
@@ -620,16 +697,19 @@ mod tests {
         let p = l.policies(2);
         assert_eq!(p[0], CallPolicy::Block);
         assert_eq!(p[3], CallPolicy::Allow { limit: UNLIMITED });
-        assert_eq!(l.authorization_word(2, true), "OUT OF COMPLIANCE");
+        assert_eq!(l.authorization_word(2, true).as_str(), "OUT OF COMPLIANCE");
         assert!(
             l.conditions(2, true)
                 .contains(&Condition::ServiceOoc { sku: pgw.into() })
         );
         l.authorized(3, true, &answer(3, &[], &[pgw]), &[]);
         assert_eq!(l.policies(4)[0], CallPolicy::Allow { limit: UNLIMITED });
-        assert_eq!(l.authorization_word(4, true), "AUTHORIZED");
+        assert_eq!(l.authorization_word(4, true).as_str(), "AUTHORIZED");
         // 90 days without a renewal: expired, everything blocked.
-        assert_eq!(l.authorization_word(3 + 90 * DAY, true), "AUTHORIZATION EXPIRED");
+        assert_eq!(
+            l.authorization_word(3 + 90 * DAY, true).as_str(),
+            "AUTHORIZATION EXPIRED"
+        );
         assert!(l.policies(3 + 90 * DAY).iter().all(|p| *p == CallPolicy::Block));
     }
 

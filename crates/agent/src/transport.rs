@@ -1,11 +1,47 @@
 //! Call Home transport: HTTPS POSTs of signed envelopes to the license manager, trusting only the
-//! trust pool (no system roots), with timeouts and an optional HTTP proxy. Retries and back-off
-//! are decided by the caller ([`crate::agent`]), which knows whether a failure is final.
+//! trust pool (no system roots), with timeouts and an optional HTTP proxy. [`CallHome::exchange`]
+//! is the one signed conversation (sign, post, verify the signer, open), used by the agent and by
+//! the fleet benchmark. Retries and back-off are decided by the caller ([`crate::agent`]), which
+//! knows whether a failure is final.
 
-use smartlic_protocol::wire::ErrorBody;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use smartlic_protocol::envelope::Message;
+use smartlic_protocol::trust::verify_signer;
+use smartlic_protocol::wire::{DEVICE_API, ErrorBody};
 use smartlic_protocol::{SignedRequest, SignedResponse};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A fresh random request nonce (16 bytes, base64).
+pub fn nonce() -> String {
+    B64.encode(rand::random::<[u8; 16]>())
+}
+
+/// Timeouts and connection reuse of a [`CallHome`] client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest wait for a connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for a whole request.
+    pub timeout: Duration,
+    /// Most idle connections kept per host (`usize::MAX`: no bound).
+    pub max_idle_per_host: usize,
+}
+
+impl Default for Limits {
+    /// A product's: 5 s to connect, 15 s per request, idle connections unbounded.
+    fn default() -> Limits {
+        Limits {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(15),
+            max_idle_per_host: usize::MAX,
+        }
+    }
+}
 
 /// Why a call to the manager failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -68,6 +104,16 @@ pub struct CallHome {
 impl CallHome {
     /// A client for `url` that trusts only `anchors` (DER), optionally through `proxy`.
     pub fn new(url: &str, anchors: &[Vec<u8>], proxy: Option<&str>) -> Result<CallHome, TransportError> {
+        CallHome::with_limits(url, anchors, proxy, Limits::default())
+    }
+
+    /// [`CallHome::new`] with other timeouts and connection reuse (a load generator's).
+    pub fn with_limits(
+        url: &str,
+        anchors: &[Vec<u8>],
+        proxy: Option<&str>,
+        limits: Limits,
+    ) -> Result<CallHome, TransportError> {
         if anchors.is_empty() {
             return Err(TransportError::EmptyTrustPool);
         }
@@ -84,8 +130,9 @@ impl CallHome {
             .with_no_client_auth();
         let mut builder = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .pool_max_idle_per_host(limits.max_idle_per_host)
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.timeout)
             .user_agent(concat!("smartlic-agent/", env!("CARGO_PKG_VERSION")));
         if let Some(p) = proxy {
             let proxy = reqwest::Proxy::all(p).map_err(|e| TransportError::Unreachable {
@@ -108,6 +155,31 @@ impl CallHome {
     /// The manager URL.
     pub fn url(&self) -> &str {
         &self.base
+    }
+
+    /// One signed conversation on the device protocol: signs `body` with `key` under a fresh
+    /// nonce at `now()`, POSTs it to `DEVICE_API` + `path` (e.g. `/register`), checks that the
+    /// answer's signer certificate chains to `anchors` at `now()` (read again: the answer may come
+    /// later) and opens the answer for that nonce.
+    pub async fn exchange<B: Serialize + Message, R: DeserializeOwned + Message>(
+        &self,
+        path: &str,
+        key: &SigningKey,
+        instance_id: Option<String>,
+        body: B,
+        anchors: &[Vec<u8>],
+        now: impl Fn() -> i64,
+    ) -> Result<R, TransportError> {
+        let n = nonce();
+        let req = SignedRequest::sign(key, instance_id, n.clone(), now(), body)
+            .map_err(|e| TransportError::BadAnswer(e.to_string()))?;
+        let resp = self.post(&format!("{DEVICE_API}{path}"), &req).await?;
+        let signer = verify_signer(&resp.signer_certificate, anchors, now())
+            .map_err(|e| TransportError::BadAnswer(format!("response signer: {e}")))?;
+        let payload = resp
+            .open::<R>(&signer, &n)
+            .map_err(|e| TransportError::BadAnswer(format!("response: {e}")))?;
+        Ok(payload.body)
     }
 
     /// POSTs a signed request to `path` (e.g. `/api/v1/device/register`).

@@ -11,8 +11,8 @@
 //! its hash is stored.
 
 use crate::admin::{Caller, user_info};
-use crate::auth::{Action, Scope, require};
 use crate::api::ApiError;
+use crate::auth::{Action, Scope, require};
 use crate::state::AppState;
 use crate::store::Audit;
 use crate::store::account_requests::{AccountRequestRow, NewAccountRequest, RequestBounds};

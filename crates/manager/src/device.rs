@@ -3,8 +3,8 @@
 //! request is checked in this order — signature, timestamp, nonce — before anything changes, and
 //! every answer is signed with the manager's signing key.
 
-use crate::compliance;
 use crate::api::ApiError;
+use crate::compliance;
 use crate::state::AppState;
 use crate::store::{Audit, Event, InstanceRow, NewInstance, Report, SkuFigures};
 use crate::tokens;

@@ -24,8 +24,8 @@ pub mod guard;
 pub use guard::{AllowList, Cidr, CidrError};
 
 use crate::admin::{self, Caller};
-use crate::auth::{Action, Principal};
 use crate::api::ApiError;
+use crate::auth::{Action, Principal};
 use crate::state::AppState;
 use crate::store::{Audit, DeliveryRow, Event, WebhookRow};
 use hmac::{Hmac, Mac};

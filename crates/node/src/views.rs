@@ -38,19 +38,12 @@ pub use trustpool::trustpool;
 pub use udi::udi;
 pub use usage::usage;
 
-/// A status word of the agent as an operator reads it. The views compare the words printed, so
-/// they hold whether the agent hands them over as strings or as values that display as them.
-fn word(value: impl std::fmt::Display) -> String {
-    value.to_string()
-}
-
 #[cfg(test)]
 mod snapshot_tests {
     //! Every `show license …` view in the states a unit test can build without a network. The
     //! snapshots (`src/snapshots/`) were read against `reference/iosxe-show-license-*.txt`.
 
     use super::*;
-    use smartlic_agent::Snapshot;
     use smartlic_agent::admission::CallPolicy;
     use smartlic_agent::agent::ServiceView;
     use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
@@ -58,6 +51,7 @@ mod snapshot_tests {
     use smartlic_agent::state::{
         Authorization, FeatureGrace, Grant, InstalledKey, KeyHistoryEntry, PersistedState, Registered, ServiceStats,
     };
+    use smartlic_agent::{AuthorizationStatus, RegistrationStatus, Snapshot};
     use smartlic_protocol::Catalog;
     use smartlic_protocol::legacy::LegacyKey;
     use smartlic_protocol::time::DAY;
@@ -90,8 +84,8 @@ mod snapshot_tests {
         Snapshot {
             now: NOW,
             state: PersistedState::default(),
-            registration_word: "UNREGISTERED",
-            authorization_word: "No Licenses in Use",
+            registration_word: RegistrationStatus::Unregistered,
+            authorization_word: AuthorizationStatus::NoLicensesInUse,
             eval_remaining: EVAL,
             eval_total: EVAL,
             in_use: false,
@@ -142,7 +136,7 @@ mod snapshot_tests {
         s.state.eval.used_secs = 30 * DAY;
         s.state.eval.accounted_to = Some(NOW);
         s.eval_remaining = EVAL - 30 * DAY;
-        s.authorization_word = "EVAL MODE";
+        s.authorization_word = AuthorizationStatus::EvalMode;
         s.in_use = true;
         s.services = services(CallPolicy::Allow { limit: 10_000 });
         pgw_calls(&mut s, MODE_EVALUATION, 10_000, 1);
@@ -169,7 +163,7 @@ mod snapshot_tests {
         s.state.eval.accounted_to = None;
         s.state.eval.expired_at = Some(NOW - 2 * DAY);
         s.eval_remaining = 0;
-        s.authorization_word = "EVAL EXPIRED";
+        s.authorization_word = AuthorizationStatus::EvalExpired;
         s.services = services(CallPolicy::Block);
         s.services[0].rejected = 12;
         s.state.integrity_alert = Some(
@@ -200,7 +194,7 @@ mod snapshot_tests {
         let mut s = eval_mode();
         s.state.eval.accounted_to = None;
         s.state.registration = Registration::Registered(registration());
-        s.registration_word = "REGISTERED";
+        s.registration_word = RegistrationStatus::Registered;
         let pgw = cat.service[0].sku.clone();
         let rec = "ASR5K-00-GN01REC".to_string();
         s.state.features.insert(rec.clone());
@@ -233,7 +227,7 @@ mod snapshot_tests {
             deadline: Some(NOW + 89 * DAY),
         };
         s.next_authorization_at = Some(NOW + 29 * DAY);
-        s.authorization_word = "AUTHORIZED";
+        s.authorization_word = AuthorizationStatus::Authorized;
         s.mode = MODE_REGISTERED;
         s.services = services(CallPolicy::Allow {
             limit: smartlic_agent::admission::UNLIMITED,
@@ -250,7 +244,7 @@ mod snapshot_tests {
             g.status = Compliance::OutOfCompliance;
             g.entitlements[0].status = Compliance::OutOfCompliance;
         }
-        s.authorization_word = "OUT OF COMPLIANCE";
+        s.authorization_word = AuthorizationStatus::OutOfCompliance;
         s.services[0].policy = CallPolicy::Block;
         s.services[0].rejected = 7;
         s
@@ -279,7 +273,7 @@ mod snapshot_tests {
                 });
             }
         }
-        s.authorization_word = "OUT OF COMPLIANCE";
+        s.authorization_word = AuthorizationStatus::OutOfCompliance;
         s.services[0].policy = CallPolicy::Block;
         s.services[0].rejected = 4;
         s.services[1].policy = CallPolicy::Block;
@@ -300,7 +294,7 @@ mod snapshot_tests {
         s.state.authorization.deadline = Some(NOW - DAY);
         s.state.authorization.next_attempt_at = Some(NOW + 3600);
         s.next_authorization_at = Some(NOW + 3600);
-        s.authorization_word = "AUTHORIZATION EXPIRED";
+        s.authorization_word = AuthorizationStatus::AuthorizationExpired;
         s.services = services(CallPolicy::Block);
         s
     }

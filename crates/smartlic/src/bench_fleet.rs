@@ -9,20 +9,19 @@
 //! JSON object. Only loopback managers are accepted.
 
 use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::SigningKey;
-use reqwest::Url;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use smartlic_protocol::admin::{AccountInfo, CreateAccount, CreateToken, CreatedToken};
+use smartlic_agent::transport::{CallHome, Limits, TransportError, nonce};
+use smartlic_client::{AdminClient, Url};
+use smartlic_protocol::admin::{CreateAccount, CreateToken};
 use smartlic_protocol::envelope::Message;
-use smartlic_protocol::trust::{pem_certificates, verify_signer};
+use smartlic_protocol::trust::pem_certificates;
 use smartlic_protocol::wire::{
-    AuthorizationRequest, AuthorizationResponse, Compliance, DEVICE_API, EntitlementStatus, RegisterRequest,
-    RegisterResponse, Udi, Usage,
+    AuthorizationRequest, AuthorizationResponse, Compliance, EntitlementStatus, RegisterRequest, RegisterResponse, Udi,
+    Usage,
 };
-use smartlic_protocol::{Catalog, ErrorBody, SignedRequest, SignedResponse};
+use smartlic_protocol::{Catalog, SignedRequest, SignedResponse};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -217,10 +216,6 @@ fn now_s() -> i64 {
         .unwrap_or(0)
 }
 
-fn nonce() -> String {
-    B64.encode(rand::random::<[u8; 16]>())
-}
-
 /// Why one request failed.
 #[derive(Debug)]
 enum Failure {
@@ -231,8 +226,10 @@ enum Failure {
 }
 
 struct Bench {
-    http: reqwest::Client,
-    servers: Vec<Url>,
+    /// One admin API client per manager (the set-up calls go to the first).
+    admins: Vec<AdminClient>,
+    /// One device protocol client per manager.
+    homes: Vec<CallHome>,
     anchors: Vec<Vec<u8>>,
 }
 
@@ -248,80 +245,38 @@ impl Bench {
     fn new(args: &FleetArgs, pool: usize) -> Result<Bench> {
         let pem = std::fs::read_to_string(&args.ca).with_context(|| format!("cannot read {}", args.ca.display()))?;
         let anchors = pem_certificates(&pem).map_err(|e| anyhow!("CA file {}: {e}", args.ca.display()))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for der in &anchors {
-            roots
-                .add(rustls_pki_types::CertificateDer::from(der.clone()))
-                .with_context(|| format!("CA file {} holds an unusable certificate", args.ca.display()))?;
+        let limits = Limits {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_idle_per_host: pool,
+        };
+        let mut admins = Vec::new();
+        let mut homes = Vec::new();
+        for server in &args.servers {
+            admins.push(AdminClient::new(server.clone(), &args.ca, args.api_key.clone())?);
+            homes.push(CallHome::with_limits(server.as_str(), &anchors, None, limits).context("HTTP client set-up")?);
         }
-        if roots.is_empty() {
-            bail!("CA file {} holds no certificate", args.ca.display());
+        if admins.is_empty() {
+            bail!("pass --server URL");
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .context("TLS set-up")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .no_proxy()
-            .pool_max_idle_per_host(pool)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("HTTP client set-up")?;
-        Ok(Bench {
-            http,
-            servers: args.servers.clone(),
-            anchors,
-        })
+        Ok(Bench { admins, homes, anchors })
     }
 
-    fn url(&self, server: usize, path: &str) -> String {
-        let base = self.servers[server % self.servers.len()].as_str().trim_end_matches('/');
-        format!("{base}{path}")
+    /// The first manager's admin API: the benchmark's set-up calls.
+    fn admin(&self) -> &AdminClient {
+        &self.admins[0]
     }
 
-    async fn admin<B: Serialize, T: DeserializeOwned>(&self, key: &str, path: &str, body: &B) -> Result<T> {
-        let resp = self
-            .http
-            .post(self.url(0, path))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .with_context(|| format!("admin API {path}"))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            let msg = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.error.message)
-                .unwrap_or_else(|_| format!("HTTP {status}"));
-            bail!("admin API {path}: {msg}");
-        }
-        Ok(serde_json::from_slice(&bytes)?)
-    }
-
-    /// Times `LIST_PROBES` calls of GET `path` on the first manager (after one warm-up), µs, sorted.
-    async fn time_get(&self, key: &str, path: &str) -> Result<Vec<u32>> {
+    /// Times `LIST_PROBES` calls of `license list` of `va` on the first manager (after one
+    /// warm-up), µs, sorted.
+    async fn time_license_list(&self, account: &str, va: &str) -> Result<Vec<u32>> {
         let mut lat = Vec::with_capacity(LIST_PROBES);
         for i in 0..=LIST_PROBES {
             let t = Instant::now();
-            let resp = self
-                .http
-                .get(self.url(0, path))
-                .bearer_auth(key)
-                .send()
+            self.admin()
+                .licenses(account, va)
                 .await
-                .with_context(|| format!("admin API {path}"))?;
-            let status = resp.status();
-            let body = resp.bytes().await?;
-            if !status.is_success() {
-                bail!("admin API {path}: HTTP {status}");
-            }
-            if body.is_empty() {
-                bail!("admin API {path}: empty answer");
-            }
+                .with_context(|| format!("admin API license list of {account}/{va}"))?;
             if i > 0 {
                 lat.push(micros(t.elapsed()));
             }
@@ -333,11 +288,8 @@ impl Bench {
     /// Each manager's `process_resident_memory_bytes`, MiB (`None` where it does not tell).
     async fn resident_mib(&self) -> Vec<f64> {
         let mut out = Vec::new();
-        for i in 0..self.servers.len() {
-            let text = match self.http.get(self.url(i, "/metrics")).send().await {
-                Ok(r) => r.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
+        for admin in &self.admins {
+            let text = admin.metrics().await.unwrap_or_default();
             let bytes = text
                 .lines()
                 .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
@@ -347,7 +299,13 @@ impl Bench {
         out
     }
 
-    /// One signed exchange, verified as the agent verifies it.
+    /// One authorization renewal of a registered device.
+    async fn renew(&self, d: &Device, body: &AuthorizationRequest) -> Result<AuthorizationResponse, Failure> {
+        self.exchange(d.server, "/authorize", &d.key, Some(d.instance_id.clone()), body)
+            .await
+    }
+
+    /// One signed exchange, verified as the agent verifies it (it is the agent's).
     async fn exchange<B: Serialize + Message, R: DeserializeOwned + Message>(
         &self,
         server: usize,
@@ -356,39 +314,13 @@ impl Bench {
         instance_id: Option<String>,
         body: &B,
     ) -> Result<R, Failure> {
-        let n = nonce();
-        let req = SignedRequest::sign(key, instance_id, n.clone(), now_s(), body)
-            .map_err(|e| Failure::Other(e.to_string()))?;
-        let resp = self
-            .http
-            .post(self.url(server, &format!("{DEVICE_API}{path}")))
-            .json(&req)
-            .send()
+        let home = &self.homes[server % self.homes.len()];
+        home.exchange(path, key, instance_id, body, &self.anchors, now_s)
             .await
-            .map_err(|e| Failure::Other(format!("send: {e}")))?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = resp.bytes().await.map_err(|e| Failure::Other(format!("read: {e}")))?;
-        if status == 503 {
-            return Err(Failure::Busy(retry_after));
-        }
-        if !(200..300).contains(&status) {
-            let code = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.error.code)
-                .unwrap_or_default();
-            return Err(Failure::Other(format!("HTTP {status} {code}")));
-        }
-        let signed: SignedResponse = serde_json::from_slice(&bytes).map_err(|e| Failure::Other(e.to_string()))?;
-        let signer = verify_signer(&signed.signer_certificate, &self.anchors, now_s())
-            .map_err(|e| Failure::Other(format!("response signer: {e}")))?;
-        let payload = signed
-            .open::<R>(&signer, &n)
-            .map_err(|e| Failure::Other(format!("response: {e}")))?;
-        Ok(payload.body)
+            .map_err(|e| match e {
+                TransportError::Busy { retry_after } => Failure::Busy(retry_after),
+                other => Failure::Other(other.to_string()),
+            })
     }
 }
 
@@ -482,20 +414,19 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     let account_name = format!("fleet-bench-{stamp}");
-    let account: AccountInfo = bench
-        .admin(
-            &args.api_key,
-            "/api/v1/accounts",
-            &CreateAccount {
-                name: account_name,
-                domain: "fleet.bench.invalid".into(),
-            },
-        )
-        .await?;
-    let token: CreatedToken = bench
-        .admin(
-            &args.api_key,
-            &format!("/api/v1/accounts/{}/virtual-accounts/DEFAULT/tokens", account.id),
+    let account = bench
+        .admin()
+        .create_account(&CreateAccount {
+            name: account_name,
+            domain: "fleet.bench.invalid".into(),
+        })
+        .await
+        .context("admin API /api/v1/accounts")?;
+    let token = bench
+        .admin()
+        .create_token(
+            &account.id,
+            "DEFAULT",
             &CreateToken {
                 expires_days: Some(1),
                 max_uses: Some(args.devices as u64),
@@ -503,7 +434,13 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                 export_controlled: false,
             },
         )
-        .await?;
+        .await
+        .with_context(|| {
+            format!(
+                "admin API /api/v1/accounts/{}/virtual-accounts/DEFAULT/tokens",
+                account.id
+            )
+        })?;
     let catalog = Catalog::staros();
     let software_tag = catalog
         .software_for("ASR5500")
@@ -517,6 +454,69 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
 
     // Registration: C workers take the next device index until N.
     let tally = Arc::new(Tally::default());
+    let (devices, mut reg_lat, reg_elapsed) =
+        register_fleet(&bench, &args, &token.token, &software_tag, stamp, &tally).await?;
+    if devices.is_empty() {
+        bail!(
+            "no device could register ({} errors)",
+            tally.errors.load(Ordering::Relaxed)
+        );
+    }
+    reg_lat.sort_unstable();
+    let devices = Arc::new(devices);
+
+    // The administrator's view of a VA holding every registered device.
+    let list_lat = bench.time_license_list(&account.id, "DEFAULT").await?;
+
+    // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
+    let (timed, renewed, renew_elapsed) = renew_fleet(&bench, &devices, &args, &sku, &tally).await?;
+    let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
+    lat.sort_unstable();
+
+    let rss = bench.resident_mib().await;
+    let storm = if args.storm {
+        Some(storm(&bench, &devices, &sku).await?)
+    } else {
+        None
+    };
+
+    Ok(FleetFigures {
+        servers: args.servers.iter().map(|u| u.to_string()).collect(),
+        devices: args.devices,
+        concurrency: args.concurrency,
+        registered: devices.len(),
+        registrations_per_s: devices.len() as f64 / reg_elapsed,
+        registration_p50_ms: percentile_ms(&reg_lat, 0.50),
+        registration_p99_ms: percentile_ms(&reg_lat, 0.99),
+        renewals: renewed,
+        renewal_seconds: renew_elapsed,
+        renewals_per_s: renewed as f64 / renew_elapsed,
+        p50_ms: percentile_ms(&lat, 0.50),
+        p99_ms: percentile_ms(&lat, 0.99),
+        max_ms: lat.last().map(|&us| f64::from(us) / 1000.0).unwrap_or(0.0),
+        errors: tally.errors.load(Ordering::Relaxed),
+        overloaded_503: tally.busy.load(Ordering::Relaxed),
+        usage_change_ratio: USAGE_CHANGE_RATIO,
+        crypto_floor_per_s: crypto_floor,
+        license_list_p50_ms: percentile_ms(&list_lat, 0.50),
+        license_list_p99_ms: percentile_ms(&list_lat, 0.99),
+        manager_rss_mib: rss,
+        per_second: per_second(&timed),
+        storm,
+    })
+}
+
+/// The registration phase: C workers take the next device index until N (or the time bound);
+/// the devices registered, their latencies (µs, in the order they ended) and the phase's length, s.
+// Long, but one story: the workers' loop with its three outcomes (registered, busy, failed).
+async fn register_fleet(
+    bench: &Arc<Bench>,
+    args: &FleetArgs,
+    token: &str,
+    software_tag: &str,
+    run_id: u128,
+    tally: &Arc<Tally>,
+) -> Result<(Vec<Device>, Vec<u32>, f64)> {
     let next = Arc::new(AtomicUsize::new(0));
     let reg_start = Instant::now();
     let reg_deadline = reg_start + PHASE_LIMIT;
@@ -526,10 +526,10 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             bench.clone(),
             tally.clone(),
             next.clone(),
-            token.token.clone(),
-            software_tag.clone(),
+            token.to_string(),
+            software_tag.to_string(),
         );
-        let (devices, run_id) = (args.devices, stamp);
+        let devices = args.devices;
         workers.push(tokio::spawn(async move {
             let mut out: Vec<(Device, u32)> = Vec::new();
             loop {
@@ -593,25 +593,18 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             reg_lat.push(us);
         }
     }
-    let reg_elapsed = reg_start.elapsed().as_secs_f64();
-    if devices.is_empty() {
-        bail!(
-            "no device could register ({} errors)",
-            tally.errors.load(Ordering::Relaxed)
-        );
-    }
-    reg_lat.sort_unstable();
-    let devices = Arc::new(devices);
+    Ok((devices, reg_lat, reg_start.elapsed().as_secs_f64()))
+}
 
-    // The administrator's view of a VA holding every registered device.
-    let list_lat = bench
-        .time_get(
-            &args.api_key,
-            &format!("/api/v1/accounts/{}/virtual-accounts/DEFAULT/licenses", account.id),
-        )
-        .await?;
-
-    // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
+/// The renewal phase: worker w renews devices w, w+C, w+2C, … in turn for S seconds; each
+/// renewal's (second of the phase it ended in, latency µs), the renewals and the phase's length, s.
+async fn renew_fleet(
+    bench: &Arc<Bench>,
+    devices: &Arc<Vec<Device>>,
+    args: &FleetArgs,
+    sku: &str,
+    tally: &Arc<Tally>,
+) -> Result<(Vec<(u32, u32)>, u64, f64)> {
     let c = args.concurrency.min(devices.len());
     let renew_start = Instant::now();
     let renew_end = renew_start + Duration::from_secs_f64(args.seconds);
@@ -623,7 +616,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
             tally.clone(),
             devices.clone(),
             renewals.clone(),
-            sku.clone(),
+            sku.to_string(),
         );
         workers.push(tokio::spawn(async move {
             // (second of the phase it ended in, latency µs)
@@ -642,16 +635,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
                     }],
                 };
                 let t = Instant::now();
-                match bench
-                    .exchange::<_, AuthorizationResponse>(
-                        d.server,
-                        "/authorize",
-                        &d.key,
-                        Some(d.instance_id.clone()),
-                        &body,
-                    )
-                    .await
-                {
+                match bench.renew(d, &body).await {
                     Ok(_) => {
                         lat.push((renew_start.elapsed().as_secs() as u32, micros(t.elapsed())));
                         renewals.fetch_add(1, Ordering::Relaxed);
@@ -675,42 +659,11 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     for w in workers {
         timed.extend(w.await?);
     }
-    let renew_elapsed = renew_start.elapsed().as_secs_f64();
-    let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
-    lat.sort_unstable();
-    let renewed = renewals.load(Ordering::Relaxed);
-
-    let rss = bench.resident_mib().await;
-    let storm = if args.storm {
-        Some(storm(&bench, &devices, &sku).await?)
-    } else {
-        None
-    };
-
-    Ok(FleetFigures {
-        servers: args.servers.iter().map(|u| u.to_string()).collect(),
-        devices: args.devices,
-        concurrency: args.concurrency,
-        registered: devices.len(),
-        registrations_per_s: devices.len() as f64 / reg_elapsed,
-        registration_p50_ms: percentile_ms(&reg_lat, 0.50),
-        registration_p99_ms: percentile_ms(&reg_lat, 0.99),
-        renewals: renewed,
-        renewal_seconds: renew_elapsed,
-        renewals_per_s: renewed as f64 / renew_elapsed,
-        p50_ms: percentile_ms(&lat, 0.50),
-        p99_ms: percentile_ms(&lat, 0.99),
-        max_ms: lat.last().map(|&us| f64::from(us) / 1000.0).unwrap_or(0.0),
-        errors: tally.errors.load(Ordering::Relaxed),
-        overloaded_503: tally.busy.load(Ordering::Relaxed),
-        usage_change_ratio: USAGE_CHANGE_RATIO,
-        crypto_floor_per_s: crypto_floor,
-        license_list_p50_ms: percentile_ms(&list_lat, 0.50),
-        license_list_p99_ms: percentile_ms(&list_lat, 0.99),
-        manager_rss_mib: rss,
-        per_second: per_second(&timed),
-        storm,
-    })
+    Ok((
+        timed,
+        renewals.load(Ordering::Relaxed),
+        renew_start.elapsed().as_secs_f64(),
+    ))
 }
 
 /// Every device renews at once; each retries after Retry-After + jitter until it succeeds.
@@ -731,16 +684,7 @@ async fn storm(bench: &Arc<Bench>, devices: &Arc<Vec<Device>>, sku: &str) -> Res
                 if Instant::now() >= deadline {
                     break;
                 }
-                match bench
-                    .exchange::<_, AuthorizationResponse>(
-                        d.server,
-                        "/authorize",
-                        &d.key,
-                        Some(d.instance_id.clone()),
-                        &body,
-                    )
-                    .await
-                {
+                match bench.renew(d, &body).await {
                     Ok(_) => {
                         tally.ok.fetch_add(1, Ordering::Relaxed);
                         return (true, tries, start.elapsed());

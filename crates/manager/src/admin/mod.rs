@@ -2,9 +2,9 @@
 //! licences, tokens, product instances, users, the event log — with input checks and the rights
 //! of [`crate::auth`]. The REST API (and later the portal) are thin layers over these.
 
+use crate::api::ApiError;
 use crate::auth::{Action, Principal, Scope, require};
 use crate::compliance;
-use crate::api::ApiError;
 use crate::state::AppState;
 use crate::store::{AccountRow, Audit, EventRow, InstanceRow, NewToken, NewUser, TokenRow, UserChange, UserRow, VaRow};
 

@@ -2,8 +2,8 @@
 
 use super::{ApiJson, ApiPath, ApiQuery, BearerKey, ClientAddr};
 use crate::admin::{self, Caller};
-use crate::auth::Principal;
 use crate::api::ApiError;
+use crate::auth::Principal;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -2,8 +2,8 @@
 //! `SignedResponse` out, or an error body. See [`crate::device`] for the checks.
 
 use super::{ApiJson, ClientAddr};
-use crate::device;
 use crate::api::ApiError;
+use crate::device;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

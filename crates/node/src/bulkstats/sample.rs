@@ -2,7 +2,7 @@
 
 use super::format::{Token, Variable, parse_format};
 use crate::config::BulkFile;
-use smartlic_agent::Snapshot;
+use smartlic_agent::{Mode, Snapshot};
 use smartlic_protocol::Catalog;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// `Evaluation` or `Registered`.
-    pub mode: &'static str,
+    pub mode: Mode,
     /// Tag id.
     pub tagid: u32,
     /// Service name.

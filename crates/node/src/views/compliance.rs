@@ -1,16 +1,15 @@
 //! What the licensing state means for one entitlement: the status word the usage views print, and
 //! whether an on/off feature's grace period is over.
 
-use super::word;
 use smartlic_agent::Snapshot;
-use smartlic_agent::licensing::MODE_REGISTERED;
+use smartlic_agent::{AuthorizationStatus, Mode};
 use smartlic_protocol::time::DAY;
 use smartlic_protocol::wire::Compliance;
 use smartlic_protocol::{Catalog, FeatureEntitlement};
 
 /// Whether the agent is in registered mode (else evaluation).
 pub(super) fn registered_mode(s: &Snapshot) -> bool {
-    word(s.mode) == word(MODE_REGISTERED)
+    s.mode == Mode::Registered
 }
 
 /// The licensing word that applies to one entitlement: `NOT ENABLED`, `AUTHORIZATION EXPIRED`,
@@ -20,7 +19,7 @@ pub(super) fn usage_status(s: &Snapshot, sku: &str) -> &'static str {
         return "NOT ENABLED";
     }
     if registered_mode(s) {
-        if word(s.authorization_word) == "AUTHORIZATION EXPIRED" {
+        if s.authorization_word == AuthorizationStatus::AuthorizationExpired {
             return "AUTHORIZATION EXPIRED";
         }
         let ooc = s.state.authorization.grant.as_ref().is_some_and(|g| {

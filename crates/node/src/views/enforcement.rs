@@ -3,7 +3,7 @@
 
 use super::compliance::{feature_blocks, grace_over, grace_secs, usage_status};
 use super::table::{row, table};
-use super::word;
+use smartlic_agent::AuthorizationStatus;
 use smartlic_agent::Snapshot;
 use smartlic_agent::admission::{CallPolicy, UNLIMITED};
 use smartlic_protocol::Catalog;
@@ -155,9 +155,9 @@ fn feature_enforcement(s: &Snapshot, cat: &Catalog, wanted: &Wanted, out: &mut S
 /// Why a service blocks its new calls: the authorization or evaluation expired, it is out of
 /// compliance, or enforced features of it are past their grace period.
 fn service_block_reason(s: &Snapshot, cat: &Catalog, sku: &str, service: &str) -> String {
-    match word(s.authorization_word).as_str() {
-        "AUTHORIZATION EXPIRED" => return "authorization expired".into(),
-        "EVAL EXPIRED" => return "evaluation period expired".into(),
+    match s.authorization_word {
+        AuthorizationStatus::AuthorizationExpired => return "authorization expired".into(),
+        AuthorizationStatus::EvalExpired => return "evaluation period expired".into(),
         _ => {}
     }
     if usage_status(s, sku) == "OUT OF COMPLIANCE" {

@@ -1,7 +1,6 @@
 //! `show license statistics`: the counters per mode and service, then the on/off features.
 
 use super::compliance::{feature_blocks, grace_over, grace_secs, usage_status};
-use super::word;
 use smartlic_agent::Snapshot;
 use smartlic_protocol::Catalog;
 use smartlic_protocol::time::{DAY, format_cisco};
@@ -116,8 +115,7 @@ pub fn statistics(s: &Snapshot, cat: &Catalog) -> String {
         let _ = writeln!(
             out,
             "{:<11} {:>5} {:<7} {:<6} {:>14} {:>14} {:>14} {:>13} {:>25} {:>25} {:>14} {:>11}",
-            // As a string: a `Display` value that ignores the width would break the columns.
-            word(r.mode),
+            r.mode.as_str(),
             r.service.tag_id,
             r.service.service,
             r.policy.map(|p| p.word()).unwrap_or("-"),

@@ -1,11 +1,10 @@
 //! `show license status` and the status sections `show license summary` and `show license all`
 //! share: registration, authorization, utility, data privacy, transport and the export key.
 
-use super::word;
 use smartlic_agent::Snapshot;
 use smartlic_agent::agent::format_opt;
-use smartlic_agent::licensing::MODE_EVALUATION;
 use smartlic_agent::state::{Attempt, Registration};
+use smartlic_agent::{AuthorizationStatus, Mode};
 use smartlic_protocol::time::{format_cisco, split_duration};
 use std::fmt::Write;
 
@@ -102,17 +101,17 @@ pub(super) fn registration_section(s: &Snapshot, out: &mut String, full: bool) {
 pub(super) fn authorization_section(s: &Snapshot, out: &mut String) {
     let a = &s.state.authorization;
     let _ = writeln!(out, "License Authorization:");
-    let status = word(s.authorization_word);
-    match (&a.grant, status.as_str()) {
-        (Some(g), "AUTHORIZED" | "OUT OF COMPLIANCE") => {
+    let status = s.authorization_word;
+    match (&a.grant, status) {
+        (Some(g), AuthorizationStatus::Authorized | AuthorizationStatus::OutOfCompliance) => {
             let _ = writeln!(out, "  Status: {status} on {}", format_cisco(g.at));
         }
         _ => {
             let _ = writeln!(out, "  Status: {status}");
         }
     }
-    let evaluating = s.state.enabled && word(s.mode) == word(MODE_EVALUATION);
-    if status == "EVAL MODE" || status == "EVAL EXPIRED" || evaluating {
+    let evaluating = s.state.enabled && s.mode == Mode::Evaluation;
+    if matches!(status, AuthorizationStatus::EvalMode | AuthorizationStatus::EvalExpired) || evaluating {
         let _ = writeln!(
             out,
             "  Evaluation Period Remaining: {}",

@@ -1,0 +1,369 @@
+//! The administration commands' flags: `smartlic account|va|license|token|instance|user|operator|legacy …`
+//! as clap types, and the connection flags shared with `bench fleet`.
+
+use smartlic_protocol::admin::Role;
+use std::path::PathBuf;
+
+/// Where the license manager is and how to reach it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Connection {
+    /// License manager URL (`bench fleet` takes it more than once: managers on one database).
+    #[arg(
+        long = "server",
+        global = true,
+        env = "SMARTLIC_SERVER",
+        default_value = "https://127.0.0.1:8443",
+        action = clap::ArgAction::Append
+    )]
+    pub servers: Vec<String>,
+    /// CA certificate (PEM) to trust for the manager: its `ca.pem`.
+    #[arg(long, global = true, env = "SMARTLIC_CA")]
+    pub ca: Option<PathBuf>,
+    /// API key: the operator's (`admin.key`) or a user's.
+    #[arg(long, global = true, env = "SMARTLIC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// Administration commands.
+#[derive(clap::Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Smart Accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Virtual accounts.
+    #[command(subcommand)]
+    Va(VaCommand),
+    /// Purchased licenses: deposit, transfer, list.
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// Product Instance Registration tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Registered product instances.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Users of a Smart Account.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The operator's own credentials.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Legacy (PAK-style) licence keys bound to one chassis (operator only).
+    #[command(subcommand)]
+    Legacy(LegacyCommand),
+}
+
+/// `smartlic legacy …`
+#[derive(clap::Subcommand, Debug)]
+pub enum LegacyCommand {
+    /// Issue a licence key; prints it (one line) for `license key "KEY"` on the node.
+    Issue {
+        /// Chassis serial number.
+        #[arg(long)]
+        serial: String,
+        /// ASR5500, VPC-SI or VPC-DI.
+        #[arg(long)]
+        platform: String,
+        /// SERVICE=N: N sessions of a service (pgw saegw ggsn sgw mme epdg samog); repeatable.
+        #[arg(long = "sessions", value_parser = parse_sessions)]
+        sessions: Vec<(String, u64)>,
+        /// An on/off feature SKU; repeatable.
+        #[arg(long = "feature")]
+        features: Vec<String>,
+        /// Last day is the day before this date (YYYY-MM-DD); default: never expires.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+}
+
+fn parse_sessions(s: &str) -> std::result::Result<(String, u64), String> {
+    let (service, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not SERVICE=N"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} is not a number of sessions"))?;
+    Ok((service.trim().to_string(), n))
+}
+
+/// `smartlic operator …`
+#[derive(clap::Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Replace the operator API key used for this command by a new one; the old key stops at
+    /// once. Prints the new key, or with --key-file writes it there (0600) instead.
+    RotateKey {
+        /// File to replace with the new key (e.g. the data directory's admin.key).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+}
+
+/// `smartlic account …`
+#[derive(clap::Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Create a Smart Account (with its virtual account DEFAULT); prints its id.
+    Create {
+        /// Account name.
+        name: String,
+        /// Account domain identifier, e.g. example.com.
+        #[arg(long)]
+        domain: String,
+    },
+    /// List the Smart Accounts you can see.
+    List {
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Smart Account requests (from the portal's "Request a Smart Account"; operator only).
+    #[command(subcommand)]
+    Request(RequestCommand),
+}
+
+/// `smartlic account request …`
+#[derive(clap::Subcommand, Debug)]
+pub enum RequestCommand {
+    /// List the requests, newest first.
+    List {
+        /// Only pending requests.
+        #[arg(long)]
+        pending: bool,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending request: creates the Smart Account (with DEFAULT) and its SA
+    /// administrator; prints the account id and the administrator's API key (shown only once).
+    Approve {
+        /// Request id.
+        id: String,
+    },
+    /// Reject a pending request.
+    Reject {
+        /// Request id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `smartlic va …`
+#[derive(clap::Subcommand, Debug)]
+pub enum VaCommand {
+    /// Create a virtual account; prints its id.
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account name.
+        name: String,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List virtual accounts.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `smartlic license …`
+#[derive(clap::Subcommand, Debug)]
+pub enum LicenseCommand {
+    /// Deposit purchased licenses into a virtual account.
+    Deposit {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// SKU, e.g. ASR5K-00-PW10GTWY.
+        #[arg(long)]
+        sku: String,
+        /// Number of licenses.
+        #[arg(long)]
+        quantity: u64,
+        /// The licenses stop counting on this date (YYYY-MM-DD); default: perpetual.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Move licenses between virtual accounts; refused if the source would go below zero available.
+    Transfer {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Source virtual account.
+        #[arg(long)]
+        from: String,
+        /// Destination virtual account.
+        #[arg(long)]
+        to: String,
+        /// SKU.
+        #[arg(long)]
+        sku: String,
+        /// Number of licenses.
+        #[arg(long)]
+        quantity: u64,
+    },
+    /// Per SKU: purchased, in use, balance, status OK or INSUFFICIENT.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--account A [--va V] [--json]`: what a list of tokens or instances covers, and how it prints.
+#[derive(clap::Args, Debug)]
+pub struct ListScope {
+    /// Smart Account (name or id).
+    #[arg(long)]
+    pub account: String,
+    /// Only this virtual account.
+    #[arg(long)]
+    pub va: Option<String>,
+    /// One JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smartlic token …`
+#[derive(clap::Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a registration token; prints the token (shown only this once).
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 30)]
+        expires_days: u32,
+        /// Maximum number of registrations (default: unlimited).
+        #[arg(long)]
+        max_uses: Option<u64>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Allow export-controlled functionality on products registered with it.
+        #[arg(long)]
+        export_controlled: bool,
+    },
+    /// List tokens (never their secrets).
+    List(ListScope),
+    /// Revoke a token at once.
+    Revoke {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Token id (from `token list`).
+        token_id: String,
+    },
+}
+
+/// `smartlic instance …`
+#[derive(clap::Subcommand, Debug)]
+pub enum InstanceCommand {
+    /// List product instances: id, UDI, hostname, VA, last contact, status.
+    List(ListScope),
+    /// Show one product instance with its license usage.
+    Show {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Instance id.
+        instance_id: String,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a product instance; its licenses are released.
+    Remove {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Instance id.
+        instance_id: String,
+    },
+}
+
+/// `smartlic user …`
+#[derive(clap::Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; prints the user's API key (shown only this once).
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address.
+        email: String,
+        /// sa-admin, sa-user, va-admin or va-user.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Virtual account of a VA role.
+        #[arg(long)]
+        va: Option<String>,
+        /// File holding the portal password (first line).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List users.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: their API key and portal sessions stop at once.
+    Disable {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
+    /// Remove a user.
+    Remove {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
+    /// Give a user a new API key (the old one stops at once); prints the new key.
+    RotateKey {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// E-mail address or id.
+        user: String,
+    },
+}
+
+fn parse_role(s: &str) -> std::result::Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.to_string())
+}

@@ -1,0 +1,130 @@
+//! How the administration commands print: plain text tables with columns padded to their widest
+//! cell, or (`--json`) one pretty JSON document; and the key file written by `operator rotate-key`.
+
+use anyhow::Result;
+use serde::Serialize;
+use smartlic_protocol::admin::{LicenseList, LicenseUsage};
+
+/// Replaces `path` by `text`, owner-readable only (a fresh temporary file renamed over it).
+pub(super) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A plain text table: columns padded to their widest cell.
+pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = vec![line(headers.to_vec())];
+    for r in rows {
+        out.push(line(r.iter().map(String::as_str).collect()));
+    }
+    out.join("\n")
+}
+
+/// Prints `v` as one pretty JSON document.
+pub(super) fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
+    outln!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Prints a list: one JSON document with `json`, else a table of `headers`, one `row` per item.
+pub(super) fn print_list<T: Serialize>(
+    json: bool,
+    items: &[T],
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> Result<()> {
+    if json {
+        return print_json(items);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    outln!("{}", table(headers, &rows));
+    Ok(())
+}
+
+/// `license list`: the account and VA, then one row per SKU.
+pub(super) fn license_table(l: &LicenseList) -> String {
+    let mut out = format!(
+        "Smart Account: {}\nVirtual Account: {}\n\n",
+        l.account, l.virtual_account
+    );
+    if l.licenses.is_empty() {
+        out.push_str("No licenses purchased or in use.");
+        return out;
+    }
+    let rows: Vec<Vec<String>> = l
+        .licenses
+        .iter()
+        .map(|s| {
+            vec![
+                s.sku.clone(),
+                s.purchased.to_string(),
+                s.in_use.to_string(),
+                s.balance.to_string(),
+                s.status.as_str().to_string(),
+                s.end_dates
+                    .iter()
+                    .map(|e| format!("{} on {}", e.quantity, e.date))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["SKU", "PURCHASED", "IN USE", "BALANCE", "STATUS", "EXPIRING"],
+        &rows,
+    ));
+    out
+}
+
+/// Licence counts in one line: `3 SKU-A, 1 SKU-B` or `no licenses`.
+pub(super) fn released(r: &[LicenseUsage]) -> String {
+    if r.is_empty() {
+        "no licenses".into()
+    } else {
+        r.iter()
+            .map(|u| format!("{} {}", u.count, u.sku))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["A", "LONGER"],
+            &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]],
+        );
+        assert_eq!(t, "A    LONGER\nxyz  1\nq    22");
+    }
+}
