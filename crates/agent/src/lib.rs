@@ -11,6 +11,8 @@
 //! assert_eq!(gates.gate(0).unwrap().count(), 0);
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod admission;
 pub mod agent;
 pub mod events;

@@ -10,6 +10,8 @@
 //! assert_eq!(c.now(), 1_700_000_100);
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;

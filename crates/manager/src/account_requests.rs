@@ -20,15 +20,15 @@ use crate::tokens;
 use smartlic_protocol::admin::{AccountInfo, AccountRequestInfo, ApprovedAccountRequest, SubmitAccountRequest};
 
 /// Pending requests in all; beyond, submissions get 429.
-pub const MAX_PENDING: i64 = 1_000;
+pub(crate) const MAX_PENDING: i64 = 1_000;
 /// Requests per client address (IPv6: per /64) per day; beyond, submissions get 429.
-pub const MAX_PER_SOURCE_PER_DAY: i64 = 3;
+pub(crate) const MAX_PER_SOURCE_PER_DAY: i64 = 3;
 /// Most requests a list shows.
-pub const LIST_LIMIT: i64 = 1_000;
+pub(crate) const LIST_LIMIT: i64 = 1_000;
 
 /// One invalid field of a submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
+pub(crate) struct FieldError {
     /// The form field (`requester_email`, `on_behalf_email`, `domain`, `name`, `password`).
     pub field: &'static str,
     /// What is wrong, for a person.
@@ -37,7 +37,7 @@ pub struct FieldError {
 
 /// A checked submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checked {
+pub(crate) struct Checked {
     requester_email: String,
     on_behalf_email: Option<String>,
     authority: bool,
@@ -68,7 +68,7 @@ fn check_email(field: &'static str, value: &str, errors: &mut Vec<FieldError>) -
 }
 
 /// The domain of an e-mail address (lower case), if any.
-pub fn email_domain(email: &str) -> Option<String> {
+pub(crate) fn email_domain(email: &str) -> Option<String> {
     email
         .trim()
         .rsplit_once('@')
@@ -89,7 +89,7 @@ fn valid_domain(d: &str) -> bool {
 }
 
 /// Checks every field of a submission; all the problems at once.
-pub fn check(req: &SubmitAccountRequest) -> Result<Checked, Vec<FieldError>> {
+pub(crate) fn check(req: &SubmitAccountRequest) -> Result<Checked, Vec<FieldError>> {
     let mut errors = Vec::new();
     let requester_email = check_email("requester_email", &req.requester_email, &mut errors);
     let on_behalf = req.on_behalf_email.as_deref().map(str::trim).filter(|v| !v.is_empty());
@@ -143,7 +143,7 @@ pub fn check(req: &SubmitAccountRequest) -> Result<Checked, Vec<FieldError>> {
 }
 
 /// Field errors as one API error.
-pub fn bad_request(errors: &[FieldError]) -> ApiError {
+pub(crate) fn bad_request(errors: &[FieldError]) -> ApiError {
     ApiError::BadRequest(
         errors
             .iter()
@@ -154,7 +154,7 @@ pub fn bad_request(errors: &[FieldError]) -> ApiError {
 }
 
 /// The key a client address is counted under (IPv6: its /64; `unknown` without an address).
-pub fn source_key(source: Option<&str>) -> String {
+pub(crate) fn source_key(source: Option<&str>) -> String {
     match source {
         Some(s) => crate::portal::address_key(s).trim_start_matches("addr:").to_string(),
         None => "unknown".into(),
@@ -171,7 +171,11 @@ fn bounds(now: i64) -> RequestBounds {
 
 /// Stores a checked submission as PENDING: bounds first, then the password hash (bounded), then
 /// the insert, which checks the bounds again in its transaction.
-pub async fn submit(state: &AppState, source: Option<&str>, req: Checked) -> Result<AccountRequestInfo, ApiError> {
+pub(crate) async fn submit(
+    state: &AppState,
+    source: Option<&str>,
+    req: Checked,
+) -> Result<AccountRequestInfo, ApiError> {
     let key = source_key(source);
     let now = state.now();
     if let Some(refusal) = state.store().account_request_refusal(&key, bounds(now)).await? {
@@ -203,7 +207,7 @@ pub async fn submit(state: &AppState, source: Option<&str>, req: Checked) -> Res
 }
 
 /// The API form of a stored request (never its password hash).
-pub fn info(r: AccountRequestRow) -> AccountRequestInfo {
+pub(crate) fn info(r: AccountRequestRow) -> AccountRequestInfo {
     AccountRequestInfo {
         id: r.id,
         requester_email: r.requester_email,
@@ -222,7 +226,7 @@ pub fn info(r: AccountRequestRow) -> AccountRequestInfo {
 }
 
 /// Requests, newest first (operator only); `status` is `pending`, `approved` or `rejected`.
-pub async fn list(
+pub(crate) async fn list(
     state: &AppState,
     caller: &Caller,
     status: Option<&str>,
@@ -260,7 +264,7 @@ fn check_id(id: &str) -> Result<&str, ApiError> {
 
 /// Approves a pending request (operator only): the account, its DEFAULT VA and its SA
 /// administrator with a new API key, shown only here.
-pub async fn approve(state: &AppState, caller: &Caller, id: &str) -> Result<ApprovedAccountRequest, ApiError> {
+pub(crate) async fn approve(state: &AppState, caller: &Caller, id: &str) -> Result<ApprovedAccountRequest, ApiError> {
     require(&caller.principal, Action::ReviewAccountRequests, Scope::Global, "")?;
     let id = check_id(id)?;
     let api_key = tokens::new_api_key();
@@ -282,7 +286,12 @@ pub async fn approve(state: &AppState, caller: &Caller, id: &str) -> Result<Appr
 }
 
 /// Rejects a pending request (operator only), with a reason.
-pub async fn reject(state: &AppState, caller: &Caller, id: &str, reason: &str) -> Result<AccountRequestInfo, ApiError> {
+pub(crate) async fn reject(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    reason: &str,
+) -> Result<AccountRequestInfo, ApiError> {
     require(&caller.principal, Action::ReviewAccountRequests, Scope::Global, "")?;
     let id = check_id(id)?;
     let reason = reason.trim();

@@ -15,15 +15,15 @@ use smartlic_protocol::admin::AlertInfo;
 use smartlic_protocol::time::{DAY, format_date};
 
 /// The marks before an end date at which Licenses Expiring is raised, nearest first.
-pub const EXPIRY_MARKS: [i64; 7] = [1, 3, 7, 14, 30, 60, 90];
+pub(crate) const EXPIRY_MARKS: [i64; 7] = [1, 3, 7, 14, 30, 60, 90];
 /// How long an expired lot is still reported.
-pub const EXPIRED_SHOWN_DAYS: i64 = 90;
+pub(crate) const EXPIRED_SHOWN_DAYS: i64 = 90;
 /// Days without contact before Product Instance Failed to Connect.
-pub const FAILED_TO_CONNECT_DAYS: i64 = 30;
+pub(crate) const FAILED_TO_CONNECT_DAYS: i64 = 30;
 
 /// What the alerts of one virtual account are computed from.
 #[derive(Debug, Clone, Copy)]
-pub struct VaFacts<'a> {
+pub(crate) struct VaFacts<'a> {
     /// Virtual account name.
     pub va: &'a str,
     /// Licence lots per SKU (all, expired ones included).
@@ -43,19 +43,19 @@ pub struct VaFacts<'a> {
 }
 
 /// How long a usage report refused as over capacity is reported.
-pub const OVER_CAPACITY_SHOWN_DAYS: i64 = 30;
+pub(crate) const OVER_CAPACITY_SHOWN_DAYS: i64 = 30;
 
 /// How long a removal for failing to renew is reported.
-pub const REMOVED_SHOWN_DAYS: i64 = 30;
+pub(crate) const REMOVED_SHOWN_DAYS: i64 = 30;
 
 /// The nearest expiry mark at or beyond `days_left` (`None` past 90 days).
-pub fn expiry_mark(days_left: i64) -> Option<i64> {
+pub(crate) fn expiry_mark(days_left: i64) -> Option<i64> {
     EXPIRY_MARKS.iter().copied().find(|m| days_left <= *m)
 }
 
 /// The alerts of one virtual account at `now`, most severe first.
 // Long: one arm per alert kind of the seed, read in the order the portal shows them.
-pub fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
+pub(crate) fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
     let mut out = Vec::new();
     let alert = |key: String, kind: &str, severity: &str, subject: &str, message: String, at: i64| AlertInfo {
         key,

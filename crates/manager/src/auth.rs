@@ -68,7 +68,7 @@ impl Principal {
 
 /// Something a caller wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
+pub(crate) enum Action {
     /// Create a Smart Account.
     CreateAccount,
     /// List every Smart Account.
@@ -115,7 +115,7 @@ pub enum Action {
 impl Action {
     /// Every action (the rights table's tests walk it).
     #[cfg(test)]
-    pub const ALL: [Action; 17] = [
+    pub(crate) const ALL: [Action; 17] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
@@ -160,7 +160,7 @@ impl Action {
 
 /// Where an action applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope<'a> {
+pub(crate) enum Scope<'a> {
     /// The whole manager.
     Global,
     /// A Smart Account.
@@ -176,7 +176,7 @@ pub enum Scope<'a> {
 
 /// Why an action is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Denied {
+pub(crate) enum Denied {
     /// The object is outside the caller's Smart Account (say "not found").
     Hidden,
     /// Inside the caller's account but not allowed by the role.
@@ -184,7 +184,7 @@ pub enum Denied {
 }
 
 /// The rights table.
-pub fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Denied> {
+pub(crate) fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Denied> {
     let user = match p {
         Principal::Operator => return Ok(()),
         Principal::User(u) => u,
@@ -239,7 +239,7 @@ pub fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(), Deni
 }
 
 /// [`check`] as an API answer; `what` names the hidden object ("Smart Account acme").
-pub fn require(p: &Principal, action: Action, scope: Scope<'_>, what: &str) -> Result<(), ApiError> {
+pub(crate) fn require(p: &Principal, action: Action, scope: Scope<'_>, what: &str) -> Result<(), ApiError> {
     check(p, action, scope).map_err(|d| match d {
         Denied::Hidden => ApiError::NotFound(format!("no {what}")),
         Denied::NotAllowed(why) => ApiError::Forbidden(why),
@@ -247,7 +247,7 @@ pub fn require(p: &Principal, action: Action, scope: Scope<'_>, what: &str) -> R
 }
 
 /// Hashes a portal password (argon2id, random salt).
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, ApiError> {
     use argon2::password_hash::PasswordHasher;
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
@@ -258,7 +258,7 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 /// Checks a portal password against its stored hash (the portal checks with its own bounded
 /// memory; tests check what it stored with this).
 #[cfg(test)]
-pub fn verify_password(password: &str, phc: &str) -> bool {
+pub(crate) fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::PasswordVerifier;
     use argon2::password_hash::phc::PasswordHash;
     PasswordHash::new(phc)

@@ -18,17 +18,17 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Requests of the device protocol running at once (default).
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// Requests of the device protocol waiting for a slot (default).
-pub const DEFAULT_MAX_QUEUED: usize = 256;
+pub(crate) const DEFAULT_MAX_QUEUED: usize = 256;
 /// Longest wait in the queue before a 503 (default).
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2);
 /// Seconds the 503 asks the client to wait.
-pub const RETRY_AFTER_SECONDS: u64 = 1;
+pub(crate) const RETRY_AFTER_SECONDS: u64 = 1;
 
 /// The limits of one manager process. Cheap to clone (shared).
 #[derive(Debug, Clone)]
-pub struct DeviceGate {
+pub(crate) struct DeviceGate {
     /// In flight + queued.
     admitted: Arc<Semaphore>,
     /// In flight.
@@ -44,7 +44,7 @@ impl Default for DeviceGate {
 
 impl DeviceGate {
     /// A gate letting `max_in_flight` (at least 1) requests run and `max_queued` wait up to `max_wait`.
-    pub fn new(max_in_flight: usize, max_queued: usize, max_wait: Duration) -> DeviceGate {
+    pub(crate) fn new(max_in_flight: usize, max_queued: usize, max_wait: Duration) -> DeviceGate {
         let max_in_flight = max_in_flight.max(1);
         DeviceGate {
             admitted: Arc::new(Semaphore::new(max_in_flight.saturating_add(max_queued))),
@@ -55,7 +55,7 @@ impl DeviceGate {
 }
 
 /// The 503 answer: `Retry-After` and `{"error": {"code": "overloaded", …}}`.
-pub fn overloaded() -> Response {
+pub(crate) fn overloaded() -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
             code: codes::OVERLOADED.to_string(),
@@ -69,7 +69,7 @@ pub fn overloaded() -> Response {
 }
 
 /// Middleware: limits the device protocol routes (use with `from_fn_with_state`).
-pub async fn limit(State(gate): State<DeviceGate>, req: Request, next: Next) -> Response {
+pub(crate) async fn limit(State(gate): State<DeviceGate>, req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with(DEVICE_API) {
         return next.run(req).await;
     }

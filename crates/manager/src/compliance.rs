@@ -17,12 +17,12 @@ pub struct Lot {
 }
 
 /// Whether a lot still counts at `now`.
-pub fn lot_counts(end_date: Option<i64>, now: i64) -> bool {
+pub(crate) fn lot_counts(end_date: Option<i64>, now: i64) -> bool {
     end_date.is_none_or(|end| now < end)
 }
 
 /// Licences purchased: the lots still counting at `now`.
-pub fn purchased(lots: &[Lot], now: i64) -> i64 {
+pub(crate) fn purchased(lots: &[Lot], now: i64) -> i64 {
     lots.iter()
         .filter(|l| lot_counts(l.end_date, now))
         .map(|l| l.quantity)
@@ -30,7 +30,7 @@ pub fn purchased(lots: &[Lot], now: i64) -> i64 {
 }
 
 /// Status of a SKU in a virtual account.
-pub fn sku_status(purchased: i64, in_use: i64) -> LicenseStatus {
+pub(crate) fn sku_status(purchased: i64, in_use: i64) -> LicenseStatus {
     if in_use > purchased {
         LicenseStatus::Insufficient
     } else {
@@ -41,7 +41,7 @@ pub fn sku_status(purchased: i64, in_use: i64) -> LicenseStatus {
 /// The compliance a product instance is told for one SKU: out of compliance when it uses the SKU
 /// and the virtual account uses more of it than it purchased. An instance that does not use the
 /// SKU is not out of compliance for it.
-pub fn compliance(instance_count: i64, va_in_use: i64, va_purchased: i64) -> Compliance {
+pub(crate) fn compliance(instance_count: i64, va_in_use: i64, va_purchased: i64) -> Compliance {
     if instance_count > 0 && va_in_use > va_purchased {
         Compliance::OutOfCompliance
     } else {
@@ -50,7 +50,7 @@ pub fn compliance(instance_count: i64, va_in_use: i64, va_purchased: i64) -> Com
 }
 
 /// The overall answer: out of compliance if any entitlement is.
-pub fn overall(statuses: impl IntoIterator<Item = Compliance>) -> Compliance {
+pub(crate) fn overall(statuses: impl IntoIterator<Item = Compliance>) -> Compliance {
     if statuses.into_iter().any(|c| c == Compliance::OutOfCompliance) {
         Compliance::OutOfCompliance
     } else {
@@ -60,7 +60,7 @@ pub fn overall(statuses: impl IntoIterator<Item = Compliance>) -> Compliance {
 
 /// How one SKU's count of one instance changes with a new report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageChange {
+pub(crate) struct UsageChange {
     /// SKU.
     pub sku: String,
     /// The instance's new count (0: the row goes).
@@ -71,7 +71,7 @@ pub struct UsageChange {
 
 /// What a report that replaces `old` with `new` changes, in SKU order (the lock order of the
 /// per-VA totals). SKUs whose count does not change are left out.
-pub fn usage_changes(old: &[(String, i64)], new: &[(String, i64)]) -> Vec<UsageChange> {
+pub(crate) fn usage_changes(old: &[(String, i64)], new: &[(String, i64)]) -> Vec<UsageChange> {
     let mut by_sku: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     for (sku, n) in old {
         by_sku.entry(sku).or_default().0 += n;
@@ -92,7 +92,7 @@ pub fn usage_changes(old: &[(String, i64)], new: &[(String, i64)]) -> Vec<UsageC
 
 /// Why a transfer cannot be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shortfall {
+pub(crate) struct Shortfall {
     /// Licences the source could give (purchased − in use, at least 0).
     pub available: i64,
 }
@@ -101,7 +101,7 @@ pub struct Shortfall {
 /// `in_use` licences in use: refused if the source would go below zero available (available =
 /// purchased − in use). Licences that end soonest go first (perpetual ones last), so that each
 /// moved licence keeps its end date and the source keeps its longest-lived ones.
-pub fn plan_transfer(lots: &[Lot], in_use: i64, quantity: i64, now: i64) -> Result<Vec<Lot>, Shortfall> {
+pub(crate) fn plan_transfer(lots: &[Lot], in_use: i64, quantity: i64, now: i64) -> Result<Vec<Lot>, Shortfall> {
     let available = (purchased(lots, now) - in_use).max(0);
     if quantity <= 0 || quantity > available {
         return Err(Shortfall { available });
@@ -134,7 +134,12 @@ pub fn plan_transfer(lots: &[Lot], in_use: i64, quantity: i64, now: i64) -> Resu
 
 /// The licence list of a virtual account: one entry per SKU purchased or in use, catalog order
 /// first (then any SKU the catalog no longer has, by name).
-pub fn summarize(catalog: &Catalog, lots: &[(String, Lot)], in_use: &[(String, i64)], now: i64) -> Vec<LicenseSummary> {
+pub(crate) fn summarize(
+    catalog: &Catalog,
+    lots: &[(String, Lot)],
+    in_use: &[(String, i64)],
+    now: i64,
+) -> Vec<LicenseSummary> {
     let mut per_sku: BTreeMap<String, (Vec<Lot>, i64)> = BTreeMap::new();
     for (sku, lot) in lots {
         per_sku.entry(sku.clone()).or_default().0.push(*lot);

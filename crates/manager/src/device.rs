@@ -20,7 +20,7 @@ use smartlic_protocol::wire::{
 use smartlic_protocol::{RequestPayload, SignedRequest, SignedResponse};
 
 /// The event of a usage report refused as beyond the platform's capacity.
-pub const OVER_CAPACITY_EVENT: &str = "device.over_capacity";
+pub(crate) const OVER_CAPACITY_EVENT: &str = "device.over_capacity";
 /// Longest accepted nonce.
 const MAX_NONCE_LEN: usize = 128;
 
@@ -36,7 +36,7 @@ fn envelope_error(e: EnvelopeError) -> ApiError {
 
 /// How far a request's timestamp may be from the manager's clock, checked without overflow (a
 /// timestamp of `i64::MIN` is as stale as any other far one).
-pub fn timestamp_skew(timestamp: i64, now: i64) -> Result<i64, ApiError> {
+pub(crate) fn timestamp_skew(timestamp: i64, now: i64) -> Result<i64, ApiError> {
     match timestamp.checked_sub(now) {
         Some(skew) if skew.unsigned_abs() <= MAX_CLOCK_SKEW.unsigned_abs() => Ok(skew),
         Some(skew) => Err(ApiError::Stale(format!(
@@ -165,7 +165,7 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
 }
 
 /// `POST /api/v1/device/register`.
-pub async fn register(
+pub(crate) async fn register(
     state: &AppState,
     req: SignedRequest,
     source: Option<String>,
@@ -288,7 +288,7 @@ async fn log_token_refusal(state: &AppState, token: &crate::store::TokenRow, err
 /// A request's nonce and timestamp, for a handler that records the nonce in its own write
 /// transaction (one commit per request instead of two on the hot path).
 #[derive(Debug, Clone)]
-pub struct Nonce {
+pub(crate) struct Nonce {
     /// The nonce.
     pub value: String,
     /// The request's timestamp.
@@ -353,7 +353,7 @@ where
 }
 
 /// `POST /api/v1/device/renew-id`.
-pub async fn renew_id(
+pub(crate) async fn renew_id(
     state: &AppState,
     req: SignedRequest,
     source: Option<String>,
@@ -387,7 +387,7 @@ pub async fn renew_id(
 /// Validates reported usage against the catalog: known SKUs (normalized to the catalog's
 /// spelling), each once, and no more than one instance of the reporting product's platform can
 /// use (its session capacity for a counting licence, 1 for an on/off feature).
-pub fn validate_usage(
+pub(crate) fn validate_usage(
     catalog: &smartlic_protocol::Catalog,
     software_tag: &str,
     usage: &[Usage],
@@ -423,7 +423,7 @@ fn status_word(c: Compliance) -> &'static str {
 
 /// `POST /api/v1/device/authorize`.
 // Long: the over-capacity event and the entitlements answer belong to this one request.
-pub async fn authorize(
+pub(crate) async fn authorize(
     state: &AppState,
     req: SignedRequest,
     source: Option<String>,
@@ -508,7 +508,7 @@ pub async fn authorize(
 }
 
 /// `POST /api/v1/device/deregister`.
-pub async fn deregister(
+pub(crate) async fn deregister(
     state: &AppState,
     req: SignedRequest,
     source: Option<String>,

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::oneshot;
 
 /// Most rows kept.
-pub const CAPACITY: usize = 262_144;
+pub(crate) const CAPACITY: usize = 262_144;
 /// Most instances read by one query.
 const MAX_READ: usize = 256;
 

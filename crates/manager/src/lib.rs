@@ -36,6 +36,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub(crate) mod account_requests;
 pub(crate) mod admin;
 pub(crate) mod alerts;

@@ -94,7 +94,7 @@ impl Metrics {
 }
 
 /// `VmRSS` of a Linux `/proc/PID/status` text, in bytes.
-pub fn resident_bytes(status: &str) -> Option<u64> {
+pub(crate) fn resident_bytes(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let mut words = line.split_whitespace().skip(1);
     let n: u64 = words.next()?.parse().ok()?;

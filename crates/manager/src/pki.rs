@@ -25,13 +25,13 @@ use x509_parser::prelude::*;
 use crate::store::PkiRow;
 
 /// Validity of the root CA and the signing certificate after creation.
-pub const CA_VALIDITY: i64 = 20 * 365 * DAY;
+pub(crate) const CA_VALIDITY: i64 = 20 * 365 * DAY;
 /// Margin before "now" of CA and signing certificates.
-pub const BACKDATE: i64 = 365 * DAY;
+pub(crate) const BACKDATE: i64 = 365 * DAY;
 /// Validity of a TLS leaf (within what every browser accepts).
-pub const TLS_VALIDITY: i64 = 397 * DAY;
+pub(crate) const TLS_VALIDITY: i64 = 397 * DAY;
 /// A TLS leaf with less than this left is replaced at start.
-pub const TLS_RENEW_BEFORE: i64 = 30 * DAY;
+pub(crate) const TLS_RENEW_BEFORE: i64 = 30 * DAY;
 
 /// Why a certificate or key could not be made or read.
 #[derive(Debug, thiserror::Error)]

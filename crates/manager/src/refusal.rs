@@ -79,4 +79,4 @@ impl Refusal {
 
 /// Code of [`Refusal::TooMany`] (not a device protocol code: only people submitting forms and
 /// unauthenticated API callers see it).
-pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+pub(crate) const TOO_MANY_REQUESTS: &str = "too_many_requests";

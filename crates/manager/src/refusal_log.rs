@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Refusals of one key within this many seconds fold into one event.
-pub const WINDOW: i64 = 600;
+pub(crate) const WINDOW: i64 = 600;
 /// Most keys held at once.
-pub const MAX_KEYS: usize = 10_000;
+pub(crate) const MAX_KEYS: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {

@@ -17,9 +17,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use std::path::Path;
 
 /// The prefix of a sealed value.
-pub const SEALED_PREFIX: &str = "sealed:v1:";
+pub(crate) const SEALED_PREFIX: &str = "sealed:v1:";
 /// File name of the master key in the data directory.
-pub const MASTER_KEY_FILE: &str = "master.key";
+pub(crate) const MASTER_KEY_FILE: &str = "master.key";
 
 /// Why a secret could not be sealed or opened.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -128,12 +128,12 @@ impl MasterKey {
 }
 
 /// Whether a stored value is sealed (values written before sealing existed are plain).
-pub fn is_sealed(value: &str) -> bool {
+pub(crate) fn is_sealed(value: &str) -> bool {
     value.starts_with(SEALED_PREFIX)
 }
 
 /// Reads a master key file; `Ok(None)` when it does not exist.
-pub fn read_key_file(path: &Path) -> Result<Option<MasterKey>, std::io::Error> {
+pub(crate) fn read_key_file(path: &Path) -> Result<Option<MasterKey>, std::io::Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => MasterKey::parse(&text)
             .map(Some)

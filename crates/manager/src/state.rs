@@ -35,7 +35,7 @@ struct Inner {
 
 /// The PKI as set up on a store.
 #[derive(Debug)]
-pub struct PkiSetup {
+pub(crate) struct PkiSetup {
     /// The PKI (from the store; the same for every server on it).
     pub pki: Pki,
     /// Whether this call created it.
@@ -67,7 +67,7 @@ fn open_row(row: &PkiRow, master: &MasterKey) -> Result<PkiRow, ManagerError> {
 /// no server did yet. Two servers racing on an empty database end up with the same PKI. Private
 /// keys are stored sealed under `master`; a store set up before keys were sealed has them sealed
 /// now.
-pub async fn setup_pki(
+pub(crate) async fn setup_pki(
     store: &Store,
     now: i64,
     operator_key: &str,
@@ -106,7 +106,7 @@ pub async fn setup_pki(
 }
 
 /// The master key of [`AppState::with_store`] (tests and tools that make their own store).
-pub fn tool_master_key() -> MasterKey {
+pub(crate) fn tool_master_key() -> MasterKey {
     match MasterKey::parse(&"5a".repeat(32)) {
         Ok(k) => k,
         Err(_) => unreachable!("a constant 64-digit hex key parses"),

@@ -5,19 +5,19 @@ use crate::store::Store;
 use sqlx::Connection;
 
 /// The PostgreSQL server of the tests.
-pub fn pg_url() -> String {
+pub(crate) fn pg_url() -> String {
     std::env::var("SMARTLIC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A store and whatever keeps it alive; `finish` removes a PostgreSQL schema.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub store: Store,
     _dir: Option<tempfile::TempDir>,
     schema: Option<String>,
 }
 
 impl TestDb {
-    pub async fn sqlite() -> TestDb {
+    pub(crate) async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open_sqlite(&dir.path().join("smartlic.db"))
             .await
@@ -29,7 +29,7 @@ impl TestDb {
         }
     }
 
-    pub async fn postgres() -> TestDb {
+    pub(crate) async fn postgres() -> TestDb {
         sqlx::any::install_default_drivers();
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut c = sqlx::AnyConnection::connect(&pg_url())
@@ -50,7 +50,7 @@ impl TestDb {
         }
     }
 
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.store.close().await;
         if let Some(schema) = self.schema
             && let Ok(mut c) = sqlx::AnyConnection::connect(&pg_url()).await

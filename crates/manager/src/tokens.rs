@@ -9,15 +9,15 @@ use smartlic_protocol::admin::TokenStatus;
 use smartlic_protocol::time::format_date;
 
 /// Default token validity in days (`--expires-days`).
-pub const DEFAULT_EXPIRES_DAYS: u32 = 30;
+pub(crate) const DEFAULT_EXPIRES_DAYS: u32 = 30;
 /// Longest token validity in days.
-pub const MAX_EXPIRES_DAYS: u32 = 365;
+pub(crate) const MAX_EXPIRES_DAYS: u32 = 365;
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A random secret of `len` alphanumeric characters (≈5.95 bits each); alphanumeric so that it
 /// survives any CLI, URL or shell unquoted.
-pub fn random_secret(len: usize) -> String {
+pub(crate) fn random_secret(len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
@@ -25,22 +25,22 @@ pub fn random_secret(len: usize) -> String {
 }
 
 /// A new registration token secret (64 characters, ≈380 bits).
-pub fn new_token_secret() -> String {
+pub(crate) fn new_token_secret() -> String {
     random_secret(64)
 }
 
 /// A new API key (`slk_` and 43 characters, ≈256 bits).
-pub fn new_api_key() -> String {
+pub(crate) fn new_api_key() -> String {
     format!("slk_{}", random_secret(43))
 }
 
 /// SHA-256 (hex) of a secret. Secrets are long random strings, so a fast hash is enough.
-pub fn hash_secret(secret: &str) -> String {
+pub(crate) fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.trim().as_bytes()))
 }
 
 /// The state of a token at `now`. Revocation wins over expiry, expiry over use count.
-pub fn status(t: &TokenRow, now: i64) -> TokenStatus {
+pub(crate) fn status(t: &TokenRow, now: i64) -> TokenStatus {
     if t.revoked_at.is_some() {
         TokenStatus::Revoked
     } else if now >= t.expires_at {
@@ -54,7 +54,7 @@ pub fn status(t: &TokenRow, now: i64) -> TokenStatus {
 
 /// Whether the token may register one more product at `now`, and if not, why — in words the
 /// node prints after `Failure:`.
-pub fn check_usable(t: &TokenRow, now: i64) -> Result<(), Refusal> {
+pub(crate) fn check_usable(t: &TokenRow, now: i64) -> Result<(), Refusal> {
     match status(t, now) {
         TokenStatus::Active => Ok(()),
         TokenStatus::Revoked => Err(Refusal::Token {
@@ -77,7 +77,7 @@ pub fn check_usable(t: &TokenRow, now: i64) -> Result<(), Refusal> {
 }
 
 /// The refusal for a token nobody knows.
-pub fn unknown_token() -> Refusal {
+pub(crate) fn unknown_token() -> Refusal {
     Refusal::Token {
         kind: TokenRefusal::Invalid,
         message: "token is not valid (no such registration token)".into(),

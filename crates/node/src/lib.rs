@@ -19,6 +19,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod cli;
 pub mod config;
 pub mod dispatch;

@@ -10,6 +10,8 @@
 //! assert_eq!(catalog.licenses_for_sessions(15_000), 2);
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod admin;
 pub mod catalog;
 pub mod envelope;

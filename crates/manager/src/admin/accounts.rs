@@ -22,7 +22,11 @@ fn va_info(v: VaRow) -> VirtualAccountInfo {
 }
 
 /// Creates a Smart Account (operator only) with its `DEFAULT` virtual account.
-pub async fn create_account(state: &AppState, caller: &Caller, req: CreateAccount) -> Result<AccountInfo, ApiError> {
+pub(crate) async fn create_account(
+    state: &AppState,
+    caller: &Caller,
+    req: CreateAccount,
+) -> Result<AccountInfo, ApiError> {
     require(&caller.principal, Action::CreateAccount, Scope::Global, "")?;
     let name = check_name("account name", &req.name, 100)?;
     let domain = check_name("domain", &req.domain, 253)?;
@@ -37,7 +41,7 @@ pub async fn create_account(state: &AppState, caller: &Caller, req: CreateAccoun
 }
 
 /// Accounts the caller can see.
-pub async fn list_accounts(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
+pub(crate) async fn list_accounts(state: &AppState, caller: &Caller) -> Result<Vec<AccountInfo>, ApiError> {
     let all = state.store().list_accounts().await?;
     let visible = all
         .into_iter()
@@ -48,14 +52,18 @@ pub async fn list_accounts(state: &AppState, caller: &Caller) -> Result<Vec<Acco
 }
 
 /// One account.
-pub async fn get_account(state: &AppState, caller: &Caller, account: &str) -> Result<AccountInfo, ApiError> {
+pub(crate) async fn get_account(state: &AppState, caller: &Caller, account: &str) -> Result<AccountInfo, ApiError> {
     Ok(account_info(
         resolve_account(state, caller, account, Action::ReadAccount).await?,
     ))
 }
 
 /// Virtual accounts of an account the caller can see.
-pub async fn list_vas(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<VirtualAccountInfo>, ApiError> {
+pub(crate) async fn list_vas(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+) -> Result<Vec<VirtualAccountInfo>, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let vas = state.store().list_vas(&a.id).await?;
     Ok(vas
@@ -66,7 +74,7 @@ pub async fn list_vas(state: &AppState, caller: &Caller, account: &str) -> Resul
 }
 
 /// Creates a virtual account.
-pub async fn create_va(
+pub(crate) async fn create_va(
     state: &AppState,
     caller: &Caller,
     account: &str,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// The alerts of every virtual account of an account the caller may read ([`crate::alerts`]).
-pub async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<AlertInfo>, ApiError> {
+pub(crate) async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<AlertInfo>, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let now = state.now();
     let silent = state

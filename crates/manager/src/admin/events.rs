@@ -19,7 +19,7 @@ fn event_info(e: EventRow) -> EventInfo {
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct EventFilter {
+pub(crate) struct EventFilter {
     /// Number of events, newest first (1-1000, default 100).
     pub limit: Option<u32>,
     /// Actions starting with this, e.g. `token.` or `device.register`.
@@ -54,7 +54,7 @@ fn filter_day(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError>
 }
 
 /// The newest events of an account that pass `filter`.
-pub async fn list_events(
+pub(crate) async fn list_events(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -92,7 +92,7 @@ pub async fn list_events(
 /// The event log as CSV (RFC 4180: CRLF line ends, fields quoted when they hold a comma, a quote
 /// or a line break, quotes doubled). A field a spreadsheet would run as a formula (starting with
 /// `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`, so an exported log cannot carry one.
-pub fn events_csv(events: &[EventInfo]) -> String {
+pub(crate) fn events_csv(events: &[EventInfo]) -> String {
     fn field(out: &mut String, value: &str) {
         let guarded;
         let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {

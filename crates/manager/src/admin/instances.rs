@@ -3,7 +3,7 @@
 use super::*;
 
 /// The status word of a product instance at `now`.
-pub fn instance_status(i: &InstanceRow, now: i64) -> String {
+pub(crate) fn instance_status(i: &InstanceRow, now: i64) -> String {
     if i.id_cert_expires_at <= now {
         "ID EXPIRED".into()
     } else if i.last_auth_at.is_some_and(|t| now - t > AUTH_VALIDITY) {
@@ -45,14 +45,14 @@ fn license_usage(rows: Vec<(String, i64)>) -> Vec<LicenseUsage> {
 }
 
 /// Instances in one page when the caller does not say.
-pub const INSTANCE_PAGE: u32 = 1_000;
+pub(crate) const INSTANCE_PAGE: u32 = 1_000;
 /// Most instances in one page.
-pub const MAX_INSTANCE_PAGE: u32 = 10_000;
+pub(crate) const MAX_INSTANCE_PAGE: u32 = 10_000;
 
 /// Which page of instances: at most `limit` (default [`INSTANCE_PAGE`]), after the `after`
 /// cursor of the page before.
 #[derive(Debug, Clone, Default)]
-pub struct PageRequest<'a> {
+pub(crate) struct PageRequest<'a> {
     /// Most instances.
     pub limit: Option<u32>,
     /// The previous page's `next` cursor.
@@ -61,7 +61,7 @@ pub struct PageRequest<'a> {
 
 /// One page of instances, by hostname then id.
 #[derive(Debug, Clone)]
-pub struct InstancePage {
+pub(crate) struct InstancePage {
     /// The instances.
     pub instances: Vec<InstanceInfo>,
     /// The cursor of the next page (`None`: this is the last one).
@@ -85,7 +85,7 @@ fn parse_instance_cursor(cursor: &str) -> Result<(String, String), ApiError> {
 }
 
 /// A page of the product instances of an account (or one virtual account).
-pub async fn list_instances(
+pub(crate) async fn list_instances(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -123,7 +123,7 @@ pub async fn list_instances(
 }
 
 /// How many product instances an account (or one virtual account) has.
-pub async fn count_instances(
+pub(crate) async fn count_instances(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -166,7 +166,7 @@ async fn find_instance(
 }
 
 /// One product instance with its usage.
-pub async fn get_instance(
+pub(crate) async fn get_instance(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -179,7 +179,7 @@ pub async fn get_instance(
 }
 
 /// Removes a product instance; its licences are released.
-pub async fn remove_instance(
+pub(crate) async fn remove_instance(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -201,7 +201,7 @@ pub async fn remove_instance(
 /// Removes the product instances that failed to renew: their ID certificate expired (the
 /// device has not reached the manager for a year). Their licences are released and the
 /// "Product Instance Failed to Renew and was Removed" alert follows. Returns how many.
-pub async fn expire_instances(state: &AppState) -> Result<usize, ApiError> {
+pub(crate) async fn expire_instances(state: &AppState) -> Result<usize, ApiError> {
     let now = state.now();
     let audit = Audit::new("system".to_string(), None);
     let mut removed = 0;

@@ -30,7 +30,12 @@ async fn license_list_of(state: &AppState, account: &AccountRow, va: &VaRow) -> 
 }
 
 /// Licences of a virtual account per SKU.
-pub async fn license_list(state: &AppState, caller: &Caller, account: &str, va: &str) -> Result<LicenseList, ApiError> {
+pub(crate) async fn license_list(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: &str,
+) -> Result<LicenseList, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let v = resolve_va(state, caller, &a, va, Action::ReadVa).await?;
     license_list_of(state, &a, &v).await
@@ -38,7 +43,7 @@ pub async fn license_list(state: &AppState, caller: &Caller, account: &str, va: 
 
 /// A virtual account's daily usage per SKU over the last `days` days (1-365, default 30),
 /// today included; days without a change carry the last total forward.
-pub async fn usage_history(
+pub(crate) async fn usage_history(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -64,7 +69,7 @@ pub async fn usage_history(
 
 /// Turns the history's rows into one point per day and SKU: the day's peak, or
 /// the last total carried forward from the previous change (rows before `since` only seed it).
-pub fn dense_history(
+pub(crate) fn dense_history(
     catalog: &smartlic_protocol::Catalog,
     licenses: &LicenseList,
     rows: &[UsageDay],
@@ -118,7 +123,7 @@ pub fn dense_history(
 }
 
 /// Deposits purchased licences.
-pub async fn deposit(
+pub(crate) async fn deposit(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -139,7 +144,7 @@ pub async fn deposit(
 }
 
 /// Moves licences between two virtual accounts of one account.
-pub async fn transfer(
+pub(crate) async fn transfer(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -168,7 +173,7 @@ pub async fn transfer(
 
 /// Issues a legacy licence key bound to a chassis (operator only): signed with the manager's
 /// signing key under its CA, so a node verifies it with its trust pool alone. Logged.
-pub async fn issue_legacy_key(
+pub(crate) async fn issue_legacy_key(
     state: &AppState,
     caller: &Caller,
     req: IssueLegacyKey,

@@ -12,7 +12,7 @@ use smartlic_protocol::admin::*;
 use smartlic_protocol::time::{AUTH_VALIDITY, DAY, format_date, parse_date};
 
 /// Largest quantity in one deposit or transfer.
-pub const MAX_QUANTITY: u64 = 1_000_000_000;
+pub(crate) const MAX_QUANTITY: u64 = 1_000_000_000;
 
 /// Who asks, and from where.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ fn check_sku(state: &AppState, sku: &str) -> Result<String, ApiError> {
 }
 
 /// The account named `account` (id or name) if the caller may do `action` in it.
-pub async fn resolve_account(
+pub(crate) async fn resolve_account(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -95,7 +95,7 @@ pub async fn resolve_account(
 }
 
 /// The virtual account `va` (id or name) of `account` if the caller may do `action` in it.
-pub async fn resolve_va(
+pub(crate) async fn resolve_va(
     state: &AppState,
     caller: &Caller,
     account: &AccountRow,
@@ -159,10 +159,10 @@ mod licences;
 mod tokens;
 mod users;
 
-pub use accounts::*;
-pub use alerts::*;
-pub use events::*;
-pub use instances::*;
-pub use licences::*;
-pub use tokens::*;
-pub use users::*;
+pub(crate) use accounts::*;
+pub(crate) use alerts::*;
+pub(crate) use events::*;
+pub(crate) use instances::*;
+pub(crate) use licences::*;
+pub(crate) use tokens::*;
+pub(crate) use users::*;

@@ -19,7 +19,7 @@ fn token_info(t: TokenRow, now: i64) -> TokenInfo {
 }
 
 /// Creates a registration token; the answer is the only place its secret appears.
-pub async fn create_token(
+pub(crate) async fn create_token(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -79,7 +79,7 @@ pub async fn create_token(
 }
 
 /// Tokens of an account (or one virtual account).
-pub async fn list_tokens(
+pub(crate) async fn list_tokens(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -98,7 +98,7 @@ pub async fn list_tokens(
 }
 
 /// Revokes a token.
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     state: &AppState,
     caller: &Caller,
     account: &str,

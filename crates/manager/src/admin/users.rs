@@ -45,7 +45,7 @@ async fn user_to_manage(
 /// Disables, enables or removes a user. A user cannot disable or remove themselves (so an
 /// account never locks its last administrator out by mistake: another administrator or the
 /// operator does it).
-pub async fn change_user(
+pub(crate) async fn change_user(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -69,7 +69,7 @@ pub async fn change_user(
 
 /// Gives a user a new API key (the old one stops at once); the answer is the only place the new
 /// key appears.
-pub async fn rotate_user_key(
+pub(crate) async fn rotate_user_key(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -90,7 +90,11 @@ pub async fn rotate_user_key(
 }
 
 /// Replaces the operator key used for this request by a new one (the old one stops at once).
-pub async fn rotate_operator_key(state: &AppState, caller: &Caller, used_key: &str) -> Result<RotatedKey, ApiError> {
+pub(crate) async fn rotate_operator_key(
+    state: &AppState,
+    caller: &Caller,
+    used_key: &str,
+) -> Result<RotatedKey, ApiError> {
     require(&caller.principal, Action::CreateAccount, Scope::Global, "operator key")?;
     let api_key = crate::tokens::new_api_key();
     if !state
@@ -109,7 +113,7 @@ pub async fn rotate_operator_key(state: &AppState, caller: &Caller, used_key: &s
 }
 
 /// Creates a user; the answer is the only place their API key appears.
-pub async fn create_user(
+pub(crate) async fn create_user(
     state: &AppState,
     caller: &Caller,
     account: &str,
@@ -177,7 +181,7 @@ pub async fn create_user(
 }
 
 /// Users of an account.
-pub async fn list_users(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<UserInfo>, ApiError> {
+pub(crate) async fn list_users(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<UserInfo>, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadUsers).await?;
     Ok(state
         .store()
@@ -189,7 +193,7 @@ pub async fn list_users(state: &AppState, caller: &Caller, account: &str) -> Res
 }
 
 /// The caller behind an API key (SHA-256 looked up in operator keys, then users).
-pub async fn principal_for_key(state: &AppState, key: &str) -> Result<Option<Principal>, ApiError> {
+pub(crate) async fn principal_for_key(state: &AppState, key: &str) -> Result<Option<Principal>, ApiError> {
     let hash = crate::tokens::hash_secret(key);
     if state.store().is_operator_key(&hash).await? {
         return Ok(Some(Principal::Operator));

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Routes of the admin API (relative to `/api/v1`).
-pub fn routes() -> OpenApiRouter<AppState> {
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_accounts, create_account))
         .routes(routes!(get_account))
@@ -57,7 +57,7 @@ type Answer<T> = Result<Json<T>, ApiError>;
 /// `?va=` filter of lists.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VaFilter {
+pub(crate) struct VaFilter {
     /// Virtual account name or id.
     pub va: Option<String>,
 }
@@ -169,7 +169,7 @@ async fn list_alerts(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct Days {
+pub(crate) struct Days {
     /// Days back from today, today included (1-365, default 30).
     pub days: Option<u32>,
 }
@@ -291,7 +291,7 @@ async fn revoke_token(
 /// `?va=&limit=&after=` of the instance list.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct InstancePageQuery {
+pub(crate) struct InstancePageQuery {
     /// Virtual account name or id.
     pub va: Option<String>,
     /// Most instances in the page.
@@ -571,7 +571,7 @@ async fn issue_legacy_key(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct RequestStatus {
+pub(crate) struct RequestStatus {
     /// `pending`, `approved` or `rejected` (default: all).
     pub status: Option<String>,
 }
@@ -682,7 +682,7 @@ async fn export_events(
 }
 
 /// A CSV download.
-pub fn csv_response(body: String) -> axum::response::Response {
+pub(crate) fn csv_response(body: String) -> axum::response::Response {
     use axum::response::IntoResponse;
     (
         [

@@ -2,8 +2,8 @@
 //! (never a 500 or a panic), the admin REST API ([`admin_routes`]), the device protocol
 //! ([`device_routes`]), the OpenAPI document, health, metrics and the portal ([`crate::portal`]).
 
-pub mod admin_routes;
-pub mod device_routes;
+pub(crate) mod admin_routes;
+pub(crate) mod device_routes;
 mod error;
 
 pub use error::ApiError;
@@ -28,11 +28,11 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 /// Largest request body accepted (64 KiB); bigger ones get 413.
-pub const BODY_LIMIT: usize = smartlic_protocol::envelope::MAX_ENVELOPE_BYTES;
+pub(crate) const BODY_LIMIT: usize = smartlic_protocol::envelope::MAX_ENVELOPE_BYTES;
 
 /// A JSON body; a bad one is a 400 (or 413) [`ApiError`].
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
@@ -51,7 +51,7 @@ where
 
 /// Path parameters; bad ones are a 400.
 #[derive(Debug)]
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiPath<T>
 where
@@ -70,7 +70,7 @@ where
 
 /// A query string; a bad one is a 400.
 #[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiQuery<T>
 where
@@ -89,7 +89,7 @@ where
 
 /// The client's address, when the server knows it (not under `Router::oneshot`).
 #[derive(Debug, Clone)]
-pub struct ClientAddr(pub Option<String>);
+pub(crate) struct ClientAddr(pub Option<String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -106,7 +106,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 
 /// The API key of a request, as sent (`Authorization: Bearer KEY`).
 #[derive(Debug, Clone)]
-pub struct BearerKey(pub String);
+pub(crate) struct BearerKey(pub String);
 
 fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts

@@ -20,7 +20,7 @@ use smartlic_protocol::admin::Role;
 /// A logged-in portal user: who they are, as the admin actions' [`Caller`], and their session's
 /// CSRF token. Without a live session the request goes to the log-in page.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(super) struct Session {
     /// The SHA-256 of the session id (the id itself is only in the cookie).
     pub(super) id_hash: String,
     /// The logged-in user.
@@ -129,7 +129,7 @@ impl FromRequestParts<AppState> for Session {
 /// the session's token: a form that cannot be read is a 400 page, a missing or wrong token a 403
 /// page, both under the user's header; without a session, the log-in page.
 #[derive(Debug)]
-pub struct CsrfForm<T>(pub T);
+pub(super) struct CsrfForm<T>(pub T);
 
 /// What a portal form sends: its CSRF token beside its own fields.
 #[derive(Debug, Deserialize)]

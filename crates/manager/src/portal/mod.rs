@@ -30,8 +30,8 @@
 //! handlers of logged-in users, [`request_account`] the public request form (the public forms
 //! are [`extract::DoubleSubmit`]); [`html`] renders.
 
-pub mod html;
-pub mod sessions;
+pub(crate) mod html;
+pub(crate) mod sessions;
 
 mod extract;
 mod forms;
@@ -56,27 +56,27 @@ use axum::routing::{get, post};
 use extract::Session;
 
 pub(crate) use login::address_key;
-pub use password::LoginGate;
+pub(crate) use password::LoginGate;
 
 /// Session cookie.
-pub const SESSION_COOKIE: &str = "__Host-smartlic-session";
+pub(crate) const SESSION_COOKIE: &str = "__Host-smartlic-session";
 /// CSRF cookie of the log-in form.
-pub const LOGIN_COOKIE: &str = "__Host-smartlic-login";
+pub(crate) const LOGIN_COOKIE: &str = "__Host-smartlic-login";
 /// CSRF cookie of the "Request a Smart Account" form.
-pub const REQUEST_COOKIE: &str = "__Host-smartlic-request";
+pub(crate) const REQUEST_COOKIE: &str = "__Host-smartlic-request";
 /// How long a session lasts.
-pub const SESSION_TTL: i64 = 8 * 3600;
+pub(crate) const SESSION_TTL: i64 = 8 * 3600;
 /// Log-in attempts checked per e-mail in [`THROTTLE_WINDOW`] (a success resets the count).
-pub const MAX_FAILURES: i64 = 5;
+pub(crate) const MAX_FAILURES: i64 = 5;
 /// Failed log-in attempts checked per client address in [`THROTTLE_WINDOW`], whatever the e-mail.
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub(crate) const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 /// How long a log-in waits for a free password check before it is answered 503.
-pub const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The throttling window.
-pub const THROTTLE_WINDOW: i64 = 15 * 60;
+pub(crate) const THROTTLE_WINDOW: i64 = 15 * 60;
 
 /// The portal's routes.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(pages::overview))
         .route("/login", get(login::login_page).post(login::login))
@@ -177,7 +177,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 
 /// A refusal or failure shown as an HTML page.
 #[derive(Debug)]
-pub struct PortalError {
+pub(crate) struct PortalError {
     status: StatusCode,
     message: String,
     session: Option<Box<Session>>,

@@ -7,7 +7,7 @@ use crate::store::Store;
 
 /// A live session with its user.
 #[derive(Debug, Clone)]
-pub struct SessionRow {
+pub(crate) struct SessionRow {
     /// The session's CSRF token.
     pub csrf_token: String,
     /// User id.
@@ -25,7 +25,7 @@ pub struct SessionRow {
 type SessionTuple = (String, String, String, String, String, Option<String>);
 
 /// The live session whose id hashes to `id_hash`, if its user is still enabled.
-pub async fn find(store: &Store, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+pub(crate) async fn find(store: &Store, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
     let row: Option<SessionTuple> = sqlx::query_as(
         "SELECT s.csrf_token, u.id, u.account_id, u.email, u.role, u.va_id FROM portal_sessions s \
          JOIN users u ON u.id = s.user_id \
@@ -48,7 +48,7 @@ pub async fn find(store: &Store, id_hash: &str, now: i64) -> Result<Option<Sessi
 }
 
 /// Stores a new session (and forgets expired ones).
-pub async fn create(
+pub(crate) async fn create(
     store: &Store,
     id_hash: &str,
     user_id: &str,
@@ -77,7 +77,7 @@ pub async fn create(
 }
 
 /// Ends a session.
-pub async fn delete(store: &Store, id_hash: &str) -> Result<(), StoreError> {
+pub(crate) async fn delete(store: &Store, id_hash: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1")
         .bind(id_hash)
         .execute(store.pool())
@@ -87,14 +87,14 @@ pub async fn delete(store: &Store, id_hash: &str) -> Result<(), StoreError> {
 
 /// Number of stored sessions (tests).
 #[cfg(test)]
-pub async fn count(store: &Store) -> Result<i64, StoreError> {
+pub(crate) async fn count(store: &Store) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM portal_sessions")
         .fetch_one(store.pool())
         .await?)
 }
 
 /// Enabled user by e-mail key: id, account id and password hash.
-pub async fn user_for_login(
+pub(crate) async fn user_for_login(
     store: &Store,
     email_key: &str,
 ) -> Result<Option<(String, String, Option<String>)>, StoreError> {

@@ -9,11 +9,11 @@ use crate::error::StoreError;
 use crate::refusal::Refusal;
 
 /// Status of a request waiting for the operator.
-pub const PENDING: &str = "PENDING";
+pub(crate) const PENDING: &str = "PENDING";
 /// Status of an approved request.
-pub const APPROVED: &str = "APPROVED";
+pub(crate) const APPROVED: &str = "APPROVED";
 /// Status of a rejected request.
-pub const REJECTED: &str = "REJECTED";
+pub(crate) const REJECTED: &str = "REJECTED";
 
 /// A stored request.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

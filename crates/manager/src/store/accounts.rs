@@ -5,7 +5,7 @@ use crate::error::StoreError;
 use crate::refusal::Refusal;
 
 /// Name of the virtual account every Smart Account gets.
-pub const DEFAULT_VA: &str = "DEFAULT";
+pub(super) const DEFAULT_VA: &str = "DEFAULT";
 
 /// A Smart Account.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

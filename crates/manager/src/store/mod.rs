@@ -16,12 +16,12 @@
 //! Domain rules (token states, compliance, transfer plans) live in [`crate::tokens`] and
 //! [`crate::compliance`]; this module only moves rows.
 
-pub mod account_requests;
+pub(crate) mod account_requests;
 mod accounts;
 mod batch;
 mod instances;
 mod licenses;
-pub mod login_attempts;
+pub(crate) mod login_attempts;
 mod misc;
 mod tokens;
 mod users;
@@ -32,12 +32,12 @@ mod schema_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use accounts::{AccountRow, VaRow};
-pub use instances::{InstanceRow, NewInstance, Report, SkuFigures, UsageDay};
-pub use misc::{EventQuery, EventRow, PkiRow};
-pub use tokens::{NewToken, TokenRow};
-pub use users::{NewUser, UserChange, UserRow};
-pub use webhooks::{DeliveryRow, WebhookRow};
+pub(crate) use accounts::{AccountRow, VaRow};
+pub(crate) use instances::{InstanceRow, NewInstance, Report, SkuFigures, UsageDay};
+pub(crate) use misc::{EventQuery, EventRow, PkiRow};
+pub(crate) use tokens::{NewToken, TokenRow};
+pub(crate) use users::{NewUser, UserChange, UserRow};
+pub(crate) use webhooks::{DeliveryRow, WebhookRow};
 
 use crate::error::StoreError;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -30,7 +30,7 @@ fn csv_link(filter: &EventFilter) -> String {
 }
 
 /// The account's event log, with its filter form and a CSV link for the same filter.
-pub fn events(
+pub(crate) fn events(
     header: &Header<'_>,
     account: &AccountInfo,
     vas: &[VirtualAccountInfo],

@@ -11,18 +11,18 @@ mod users;
 mod va;
 mod webhooks;
 
-pub use events::events;
-pub use overview::{VaSummary, overview};
-pub use public::{RequestFields, login, request_account, request_submitted};
-pub use users::{NewKey, UsersPage, api_key, users};
-pub use va::{InstancesShown, VaPage, VaRights, va};
-pub use webhooks::webhooks;
+pub(crate) use events::events;
+pub(crate) use overview::{VaSummary, overview};
+pub(crate) use public::{RequestFields, login, request_account, request_submitted};
+pub(crate) use users::{NewKey, UsersPage, api_key, users};
+pub(crate) use va::{InstancesShown, VaPage, VaRights, va};
+pub(crate) use webhooks::webhooks;
 
 use smartlic_protocol::time::format_rfc3339;
 use std::fmt::Write;
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -38,7 +38,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// `2026-11-28 13:37 UTC`.
-pub fn time(ts: i64) -> String {
+pub(crate) fn time(ts: i64) -> String {
     let t = format_rfc3339(ts);
     match t.get(..16) {
         Some(head) if t.len() >= 16 => format!("{} UTC", head.replace('T', " ")),
@@ -47,7 +47,7 @@ pub fn time(ts: i64) -> String {
 }
 
 /// Who is logged in, for the header.
-pub struct Header<'a> {
+pub(crate) struct Header<'a> {
     /// E-mail.
     pub email: &'a str,
     /// Role name.
@@ -68,7 +68,7 @@ const MENU: [MenuEntry; 4] = [
 ];
 
 /// A whole page.
-pub fn page(title: &str, header: Option<&Header<'_>>, body: &str) -> String {
+pub(crate) fn page(title: &str, header: Option<&Header<'_>>, body: &str) -> String {
     let nav = match header {
         None => String::new(),
         Some(h) => format!(
@@ -116,7 +116,7 @@ fn button_form(action: &str, confirm: Option<&str>, csrf: &str, label: &str, cla
 }
 
 /// The hidden CSRF field of a form.
-pub fn csrf_field(token: &str) -> String {
+pub(crate) fn csrf_field(token: &str) -> String {
     format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(token))
 }
 
@@ -133,12 +133,12 @@ fn secret_card(title: &str, code_id: &str, secret: &str, hint_html: &str) -> Str
 }
 
 /// A message box.
-pub fn flash(kind: &str, text: &str) -> String {
+pub(crate) fn flash(kind: &str, text: &str) -> String {
     format!("<p class=\"flash {kind}\" role=\"alert\">{}</p>", escape(text))
 }
 
 /// An error page.
-pub fn error(header: Option<&Header<'_>>, status: u16, message: &str) -> String {
+pub(crate) fn error(header: Option<&Header<'_>>, status: u16, message: &str) -> String {
     page(
         "Error",
         header,
@@ -150,7 +150,7 @@ pub fn error(header: Option<&Header<'_>>, status: u16, message: &str) -> String 
 }
 
 /// Percent-encodes a query-string value (everything but unreserved characters).
-pub fn query_value(s: &str) -> String {
+pub(crate) fn query_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

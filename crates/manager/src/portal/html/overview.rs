@@ -6,7 +6,7 @@ use smartlic_protocol::time::format_date;
 use std::fmt::Write;
 
 /// One virtual account on the overview: its info and licence list.
-pub struct VaSummary {
+pub(crate) struct VaSummary {
     /// The virtual account.
     pub va: VirtualAccountInfo,
     /// Its licences.
@@ -14,7 +14,7 @@ pub struct VaSummary {
 }
 
 /// The account overview.
-pub fn overview(
+pub(crate) fn overview(
     header: &Header<'_>,
     account: &AccountInfo,
     vas: &[VaSummary],

@@ -3,7 +3,7 @@
 use super::{csrf_field, escape, flash, page};
 
 /// The log-in page.
-pub fn login(csrf: &str, email: &str, message: Option<&str>) -> String {
+pub(crate) fn login(csrf: &str, email: &str, message: Option<&str>) -> String {
     let msg = message.map(|m| flash("error", m)).unwrap_or_default();
     page(
         "Log in",
@@ -23,7 +23,7 @@ pub fn login(csrf: &str, email: &str, message: Option<&str>) -> String {
 
 /// What the "Request a Smart Account" form shows again after a refusal (never the password).
 #[derive(Debug, Clone, Default)]
-pub struct RequestFields<'a> {
+pub(crate) struct RequestFields<'a> {
     /// `yes` or `no` (Create Account).
     pub create: &'a str,
     /// The person who will create the account ("No").
@@ -38,7 +38,12 @@ pub struct RequestFields<'a> {
 
 /// The public "Request a Smart Account" page: the seed's Create Account and Account Information
 /// sections; `errors` are (field, message) shown beside their fields.
-pub fn request_account(csrf: &str, f: &RequestFields<'_>, errors: &[(&str, String)], message: Option<&str>) -> String {
+pub(crate) fn request_account(
+    csrf: &str,
+    f: &RequestFields<'_>,
+    errors: &[(&str, String)],
+    message: Option<&str>,
+) -> String {
     let err = |field: &str| {
         errors
             .iter()
@@ -92,7 +97,7 @@ pub fn request_account(csrf: &str, f: &RequestFields<'_>, errors: &[(&str, Strin
 }
 
 /// The page after a request was stored.
-pub fn request_submitted(name: &str, domain: &str, admin_email: &str) -> String {
+pub(crate) fn request_submitted(name: &str, domain: &str, admin_email: &str) -> String {
     page(
         "Smart Account requested",
         None,

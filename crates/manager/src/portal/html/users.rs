@@ -9,7 +9,7 @@ const API_KEY_HINT: &str = "The admin CLI takes it as <code>--api-key KEY</code>
      <code>SMARTLIC_API_KEY</code>; the REST API as <code>Authorization: Bearer KEY</code>.";
 
 /// An API key just given to a user, shown this once.
-pub struct NewKey<'a> {
+pub(crate) struct NewKey<'a> {
     /// Whose key it is (e-mail).
     pub email: &'a str,
     /// The key.
@@ -17,7 +17,7 @@ pub struct NewKey<'a> {
 }
 
 /// Everything shown on the users page.
-pub struct UsersPage<'a> {
+pub(crate) struct UsersPage<'a> {
     /// Account.
     pub account: &'a AccountInfo,
     /// Its users.
@@ -65,7 +65,7 @@ fn user_actions(csrf: &str, manage: bool, u: &UserInfo, own: bool) -> String {
 /// The account's users: e-mail, role, virtual account, portal log-in and status; for an SA
 /// administrator (`manage`) a Disable/Enable, Remove and Rotate key button each (none to disable
 /// or remove themselves: `me` is their user id), and a just-rotated key (shown this once).
-pub fn users(header: &Header<'_>, p: &UsersPage<'_>) -> String {
+pub(crate) fn users(header: &Header<'_>, p: &UsersPage<'_>) -> String {
     let mut body = heading(&p.account.name, "users", "Users", p.flash.as_ref());
     if let Some(k) = &p.new_key {
         body.push_str(&secret_card(
@@ -108,7 +108,7 @@ pub fn users(header: &Header<'_>, p: &UsersPage<'_>) -> String {
 }
 
 /// The page where any user rotates their own API key; the new key shown this once.
-pub fn api_key(header: &Header<'_>, account: &AccountInfo, new_key: Option<&str>) -> String {
+pub(crate) fn api_key(header: &Header<'_>, account: &AccountInfo, new_key: Option<&str>) -> String {
     let replaced = new_key.map(|_| {
         (
             "info",

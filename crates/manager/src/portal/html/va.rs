@@ -9,7 +9,7 @@ use smartlic_protocol::time::format_date;
 use std::fmt::Write;
 
 /// What the user may do in a virtual account.
-pub struct VaRights {
+pub(crate) struct VaRights {
     /// Create tokens.
     pub create_token: bool,
     /// Revoke tokens.
@@ -19,7 +19,7 @@ pub struct VaRights {
 }
 
 /// The page of product instances shown, of all the VA's.
-pub struct InstancesShown<'a> {
+pub(crate) struct InstancesShown<'a> {
     /// The instances on this page.
     pub page: &'a [InstanceInfo],
     /// How many the VA has.
@@ -31,7 +31,7 @@ pub struct InstancesShown<'a> {
 }
 
 /// Everything shown on a virtual account's page.
-pub struct VaPage<'a> {
+pub(crate) struct VaPage<'a> {
     /// Account.
     pub account: &'a AccountInfo,
     /// Licences.
@@ -53,7 +53,7 @@ pub struct VaPage<'a> {
 }
 
 /// A virtual account's page.
-pub fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
+pub(crate) fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
     let va_id = escape(&p.licenses.virtual_account_id);
     let mut body = heading(
         &p.account.name,
@@ -271,7 +271,7 @@ fn tokens_card(body: &mut String, csrf: &str, va_id: &str, p: &VaPage<'_>) {
 
 /// A SKU's daily usage as an SVG bar chart: one bar per day (red above what is purchased), a
 /// dashed line at the purchased quantity, the scale and the first and last day labelled.
-pub fn usage_chart(u: &smartlic_protocol::admin::SkuUsage) -> String {
+pub(super) fn usage_chart(u: &smartlic_protocol::admin::SkuUsage) -> String {
     const W: f64 = 480.0;
     const H: f64 = 120.0;
     const LEFT: f64 = 36.0;

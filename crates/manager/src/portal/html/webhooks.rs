@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 /// The account's alert webhooks: the list with a remove button each, the form to add one, and a
 /// just-added one's signing secret (shown this once).
-pub fn webhooks(
+pub(crate) fn webhooks(
     header: &Header<'_>,
     account: &AccountInfo,
     hooks: &[smartlic_protocol::admin::WebhookInfo],
