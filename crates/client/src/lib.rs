@@ -1,4 +1,4 @@
-//! The HTTPS client of the license manager's admin REST API (`/api/v1/…`, CONTRACT.md §2): one
+//! The HTTPS client of the license manager's admin REST API (`/api/v1/…`, docs/interface.md §2): one
 //! typed call per endpoint over the JSON types of [`smartlic_protocol::admin`], paged lists
 //! followed through their `Link: <…>; rel="next"` headers, and one error type, [`ClientError`],
 //! whose refusals carry the manager's own message. The `smartlic` CLI, the fleet benchmark and

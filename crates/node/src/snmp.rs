@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// `enterprises.8164`, the StarOS enterprise arc.
 pub const STARENT: [u32; 7] = [1, 3, 6, 1, 4, 1, 8164];
-/// `starentTraps`: set notification N is `1.3.6.1.4.1.8164.2.N` (CONTRACT.md §4).
+/// `starentTraps`: set notification N is `1.3.6.1.4.1.8164.2.N` (docs/interface.md §4).
 pub const STARENT_TRAPS: [u32; 8] = [1, 3, 6, 1, 4, 1, 8164, 2];
 /// `starSmartLicMIB` (this project's module arc).
 pub const SMARTLIC_MIB: [u32; 8] = [1, 3, 6, 1, 4, 1, 8164, 90];

@@ -1,6 +1,7 @@
 //! What the `show license …` commands print, as pure functions of an agent snapshot. The layout
-//! follows classic IOS-XE Smart Licensing (`reference/iosxe-show-license-*.txt`) with the status
-//! words of CONTRACT.md §3.
+//! follows the screens of classic IOS-XE Smart Licensing (section order, field names, aligned
+//! tables, `Reservation Info`) with the status
+//! words of docs/interface.md §3.
 //!
 //! One module per screen: [`status`](fn@status) (with the sections `summary` and `all` share),
 //! [`summary`](fn@summary), [`usage`](fn@usage), [`udi`](fn@udi), [`all`](fn@all), the legacy key
@@ -41,7 +42,7 @@ pub use usage::usage;
 #[cfg(test)]
 mod snapshot_tests {
     //! Every `show license …` view in the states a unit test can build without a network. The
-    //! snapshots (`src/snapshots/`) were read against `reference/iosxe-show-license-*.txt`.
+    //! snapshots (`src/snapshots/`) were read against captures of classic IOS-XE Smart Licensing screens.
 
     use super::*;
     use smartlic_agent::admission::CallPolicy;

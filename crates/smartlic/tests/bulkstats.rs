@@ -1,4 +1,4 @@
-//! Bulk statistics (CONTRACT.md §3, issue 4): configured through the CLI, sampled and transferred
+//! Bulk statistics (docs/interface.md §3, docs/snmp-bulkstats.md): configured through the CLI, sampled and transferred
 //! as the clock file crosses interval boundaries, written atomically into the receiver directory.
 
 mod common;

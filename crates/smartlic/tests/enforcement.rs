@@ -1,4 +1,4 @@
-//! Usage, compliance and enforcement (CONTRACT.md §4), each rule driven through the real
+//! Usage, compliance and enforcement (docs/interface.md §4), each rule driven through the real
 //! binaries with a clock file.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Legacy licence keys and the 21.3 mixed mode (CONTRACT.md §5), through the real binaries:
+//! Legacy licence keys and the 21.3 mixed mode (docs/interface.md §5), through the real binaries:
 //! turning Smart Licensing off never lifts a limit; a key is the manager's, bound to one chassis,
 //! and survives kill -9; in 21.3 on/off features follow the key and are never reported.
 

@@ -1,4 +1,4 @@
-//! Registration end to end, driven only through the commands of CONTRACT.md: a license manager,
+//! Registration end to end, driven only through the commands of docs/interface.md: a license manager,
 //! nodes and a clock file, each test in its own directory and ports.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Running the manager as a service (CONTRACT.md §8): settings from a TOML file and the
+//! Running the manager as a service (docs/interface.md §8): settings from a TOML file and the
 //! environment, JSON logs with one line per request, the operator's own TLS certificate reloaded
 //! on SIGHUP, and a backup of a running manager restored into a new data directory.
 

@@ -1,4 +1,4 @@
-//! SNMP traps (CONTRACT.md §4, issue 4): a real `snmptrapd` with the project's MIB loaded
+//! SNMP traps (docs/interface.md §4, docs/snmp-bulkstats.md): a real `snmptrapd` with the project's MIB loaded
 //! receives the node's SNMPv2c notifications and prints them by name.
 //!
 //! Needs Debian's `snmptrapd`, `snmp` and `smitools` (`.ci/run` installs them) and the IETF base

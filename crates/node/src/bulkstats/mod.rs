@@ -2,7 +2,7 @@
 //! from the Smart Agent's statistics at each sample-interval boundary of the agent clock, and
 //! files written atomically into each receiver directory at each transfer-interval boundary.
 //!
-//! Clock rules (the clock may jump either way, CONTRACT.md §1):
+//! Clock rules (the clock may jump either way, docs/interface.md §1):
 //! - a boundary is crossed when `floor(now / interval)` grows; crossing several at once (the clock
 //!   jumped) takes **one** sample, stamped with the time it was taken — the figures in between
 //!   were never observed, so no rows are invented for them — and makes one transfer;

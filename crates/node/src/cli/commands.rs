@@ -1,4 +1,4 @@
-//! The node's command table, as data: every command of CONTRACT.md §3 and issues 2-4, the modes
+//! The node's command table, as data: every command of docs/interface.md §3 and §5, the modes
 //! it is valid in, its pattern and its help texts.
 //!
 //! Argument names (read them with [`Parsed::arg`](super::Parsed::arg) /

@@ -1,5 +1,5 @@
 //! The administration client: `smartlic account|va|license|token|instance|user …` as HTTPS
-//! clients of the license manager's REST API (CONTRACT.md §2) through [`smartlic_client`]. It
+//! clients of the license manager's REST API (docs/interface.md §2) through [`smartlic_client`]. It
 //! trusts only the CA given with `--ca` (the manager's `ca.pem`), authenticates with `--api-key`,
 //! prints ids, secrets, tables or (`--json`) one JSON document, and turns an API error into one
 //! line: the server's message. `cli` holds the flags, `print` the tables; this file runs one
