@@ -1,10 +1,8 @@
 //! The HTTP API through `Router::oneshot`: admin commands and their errors, the device protocol
 //! and every refusal, roles, and the documents around them.
 
-use crate::state::AppState;
 use crate::store::Store;
-use crate::testutil::{TestDb, on_both_engines};
-use axum::Router;
+use crate::testutil::{NOW, OP_KEY, PW, TestApp, TestDb, on_both_engines};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use ed25519_dalek::SigningKey;
@@ -18,29 +16,22 @@ use smartlic_protocol::{Catalog, ResponsePayload, SignedRequest, SignedResponse}
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
-const OP_KEY: &str = "slk_operator_test_key";
-const PW: &str = "ASR5K-00-PW10GTWY";
 const ASR_TAG: &str = "regid.2017-02.com.cisco.ASR5500,1.0_401f2e9e-67fd-4131-b61d-6e229d13a338";
 
-struct App {
-    state: AppState,
-    router: Router,
-    clock: Arc<FixedClock>,
+/// The manager of [`TestApp`] with the requests of the API tests.
+struct App(TestApp);
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 impl App {
     async fn on(store: Store) -> App {
-        let clock = Arc::new(FixedClock::new(NOW));
-        let state = AppState::with_store(store, clock.clone(), Catalog::staros(), OP_KEY)
-            .await
-            .unwrap();
-        App {
-            router: crate::router(state.clone()),
-            state,
-            clock,
-        }
+        App(TestApp::on(store).await)
     }
 
     /// An app on a fresh SQLite store (keep the [`TestDb`] until the end of the test).
@@ -58,7 +49,7 @@ impl App {
     }
 
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let resp = self.oneshot(req).await;
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
         let v =
