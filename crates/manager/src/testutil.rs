@@ -48,6 +48,20 @@ impl TestApp {
     }
 }
 
+/// `wraps_test_app!(Name)` makes a test module's `struct Name(TestApp)` usable as the [`TestApp`]
+/// it wraps (its state, router and clock).
+macro_rules! wraps_test_app {
+    ($name:ident) => {
+        impl std::ops::Deref for $name {
+            type Target = $crate::testutil::TestApp;
+            fn deref(&self) -> &$crate::testutil::TestApp {
+                &self.0
+            }
+        }
+    };
+}
+pub(crate) use wraps_test_app;
+
 /// The PostgreSQL server of the tests.
 pub(crate) fn pg_url() -> String {
     std::env::var("SMARTLIC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())

@@ -2,7 +2,7 @@
 //! and every refusal, roles, and the documents around them.
 
 use crate::store::Store;
-use crate::testutil::{NOW, OP_KEY, PW, TestApp, TestDb, on_both_engines};
+use crate::testutil::{NOW, OP_KEY, PW, TestApp, TestDb, on_both_engines, wraps_test_app};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use ed25519_dalek::SigningKey;
@@ -22,12 +22,7 @@ const ASR_TAG: &str = "regid.2017-02.com.cisco.ASR5500,1.0_401f2e9e-67fd-4131-b6
 /// The manager of [`TestApp`] with the requests of the API tests.
 struct App(TestApp);
 
-impl std::ops::Deref for App {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
+wraps_test_app!(App);
 
 impl App {
     async fn on(store: Store) -> App {

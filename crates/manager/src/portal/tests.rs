@@ -5,7 +5,7 @@ use super::{LOGIN_COOKIE, MAX_FAILURES, SESSION_COOKIE, SESSION_TTL, sessions};
 use crate::admin::{self, Caller};
 use crate::auth::Principal;
 use crate::store::Store;
-use crate::testutil::{NOW, PW, TestApp, on_both_engines};
+use crate::testutil::{NOW, PW, TestApp, on_both_engines, wraps_test_app};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use smartlic_protocol::admin::{CreateAccount, CreateUser, CreateVirtualAccount, DepositLicenses, Role};
@@ -19,12 +19,7 @@ const PASS: &str = "correct horse battery";
 /// their users (at [`NOW`], [`PW`] deposited in Acme's DEFAULT), reached through its router.
 struct Portal(TestApp);
 
-impl std::ops::Deref for Portal {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
+wraps_test_app!(Portal);
 
 /// What a response says that the tests look at.
 struct Resp {
