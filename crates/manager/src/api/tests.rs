@@ -73,31 +73,47 @@ impl App {
         v
     }
 
+    /// `GET path` as the operator, which must succeed.
+    async fn get(&self, path: &str) -> Value {
+        self.op(Method::GET, path, None).await
+    }
+
+    /// `POST path` with `body` as the operator, which must succeed.
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.op(Method::POST, path, Some(body)).await
+    }
+
+    /// `GET path` with the API key `key`.
+    async fn get_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    /// `POST path` with `body` and the API key `key`.
+    async fn post_as(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// `POST path` without a body (an action such as revoke or disable) with the API key `key`.
+    async fn act_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), None).await
+    }
+
     /// Deposits `quantity` licences of [`PW`] into the virtual account `va` of Acme.
     async fn deposit(&self, va: &str, quantity: u64) -> Value {
-        self.op(
-            Method::POST,
+        self.post(
             &format!("/api/v1/accounts/Acme/virtual-accounts/{va}/licenses"),
-            Some(json!({"sku": PW, "quantity": quantity})),
+            json!({"sku": PW, "quantity": quantity}),
         )
         .await
     }
 
     async fn setup_account(&self) -> (String, String) {
         let a = self
-            .op(
-                Method::POST,
-                "/api/v1/accounts",
-                Some(json!({"name": "Acme", "domain": "acme.example"})),
-            )
+            .post("/api/v1/accounts", json!({"name": "Acme", "domain": "acme.example"}))
             .await;
         let id = a["id"].as_str().unwrap().to_string();
         let token = self
-            .op(
-                Method::POST,
-                "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-                Some(json!({})),
-            )
+            .post("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens", json!({}))
             .await;
         (id, token["token"].as_str().unwrap().to_string())
     }
@@ -234,29 +250,20 @@ async fn admin_commands_change_state_and_log_it() {
     let (account_id, _) = app.setup_account().await;
 
     // Accounts and VAs by name or id.
-    let got = app
-        .op(Method::GET, &format!("/api/v1/accounts/{account_id}"), None)
-        .await;
+    let got = app.get(&format!("/api/v1/accounts/{account_id}")).await;
     assert_eq!(got["name"], "Acme");
     let va = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/acme/virtual-accounts",
-            Some(json!({"name": "East Coast"})),
-        )
+        .post("/api/v1/accounts/acme/virtual-accounts", json!({"name": "East Coast"}))
         .await;
     let va_id = va["id"].as_str().unwrap();
-    let vas = app
-        .op(Method::GET, "/api/v1/accounts/Acme/virtual-accounts", None)
-        .await;
+    let vas = app.get("/api/v1/accounts/Acme/virtual-accounts").await;
     assert_eq!(vas.as_array().unwrap().len(), 2);
 
     // Deposits and the licence list.
     let l = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/virtual-accounts/East%20Coast/licenses",
-            Some(json!({"sku": "asr5k-00-pw10gtwy", "quantity": 3, "expires": "2027-12-01"})),
+            json!({"sku": "asr5k-00-pw10gtwy", "quantity": 3, "expires": "2027-12-01"}),
         )
         .await;
     assert_eq!(l["licenses"][0]["sku"], PW);
@@ -264,20 +271,18 @@ async fn admin_commands_change_state_and_log_it() {
     assert_eq!(l["licenses"][0]["status"], "OK");
     assert_eq!(l["licenses"][0]["end_dates"][0]["date"], "2027-12-01");
     let t = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/transfers",
-            Some(json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2})),
+            json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2}),
         )
         .await;
     assert_eq!(t["from"]["licenses"][0]["purchased"], 1);
     assert_eq!(t["to"]["licenses"][0]["purchased"], 2);
     let r = app
-        .call(
-            Method::POST,
+        .post_as(
+            OP_KEY,
             "/api/v1/accounts/Acme/transfers",
-            Some(OP_KEY),
-            Some(json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2})),
+            json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2}),
         )
         .await;
     let msg = expect_error(&r, StatusCode::CONFLICT, codes::INSUFFICIENT);
@@ -285,17 +290,14 @@ async fn admin_commands_change_state_and_log_it() {
 
     // Tokens: the secret once, never again; revoke.
     let created = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"expires_days": 10, "max_uses": 2, "description": "lab", "export_controlled": true})),
+            json!({"expires_days": 10, "max_uses": 2, "description": "lab", "export_controlled": true}),
         )
         .await;
     let secret = created["token"].as_str().unwrap();
     assert_eq!(created["info"]["expires_at"], NOW + 10 * DAY);
-    let list = app
-        .op(Method::GET, "/api/v1/accounts/Acme/tokens?va=DEFAULT", None)
-        .await;
+    let list = app.get("/api/v1/accounts/Acme/tokens?va=DEFAULT").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert!(!list.to_string().contains(secret), "a secret is never listed");
     let tid = created["info"]["id"].as_str().unwrap();
@@ -310,12 +312,9 @@ async fn admin_commands_change_state_and_log_it() {
 
     // Users.
     let u = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(
-                json!({"email": "ann@acme.example", "role": "va-admin", "va": "East Coast", "password": "long enough"}),
-            ),
+            json!({"email": "ann@acme.example", "role": "va-admin", "va": "East Coast", "password": "long enough"}),
         )
         .await;
     assert!(u["api_key"].as_str().unwrap().starts_with("slk_"));
@@ -323,7 +322,7 @@ async fn admin_commands_change_state_and_log_it() {
     assert_eq!(u["user"]["has_password"], true);
 
     // Everything changed is in the event log, with who.
-    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events?limit=50", None).await;
+    let events = app.get("/api/v1/accounts/Acme/events?limit=50").await;
     assert_logged(
         &events,
         &[
@@ -631,24 +630,12 @@ fn new_user(email: &str, role: &str, va: Option<&str>) -> Value {
 impl Roles {
     async fn new() -> Roles {
         let (db, app) = App::sqlite_with_account().await;
-        app.op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts",
-            Some(json!({"name": "East"})),
-        )
-        .await;
-        app.op(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({"name": "Other", "domain": "other.example"})),
-        )
-        .await;
-        app.op(
-            Method::POST,
-            "/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens",
-            Some(json!({})),
-        )
-        .await;
+        app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "East"}))
+            .await;
+        app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
+            .await;
+        app.post("/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens", json!({}))
+            .await;
         let mut keys = Vec::new();
         for (email, role, va) in [
             ("vu@acme.example", "va-user", Some("East")),
@@ -656,13 +643,7 @@ impl Roles {
             ("su@acme.example", "sa-user", None),
             ("sa@acme.example", "sa-admin", None),
         ] {
-            let created = app
-                .op(
-                    Method::POST,
-                    "/api/v1/accounts/Acme/users",
-                    Some(new_user(email, role, va)),
-                )
-                .await;
+            let created = app.post("/api/v1/accounts/Acme/users", new_user(email, role, va)).await;
             keys.push(created["api_key"].as_str().unwrap().to_string());
         }
         let [va_user, va_admin, sa_user, sa_admin] = <[String; 4]>::try_from(keys).unwrap();
@@ -681,57 +662,34 @@ impl Roles {
 #[tokio::test]
 async fn a_va_user_sees_and_changes_only_its_va() {
     let Roles { db, app, va_user, .. } = Roles::new().await;
-    let (s, list) = app
-        .call(Method::GET, "/api/v1/accounts/Acme/tokens", Some(&va_user), None)
-        .await;
+    let (s, list) = app.get_as(&va_user, "/api/v1/accounts/Acme/tokens").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 0, "the DEFAULT token is not its VA's");
-    let (s, vas) = app
-        .call(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts",
-            Some(&va_user),
-            None,
-        )
-        .await;
+    let (s, vas) = app.get_as(&va_user, "/api/v1/accounts/Acme/virtual-accounts").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(vas.as_array().unwrap().len(), 1);
     let (s, t) = app
-        .call(
-            Method::POST,
+        .post_as(
+            &va_user,
             "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            Some(&va_user),
-            Some(json!({})),
+            json!({}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     let tid = t["info"]["id"].as_str().unwrap();
     let r = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/accounts/Acme/tokens/{tid}/revoke"),
-            Some(&va_user),
-            None,
-        )
+        .act_as(&va_user, &format!("/api/v1/accounts/Acme/tokens/{tid}/revoke"))
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     let r = app
-        .call(
-            Method::POST,
+        .post_as(
+            &va_user,
             "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(&va_user),
-            Some(json!({})),
+            json!({}),
         )
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
-    let r = app
-        .call(
-            Method::GET,
-            "/api/v1/accounts/Acme/tokens?va=DEFAULT",
-            Some(&va_user),
-            None,
-        )
-        .await;
+    let r = app.get_as(&va_user, "/api/v1/accounts/Acme/tokens?va=DEFAULT").await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
 
     db.finish().await;
@@ -754,19 +712,14 @@ async fn another_account_is_invisible_to_every_user() {
             "/api/v1/accounts/Other/tokens",
             "/api/v1/accounts/Other/virtual-accounts/DEFAULT/licenses",
         ] {
-            let r = app.call(Method::GET, path, Some(k), None).await;
+            let r = app.get_as(k, path).await;
             expect_error(&r, StatusCode::NOT_FOUND, codes::NOT_FOUND);
         }
         let r = app
-            .call(
-                Method::POST,
-                "/api/v1/accounts",
-                Some(k),
-                Some(json!({"name": "Mine", "domain": "m.example"})),
-            )
+            .post_as(k, "/api/v1/accounts", json!({"name": "Mine", "domain": "m.example"}))
             .await;
         expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
-        let (_, accounts) = app.call(Method::GET, "/api/v1/accounts", Some(k), None).await;
+        let (_, accounts) = app.get_as(k, "/api/v1/accounts").await;
         assert_eq!(accounts.as_array().unwrap().len(), 1);
     }
     db.finish().await;
@@ -783,20 +736,18 @@ async fn only_an_sa_admin_manages_users() {
         ..
     } = Roles::new().await;
     let r = app
-        .call(
-            Method::POST,
+        .post_as(
+            &sa_user,
             "/api/v1/accounts/Acme/users",
-            Some(&sa_user),
-            Some(new_user("x@acme.example", "sa-user", None)),
+            new_user("x@acme.example", "sa-user", None),
         )
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     let (s, _) = app
-        .call(
-            Method::POST,
+        .post_as(
+            &sa_admin,
             "/api/v1/accounts/Acme/users",
-            Some(&sa_admin),
-            Some(new_user("y@acme.example", "va-admin", Some("East"))),
+            new_user("y@acme.example", "va-admin", Some("East")),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -817,22 +768,15 @@ async fn no_user_role_deposits_licences() {
     } = Roles::new().await;
     for k in [&va_user, &va_admin, &sa_user, &sa_admin] {
         let r = app
-            .call(
-                Method::POST,
+            .post_as(
+                k,
                 "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
-                Some(k),
-                Some(json!({"sku": PW, "quantity": 1})),
+                json!({"sku": PW, "quantity": 1}),
             )
             .await;
         expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     }
-    let east = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
-            None,
-        )
-        .await;
+    let east = app.get("/api/v1/accounts/Acme/virtual-accounts/East/licenses").await;
     assert_eq!(
         east["licenses"].as_array().unwrap().len(),
         0,
@@ -855,21 +799,19 @@ async fn export_controlled_tokens_are_the_sa_admins() {
     } = Roles::new().await;
     for k in [&va_user, &va_admin, &sa_user] {
         let r = app
-            .call(
-                Method::POST,
+            .post_as(
+                k,
                 "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-                Some(k),
-                Some(json!({"export_controlled": true})),
+                json!({"export_controlled": true}),
             )
             .await;
         expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     }
     let (s, t) = app
-        .call(
-            Method::POST,
+        .post_as(
+            &sa_admin,
             "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            Some(&sa_admin),
-            Some(json!({"export_controlled": true})),
+            json!({"export_controlled": true}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
@@ -914,16 +856,10 @@ async fn device_protocol_end_to_end() {
         Compliance::Authorized,
         "count 0 is never out of compliance"
     );
-    let list = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-            None,
-        )
-        .await;
+    let list = app.get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses").await;
     assert_eq!(list["licenses"][0]["in_use"], 2);
     assert_eq!(list["licenses"][0]["status"], "INSUFFICIENT");
-    let inst = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    let inst = app.get("/api/v1/accounts/Acme/instances").await;
     let statuses: Vec<&str> = inst
         .as_array()
         .unwrap()
@@ -968,13 +904,7 @@ async fn device_protocol_end_to_end() {
     );
     let e = refused(&app, "authorize", &a.sign(authz(&[]), NOW + 180 * DAY)).await;
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
-    let list = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-            None,
-        )
-        .await;
+    let list = app.get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses").await;
     assert_eq!(list["licenses"][0]["in_use"], 1);
 
     // Removal by the administrator releases too.
@@ -986,7 +916,7 @@ async fn device_protocol_end_to_end() {
     let e = refused(&app, "authorize", &b.sign(authz(&[]), NOW + 180 * DAY)).await;
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
 
-    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
+    let events = app.get("/api/v1/accounts/Acme/events").await;
     assert_logged(
         &events,
         &[
@@ -1080,10 +1010,9 @@ async fn every_device_refusal_has_its_code() {
     expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_INVALID);
 
     let one = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"max_uses": 1, "expires_days": 3})),
+            json!({"max_uses": 1, "expires_days": 3}),
         )
         .await;
     let one_secret = one["token"].as_str().unwrap().to_string();
@@ -1094,10 +1023,9 @@ async fn every_device_refusal_has_its_code() {
     assert!(msg.contains("1 of 1"), "{msg}");
 
     let short = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"expires_days": 1})),
+            json!({"expires_days": 1}),
         )
         .await;
     let short_secret = short["token"].as_str().unwrap().to_string();
@@ -1115,7 +1043,7 @@ async fn every_device_refusal_has_its_code() {
     );
 
     let tid = one["info"]["id"].as_str().unwrap();
-    let main_tokens = app.op(Method::GET, "/api/v1/accounts/Acme/tokens", None).await;
+    let main_tokens = app.get("/api/v1/accounts/Acme/tokens").await;
     let main_id = main_tokens
         .as_array()
         .unwrap()
@@ -1135,11 +1063,9 @@ async fn every_device_refusal_has_its_code() {
     assert!(expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_REVOKED).starts_with("token was revoked on"));
     next.instance_id = None;
     // The refused registrations changed nothing and were logged.
-    let inst = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    let inst = app.get("/api/v1/accounts/Acme/instances").await;
     assert_eq!(inst.as_array().unwrap().len(), 2);
-    let events = app
-        .op(Method::GET, "/api/v1/accounts/Acme/events?limit=200", None)
-        .await;
+    let events = app.get("/api/v1/accounts/Acme/events?limit=200").await;
     let refused = events
         .as_array()
         .unwrap()
@@ -1156,10 +1082,9 @@ async fn concurrent_registrations_on_an_n_use_token(store: Store) {
     let app = Arc::new(App::on(store).await);
     app.setup_account().await;
     let t = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"max_uses": 5})),
+            json!({"max_uses": 5}),
         )
         .await;
     let secret = t["token"].as_str().unwrap().to_string();
@@ -1183,7 +1108,7 @@ async fn concurrent_registrations_on_an_n_use_token(store: Store) {
         }
     }
     assert_eq!(ok, 5);
-    let list = app.op(Method::GET, "/api/v1/accounts/Acme/tokens", None).await;
+    let list = app.get("/api/v1/accounts/Acme/tokens").await;
     let five = list.as_array().unwrap().iter().find(|x| x["max_uses"] == 5).unwrap();
     assert_eq!(five["uses"], 5);
     assert_eq!(five["status"], "USED_UP");
@@ -1235,70 +1160,53 @@ async fn every_endpoint_refuses_other_tenants() {
     // The victim: VA East of Acme, with licences, a token, a product instance and a user.
     app.setup_account().await;
     let east = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts",
-            Some(json!({"name": "East"})),
-        )
+        .post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "East"}))
         .await;
     let east_id = east["id"].as_str().unwrap().to_string();
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts",
-        Some(json!({"name": "West"})),
-    )
-    .await;
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "West"}))
+        .await;
     app.deposit("East", 5).await;
     let t = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            Some(json!({"description": "east-secret-desc"})),
+            json!({"description": "east-secret-desc"}),
         )
         .await;
     let token_id = t["info"]["id"].as_str().unwrap().to_string();
     let token = t["token"].as_str().unwrap().to_string();
     let mut dev = Device::new(41);
     let reg = register(&app, &mut dev, &token).await;
-    app.op(
-        Method::POST,
+    app.post(
         "/api/v1/accounts/Acme/users",
-        Some(json!({"email": "victim@acme.example", "role": "va-user", "va": "East"})),
+        json!({"email": "victim@acme.example", "role": "va-user", "va": "East"}),
     )
     .await;
     let hook = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/webhooks",
-            Some(json!({"url": "https://victim-hook.example/alerts"})),
+            json!({"url": "https://victim-hook.example/alerts"}),
         )
         .await;
     let hook_id = hook["info"]["id"].as_str().unwrap().to_string();
-    let acme_id = app.op(Method::GET, "/api/v1/accounts/Acme", None).await["id"]
+    let acme_id = app.get("/api/v1/accounts/Acme").await["id"]
         .as_str()
         .unwrap()
         .to_string();
 
     // The attackers.
-    app.op(
-        Method::POST,
-        "/api/v1/accounts",
-        Some(json!({"name": "Other", "domain": "other.example"})),
-    )
-    .await;
+    app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
+        .await;
     let key = |v: Value| v["api_key"].as_str().unwrap().to_string();
     let other_admin = key(app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Other/users",
-            Some(json!({"email": "boss@other.example", "role": "sa-admin"})),
+            json!({"email": "boss@other.example", "role": "sa-admin"}),
         )
         .await);
     let west_admin = key(app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"})),
+            json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"}),
         )
         .await);
 
@@ -1315,7 +1223,7 @@ async fn every_endpoint_refuses_other_tenants() {
     ];
     let before = victim_state(&app).await;
 
-    let doc = app.op(Method::GET, "/api/v1/openapi.json", None).await;
+    let doc = app.get("/api/v1/openapi.json").await;
     let paths = doc["paths"].as_object().expect("paths in the OpenAPI document");
     let mut walked = 0;
     for (template, ops) in paths {
@@ -1438,7 +1346,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
         "/api/v1/accounts/Acme/users",
         "/api/v1/accounts/Acme/webhooks",
     ] {
-        out.push(app.op(Method::GET, path, None).await);
+        out.push(app.get(path).await);
     }
     out
 }
@@ -1474,11 +1382,7 @@ async fn usage_history_follows_reports_day_by_day() {
     report(&a, 1).await;
 
     let h = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=6",
-            None,
-        )
+        .get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=6")
         .await;
     let skus = h["skus"].as_array().unwrap();
     assert_eq!(skus.len(), 1, "{h}");
@@ -1505,20 +1409,14 @@ async fn usage_history_follows_reports_day_by_day() {
     );
     // Only the last day: carried forward from the day of the last change.
     let h = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=1",
-            None,
-        )
+        .get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=1")
         .await;
     assert_eq!(h["skus"][0]["days"], json!([{"day": day(4), "in_use": 1}]), "{h}");
     for bad in ["days=0", "days=366", "days=x", "weeks=2"] {
         let r = app
-            .call(
-                Method::GET,
+            .get_as(
+                OP_KEY,
                 &format!("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?{bad}"),
-                Some(OP_KEY),
-                None,
             )
             .await;
         assert_eq!(r.0, StatusCode::BAD_REQUEST, "{bad}: {}", r.1);
@@ -1532,24 +1430,18 @@ async fn usage_history_follows_reports_day_by_day() {
 async fn alerts_follow_the_clock_and_the_rights() {
     let (db, app) = App::sqlite().await;
     let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts",
-        Some(json!({"name": "West"})),
-    )
-    .await;
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "West"}))
+        .await;
     let end = smartlic_protocol::time::format_date(NOW + 20 * DAY);
-    app.op(
-        Method::POST,
+    app.post(
         "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 1, "expires": end})),
+        json!({"sku": PW, "quantity": 1, "expires": end}),
     )
     .await;
     let west_admin = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"})),
+            json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"}),
         )
         .await["api_key"]
         .as_str()
@@ -1606,9 +1498,7 @@ async fn alerts_follow_the_clock_and_the_rights() {
         "{a:?}"
     );
     // West's VA administrator sees none of DEFAULT's alerts.
-    let (s, v) = app
-        .call(Method::GET, "/api/v1/accounts/Acme/alerts", Some(&west_admin), None)
-        .await;
+    let (s, v) = app.get_as(&west_admin, "/api/v1/accounts/Acme/alerts").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v, json!([]), "{v}");
 
@@ -1618,7 +1508,7 @@ async fn alerts_follow_the_clock_and_the_rights() {
     app.clock.set(NOW + 366 * DAY);
     assert_eq!(crate::admin::expire_instances(&app.state).await.unwrap(), 1);
     assert_eq!(crate::admin::expire_instances(&app.state).await.unwrap(), 0);
-    let list = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    let list = app.get("/api/v1/accounts/Acme/instances").await;
     assert_eq!(list, json!([]), "{list}");
     let a = alerts(None).await;
     assert!(
