@@ -48,14 +48,28 @@ impl TestApp {
     }
 }
 
-/// `wraps_test_app!(Name)` makes a test module's `struct Name(TestApp)` usable as the [`TestApp`]
-/// it wraps (its state, router and clock).
+/// `wraps_test_app!(Name)` declares a test module's `struct Name(TestApp)`, usable as the
+/// [`TestApp`] it wraps (its state, router and clock); `wraps_test_app!(Name, on)` adds
+/// `Name::on(store)`, the plain app on a store.
 macro_rules! wraps_test_app {
     ($name:ident) => {
+        /// A [`TestApp`]($crate::testutil::TestApp) with the requests of one test module.
+        struct $name($crate::testutil::TestApp);
+
         impl std::ops::Deref for $name {
             type Target = $crate::testutil::TestApp;
             fn deref(&self) -> &$crate::testutil::TestApp {
                 &self.0
+            }
+        }
+    };
+    ($name:ident, on) => {
+        $crate::testutil::wraps_test_app!($name);
+
+        impl $name {
+            /// The app on `store`.
+            async fn on(store: $crate::store::Store) -> $name {
+                $name($crate::testutil::TestApp::on(store).await)
             }
         }
     };

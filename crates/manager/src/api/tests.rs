@@ -2,7 +2,7 @@
 //! and every refusal, roles, and the documents around them.
 
 use crate::store::Store;
-use crate::testutil::{NOW, OP_KEY, PW, TestApp, TestDb, on_both_engines, wraps_test_app};
+use crate::testutil::{NOW, OP_KEY, PW, TestDb, on_both_engines, wraps_test_app};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use ed25519_dalek::SigningKey;
@@ -19,16 +19,10 @@ use tower::ServiceExt;
 const DAY: i64 = 86_400;
 const ASR_TAG: &str = "regid.2017-02.com.cisco.ASR5500,1.0_401f2e9e-67fd-4131-b61d-6e229d13a338";
 
-/// The manager of [`TestApp`] with the requests of the API tests.
-struct App(TestApp);
+wraps_test_app!(App, on);
 
-wraps_test_app!(App);
-
+/// The requests of the API tests.
 impl App {
-    async fn on(store: Store) -> App {
-        App(TestApp::on(store).await)
-    }
-
     /// An app on a fresh SQLite store (keep the [`TestDb`] until the end of the test).
     async fn sqlite() -> (TestDb, App) {
         let db = TestDb::sqlite().await;
@@ -38,9 +32,15 @@ impl App {
 
     /// [`App::sqlite`] with the account Acme and a token of its DEFAULT VA.
     async fn sqlite_with_account() -> (TestDb, App) {
-        let (db, app) = App::sqlite().await;
-        app.setup_account().await;
+        let (db, app, _) = App::sqlite_with_token().await;
         (db, app)
+    }
+
+    /// [`App::sqlite_with_account`] and the token of Acme's DEFAULT VA.
+    async fn sqlite_with_token() -> (TestDb, App, String) {
+        let (db, app) = App::sqlite().await;
+        let (_, token) = app.setup_account().await;
+        (db, app, token)
     }
 
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
@@ -98,6 +98,14 @@ impl App {
         self.call(Method::POST, path, Some(key), None).await
     }
 
+    /// The secret of a new token of Acme's DEFAULT virtual account with `options`.
+    async fn default_token(&self, options: Value) -> String {
+        let token = self
+            .post("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens", options)
+            .await;
+        token["token"].as_str().unwrap().to_string()
+    }
+
     /// Deposits `quantity` licences of [`PW`] into the virtual account `va` of Acme.
     async fn deposit(&self, va: &str, quantity: u64) -> Value {
         self.post(
@@ -107,15 +115,13 @@ impl App {
         .await
     }
 
+    /// Creates the account Acme and a token of its DEFAULT VA: the account's id, the token's secret.
     async fn setup_account(&self) -> (String, String) {
         let a = self
             .post("/api/v1/accounts", json!({"name": "Acme", "domain": "acme.example"}))
             .await;
         let id = a["id"].as_str().unwrap().to_string();
-        let token = self
-            .post("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens", json!({}))
-            .await;
-        (id, token["token"].as_str().unwrap().to_string())
+        (id, self.default_token(json!({})).await)
     }
 }
 
@@ -174,20 +180,20 @@ impl Device {
     }
 }
 
+/// Posts a signed request to `/api/v1/device/{path}`, unauthenticated like a device.
+async fn post_device(app: &App, path: &str, req: &SignedRequest) -> (StatusCode, Value) {
+    let body = serde_json::to_value(req).unwrap();
+    app.call(Method::POST, &format!("/api/v1/device/{path}"), None, Some(body))
+        .await
+}
+
 /// Sends a device request; Ok is the verified, opened response.
 async fn device<T: DeserializeOwned + smartlic_protocol::envelope::Message>(
     app: &App,
     path: &str,
     req: &SignedRequest,
 ) -> Result<T, (StatusCode, Value)> {
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/device/{path}"),
-            None,
-            Some(serde_json::to_value(req).unwrap()),
-        )
-        .await;
+    let (s, v) = post_device(app, path, req).await;
     if s != StatusCode::OK {
         return Err((s, v));
     }
@@ -201,14 +207,7 @@ async fn device<T: DeserializeOwned + smartlic_protocol::envelope::Message>(
 
 /// Sends a device request that must be refused; its status and error body.
 async fn refused(app: &App, path: &str, req: &SignedRequest) -> (StatusCode, Value) {
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/device/{path}"),
-            None,
-            Some(serde_json::to_value(req).unwrap()),
-        )
-        .await;
+    let (s, v) = post_device(app, path, req).await;
     assert_ne!(s, StatusCode::OK, "{path} was accepted: {v}");
     (s, v)
 }
@@ -227,6 +226,13 @@ async fn register(app: &App, dev: &mut Device, token: &str) -> RegisterResponse 
     let r: RegisterResponse = device(app, "register", &req).await.unwrap();
     dev.instance_id = Some(r.instance_id.clone());
     r
+}
+
+/// Device `n`, registered with `token`.
+async fn registered(app: &App, n: u8, token: &str) -> Device {
+    let mut dev = Device::new(n);
+    register(app, &mut dev, token).await;
+    dev
 }
 
 fn authz(usage: &[(&str, u64)]) -> AuthorizationRequest {
@@ -608,16 +614,6 @@ async fn bodies_that_are_not_json_or_too_big_are_refused() {
     db.finish().await;
 }
 
-/// Acme with the VA East and four users, one of each role, and another account, Other.
-struct Roles {
-    db: TestDb,
-    app: App,
-    va_user: String,
-    va_admin: String,
-    sa_user: String,
-    sa_admin: String,
-}
-
 /// The body of a new user.
 fn new_user(email: &str, role: &str, va: Option<&str>) -> Value {
     let mut body = json!({"email": email, "role": role});
@@ -627,41 +623,34 @@ fn new_user(email: &str, role: &str, va: Option<&str>) -> Value {
     body
 }
 
-impl Roles {
-    async fn new() -> Roles {
-        let (db, app) = App::sqlite_with_account().await;
-        app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "East"}))
-            .await;
-        app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
-            .await;
-        app.post("/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens", json!({}))
-            .await;
-        let mut keys = Vec::new();
-        for (email, role, va) in [
-            ("vu@acme.example", "va-user", Some("East")),
-            ("va@acme.example", "va-admin", Some("East")),
-            ("su@acme.example", "sa-user", None),
-            ("sa@acme.example", "sa-admin", None),
-        ] {
-            let created = app.post("/api/v1/accounts/Acme/users", new_user(email, role, va)).await;
-            keys.push(created["api_key"].as_str().unwrap().to_string());
-        }
-        let [va_user, va_admin, sa_user, sa_admin] = <[String; 4]>::try_from(keys).unwrap();
-        Roles {
-            db,
-            app,
-            va_user,
-            va_admin,
-            sa_user,
-            sa_admin,
-        }
+/// Acme with the VA East and four users, one of each role, and another account, Other: the store,
+/// the app and the API keys of Acme's VA user, VA administrator, SA user and SA administrator.
+async fn roles() -> (TestDb, App, [String; 4]) {
+    let (db, app) = App::sqlite_with_account().await;
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "East"}))
+        .await;
+    app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
+        .await;
+    app.post("/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens", json!({}))
+        .await;
+    let mut keys = Vec::new();
+    for (email, role, va) in [
+        ("vu@acme.example", "va-user", Some("East")),
+        ("va@acme.example", "va-admin", Some("East")),
+        ("su@acme.example", "sa-user", None),
+        ("sa@acme.example", "sa-admin", None),
+    ] {
+        let created = app.post("/api/v1/accounts/Acme/users", new_user(email, role, va)).await;
+        keys.push(created["api_key"].as_str().unwrap().to_string());
     }
+    let keys = <[String; 4]>::try_from(keys).unwrap();
+    (db, app, keys)
 }
 
 /// A VA user sees only its VA, creates tokens there, revokes nothing.
 #[tokio::test]
 async fn a_va_user_sees_and_changes_only_its_va() {
-    let Roles { db, app, va_user, .. } = Roles::new().await;
+    let (db, app, [va_user, _, _, _]) = roles().await;
     let (s, list) = app.get_as(&va_user, "/api/v1/accounts/Acme/tokens").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 0, "the DEFAULT token is not its VA's");
@@ -698,14 +687,7 @@ async fn a_va_user_sees_and_changes_only_its_va() {
 /// Another account is invisible to every user; account creation is the operator's.
 #[tokio::test]
 async fn another_account_is_invisible_to_every_user() {
-    let Roles {
-        db,
-        app,
-        va_user,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [va_user, _, sa_user, sa_admin]) = roles().await;
     for k in [&va_user, &sa_user, &sa_admin] {
         for path in [
             "/api/v1/accounts/Other",
@@ -728,13 +710,7 @@ async fn another_account_is_invisible_to_every_user() {
 /// An SA user manages licences but not users; an SA administrator creates users.
 #[tokio::test]
 async fn only_an_sa_admin_manages_users() {
-    let Roles {
-        db,
-        app,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [_, _, sa_user, sa_admin]) = roles().await;
     let r = app
         .post_as(
             &sa_user,
@@ -757,15 +733,7 @@ async fn only_an_sa_admin_manages_users() {
 /// Licences come from the vendor: no user role deposits, not even in its own VA.
 #[tokio::test]
 async fn no_user_role_deposits_licences() {
-    let Roles {
-        db,
-        app,
-        va_user,
-        va_admin,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [va_user, va_admin, sa_user, sa_admin]) = roles().await;
     for k in [&va_user, &va_admin, &sa_user, &sa_admin] {
         let r = app
             .post_as(
@@ -788,15 +756,7 @@ async fn no_user_role_deposits_licences() {
 /// Export-controlled tokens are the SA administrator's.
 #[tokio::test]
 async fn export_controlled_tokens_are_the_sa_admins() {
-    let Roles {
-        db,
-        app,
-        va_user,
-        va_admin,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [va_user, va_admin, sa_user, sa_admin]) = roles().await;
     for k in [&va_user, &va_admin, &sa_user] {
         let r = app
             .post_as(
@@ -820,8 +780,7 @@ async fn export_controlled_tokens_are_the_sa_admins() {
 
 #[tokio::test]
 async fn device_protocol_end_to_end() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
+    let (db, app, token) = App::sqlite_with_token().await;
     app.deposit("DEFAULT", 1).await;
 
     let mut a = Device::new(1);
@@ -830,8 +789,7 @@ async fn device_protocol_end_to_end() {
     assert_eq!(reg.virtual_account, "DEFAULT");
     assert_eq!(reg.id_expires_at, NOW + 365 * DAY);
     assert!(reg.id_certificate.contains("BEGIN CERTIFICATE"));
-    let mut b = Device::new(2);
-    register(&app, &mut b, &token).await;
+    let b = registered(&app, 2, &token).await;
 
     // Two instances share the VA's one licence: the second report puts both out of compliance.
     let r: AuthorizationResponse = device(&app, "authorize", &a.sign(authz(&[(PW, 1)]), NOW))
@@ -939,10 +897,8 @@ async fn device_protocol_end_to_end() {
 
 #[tokio::test]
 async fn every_device_refusal_has_its_code() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
-    let mut dev = Device::new(3);
-    register(&app, &mut dev, &token).await;
+    let (db, app, token) = App::sqlite_with_token().await;
+    let dev = registered(&app, 3, &token).await;
 
     // Signed by another key.
     let mut thief = Device::new(4);
@@ -1022,13 +978,7 @@ async fn every_device_refusal_has_its_code() {
     let msg = expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_USED_UP);
     assert!(msg.contains("1 of 1"), "{msg}");
 
-    let short = app
-        .post(
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            json!({"expires_days": 1}),
-        )
-        .await;
-    let short_secret = short["token"].as_str().unwrap().to_string();
+    let short_secret = app.default_token(json!({"expires_days": 1})).await;
     app.clock.set(NOW + DAY);
     let e = refused(
         &app,
@@ -1081,13 +1031,7 @@ on_both_engines!(concurrent_registrations_on_an_n_use_token);
 async fn concurrent_registrations_on_an_n_use_token(store: Store) {
     let app = Arc::new(App::on(store).await);
     app.setup_account().await;
-    let t = app
-        .post(
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            json!({"max_uses": 5}),
-        )
-        .await;
-    let secret = t["token"].as_str().unwrap().to_string();
+    let secret = app.default_token(json!({"max_uses": 5})).await;
     let mut tasks = Vec::new();
     for n in 0..16u8 {
         let app = app.clone();
@@ -1355,8 +1299,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
 /// removals counted, days bounded; it is what the portal's chart draws.
 #[tokio::test]
 async fn usage_history_follows_reports_day_by_day() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
+    let (db, app, token) = App::sqlite_with_token().await;
     app.deposit("DEFAULT", 3).await;
     let day0 = NOW - NOW.rem_euclid(DAY);
     let mut a = Device::new(51);
@@ -1428,8 +1371,7 @@ async fn usage_history_follows_reports_day_by_day() {
 /// insufficient licences, a silent instance; a VA administrator sees only its own VA's alerts.
 #[tokio::test]
 async fn alerts_follow_the_clock_and_the_rights() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
+    let (db, app, token) = App::sqlite_with_token().await;
     app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "West"}))
         .await;
     let end = smartlic_protocol::time::format_date(NOW + 20 * DAY);
@@ -1467,8 +1409,7 @@ async fn alerts_follow_the_clock_and_the_rights() {
                 .collect::<Vec<_>>()
         }
     };
-    let mut dev = Device::new(61);
-    register(&app, &mut dev, &token).await;
+    let dev = registered(&app, 61, &token).await;
     device::<AuthorizationResponse>(&app, "authorize", &dev.sign(authz(&[(PW, 1)]), NOW))
         .await
         .unwrap();

@@ -15,10 +15,6 @@ use tower::ServiceExt;
 /// The portal password of every user of a scene.
 const PASS: &str = "correct horse battery";
 
-/// A manager with two accounts (Acme with the virtual accounts DEFAULT and EDGE, Other) and
-/// their users (at [`NOW`], [`PW`] deposited in Acme's DEFAULT), reached through its router.
-struct Portal(TestApp);
-
 wraps_test_app!(Portal);
 
 /// What a response says that the tests look at.
@@ -71,6 +67,8 @@ fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
     })
 }
 
+/// A manager with two accounts (Acme with the virtual accounts DEFAULT and EDGE, Other) and
+/// their users (at [`NOW`], [`PW`] deposited in Acme's DEFAULT), reached through its router.
 impl Portal {
     async fn on(store: Store) -> Portal {
         let app = TestApp::on(store).await;

@@ -22,8 +22,7 @@ async fn a_token_of_one_va_never_takes_a_node_of_another() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut real = Device::new(20);
-    register(&app, &mut real, &core_token).await;
+    let real = registered(&app, 20, &core_token).await;
     let real_id = real.instance_id.clone().unwrap();
 
     // A fake device with the real serial number and a DEFAULT token: refused, nothing changes.
@@ -52,18 +51,15 @@ async fn a_token_of_one_va_never_takes_a_node_of_another() {
 
 #[tokio::test]
 async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
+    let (db, app, token) = App::sqlite_with_token().await;
     app.deposit("DEFAULT", 10).await;
-    let mut honest = Device::new(30);
-    register(&app, &mut honest, &token).await;
+    let honest = registered(&app, 30, &token).await;
     let r: AuthorizationResponse = device(&app, "authorize", &honest.sign(authz(&[(PW, 2)]), NOW))
         .await
         .unwrap();
     assert_eq!(r.status, Compliance::Authorized);
 
-    let mut forged = Device::new(31);
-    register(&app, &mut forged, &token).await;
+    let forged = registered(&app, 31, &token).await;
     // One ASR 5500 carries 40,000,000 sessions of a service: 4,000 licences.
     let max = Catalog::staros().licenses_for_sessions(40_000_000);
     let e = refused(&app, "authorize", &forged.sign(authz(&[(PW, max + 1)]), NOW)).await;
@@ -108,10 +104,8 @@ async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
 
 #[tokio::test]
 async fn envelopes_are_exact() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
-    let mut dev = Device::new(40);
-    register(&app, &mut dev, &token).await;
+    let (db, app, token) = App::sqlite_with_token().await;
+    let dev = registered(&app, 40, &token).await;
 
     // An authorization envelope (never seen by the manager) replayed at /deregister: its
     // signature is bound to "authorize" and does not verify there. The instance stays.
@@ -154,10 +148,8 @@ async fn envelopes_are_exact() {
 
 #[tokio::test]
 async fn unauthenticated_refusals_do_not_grow_the_event_log() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
-    let mut dev = Device::new(50);
-    register(&app, &mut dev, &token).await;
+    let (db, app, token) = App::sqlite_with_token().await;
+    let dev = registered(&app, 50, &token).await;
     let before = app.get("/api/v1/accounts/Acme/events").await;
     let mut thief = Device::new(51);
     thief.instance_id = dev.instance_id.clone();
