@@ -54,6 +54,11 @@ impl App {
         self.call(method, path, Some(OP_KEY), OPERATOR_FROM, body).await
     }
 
+    /// `POST path` with `body` as the operator.
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.op(Method::POST, path, Some(body)).await
+    }
+
     /// The requests the operator lists with `query` (such as `?status=pending`).
     async fn list(&self, query: &str) -> (StatusCode, Value) {
         let path = format!("/api/v1/account-requests{query}");
@@ -353,18 +358,13 @@ async fn submissions_are_bounded(store: Store) {
 async fn approval_refuses_taken_names_and_emails_and_changes_nothing(store: Store) {
     let app = App::on(store).await;
     let (s, _) = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({"name": "Acme", "domain": "acme.example"})),
-        )
+        .post("/api/v1/accounts", json!({"name": "Acme", "domain": "acme.example"}))
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "taken@acme.example", "role": "sa-user"})),
+            json!({"email": "taken@acme.example", "role": "sa-user"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -417,17 +417,12 @@ async fn approval_refuses_taken_names_and_emails_and_changes_nothing(store: Stor
 
 async fn only_the_operator_reviews_requests(store: Store) {
     let app = App::on(store).await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts",
-        Some(json!({"name": "Acme", "domain": "acme.example"})),
-    )
-    .await;
+    app.post("/api/v1/accounts", json!({"name": "Acme", "domain": "acme.example"}))
+        .await;
     let (_, u) = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "boss@acme.example", "role": "sa-admin"})),
+            json!({"email": "boss@acme.example", "role": "sa-admin"}),
         )
         .await;
     let key = u["api_key"].as_str().expect("key").to_string();

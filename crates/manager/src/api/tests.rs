@@ -98,11 +98,21 @@ impl App {
         self.call(Method::POST, path, Some(key), None).await
     }
 
+    /// Creates a user of `account` (as [`new_user`] describes) as the operator; their API key.
+    async fn user_key(&self, account: &str, user: Value) -> String {
+        let created = self.post(&format!("/api/v1/accounts/{account}/users"), user).await;
+        created["api_key"].as_str().unwrap().to_string()
+    }
+
+    /// A new token of Acme's virtual account `va` with `options`, as the operator: its info and secret.
+    async fn new_token(&self, va: &str, options: Value) -> Value {
+        let path = format!("/api/v1/accounts/Acme/virtual-accounts/{va}/tokens");
+        self.post(&path, options).await
+    }
+
     /// The secret of a new token of Acme's DEFAULT virtual account with `options`.
     async fn default_token(&self, options: Value) -> String {
-        let token = self
-            .post("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens", options)
-            .await;
+        let token = self.new_token("DEFAULT", options).await;
         token["token"].as_str().unwrap().to_string()
     }
 
@@ -125,14 +135,15 @@ impl App {
     }
 }
 
+/// The string `field` of each item of the array `items`.
+fn each<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = items.as_array().unwrap();
+    items.iter().map(|i| i[field].as_str().unwrap()).collect()
+}
+
 /// Asserts that the events of an answer include each of `actions`.
 fn assert_logged(events: &Value, actions: &[&str]) {
-    let logged: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let logged = each(&events, "action");
     for a in actions {
         assert!(logged.contains(a), "{a} missing from {logged:?}");
     }
@@ -296,8 +307,8 @@ async fn admin_commands_change_state_and_log_it() {
 
     // Tokens: the secret once, never again; revoke.
     let created = app
-        .post(
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
+        .new_token(
+            "DEFAULT",
             json!({"expires_days": 10, "max_uses": 2, "description": "lab", "export_controlled": true}),
         )
         .await;
@@ -640,8 +651,7 @@ async fn roles() -> (TestDb, App, [String; 4]) {
         ("su@acme.example", "sa-user", None),
         ("sa@acme.example", "sa-admin", None),
     ] {
-        let created = app.post("/api/v1/accounts/Acme/users", new_user(email, role, va)).await;
-        keys.push(created["api_key"].as_str().unwrap().to_string());
+        keys.push(app.user_key("Acme", new_user(email, role, va)).await);
     }
     let keys = <[String; 4]>::try_from(keys).unwrap();
     (db, app, keys)
@@ -711,20 +721,13 @@ async fn another_account_is_invisible_to_every_user() {
 #[tokio::test]
 async fn only_an_sa_admin_manages_users() {
     let (db, app, [_, _, sa_user, sa_admin]) = roles().await;
+    let users = "/api/v1/accounts/Acme/users";
     let r = app
-        .post_as(
-            &sa_user,
-            "/api/v1/accounts/Acme/users",
-            new_user("x@acme.example", "sa-user", None),
-        )
+        .post_as(&sa_user, users, new_user("x@acme.example", "sa-user", None))
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     let (s, _) = app
-        .post_as(
-            &sa_admin,
-            "/api/v1/accounts/Acme/users",
-            new_user("y@acme.example", "va-admin", Some("East")),
-        )
+        .post_as(&sa_admin, users, new_user("y@acme.example", "va-admin", Some("East")))
         .await;
     assert_eq!(s, StatusCode::CREATED);
     db.finish().await;
@@ -757,23 +760,13 @@ async fn no_user_role_deposits_licences() {
 #[tokio::test]
 async fn export_controlled_tokens_are_the_sa_admins() {
     let (db, app, [va_user, va_admin, sa_user, sa_admin]) = roles().await;
+    let path = "/api/v1/accounts/Acme/virtual-accounts/East/tokens";
+    let export = json!({"export_controlled": true});
     for k in [&va_user, &va_admin, &sa_user] {
-        let r = app
-            .post_as(
-                k,
-                "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-                json!({"export_controlled": true}),
-            )
-            .await;
+        let r = app.post_as(k, path, export.clone()).await;
         expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     }
-    let (s, t) = app
-        .post_as(
-            &sa_admin,
-            "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            json!({"export_controlled": true}),
-        )
-        .await;
+    let (s, t) = app.post_as(&sa_admin, path, export).await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     db.finish().await;
 }
@@ -818,12 +811,7 @@ async fn device_protocol_end_to_end() {
     assert_eq!(list["licenses"][0]["in_use"], 2);
     assert_eq!(list["licenses"][0]["status"], "INSUFFICIENT");
     let inst = app.get("/api/v1/accounts/Acme/instances").await;
-    let statuses: Vec<&str> = inst
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["status"].as_str().unwrap())
-        .collect();
+    let statuses = each(&inst, "status");
     assert_eq!(statuses, ["AUTHORIZED", "OUT OF COMPLIANCE"]);
 
     // One more licence and a renewal clear it.
@@ -966,10 +954,7 @@ async fn every_device_refusal_has_its_code() {
     expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_INVALID);
 
     let one = app
-        .post(
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            json!({"max_uses": 1, "expires_days": 3}),
-        )
+        .new_token("DEFAULT", json!({"max_uses": 1, "expires_days": 3}))
         .await;
     let one_secret = one["token"].as_str().unwrap().to_string();
     register(&app, &mut fresh, &one_secret).await;
@@ -1110,12 +1095,7 @@ async fn every_endpoint_refuses_other_tenants() {
     app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "West"}))
         .await;
     app.deposit("East", 5).await;
-    let t = app
-        .post(
-            "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            json!({"description": "east-secret-desc"}),
-        )
-        .await;
+    let t = app.new_token("East", json!({"description": "east-secret-desc"})).await;
     let token_id = t["info"]["id"].as_str().unwrap().to_string();
     let token = t["token"].as_str().unwrap().to_string();
     let mut dev = Device::new(41);
@@ -1140,19 +1120,12 @@ async fn every_endpoint_refuses_other_tenants() {
     // The attackers.
     app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
         .await;
-    let key = |v: Value| v["api_key"].as_str().unwrap().to_string();
-    let other_admin = key(app
-        .post(
-            "/api/v1/accounts/Other/users",
-            json!({"email": "boss@other.example", "role": "sa-admin"}),
-        )
-        .await);
-    let west_admin = key(app
-        .post(
-            "/api/v1/accounts/Acme/users",
-            json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"}),
-        )
-        .await);
+    let other_admin = app
+        .user_key("Other", new_user("boss@other.example", "sa-admin", None))
+        .await;
+    let west_admin = app
+        .user_key("Acme", new_user("wa@acme.example", "va-admin", Some("West")))
+        .await;
 
     // What must never come back to them.
     let secrets = [
@@ -1381,14 +1354,8 @@ async fn alerts_follow_the_clock_and_the_rights() {
     )
     .await;
     let west_admin = app
-        .post(
-            "/api/v1/accounts/Acme/users",
-            json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"}),
-        )
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .user_key("Acme", new_user("wa@acme.example", "va-admin", Some("West")))
+        .await;
     let alerts = |key: Option<&'static str>| {
         let app = &app;
         let k = key.map(str::to_string);

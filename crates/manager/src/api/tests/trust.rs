@@ -16,9 +16,7 @@ async fn a_token_of_one_va_never_takes_a_node_of_another() {
     let (_, default_token) = app.setup_account().await;
     app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "Core"}))
         .await;
-    let core_token = app
-        .post("/api/v1/accounts/Acme/virtual-accounts/Core/tokens", json!({}))
-        .await["token"]
+    let core_token = app.new_token("Core", json!({})).await["token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -84,12 +82,7 @@ async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
     let logged = events_of(&app, "device.over_capacity").await;
     assert_eq!(logged.len(), 1, "{logged:?}");
     let alerts = app.get("/api/v1/accounts/Acme/alerts").await;
-    let kinds: Vec<&str> = alerts
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap())
-        .collect();
+    let kinds = each(&alerts, "kind");
     assert!(
         kinds.contains(&"Usage Report Refused: Over Platform Capacity"),
         "{alerts}"
@@ -183,19 +176,12 @@ async fn unauthenticated_refusals_do_not_grow_the_event_log() {
 #[tokio::test]
 async fn credentials_can_be_revoked_and_rotated() {
     let (db, app) = App::sqlite_with_account().await;
-    let create = |email: &str, role: &str| json!({"email": email, "role": role});
     let admin = app
-        .post("/api/v1/accounts/Acme/users", create("boss@acme.example", "sa-admin"))
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .user_key("Acme", new_user("boss@acme.example", "sa-admin", None))
+        .await;
     let user = app
-        .post("/api/v1/accounts/Acme/users", create("ann@acme.example", "sa-user"))
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .user_key("Acme", new_user("ann@acme.example", "sa-user", None))
+        .await;
     let get = |key: &str| {
         let key = key.to_string();
         let app = &app;
