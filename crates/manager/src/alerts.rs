@@ -135,9 +135,10 @@ pub(crate) fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             ));
         }
     }
-    // The critical alerts of an instance: (key prefix, kind, instances, what happened to each).
-    type Explain = fn(&str, &str) -> String;
-    let critical: [(&str, &str, &[(String, i64, String)], Explain); 2] = [
+    // The critical alerts of an instance: (key prefix, kind, instances, what happened to each
+    // given its detail and date).
+    type Critical<'a> = (&'a str, &'a str, &'a [(String, i64, String)], fn(&str, &str) -> String);
+    let critical: [Critical<'_>; 2] = [
         (
             "removed",
             "Product Instance Failed to Renew and was Removed",

@@ -143,7 +143,7 @@ fn each<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
 
 /// Asserts that the events of an answer include each of `actions`.
 fn assert_logged(events: &Value, actions: &[&str]) {
-    let logged = each(&events, "action");
+    let logged = each(events, "action");
     for a in actions {
         assert!(logged.contains(a), "{a} missing from {logged:?}");
     }
