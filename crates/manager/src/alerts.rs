@@ -135,32 +135,44 @@ pub(crate) fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             ));
         }
     }
-    for (id, at, detail) in f.removed {
-        out.push(alert(
-            format!("removed|{}|{id}", f.va),
+    // The critical alerts of an instance: (key prefix, kind, instances, what happened to each
+    // given its detail and date).
+    type Critical<'a> = (&'a str, &'a str, &'a [(String, i64, String)], fn(&str, &str) -> String);
+    let critical: [Critical<'_>; 2] = [
+        (
+            "removed",
             "Product Instance Failed to Renew and was Removed",
-            "critical",
-            id,
-            format!(
-                "the product instance did not renew its registration before its ID certificate expired; {detail} on {}",
-                format_date(*at)
-            ),
-            *at,
-        ));
-    }
-    for (id, at, detail) in f.over_capacity {
-        out.push(alert(
-            format!("over-capacity|{}|{id}", f.va),
+            f.removed,
+            |detail, on| {
+                format!(
+                    "the product instance did not renew its registration before its ID certificate expired; {detail} on {on}"
+                )
+            },
+        ),
+        (
+            "over-capacity",
             "Usage Report Refused: Over Platform Capacity",
-            "critical",
-            id,
-            format!(
-                "a usage report claimed more than the product's platform can carry and was refused \
-                 (a forged or faulty device?): {detail}, on {}",
-                format_date(*at)
-            ),
-            *at,
-        ));
+            f.over_capacity,
+            |detail, on| {
+                format!(
+                    "a usage report claimed more than the product's platform can carry and was refused \
+                     (a forged or faulty device?): {detail}, on {on}"
+                )
+            },
+        ),
+    ];
+    for (prefix, kind, instances, explain) in critical {
+        for (id, at, detail) in instances {
+            let message = explain(detail, &format_date(*at));
+            out.push(alert(
+                format!("{prefix}|{}|{id}", f.va),
+                kind,
+                "critical",
+                id,
+                message,
+                *at,
+            ));
+        }
     }
     out.sort_by_key(|a| (a.severity != "critical", a.at));
     out

@@ -1,8 +1,80 @@
-//! Test support: stores on both engines (each PostgreSQL test in its own schema) and a macro that
-//! runs one async test body against each.
+//! Test support: stores on both engines (each PostgreSQL test in its own schema), a macro that
+//! runs one async test body against each, and a manager at a fixed clock reached through its
+//! router ([`TestApp`]).
 
+use crate::state::AppState;
 use crate::store::Store;
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use axum::response::Response;
+use smartlic_clock::FixedClock;
+use smartlic_protocol::Catalog;
 use sqlx::Connection;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// The manager's clock when a test starts.
+pub(crate) const NOW: i64 = 1_800_000_000;
+/// The operator's API key.
+pub(crate) const OP_KEY: &str = "slk_operator_test_key";
+/// The SKU the tests deposit.
+pub(crate) const PW: &str = "ASR5K-00-PW10GTWY";
+
+/// A manager on a store with the StarOS catalogue at a [`FixedClock`] set to [`NOW`], reached
+/// through its router.
+pub(crate) struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: Arc<FixedClock>,
+}
+
+impl TestApp {
+    pub(crate) async fn on(store: Store) -> TestApp {
+        let clock = Arc::new(FixedClock::new(NOW));
+        let state = AppState::with_store(store, clock.clone(), Catalog::staros(), OP_KEY)
+            .await
+            .expect("app state");
+        TestApp {
+            router: crate::router(state.clone()),
+            state,
+            clock,
+        }
+    }
+
+    /// Sends `req` through the router.
+    pub(crate) async fn oneshot(&self, req: Request<Body>) -> Response {
+        self.router.clone().oneshot(req).await.expect("router answers")
+    }
+}
+
+/// `wraps_test_app!(Name)` declares a test module's `struct Name(TestApp)`, usable as the
+/// [`TestApp`] it wraps (its state, router and clock); `wraps_test_app!(Name, on)` adds
+/// `Name::on(store)`, the plain app on a store.
+macro_rules! wraps_test_app {
+    ($name:ident) => {
+        /// A [`TestApp`]($crate::testutil::TestApp) with the requests of one test module.
+        struct $name($crate::testutil::TestApp);
+
+        impl std::ops::Deref for $name {
+            type Target = $crate::testutil::TestApp;
+            fn deref(&self) -> &$crate::testutil::TestApp {
+                &self.0
+            }
+        }
+    };
+    ($name:ident, on) => {
+        $crate::testutil::wraps_test_app!($name);
+
+        impl $name {
+            /// The app on `store`.
+            async fn on(store: $crate::store::Store) -> $name {
+                $name($crate::testutil::TestApp::on(store).await)
+            }
+        }
+    };
+}
+pub(crate) use wraps_test_app;
 
 /// The PostgreSQL server of the tests.
 pub(crate) fn pg_url() -> String {

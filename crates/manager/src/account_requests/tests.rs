@@ -3,42 +3,23 @@
 //! one decision only, taken names and e-mails, and the operator's right alone.
 
 use crate::portal::{LOGIN_COOKIE, SESSION_COOKIE};
-use crate::state::AppState;
 use crate::store::account_requests::{NewAccountRequest, RequestBounds};
 use crate::store::{Audit, Store};
-use crate::testutil::on_both_engines;
-use axum::Router;
+use crate::testutil::{NOW, OP_KEY, on_both_engines, wraps_test_app};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::{Value, json};
-use smartlic_clock::FixedClock;
-use smartlic_protocol::Catalog;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tower::ServiceExt;
 
-const NOW: i64 = 1_800_000_000;
-const OP_KEY: &str = "slk_operator_test_key";
+/// Where the operator's calls come from.
+const OPERATOR_FROM: &str = "192.0.2.250";
 const PASS: &str = "a long enough password";
 
-struct App {
-    state: AppState,
-    router: Router,
-}
+wraps_test_app!(App, on);
 
+/// The requests of these tests.
 impl App {
-    async fn on(store: Store) -> App {
-        let clock = Arc::new(FixedClock::new(NOW));
-        let state = AppState::with_store(store, clock, Catalog::staros(), OP_KEY)
-            .await
-            .expect("state");
-        App {
-            router: crate::router(state.clone()),
-            state,
-        }
-    }
-
     /// A JSON call from `from` (a client address) with an optional API key.
     async fn call(
         &self,
@@ -61,7 +42,7 @@ impl App {
         };
         let addr: SocketAddr = format!("{from}:4000").parse().expect("address");
         req.extensions_mut().insert(ConnectInfo(addr));
-        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let resp = self.oneshot(req).await;
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.expect("body");
         let v =
@@ -70,7 +51,41 @@ impl App {
     }
 
     async fn op(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call(method, path, Some(OP_KEY), "192.0.2.250", body).await
+        self.call(method, path, Some(OP_KEY), OPERATOR_FROM, body).await
+    }
+
+    /// `POST path` with `body` as the operator.
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.op(Method::POST, path, Some(body)).await
+    }
+
+    /// The requests the operator lists with `query` (such as `?status=pending`).
+    async fn list(&self, query: &str) -> (StatusCode, Value) {
+        let path = format!("/api/v1/account-requests{query}");
+        self.op(Method::GET, &path, None).await
+    }
+
+    /// Approves the request `id` with the API key `key` from `from`.
+    async fn approve_as(&self, key: Option<&str>, from: &str, id: &str) -> (StatusCode, Value) {
+        let path = format!("/api/v1/account-requests/{id}/approve");
+        self.call(Method::POST, &path, key, from, None).await
+    }
+
+    /// Rejects the request `id` for `reason` with the API key `key` from `from`.
+    async fn reject_as(&self, key: Option<&str>, from: &str, id: &str, reason: &str) -> (StatusCode, Value) {
+        let path = format!("/api/v1/account-requests/{id}/reject");
+        let body = json!({ "reason": reason });
+        self.call(Method::POST, &path, key, from, Some(body)).await
+    }
+
+    /// Approves the request `id` as the operator.
+    async fn approve(&self, id: &str) -> (StatusCode, Value) {
+        self.approve_as(Some(OP_KEY), OPERATOR_FROM, id).await
+    }
+
+    /// Rejects the request `id` for `reason` as the operator.
+    async fn reject(&self, id: &str, reason: &str) -> (StatusCode, Value) {
+        self.reject_as(Some(OP_KEY), OPERATOR_FROM, id, reason).await
     }
 
     async fn submit(&self, from: &str, body: Value) -> (StatusCode, Value) {
@@ -78,14 +93,13 @@ impl App {
             .await
     }
 
-    /// Logs in to the portal; the status of the log-in POST.
-    async fn portal_login(&self, email: &str, password: &str) -> StatusCode {
+    /// Logs in to the portal with the password of every request ([`PASS`]); the status of the
+    /// log-in POST.
+    async fn portal_login(&self, email: &str) -> StatusCode {
+        let password = PASS;
         let page = self
-            .router
-            .clone()
             .oneshot(Request::get("/login").body(Body::empty()).expect("request"))
-            .await
-            .expect("response");
+            .await;
         let csrf = page
             .headers()
             .get_all(header::SET_COOKIE)
@@ -101,8 +115,6 @@ impl App {
             password.replace(' ', "+")
         );
         let resp = self
-            .router
-            .clone()
             .oneshot(
                 Request::post("/login")
                     .header(header::COOKIE, format!("{LOGIN_COOKIE}={csrf}"))
@@ -110,8 +122,7 @@ impl App {
                     .body(Body::from(form))
                     .expect("request"),
             )
-            .await
-            .expect("response");
+            .await;
         if resp.status() == StatusCode::SEE_OTHER {
             assert!(
                 resp.headers()
@@ -159,22 +170,15 @@ async fn submitted_requests_are_approved_into_a_working_account(store: Store) {
             .expect("find")
             .is_none()
     );
-    assert_eq!(
-        app.portal_login("Ann@Widgets.example", PASS).await,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.portal_login("Ann@Widgets.example").await, StatusCode::UNAUTHORIZED);
 
-    let (s, list) = app
-        .op(Method::GET, "/api/v1/account-requests?status=pending", None)
-        .await;
+    let (s, list) = app.list("?status=pending").await;
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["id"], id.as_str());
     assert!(!list.to_string().contains("argon2"), "never the hash: {list}");
 
-    let (s, ok) = app
-        .op(Method::POST, &format!("/api/v1/account-requests/{id}/approve"), None)
-        .await;
+    let (s, ok) = app.approve(&id).await;
     assert_eq!(s, StatusCode::OK, "{ok}");
     assert_eq!(ok["request"]["status"], "APPROVED");
     assert_eq!(ok["request"]["decided_by"], "operator");
@@ -198,31 +202,14 @@ async fn submitted_requests_are_approved_into_a_working_account(store: Store) {
     assert_eq!(s, StatusCode::OK, "{vas}");
     assert_eq!(vas[0]["name"], "DEFAULT");
     // And the password chosen in the request logs in to the portal.
-    assert_eq!(
-        app.portal_login("ann@widgets.example", PASS).await,
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.portal_login("ann@widgets.example").await, StatusCode::SEE_OTHER);
 
     // Decided once only.
-    let (s, e) = app
-        .op(Method::POST, &format!("/api/v1/account-requests/{id}/approve"), None)
-        .await;
+    let (s, e) = app.approve(&id).await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
-    let (s, e) = app
-        .op(
-            Method::POST,
-            &format!("/api/v1/account-requests/{id}/reject"),
-            Some(json!({"reason": "too late"})),
-        )
-        .await;
+    let (s, e) = app.reject(&id, "too late").await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
-    let (s, _) = app
-        .op(
-            Method::POST,
-            "/api/v1/account-requests/00000000-0000-4000-8000-000000000000/approve",
-            None,
-        )
-        .await;
+    let (s, _) = app.approve("00000000-0000-4000-8000-000000000000").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     let actions = app.actions().await;
@@ -260,53 +247,29 @@ async fn a_named_person_becomes_the_administrator_and_rejections_are_final(store
     assert_eq!(s, StatusCode::CREATED, "{r}");
     assert_eq!(r["domain"], "gadgets.example");
     let id = r["id"].as_str().expect("id").to_string();
-    let (s, ok) = app
-        .op(Method::POST, &format!("/api/v1/account-requests/{id}/approve"), None)
-        .await;
+    let (s, ok) = app.approve(&id).await;
     assert_eq!(s, StatusCode::OK, "{ok}");
     assert_eq!(ok["admin"]["email"], "cto@gadgets.example");
-    assert_eq!(
-        app.portal_login("cto@gadgets.example", PASS).await,
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.portal_login("cto@gadgets.example").await, StatusCode::SEE_OTHER);
 
     // A rejection keeps its reason, creates nothing, and is final.
     let (_, r) = app.submit("198.51.100.8", request("eve@spam.example", "Spam")).await;
     let id = r["id"].as_str().expect("id").to_string();
-    let (s, e) = app
-        .op(
-            Method::POST,
-            &format!("/api/v1/account-requests/{id}/reject"),
-            Some(json!({"reason": " "})),
-        )
-        .await;
+    let (s, e) = app.reject(&id, " ").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "a reason is required: {e}");
-    let (s, r) = app
-        .op(
-            Method::POST,
-            &format!("/api/v1/account-requests/{id}/reject"),
-            Some(json!({"reason": "not a customer"})),
-        )
-        .await;
+    let (s, r) = app.reject(&id, "not a customer").await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["status"], "REJECTED");
     assert_eq!(r["reason"], "not a customer");
-    let (s, _) = app
-        .op(Method::POST, &format!("/api/v1/account-requests/{id}/approve"), None)
-        .await;
+    let (s, _) = app.approve(&id).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert!(app.state.store().find_account("Spam").await.expect("find").is_none());
-    assert_eq!(
-        app.portal_login("eve@spam.example", PASS).await,
-        StatusCode::UNAUTHORIZED
-    );
-    let (_, pending) = app
-        .op(Method::GET, "/api/v1/account-requests?status=pending", None)
-        .await;
+    assert_eq!(app.portal_login("eve@spam.example").await, StatusCode::UNAUTHORIZED);
+    let (_, pending) = app.list("?status=pending").await;
     assert_eq!(pending.as_array().map(Vec::len), Some(0));
-    let (_, all) = app.op(Method::GET, "/api/v1/account-requests", None).await;
+    let (_, all) = app.list("").await;
     assert_eq!(all.as_array().map(Vec::len), Some(2));
-    let (s, _) = app.op(Method::GET, "/api/v1/account-requests?status=maybe", None).await;
+    let (s, _) = app.list("?status=maybe").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(app.actions().await.iter().any(|a| a == "account_request.reject"));
 }
@@ -395,18 +358,13 @@ async fn submissions_are_bounded(store: Store) {
 async fn approval_refuses_taken_names_and_emails_and_changes_nothing(store: Store) {
     let app = App::on(store).await;
     let (s, _) = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({"name": "Acme", "domain": "acme.example"})),
-        )
+        .post("/api/v1/accounts", json!({"name": "Acme", "domain": "acme.example"}))
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "taken@acme.example", "role": "sa-user"})),
+            json!({"email": "taken@acme.example", "role": "sa-user"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -415,9 +373,7 @@ async fn approval_refuses_taken_names_and_emails_and_changes_nothing(store: Stor
     // The name, ignoring case.
     let (_, r) = app.submit("198.51.100.20", request("new@acme2.example", "ACME")).await;
     let id = r["id"].as_str().expect("id").to_string();
-    let (s, e) = app
-        .op(Method::POST, &format!("/api/v1/account-requests/{id}/approve"), None)
-        .await;
+    let (s, e) = app.approve(&id).await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     assert!(e.to_string().contains("already exists"), "{e}");
     // The e-mail: the account created before the user is rolled back with it.
@@ -425,9 +381,7 @@ async fn approval_refuses_taken_names_and_emails_and_changes_nothing(store: Stor
         .submit("198.51.100.20", request("Taken@acme.example", "Fresh Co"))
         .await;
     let id2 = r["id"].as_str().expect("id").to_string();
-    let (s, e) = app
-        .op(Method::POST, &format!("/api/v1/account-requests/{id2}/approve"), None)
-        .await;
+    let (s, e) = app.approve(&id2).await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     assert!(e.to_string().to_lowercase().contains("taken@acme.example"), "{e}");
 
@@ -457,29 +411,18 @@ async fn approval_refuses_taken_names_and_emails_and_changes_nothing(store: Stor
     }
     assert!(!app.actions().await.iter().any(|a| a == "account_request.approve"));
     // Still decidable: rejected now.
-    let (s, _) = app
-        .op(
-            Method::POST,
-            &format!("/api/v1/account-requests/{id}/reject"),
-            Some(json!({"reason": "name taken"})),
-        )
-        .await;
+    let (s, _) = app.reject(&id, "name taken").await;
     assert_eq!(s, StatusCode::OK);
 }
 
 async fn only_the_operator_reviews_requests(store: Store) {
     let app = App::on(store).await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts",
-        Some(json!({"name": "Acme", "domain": "acme.example"})),
-    )
-    .await;
+    app.post("/api/v1/accounts", json!({"name": "Acme", "domain": "acme.example"}))
+        .await;
     let (_, u) = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "boss@acme.example", "role": "sa-admin"})),
+            json!({"email": "boss@acme.example", "role": "sa-admin"}),
         )
         .await;
     let key = u["api_key"].as_str().expect("key").to_string();
@@ -494,35 +437,11 @@ async fn only_the_operator_reviews_requests(store: Store) {
         .call(Method::GET, "/api/v1/account-requests", None, from, None)
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/account-requests/{id}/approve"),
-            Some(&key),
-            from,
-            None,
-        )
-        .await;
+    let (s, _) = app.approve_as(Some(&key), from, &id).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/account-requests/{id}/reject"),
-            Some(&key),
-            from,
-            Some(json!({"reason": "mine"})),
-        )
-        .await;
+    let (s, _) = app.reject_as(Some(&key), from, &id, "mine").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/account-requests/{id}/approve"),
-            None,
-            from,
-            None,
-        )
-        .await;
+    let (s, _) = app.approve_as(None, from, &id).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let r = app
         .state

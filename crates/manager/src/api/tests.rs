@@ -1,10 +1,8 @@
 //! The HTTP API through `Router::oneshot`: admin commands and their errors, the device protocol
 //! and every refusal, roles, and the documents around them.
 
-use crate::state::AppState;
 use crate::store::Store;
-use crate::testutil::{TestDb, on_both_engines};
-use axum::Router;
+use crate::testutil::{NOW, OP_KEY, PW, TestDb, on_both_engines, wraps_test_app};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use ed25519_dalek::SigningKey;
@@ -18,31 +16,13 @@ use smartlic_protocol::{Catalog, ResponsePayload, SignedRequest, SignedResponse}
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
-const OP_KEY: &str = "slk_operator_test_key";
-const PW: &str = "ASR5K-00-PW10GTWY";
 const ASR_TAG: &str = "regid.2017-02.com.cisco.ASR5500,1.0_401f2e9e-67fd-4131-b61d-6e229d13a338";
 
-struct App {
-    state: AppState,
-    router: Router,
-    clock: Arc<FixedClock>,
-}
+wraps_test_app!(App, on);
 
+/// The requests of the API tests.
 impl App {
-    async fn on(store: Store) -> App {
-        let clock = Arc::new(FixedClock::new(NOW));
-        let state = AppState::with_store(store, clock.clone(), Catalog::staros(), OP_KEY)
-            .await
-            .unwrap();
-        App {
-            router: crate::router(state.clone()),
-            state,
-            clock,
-        }
-    }
-
     /// An app on a fresh SQLite store (keep the [`TestDb`] until the end of the test).
     async fn sqlite() -> (TestDb, App) {
         let db = TestDb::sqlite().await;
@@ -52,13 +32,19 @@ impl App {
 
     /// [`App::sqlite`] with the account Acme and a token of its DEFAULT VA.
     async fn sqlite_with_account() -> (TestDb, App) {
-        let (db, app) = App::sqlite().await;
-        app.setup_account().await;
+        let (db, app, _) = App::sqlite_with_token().await;
         (db, app)
     }
 
+    /// [`App::sqlite_with_account`] and the token of Acme's DEFAULT VA.
+    async fn sqlite_with_token() -> (TestDb, App, String) {
+        let (db, app) = App::sqlite().await;
+        let (_, token) = app.setup_account().await;
+        (db, app, token)
+    }
+
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let resp = self.oneshot(req).await;
         let status = resp.status();
         let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20).await.unwrap();
         let v =
@@ -87,44 +73,77 @@ impl App {
         v
     }
 
+    /// `GET path` as the operator, which must succeed.
+    async fn get(&self, path: &str) -> Value {
+        self.op(Method::GET, path, None).await
+    }
+
+    /// `POST path` with `body` as the operator, which must succeed.
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.op(Method::POST, path, Some(body)).await
+    }
+
+    /// `GET path` with the API key `key`.
+    async fn get_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    /// `POST path` with `body` and the API key `key`.
+    async fn post_as(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// `POST path` without a body (an action such as revoke or disable) with the API key `key`.
+    async fn act_as(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), None).await
+    }
+
+    /// Creates a user of `account` (as [`new_user`] describes) as the operator; their API key.
+    async fn user_key(&self, account: &str, user: Value) -> String {
+        let created = self.post(&format!("/api/v1/accounts/{account}/users"), user).await;
+        created["api_key"].as_str().unwrap().to_string()
+    }
+
+    /// A new token of Acme's virtual account `va` with `options`, as the operator: its info and secret.
+    async fn new_token(&self, va: &str, options: Value) -> Value {
+        let path = format!("/api/v1/accounts/Acme/virtual-accounts/{va}/tokens");
+        self.post(&path, options).await
+    }
+
+    /// The secret of a new token of Acme's DEFAULT virtual account with `options`.
+    async fn default_token(&self, options: Value) -> String {
+        let token = self.new_token("DEFAULT", options).await;
+        token["token"].as_str().unwrap().to_string()
+    }
+
     /// Deposits `quantity` licences of [`PW`] into the virtual account `va` of Acme.
     async fn deposit(&self, va: &str, quantity: u64) -> Value {
-        self.op(
-            Method::POST,
+        self.post(
             &format!("/api/v1/accounts/Acme/virtual-accounts/{va}/licenses"),
-            Some(json!({"sku": PW, "quantity": quantity})),
+            json!({"sku": PW, "quantity": quantity}),
         )
         .await
     }
 
+    /// Creates the account Acme and a token of its DEFAULT VA: the account's id, the token's secret.
     async fn setup_account(&self) -> (String, String) {
         let a = self
-            .op(
-                Method::POST,
-                "/api/v1/accounts",
-                Some(json!({"name": "Acme", "domain": "acme.example"})),
-            )
+            .post("/api/v1/accounts", json!({"name": "Acme", "domain": "acme.example"}))
             .await;
         let id = a["id"].as_str().unwrap().to_string();
-        let token = self
-            .op(
-                Method::POST,
-                "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-                Some(json!({})),
-            )
-            .await;
-        (id, token["token"].as_str().unwrap().to_string())
+        (id, self.default_token(json!({})).await)
     }
+}
+
+/// The string `field` of each item of the array `items`.
+fn each<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = items.as_array().unwrap();
+    items.iter().map(|i| i[field].as_str().unwrap()).collect()
 }
 
 /// Asserts that the events of an answer include each of `actions`.
 fn assert_logged(events: &Value, actions: &[&str]) {
-    let logged: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let logged = each(events, "action");
     for a in actions {
         assert!(logged.contains(a), "{a} missing from {logged:?}");
     }
@@ -172,20 +191,20 @@ impl Device {
     }
 }
 
+/// Posts a signed request to `/api/v1/device/{path}`, unauthenticated like a device.
+async fn post_device(app: &App, path: &str, req: &SignedRequest) -> (StatusCode, Value) {
+    let body = serde_json::to_value(req).unwrap();
+    app.call(Method::POST, &format!("/api/v1/device/{path}"), None, Some(body))
+        .await
+}
+
 /// Sends a device request; Ok is the verified, opened response.
 async fn device<T: DeserializeOwned + smartlic_protocol::envelope::Message>(
     app: &App,
     path: &str,
     req: &SignedRequest,
 ) -> Result<T, (StatusCode, Value)> {
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/device/{path}"),
-            None,
-            Some(serde_json::to_value(req).unwrap()),
-        )
-        .await;
+    let (s, v) = post_device(app, path, req).await;
     if s != StatusCode::OK {
         return Err((s, v));
     }
@@ -199,14 +218,7 @@ async fn device<T: DeserializeOwned + smartlic_protocol::envelope::Message>(
 
 /// Sends a device request that must be refused; its status and error body.
 async fn refused(app: &App, path: &str, req: &SignedRequest) -> (StatusCode, Value) {
-    let (s, v) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/device/{path}"),
-            None,
-            Some(serde_json::to_value(req).unwrap()),
-        )
-        .await;
+    let (s, v) = post_device(app, path, req).await;
     assert_ne!(s, StatusCode::OK, "{path} was accepted: {v}");
     (s, v)
 }
@@ -225,6 +237,13 @@ async fn register(app: &App, dev: &mut Device, token: &str) -> RegisterResponse 
     let r: RegisterResponse = device(app, "register", &req).await.unwrap();
     dev.instance_id = Some(r.instance_id.clone());
     r
+}
+
+/// Device `n`, registered with `token`.
+async fn registered(app: &App, n: u8, token: &str) -> Device {
+    let mut dev = Device::new(n);
+    register(app, &mut dev, token).await;
+    dev
 }
 
 fn authz(usage: &[(&str, u64)]) -> AuthorizationRequest {
@@ -248,29 +267,20 @@ async fn admin_commands_change_state_and_log_it() {
     let (account_id, _) = app.setup_account().await;
 
     // Accounts and VAs by name or id.
-    let got = app
-        .op(Method::GET, &format!("/api/v1/accounts/{account_id}"), None)
-        .await;
+    let got = app.get(&format!("/api/v1/accounts/{account_id}")).await;
     assert_eq!(got["name"], "Acme");
     let va = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/acme/virtual-accounts",
-            Some(json!({"name": "East Coast"})),
-        )
+        .post("/api/v1/accounts/acme/virtual-accounts", json!({"name": "East Coast"}))
         .await;
     let va_id = va["id"].as_str().unwrap();
-    let vas = app
-        .op(Method::GET, "/api/v1/accounts/Acme/virtual-accounts", None)
-        .await;
+    let vas = app.get("/api/v1/accounts/Acme/virtual-accounts").await;
     assert_eq!(vas.as_array().unwrap().len(), 2);
 
     // Deposits and the licence list.
     let l = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/virtual-accounts/East%20Coast/licenses",
-            Some(json!({"sku": "asr5k-00-pw10gtwy", "quantity": 3, "expires": "2027-12-01"})),
+            json!({"sku": "asr5k-00-pw10gtwy", "quantity": 3, "expires": "2027-12-01"}),
         )
         .await;
     assert_eq!(l["licenses"][0]["sku"], PW);
@@ -278,20 +288,18 @@ async fn admin_commands_change_state_and_log_it() {
     assert_eq!(l["licenses"][0]["status"], "OK");
     assert_eq!(l["licenses"][0]["end_dates"][0]["date"], "2027-12-01");
     let t = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/transfers",
-            Some(json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2})),
+            json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2}),
         )
         .await;
     assert_eq!(t["from"]["licenses"][0]["purchased"], 1);
     assert_eq!(t["to"]["licenses"][0]["purchased"], 2);
     let r = app
-        .call(
-            Method::POST,
+        .post_as(
+            OP_KEY,
             "/api/v1/accounts/Acme/transfers",
-            Some(OP_KEY),
-            Some(json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2})),
+            json!({"from": va_id, "to": "DEFAULT", "sku": PW, "quantity": 2}),
         )
         .await;
     let msg = expect_error(&r, StatusCode::CONFLICT, codes::INSUFFICIENT);
@@ -299,17 +307,14 @@ async fn admin_commands_change_state_and_log_it() {
 
     // Tokens: the secret once, never again; revoke.
     let created = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"expires_days": 10, "max_uses": 2, "description": "lab", "export_controlled": true})),
+        .new_token(
+            "DEFAULT",
+            json!({"expires_days": 10, "max_uses": 2, "description": "lab", "export_controlled": true}),
         )
         .await;
     let secret = created["token"].as_str().unwrap();
     assert_eq!(created["info"]["expires_at"], NOW + 10 * DAY);
-    let list = app
-        .op(Method::GET, "/api/v1/accounts/Acme/tokens?va=DEFAULT", None)
-        .await;
+    let list = app.get("/api/v1/accounts/Acme/tokens?va=DEFAULT").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert!(!list.to_string().contains(secret), "a secret is never listed");
     let tid = created["info"]["id"].as_str().unwrap();
@@ -324,12 +329,9 @@ async fn admin_commands_change_state_and_log_it() {
 
     // Users.
     let u = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/users",
-            Some(
-                json!({"email": "ann@acme.example", "role": "va-admin", "va": "East Coast", "password": "long enough"}),
-            ),
+            json!({"email": "ann@acme.example", "role": "va-admin", "va": "East Coast", "password": "long enough"}),
         )
         .await;
     assert!(u["api_key"].as_str().unwrap().starts_with("slk_"));
@@ -337,7 +339,7 @@ async fn admin_commands_change_state_and_log_it() {
     assert_eq!(u["user"]["has_password"], true);
 
     // Everything changed is in the event log, with who.
-    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events?limit=50", None).await;
+    let events = app.get("/api/v1/accounts/Acme/events?limit=50").await;
     assert_logged(
         &events,
         &[
@@ -623,16 +625,6 @@ async fn bodies_that_are_not_json_or_too_big_are_refused() {
     db.finish().await;
 }
 
-/// Acme with the VA East and four users, one of each role, and another account, Other.
-struct Roles {
-    db: TestDb,
-    app: App,
-    va_user: String,
-    va_admin: String,
-    sa_user: String,
-    sa_admin: String,
-}
-
 /// The body of a new user.
 fn new_user(email: &str, role: &str, va: Option<&str>) -> Value {
     let mut body = json!({"email": email, "role": role});
@@ -642,110 +634,61 @@ fn new_user(email: &str, role: &str, va: Option<&str>) -> Value {
     body
 }
 
-impl Roles {
-    async fn new() -> Roles {
-        let (db, app) = App::sqlite_with_account().await;
-        app.op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts",
-            Some(json!({"name": "East"})),
-        )
+/// Acme with the VA East and four users, one of each role, and another account, Other: the store,
+/// the app and the API keys of Acme's VA user, VA administrator, SA user and SA administrator.
+async fn roles() -> (TestDb, App, [String; 4]) {
+    let (db, app) = App::sqlite_with_account().await;
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "East"}))
         .await;
-        app.op(
-            Method::POST,
-            "/api/v1/accounts",
-            Some(json!({"name": "Other", "domain": "other.example"})),
-        )
+    app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
         .await;
-        app.op(
-            Method::POST,
-            "/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens",
-            Some(json!({})),
-        )
+    app.post("/api/v1/accounts/Other/virtual-accounts/DEFAULT/tokens", json!({}))
         .await;
-        let mut keys = Vec::new();
-        for (email, role, va) in [
-            ("vu@acme.example", "va-user", Some("East")),
-            ("va@acme.example", "va-admin", Some("East")),
-            ("su@acme.example", "sa-user", None),
-            ("sa@acme.example", "sa-admin", None),
-        ] {
-            let created = app
-                .op(
-                    Method::POST,
-                    "/api/v1/accounts/Acme/users",
-                    Some(new_user(email, role, va)),
-                )
-                .await;
-            keys.push(created["api_key"].as_str().unwrap().to_string());
-        }
-        let [va_user, va_admin, sa_user, sa_admin] = <[String; 4]>::try_from(keys).unwrap();
-        Roles {
-            db,
-            app,
-            va_user,
-            va_admin,
-            sa_user,
-            sa_admin,
-        }
+    let mut keys = Vec::new();
+    for (email, role, va) in [
+        ("vu@acme.example", "va-user", Some("East")),
+        ("va@acme.example", "va-admin", Some("East")),
+        ("su@acme.example", "sa-user", None),
+        ("sa@acme.example", "sa-admin", None),
+    ] {
+        keys.push(app.user_key("Acme", new_user(email, role, va)).await);
     }
+    let keys = <[String; 4]>::try_from(keys).unwrap();
+    (db, app, keys)
 }
 
 /// A VA user sees only its VA, creates tokens there, revokes nothing.
 #[tokio::test]
 async fn a_va_user_sees_and_changes_only_its_va() {
-    let Roles { db, app, va_user, .. } = Roles::new().await;
-    let (s, list) = app
-        .call(Method::GET, "/api/v1/accounts/Acme/tokens", Some(&va_user), None)
-        .await;
+    let (db, app, [va_user, _, _, _]) = roles().await;
+    let (s, list) = app.get_as(&va_user, "/api/v1/accounts/Acme/tokens").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 0, "the DEFAULT token is not its VA's");
-    let (s, vas) = app
-        .call(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts",
-            Some(&va_user),
-            None,
-        )
-        .await;
+    let (s, vas) = app.get_as(&va_user, "/api/v1/accounts/Acme/virtual-accounts").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(vas.as_array().unwrap().len(), 1);
     let (s, t) = app
-        .call(
-            Method::POST,
+        .post_as(
+            &va_user,
             "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            Some(&va_user),
-            Some(json!({})),
+            json!({}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     let tid = t["info"]["id"].as_str().unwrap();
     let r = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/accounts/Acme/tokens/{tid}/revoke"),
-            Some(&va_user),
-            None,
-        )
+        .act_as(&va_user, &format!("/api/v1/accounts/Acme/tokens/{tid}/revoke"))
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     let r = app
-        .call(
-            Method::POST,
+        .post_as(
+            &va_user,
             "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(&va_user),
-            Some(json!({})),
+            json!({}),
         )
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
-    let r = app
-        .call(
-            Method::GET,
-            "/api/v1/accounts/Acme/tokens?va=DEFAULT",
-            Some(&va_user),
-            None,
-        )
-        .await;
+    let r = app.get_as(&va_user, "/api/v1/accounts/Acme/tokens?va=DEFAULT").await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
 
     db.finish().await;
@@ -754,33 +697,21 @@ async fn a_va_user_sees_and_changes_only_its_va() {
 /// Another account is invisible to every user; account creation is the operator's.
 #[tokio::test]
 async fn another_account_is_invisible_to_every_user() {
-    let Roles {
-        db,
-        app,
-        va_user,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [va_user, _, sa_user, sa_admin]) = roles().await;
     for k in [&va_user, &sa_user, &sa_admin] {
         for path in [
             "/api/v1/accounts/Other",
             "/api/v1/accounts/Other/tokens",
             "/api/v1/accounts/Other/virtual-accounts/DEFAULT/licenses",
         ] {
-            let r = app.call(Method::GET, path, Some(k), None).await;
+            let r = app.get_as(k, path).await;
             expect_error(&r, StatusCode::NOT_FOUND, codes::NOT_FOUND);
         }
         let r = app
-            .call(
-                Method::POST,
-                "/api/v1/accounts",
-                Some(k),
-                Some(json!({"name": "Mine", "domain": "m.example"})),
-            )
+            .post_as(k, "/api/v1/accounts", json!({"name": "Mine", "domain": "m.example"}))
             .await;
         expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
-        let (_, accounts) = app.call(Method::GET, "/api/v1/accounts", Some(k), None).await;
+        let (_, accounts) = app.get_as(k, "/api/v1/accounts").await;
         assert_eq!(accounts.as_array().unwrap().len(), 1);
     }
     db.finish().await;
@@ -789,29 +720,14 @@ async fn another_account_is_invisible_to_every_user() {
 /// An SA user manages licences but not users; an SA administrator creates users.
 #[tokio::test]
 async fn only_an_sa_admin_manages_users() {
-    let Roles {
-        db,
-        app,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [_, _, sa_user, sa_admin]) = roles().await;
+    let users = "/api/v1/accounts/Acme/users";
     let r = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(&sa_user),
-            Some(new_user("x@acme.example", "sa-user", None)),
-        )
+        .post_as(&sa_user, users, new_user("x@acme.example", "sa-user", None))
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     let (s, _) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(&sa_admin),
-            Some(new_user("y@acme.example", "va-admin", Some("East"))),
-        )
+        .post_as(&sa_admin, users, new_user("y@acme.example", "va-admin", Some("East")))
         .await;
     assert_eq!(s, StatusCode::CREATED);
     db.finish().await;
@@ -820,33 +736,18 @@ async fn only_an_sa_admin_manages_users() {
 /// Licences come from the vendor: no user role deposits, not even in its own VA.
 #[tokio::test]
 async fn no_user_role_deposits_licences() {
-    let Roles {
-        db,
-        app,
-        va_user,
-        va_admin,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [va_user, va_admin, sa_user, sa_admin]) = roles().await;
     for k in [&va_user, &va_admin, &sa_user, &sa_admin] {
         let r = app
-            .call(
-                Method::POST,
+            .post_as(
+                k,
                 "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
-                Some(k),
-                Some(json!({"sku": PW, "quantity": 1})),
+                json!({"sku": PW, "quantity": 1}),
             )
             .await;
         expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     }
-    let east = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
-            None,
-        )
-        .await;
+    let east = app.get("/api/v1/accounts/Acme/virtual-accounts/East/licenses").await;
     assert_eq!(
         east["licenses"].as_array().unwrap().len(),
         0,
@@ -858,42 +759,21 @@ async fn no_user_role_deposits_licences() {
 /// Export-controlled tokens are the SA administrator's.
 #[tokio::test]
 async fn export_controlled_tokens_are_the_sa_admins() {
-    let Roles {
-        db,
-        app,
-        va_user,
-        va_admin,
-        sa_user,
-        sa_admin,
-        ..
-    } = Roles::new().await;
+    let (db, app, [va_user, va_admin, sa_user, sa_admin]) = roles().await;
+    let path = "/api/v1/accounts/Acme/virtual-accounts/East/tokens";
+    let export = json!({"export_controlled": true});
     for k in [&va_user, &va_admin, &sa_user] {
-        let r = app
-            .call(
-                Method::POST,
-                "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-                Some(k),
-                Some(json!({"export_controlled": true})),
-            )
-            .await;
+        let r = app.post_as(k, path, export.clone()).await;
         expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     }
-    let (s, t) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            Some(&sa_admin),
-            Some(json!({"export_controlled": true})),
-        )
-        .await;
+    let (s, t) = app.post_as(&sa_admin, path, export).await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
     db.finish().await;
 }
 
 #[tokio::test]
 async fn device_protocol_end_to_end() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
+    let (db, app, token) = App::sqlite_with_token().await;
     app.deposit("DEFAULT", 1).await;
 
     let mut a = Device::new(1);
@@ -902,8 +782,7 @@ async fn device_protocol_end_to_end() {
     assert_eq!(reg.virtual_account, "DEFAULT");
     assert_eq!(reg.id_expires_at, NOW + 365 * DAY);
     assert!(reg.id_certificate.contains("BEGIN CERTIFICATE"));
-    let mut b = Device::new(2);
-    register(&app, &mut b, &token).await;
+    let b = registered(&app, 2, &token).await;
 
     // Two instances share the VA's one licence: the second report puts both out of compliance.
     let r: AuthorizationResponse = device(&app, "authorize", &a.sign(authz(&[(PW, 1)]), NOW))
@@ -928,22 +807,11 @@ async fn device_protocol_end_to_end() {
         Compliance::Authorized,
         "count 0 is never out of compliance"
     );
-    let list = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-            None,
-        )
-        .await;
+    let list = app.get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses").await;
     assert_eq!(list["licenses"][0]["in_use"], 2);
     assert_eq!(list["licenses"][0]["status"], "INSUFFICIENT");
-    let inst = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
-    let statuses: Vec<&str> = inst
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["status"].as_str().unwrap())
-        .collect();
+    let inst = app.get("/api/v1/accounts/Acme/instances").await;
+    let statuses = each(&inst, "status");
     assert_eq!(statuses, ["AUTHORIZED", "OUT OF COMPLIANCE"]);
 
     // One more licence and a renewal clear it.
@@ -982,13 +850,7 @@ async fn device_protocol_end_to_end() {
     );
     let e = refused(&app, "authorize", &a.sign(authz(&[]), NOW + 180 * DAY)).await;
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
-    let list = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-            None,
-        )
-        .await;
+    let list = app.get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses").await;
     assert_eq!(list["licenses"][0]["in_use"], 1);
 
     // Removal by the administrator releases too.
@@ -1000,7 +862,7 @@ async fn device_protocol_end_to_end() {
     let e = refused(&app, "authorize", &b.sign(authz(&[]), NOW + 180 * DAY)).await;
     expect_error(&e, StatusCode::NOT_FOUND, codes::UNKNOWN_INSTANCE);
 
-    let events = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
+    let events = app.get("/api/v1/accounts/Acme/events").await;
     assert_logged(
         &events,
         &[
@@ -1023,10 +885,8 @@ async fn device_protocol_end_to_end() {
 
 #[tokio::test]
 async fn every_device_refusal_has_its_code() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
-    let mut dev = Device::new(3);
-    register(&app, &mut dev, &token).await;
+    let (db, app, token) = App::sqlite_with_token().await;
+    let dev = registered(&app, 3, &token).await;
 
     // Signed by another key.
     let mut thief = Device::new(4);
@@ -1094,11 +954,7 @@ async fn every_device_refusal_has_its_code() {
     expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_INVALID);
 
     let one = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"max_uses": 1, "expires_days": 3})),
-        )
+        .new_token("DEFAULT", json!({"max_uses": 1, "expires_days": 3}))
         .await;
     let one_secret = one["token"].as_str().unwrap().to_string();
     register(&app, &mut fresh, &one_secret).await;
@@ -1107,14 +963,7 @@ async fn every_device_refusal_has_its_code() {
     let msg = expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_USED_UP);
     assert!(msg.contains("1 of 1"), "{msg}");
 
-    let short = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"expires_days": 1})),
-        )
-        .await;
-    let short_secret = short["token"].as_str().unwrap().to_string();
+    let short_secret = app.default_token(json!({"expires_days": 1})).await;
     app.clock.set(NOW + DAY);
     let e = refused(
         &app,
@@ -1129,7 +978,7 @@ async fn every_device_refusal_has_its_code() {
     );
 
     let tid = one["info"]["id"].as_str().unwrap();
-    let main_tokens = app.op(Method::GET, "/api/v1/accounts/Acme/tokens", None).await;
+    let main_tokens = app.get("/api/v1/accounts/Acme/tokens").await;
     let main_id = main_tokens
         .as_array()
         .unwrap()
@@ -1149,11 +998,9 @@ async fn every_device_refusal_has_its_code() {
     assert!(expect_error(&e, StatusCode::FORBIDDEN, codes::TOKEN_REVOKED).starts_with("token was revoked on"));
     next.instance_id = None;
     // The refused registrations changed nothing and were logged.
-    let inst = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    let inst = app.get("/api/v1/accounts/Acme/instances").await;
     assert_eq!(inst.as_array().unwrap().len(), 2);
-    let events = app
-        .op(Method::GET, "/api/v1/accounts/Acme/events?limit=200", None)
-        .await;
+    let events = app.get("/api/v1/accounts/Acme/events?limit=200").await;
     let refused = events
         .as_array()
         .unwrap()
@@ -1169,14 +1016,7 @@ on_both_engines!(concurrent_registrations_on_an_n_use_token);
 async fn concurrent_registrations_on_an_n_use_token(store: Store) {
     let app = Arc::new(App::on(store).await);
     app.setup_account().await;
-    let t = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/tokens",
-            Some(json!({"max_uses": 5})),
-        )
-        .await;
-    let secret = t["token"].as_str().unwrap().to_string();
+    let secret = app.default_token(json!({"max_uses": 5})).await;
     let mut tasks = Vec::new();
     for n in 0..16u8 {
         let app = app.clone();
@@ -1197,7 +1037,7 @@ async fn concurrent_registrations_on_an_n_use_token(store: Store) {
         }
     }
     assert_eq!(ok, 5);
-    let list = app.op(Method::GET, "/api/v1/accounts/Acme/tokens", None).await;
+    let list = app.get("/api/v1/accounts/Acme/tokens").await;
     let five = list.as_array().unwrap().iter().find(|x| x["max_uses"] == 5).unwrap();
     assert_eq!(five["uses"], 5);
     assert_eq!(five["status"], "USED_UP");
@@ -1249,72 +1089,43 @@ async fn every_endpoint_refuses_other_tenants() {
     // The victim: VA East of Acme, with licences, a token, a product instance and a user.
     app.setup_account().await;
     let east = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts",
-            Some(json!({"name": "East"})),
-        )
+        .post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "East"}))
         .await;
     let east_id = east["id"].as_str().unwrap().to_string();
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts",
-        Some(json!({"name": "West"})),
-    )
-    .await;
-    app.deposit("East", 5).await;
-    let t = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts/East/tokens",
-            Some(json!({"description": "east-secret-desc"})),
-        )
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "West"}))
         .await;
+    app.deposit("East", 5).await;
+    let t = app.new_token("East", json!({"description": "east-secret-desc"})).await;
     let token_id = t["info"]["id"].as_str().unwrap().to_string();
     let token = t["token"].as_str().unwrap().to_string();
     let mut dev = Device::new(41);
     let reg = register(&app, &mut dev, &token).await;
-    app.op(
-        Method::POST,
+    app.post(
         "/api/v1/accounts/Acme/users",
-        Some(json!({"email": "victim@acme.example", "role": "va-user", "va": "East"})),
+        json!({"email": "victim@acme.example", "role": "va-user", "va": "East"}),
     )
     .await;
     let hook = app
-        .op(
-            Method::POST,
+        .post(
             "/api/v1/accounts/Acme/webhooks",
-            Some(json!({"url": "https://victim-hook.example/alerts"})),
+            json!({"url": "https://victim-hook.example/alerts"}),
         )
         .await;
     let hook_id = hook["info"]["id"].as_str().unwrap().to_string();
-    let acme_id = app.op(Method::GET, "/api/v1/accounts/Acme", None).await["id"]
+    let acme_id = app.get("/api/v1/accounts/Acme").await["id"]
         .as_str()
         .unwrap()
         .to_string();
 
     // The attackers.
-    app.op(
-        Method::POST,
-        "/api/v1/accounts",
-        Some(json!({"name": "Other", "domain": "other.example"})),
-    )
-    .await;
-    let key = |v: Value| v["api_key"].as_str().unwrap().to_string();
-    let other_admin = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Other/users",
-            Some(json!({"email": "boss@other.example", "role": "sa-admin"})),
-        )
-        .await);
-    let west_admin = key(app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"})),
-        )
-        .await);
+    app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
+        .await;
+    let other_admin = app
+        .user_key("Other", new_user("boss@other.example", "sa-admin", None))
+        .await;
+    let west_admin = app
+        .user_key("Acme", new_user("wa@acme.example", "va-admin", Some("West")))
+        .await;
 
     // What must never come back to them.
     let secrets = [
@@ -1329,7 +1140,7 @@ async fn every_endpoint_refuses_other_tenants() {
     ];
     let before = victim_state(&app).await;
 
-    let doc = app.op(Method::GET, "/api/v1/openapi.json", None).await;
+    let doc = app.get("/api/v1/openapi.json").await;
     let paths = doc["paths"].as_object().expect("paths in the OpenAPI document");
     let mut walked = 0;
     for (template, ops) in paths {
@@ -1452,7 +1263,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
         "/api/v1/accounts/Acme/users",
         "/api/v1/accounts/Acme/webhooks",
     ] {
-        out.push(app.op(Method::GET, path, None).await);
+        out.push(app.get(path).await);
     }
     out
 }
@@ -1461,8 +1272,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
 /// removals counted, days bounded; it is what the portal's chart draws.
 #[tokio::test]
 async fn usage_history_follows_reports_day_by_day() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
+    let (db, app, token) = App::sqlite_with_token().await;
     app.deposit("DEFAULT", 3).await;
     let day0 = NOW - NOW.rem_euclid(DAY);
     let mut a = Device::new(51);
@@ -1488,11 +1298,7 @@ async fn usage_history_follows_reports_day_by_day() {
     report(&a, 1).await;
 
     let h = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=6",
-            None,
-        )
+        .get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=6")
         .await;
     let skus = h["skus"].as_array().unwrap();
     assert_eq!(skus.len(), 1, "{h}");
@@ -1519,20 +1325,14 @@ async fn usage_history_follows_reports_day_by_day() {
     );
     // Only the last day: carried forward from the day of the last change.
     let h = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=1",
-            None,
-        )
+        .get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?days=1")
         .await;
     assert_eq!(h["skus"][0]["days"], json!([{"day": day(4), "in_use": 1}]), "{h}");
     for bad in ["days=0", "days=366", "days=x", "weeks=2"] {
         let r = app
-            .call(
-                Method::GET,
+            .get_as(
+                OP_KEY,
                 &format!("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/usage?{bad}"),
-                Some(OP_KEY),
-                None,
             )
             .await;
         assert_eq!(r.0, StatusCode::BAD_REQUEST, "{bad}: {}", r.1);
@@ -1544,31 +1344,18 @@ async fn usage_history_follows_reports_day_by_day() {
 /// insufficient licences, a silent instance; a VA administrator sees only its own VA's alerts.
 #[tokio::test]
 async fn alerts_follow_the_clock_and_the_rights() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts",
-        Some(json!({"name": "West"})),
-    )
-    .await;
+    let (db, app, token) = App::sqlite_with_token().await;
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "West"}))
+        .await;
     let end = smartlic_protocol::time::format_date(NOW + 20 * DAY);
-    app.op(
-        Method::POST,
+    app.post(
         "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-        Some(json!({"sku": PW, "quantity": 1, "expires": end})),
+        json!({"sku": PW, "quantity": 1, "expires": end}),
     )
     .await;
     let west_admin = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(json!({"email": "wa@acme.example", "role": "va-admin", "va": "West"})),
-        )
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .user_key("Acme", new_user("wa@acme.example", "va-admin", Some("West")))
+        .await;
     let alerts = |key: Option<&'static str>| {
         let app = &app;
         let k = key.map(str::to_string);
@@ -1589,8 +1376,7 @@ async fn alerts_follow_the_clock_and_the_rights() {
                 .collect::<Vec<_>>()
         }
     };
-    let mut dev = Device::new(61);
-    register(&app, &mut dev, &token).await;
+    let dev = registered(&app, 61, &token).await;
     device::<AuthorizationResponse>(&app, "authorize", &dev.sign(authz(&[(PW, 1)]), NOW))
         .await
         .unwrap();
@@ -1620,9 +1406,7 @@ async fn alerts_follow_the_clock_and_the_rights() {
         "{a:?}"
     );
     // West's VA administrator sees none of DEFAULT's alerts.
-    let (s, v) = app
-        .call(Method::GET, "/api/v1/accounts/Acme/alerts", Some(&west_admin), None)
-        .await;
+    let (s, v) = app.get_as(&west_admin, "/api/v1/accounts/Acme/alerts").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v, json!([]), "{v}");
 
@@ -1632,7 +1416,7 @@ async fn alerts_follow_the_clock_and_the_rights() {
     app.clock.set(NOW + 366 * DAY);
     assert_eq!(crate::admin::expire_instances(&app.state).await.unwrap(), 1);
     assert_eq!(crate::admin::expire_instances(&app.state).await.unwrap(), 0);
-    let list = app.op(Method::GET, "/api/v1/accounts/Acme/instances", None).await;
+    let list = app.get("/api/v1/accounts/Acme/instances").await;
     assert_eq!(list, json!([]), "{list}");
     let a = alerts(None).await;
     assert!(

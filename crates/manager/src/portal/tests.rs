@@ -4,34 +4,18 @@
 use super::{LOGIN_COOKIE, MAX_FAILURES, SESSION_COOKIE, SESSION_TTL, sessions};
 use crate::admin::{self, Caller};
 use crate::auth::Principal;
-use crate::state::AppState;
 use crate::store::Store;
-use crate::testutil::on_both_engines;
-use axum::Router;
+use crate::testutil::{NOW, PW, TestApp, on_both_engines, wraps_test_app};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use smartlic_clock::FixedClock;
-use smartlic_protocol::Catalog;
 use smartlic_protocol::admin::{CreateAccount, CreateUser, CreateVirtualAccount, DepositLicenses, Role};
 use std::sync::Arc;
 use tower::ServiceExt;
 
-/// The manager's clock when a scene starts.
-const NOW: i64 = 1_800_000_000;
-/// The operator's API key.
-const OP_KEY: &str = "slk_operator_test_key";
-/// The SKU deposited in Acme's DEFAULT virtual account.
-const PW: &str = "ASR5K-00-PW10GTWY";
 /// The portal password of every user of a scene.
 const PASS: &str = "correct horse battery";
 
-/// A manager with two accounts (Acme with the virtual accounts DEFAULT and EDGE, Other) and
-/// their users, reached through its router.
-struct Portal {
-    state: AppState,
-    router: Router,
-    clock: Arc<FixedClock>,
-}
+wraps_test_app!(Portal);
 
 /// What a response says that the tests look at.
 struct Resp {
@@ -83,31 +67,31 @@ fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
     })
 }
 
+/// A manager with two accounts (Acme with the virtual accounts DEFAULT and EDGE, Other) and
+/// their users (at [`NOW`], [`PW`] deposited in Acme's DEFAULT), reached through its router.
 impl Portal {
     async fn on(store: Store) -> Portal {
-        let clock = Arc::new(FixedClock::new(NOW));
-        let state = AppState::with_store(store, clock.clone(), Catalog::staros(), OP_KEY)
-            .await
-            .unwrap();
+        let app = TestApp::on(store).await;
+        let state = &app.state;
         let op = operator();
         for (name, domain) in [("Acme", "acme.example"), ("Other", "other.example")] {
             let req = CreateAccount {
                 name: name.into(),
                 domain: domain.into(),
             };
-            admin::create_account(&state, &op, req).await.unwrap();
+            admin::create_account(state, &op, req).await.unwrap();
         }
         let edge = CreateVirtualAccount {
             name: "EDGE".into(),
             description: "edge <sites>".into(),
         };
-        admin::create_va(&state, &op, "Acme", edge).await.unwrap();
+        admin::create_va(state, &op, "Acme", edge).await.unwrap();
         let lots = DepositLicenses {
             sku: PW.into(),
             quantity: 10,
             expires: Some("2028-01-01".into()),
         };
-        admin::deposit(&state, &op, "Acme", "DEFAULT", lots).await.unwrap();
+        admin::deposit(state, &op, "Acme", "DEFAULT", lots).await.unwrap();
         for (account, email, role, va) in [
             ("Acme", "alice@acme.example", Role::SaAdmin, None),
             ("Acme", "carol@acme.example", Role::VaUser, Some("EDGE")),
@@ -119,13 +103,9 @@ impl Portal {
                 va: va.map(str::to_string),
                 password: Some(PASS.into()),
             };
-            admin::create_user(&state, &op, account, req).await.unwrap();
+            admin::create_user(state, &op, account, req).await.unwrap();
         }
-        Portal {
-            router: crate::router(state.clone()),
-            state,
-            clock,
-        }
+        Portal(app)
     }
 
     async fn send(&self, method: Method, path: &str, cookie: Option<&str>, body: Option<String>) -> Resp {
@@ -140,7 +120,7 @@ impl Portal {
                 .unwrap(),
             None => b.body(Body::empty()).unwrap(),
         };
-        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let resp = self.oneshot(req).await;
         let status = resp.status();
         let location = resp
             .headers()

@@ -76,26 +76,14 @@ async fn deposits_and_transfers(s: Store) {
 
     // Moving 4 takes the 2 ending soonest, then 2 perpetual ones.
     s.transfer(&a.id, &d.id, &east.id, sku, 4, NOW, &op()).await.unwrap();
-    let lots: Vec<_> = s
-        .license_lots(&east.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.into_lot().1)
-        .collect();
+    let lots = lots_of(&s, &east.id).await;
     assert_eq!(crate::compliance::purchased(&lots, NOW), 4);
     assert_eq!(
         crate::compliance::purchased(&lots, NOW + 10 * DAY),
         2,
         "moved licences keep their end date"
     );
-    let src: Vec<_> = s
-        .license_lots(&d.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.into_lot().1)
-        .collect();
+    let src = lots_of(&s, &d.id).await;
     assert_eq!(crate::compliance::purchased(&src, NOW), 1);
 
     // Refused below zero available; nothing changes.
@@ -104,15 +92,15 @@ async fn deposits_and_transfers(s: Store) {
         .await
         .unwrap_err();
     assert_eq!(refused_code(e), codes::INSUFFICIENT);
-    let src_after: Vec<_> = s
-        .license_lots(&d.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.into_lot().1)
-        .collect();
+    let src_after = lots_of(&s, &d.id).await;
     assert_eq!(crate::compliance::purchased(&src_after, NOW), 1);
     assert!(s.va_in_use(&d.id).await.unwrap().is_empty());
+}
+
+/// The lots of the virtual account `va`.
+async fn lots_of(s: &Store, va: &str) -> Vec<crate::compliance::Lot> {
+    let rows = s.license_lots(va).await.unwrap();
+    rows.into_iter().map(|l| l.into_lot().1).collect()
 }
 
 async fn new_token(s: &Store, va: &str, max_uses: Option<i64>, secret: &str) -> TokenRow {

@@ -3,6 +3,7 @@
 use super::{Audit, Event, Store, append_event, name_key, new_id};
 use crate::error::StoreError;
 use crate::refusal::Refusal;
+use sqlx::AnyConnection;
 
 /// A user with the name of their virtual account.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -118,10 +119,7 @@ impl Store {
                     .bind(&user.id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("DELETE FROM portal_sessions WHERE user_id = $1")
-                    .bind(&user.id)
-                    .execute(&mut *tx)
-                    .await?;
+                end_sessions(&mut tx, &user.id).await?;
                 (
                     "user.disable",
                     format!("disabled user {}: API key and portal sessions stopped", user.email),
@@ -146,10 +144,7 @@ impl Store {
                 )
             }
             UserChange::Remove => {
-                sqlx::query("DELETE FROM portal_sessions WHERE user_id = $1")
-                    .bind(&user.id)
-                    .execute(&mut *tx)
-                    .await?;
+                end_sessions(&mut tx, &user.id).await?;
                 sqlx::query("DELETE FROM users WHERE id = $1")
                     .bind(&user.id)
                     .execute(&mut *tx)
@@ -278,4 +273,13 @@ pub(crate) async fn insert_user(
             .fetch_one(&mut *conn)
             .await?,
     )
+}
+
+/// Ends the portal sessions of the user `user_id` (when it is disabled or removed).
+async fn end_sessions(c: &mut AnyConnection, user_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM portal_sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(c)
+        .await?;
+    Ok(())
 }

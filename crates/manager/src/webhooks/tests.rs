@@ -22,6 +22,29 @@ struct Receiver {
     fail: Mutex<usize>,
 }
 
+/// Asserts that `caller` may add none of `urls` to Acme: each is a bad request.
+async fn assert_bad_urls(state: &AppState, caller: &Caller, urls: &[&str]) {
+    for &bad in urls {
+        let e = add(state, caller, "Acme", CreateWebhook { url: bad.into() })
+            .await
+            .map(|c| c.info.url)
+            .unwrap_err();
+        assert!(matches!(e, ApiError::BadRequest(_)), "{bad}: {e:?}");
+    }
+}
+
+/// When `hook` delivered the first alert due, and its last error.
+async fn first_delivery(state: &AppState, hook: &str) -> (Option<i64>, Option<String>) {
+    let due = state.store().due_deliveries(i64::MAX, 10).await.unwrap();
+    let (_, delivered, error) = state
+        .store()
+        .delivery_state(hook, &due[0].alert_key)
+        .await
+        .unwrap()
+        .unwrap();
+    (delivered, error)
+}
+
 async fn start_receiver(r: Arc<Receiver>) -> String {
     let app = Router::new().route(
         "/hook",
@@ -99,18 +122,18 @@ async fn alerts_reach_the_webhook_signed_once_and_retried() {
     .await
     .unwrap_err();
     assert!(matches!(e, ApiError::Forbidden(_)), "{e:?}");
-    for bad in [
-        "http://h.example/x",
-        "ftp://127.0.0.1/x",
-        "not a url",
-        "https://",
-        "https://h.example/a b",
-    ] {
-        let e = add(&state, &op, "Acme", CreateWebhook { url: bad.into() })
-            .await
-            .unwrap_err();
-        assert!(matches!(e, ApiError::BadRequest(_)), "{bad}: {e:?}");
-    }
+    assert_bad_urls(
+        &state,
+        &op,
+        &[
+            "http://h.example/x",
+            "ftp://127.0.0.1/x",
+            "not a url",
+            "https://",
+            "https://h.example/a b",
+        ],
+    )
+    .await;
     assert!(
         list(&state, &op, "Acme").await.unwrap().is_empty(),
         "refusals added nothing"
@@ -252,37 +275,36 @@ async fn accounts_with_alerts(db: &TestDb, names: &[&str]) -> (AppState, Arc<Fix
 async fn webhook_urls_never_point_into_the_network() {
     let db = TestDb::sqlite().await;
     let (state, _) = accounts_with_alerts(&db, &["Acme"]).await;
-    for bad in [
-        "https://169.254.169.254/latest/meta-data/",
-        "http://169.254.169.254/latest/meta-data/",
-        "https://[fd00:ec2::254]/latest/meta-data/",
-        "https://100.100.100.200/latest/meta-data/",
-        "http://127.0.0.1:22/",
-        "http://localhost:8080/hook",
-        "https://[::1]/hook",
-        "https://[::ffff:127.0.0.1]/hook",
-        "https://[::ffff:169.254.169.254]/",
-        "https://2130706433/hook",
-        "https://10.0.0.1/hook",
-        "https://172.16.5.4/hook",
-        "https://192.168.1.1/hook",
-        "https://100.64.0.1/hook",
-        "https://[fc00::1]/hook",
-        "https://[fe80::1]/hook",
-        "https://0.0.0.0/hook",
-        "https://[::]/hook",
-        "https://224.0.0.1/hook",
-        "https://255.255.255.255/hook",
-        "https://[ff02::1]/hook",
-        "https://user:pw@alerts.acme.example/hook",
-        "https://user@alerts.acme.example/hook",
-    ] {
-        let e = add(&state, &OP, "Acme", CreateWebhook { url: bad.into() })
-            .await
-            .map(|c| c.info.url)
-            .unwrap_err();
-        assert!(matches!(e, ApiError::BadRequest(_)), "{bad}: {e:?}");
-    }
+    assert_bad_urls(
+        &state,
+        &OP,
+        &[
+            "https://169.254.169.254/latest/meta-data/",
+            "http://169.254.169.254/latest/meta-data/",
+            "https://[fd00:ec2::254]/latest/meta-data/",
+            "https://100.100.100.200/latest/meta-data/",
+            "http://127.0.0.1:22/",
+            "http://localhost:8080/hook",
+            "https://[::1]/hook",
+            "https://[::ffff:127.0.0.1]/hook",
+            "https://[::ffff:169.254.169.254]/",
+            "https://2130706433/hook",
+            "https://10.0.0.1/hook",
+            "https://172.16.5.4/hook",
+            "https://192.168.1.1/hook",
+            "https://100.64.0.1/hook",
+            "https://[fc00::1]/hook",
+            "https://[fe80::1]/hook",
+            "https://0.0.0.0/hook",
+            "https://[::]/hook",
+            "https://224.0.0.1/hook",
+            "https://255.255.255.255/hook",
+            "https://[ff02::1]/hook",
+            "https://user:pw@alerts.acme.example/hook",
+            "https://user@alerts.acme.example/hook",
+        ],
+    )
+    .await;
     assert!(list(&state, &OP, "Acme").await.unwrap().is_empty());
     // A name that does not resolve now is accepted: each delivery checks it again.
     add(
@@ -312,20 +334,19 @@ async fn webhook_urls_never_point_into_the_network() {
             .await
             .unwrap_or_else(|e| panic!("{good}: {e}"));
     }
-    for bad in [
-        "https://169.254.169.254/latest/meta-data/",
-        "https://[fe80::1]/hook",
-        "https://[fd00:ec2::254]/latest/meta-data/",
-        "https://172.16.5.4/hook",
-        "https://user:pw@10.0.0.1/hook",
-        "http://10.0.0.1/hook",
-    ] {
-        let e = add(&state, &OP, "Acme", CreateWebhook { url: bad.into() })
-            .await
-            .map(|c| c.info.url)
-            .unwrap_err();
-        assert!(matches!(e, ApiError::BadRequest(_)), "{bad}: {e:?}");
-    }
+    assert_bad_urls(
+        &state,
+        &OP,
+        &[
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[fe80::1]/hook",
+            "https://[fd00:ec2::254]/latest/meta-data/",
+            "https://172.16.5.4/hook",
+            "https://user:pw@10.0.0.1/hook",
+            "http://10.0.0.1/hook",
+        ],
+    )
+    .await;
     db.finish().await;
 }
 
@@ -349,16 +370,8 @@ async fn every_delivery_checks_the_address_again() {
     let r = round(&state).await.unwrap();
     assert_eq!((r.queued, r.delivered, r.failed), (2, 0, 2), "{r:?}");
     assert!(receiver.got.lock().unwrap().is_empty(), "nothing reached the receiver");
-    let key = state.store().due_deliveries(i64::MAX, 10).await.unwrap()[0]
-        .alert_key
-        .clone();
     for (hook, says) in [(&named, "localhost resolves to"), (&literal, "127.0.0.1 is a loopback")] {
-        let (_, delivered, error) = state
-            .store()
-            .delivery_state(&hook.info.id, &key)
-            .await
-            .unwrap()
-            .unwrap();
+        let (delivered, error) = first_delivery(&state, &hook.info.id).await;
         let error = error.unwrap_or_default();
         assert_eq!(delivered, None);
         assert!(error.contains(says) && error.contains("--webhook-allow"), "{error}");
@@ -405,15 +418,7 @@ async fn redirects_are_not_followed() {
     let r = round(&state).await.unwrap();
     assert_eq!((r.delivered, r.failed), (0, 1), "a 3xx is a failed try");
     assert!(target.got.lock().unwrap().is_empty(), "the redirect was not followed");
-    let key = state.store().due_deliveries(i64::MAX, 10).await.unwrap()[0]
-        .alert_key
-        .clone();
-    let (_, delivered, error) = state
-        .store()
-        .delivery_state(&hook.info.id, &key)
-        .await
-        .unwrap()
-        .unwrap();
+    let (delivered, error) = first_delivery(&state, &hook.info.id).await;
     assert_eq!(delivered, None);
     assert!(error.unwrap_or_default().contains("307"));
     db.finish().await;

@@ -40,6 +40,11 @@ fn reads_as(mode: Mode, line: &str, id: CommandId) {
     assert_eq!(parse(mode, line).id, id, "{line:?} in {mode:?}");
 }
 
+/// Asserts that `line` typed in `mode` gives its argument `name` the value `value`.
+fn reads_arg(mode: Mode, line: &str, name: &str, value: &str) {
+    assert_eq!(parse(mode, line).arg(name), Some(value), "{line:?} in {mode:?}");
+}
+
 /// Asserts that `line` typed in `mode` is refused with `message`.
 fn refuses(mode: Mode, line: &str, message: &str) {
     assert_eq!(error(mode, line).to_string(), message, "{line:?} in {mode:?}");
@@ -82,10 +87,7 @@ fn full_and_abbreviated_keywords() {
     reads_as(Mode::Exec, "sh lic enf p", CommandId::ShowLicenseEnforcementPolicy);
     reads_as(Mode::Exec, "sh lic ev", CommandId::ShowLicenseEvalPeriod);
     reads_as(Mode::Exec, "sh lic t", CommandId::ShowLicenseTechSupport);
-    assert_eq!(
-        parse(Mode::Exec, "lic sm reg id TOKEN-abc").arg("token"),
-        Some("TOKEN-abc")
-    );
+    reads_arg(Mode::Exec, "lic sm reg id TOKEN-abc", "token", "TOKEN-abc");
     reads_as(Mode::Exec, "license smart renew id", CommandId::LicenseSmartRenewId);
     reads_as(Mode::Exec, "lic sm ren a", CommandId::LicenseSmartRenewAuth);
     reads_as(Mode::Exec, "lic sm dereg", CommandId::LicenseSmartDeregister);
@@ -539,10 +541,7 @@ fn modes_and_their_commands() {
     reads_as(Mode::Config, "no lic sm en", CommandId::NoLicenseSmartEnable);
     let p = parse(Mode::Config, "license smart url https://127.0.0.1:8443");
     assert_eq!(p.arg("url"), Some("https://127.0.0.1:8443"));
-    assert_eq!(
-        parse(Mode::Config, "feature ASR5K-00-GN01REC").arg("sku"),
-        Some("ASR5K-00-GN01REC")
-    );
+    reads_arg(Mode::Config, "feature ASR5K-00-GN01REC", "sku", "ASR5K-00-GN01REC");
     reads_as(Mode::Config, "no feat ASR5K-00-GN01REC", CommandId::NoFeature);
     reads_as(Mode::Config, "bulkstats mode", CommandId::BulkstatsMode);
     reads_as(Mode::Config, "end", CommandId::End);
@@ -550,9 +549,11 @@ fn modes_and_their_commands() {
     reads_as(Mode::Exec, "exit", CommandId::Exit);
     reads_as(Mode::Bulkstats, "end", CommandId::End);
     reads_as(Mode::BulkstatsFile(3), "exit", CommandId::Exit);
-    assert_eq!(
-        parse(Mode::Exec, "crypto pki trustpool import file /tmp/ca.pem").arg("path"),
-        Some("/tmp/ca.pem")
+    reads_arg(
+        Mode::Exec,
+        "crypto pki trustpool import file /tmp/ca.pem",
+        "path",
+        "/tmp/ca.pem",
     );
     reads_as(
         Mode::Exec,
@@ -740,27 +741,23 @@ fn help_after_pipes() {
     assert_eq!(help_words(Mode::Exec, "show license udi | g"), strings(&["grep"]));
     const FLAGS: [&str; 9] = ["-A", "-B", "-C", "-E", "-c", "-i", "-n", "-v", "-w"];
     let with = |extra: &[&str]| strings(&[&FLAGS[..], extra].concat());
-    assert_eq!(
-        help_words(Mode::Exec, "show license udi | grep "),
-        with(&["<pattern:STRING>"])
-    );
-    assert_eq!(
-        help_words(Mode::Exec, "show license udi | grep -i "),
-        strings(&["-A", "-B", "-C", "-E", "-c", "-n", "-v", "-w", "<pattern:STRING>"])
-    );
-    assert_eq!(help_words(Mode::Exec, "show license udi | grep -"), strings(&FLAGS));
-    assert_eq!(
-        help_words(Mode::Exec, "show license udi | grep x "),
-        with(&["|", "<cr>"])
-    );
-    assert_eq!(
-        help_words(Mode::Exec, "show license udi | grep -A "),
-        strings(&["<lines:NUMBER>"])
-    );
-    assert_eq!(
-        help_words(Mode::Exec, "show license udi | grep -A 3 -n x "),
-        strings(&["-B", "-C", "-E", "-c", "-i", "-v", "-w", "|", "<cr>"])
-    );
+    for (grep, words) in [
+        ("grep ", with(&["<pattern:STRING>"])),
+        (
+            "grep -i ",
+            strings(&["-A", "-B", "-C", "-E", "-c", "-n", "-v", "-w", "<pattern:STRING>"]),
+        ),
+        ("grep -", strings(&FLAGS)),
+        ("grep x ", with(&["|", "<cr>"])),
+        ("grep -A ", strings(&["<lines:NUMBER>"])),
+        (
+            "grep -A 3 -n x ",
+            strings(&["-B", "-C", "-E", "-c", "-i", "-v", "-w", "|", "<cr>"]),
+        ),
+    ] {
+        let line = format!("show license udi | {grep}");
+        assert_eq!(help_words(Mode::Exec, &line), words, "{line:?}");
+    }
     let items = cli().help(Mode::Exec, "show license udi | grep -B ").expect("help");
     assert_eq!(items[0].help, "Number of lines to print before each match");
     let items = cli().help(Mode::Exec, "show license udi | grep ").expect("help");

@@ -6,13 +6,7 @@
 use super::*;
 
 async fn events_of(app: &App, action: &str) -> Vec<Value> {
-    let events = app
-        .op(
-            Method::GET,
-            &format!("/api/v1/accounts/Acme/events?action={action}"),
-            None,
-        )
-        .await;
+    let events = app.get(&format!("/api/v1/accounts/Acme/events?action={action}")).await;
     events.as_array().unwrap().clone()
 }
 
@@ -20,24 +14,13 @@ async fn events_of(app: &App, action: &str) -> Vec<Value> {
 async fn a_token_of_one_va_never_takes_a_node_of_another() {
     let (db, app) = App::sqlite().await;
     let (_, default_token) = app.setup_account().await;
-    app.op(
-        Method::POST,
-        "/api/v1/accounts/Acme/virtual-accounts",
-        Some(json!({"name": "Core"})),
-    )
-    .await;
-    let core_token = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/virtual-accounts/Core/tokens",
-            Some(json!({})),
-        )
-        .await["token"]
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "Core"}))
+        .await;
+    let core_token = app.new_token("Core", json!({})).await["token"]
         .as_str()
         .unwrap()
         .to_string();
-    let mut real = Device::new(20);
-    register(&app, &mut real, &core_token).await;
+    let real = registered(&app, 20, &core_token).await;
     let real_id = real.instance_id.clone().unwrap();
 
     // A fake device with the real serial number and a DEFAULT token: refused, nothing changes.
@@ -50,9 +33,7 @@ async fn a_token_of_one_va_never_takes_a_node_of_another() {
         .await
         .unwrap();
     assert_eq!(r.entitlements.len(), 1);
-    let tokens = app
-        .op(Method::GET, "/api/v1/accounts/Acme/tokens?va=DEFAULT", None)
-        .await;
+    let tokens = app.get("/api/v1/accounts/Acme/tokens?va=DEFAULT").await;
     assert_eq!(tokens[0]["uses"], 0, "a refused registration takes no use: {tokens}");
 
     // A reinstalled node registering again in its own VA replaces its old instance, logged.
@@ -68,18 +49,15 @@ async fn a_token_of_one_va_never_takes_a_node_of_another() {
 
 #[tokio::test]
 async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
+    let (db, app, token) = App::sqlite_with_token().await;
     app.deposit("DEFAULT", 10).await;
-    let mut honest = Device::new(30);
-    register(&app, &mut honest, &token).await;
+    let honest = registered(&app, 30, &token).await;
     let r: AuthorizationResponse = device(&app, "authorize", &honest.sign(authz(&[(PW, 2)]), NOW))
         .await
         .unwrap();
     assert_eq!(r.status, Compliance::Authorized);
 
-    let mut forged = Device::new(31);
-    register(&app, &mut forged, &token).await;
+    let forged = registered(&app, 31, &token).await;
     // One ASR 5500 carries 40,000,000 sessions of a service: 4,000 licences.
     let max = Catalog::staros().licenses_for_sessions(40_000_000);
     let e = refused(&app, "authorize", &forged.sign(authz(&[(PW, max + 1)]), NOW)).await;
@@ -94,13 +72,7 @@ async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
     .await;
     expect_error(&e, StatusCode::UNPROCESSABLE_ENTITY, codes::OVER_CAPACITY);
     // The honest node stays in compliance: the forged report counted for nothing.
-    let list = app
-        .op(
-            Method::GET,
-            "/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses",
-            None,
-        )
-        .await;
+    let list = app.get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses").await;
     assert_eq!(list["licenses"][0]["in_use"], 2, "{list}");
     let r: AuthorizationResponse = device(&app, "authorize", &honest.sign(authz(&[(PW, 2)]), NOW + 2))
         .await
@@ -109,13 +81,8 @@ async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
     // Logged (the two refusals of one instance within minutes fold into one event) and alerted.
     let logged = events_of(&app, "device.over_capacity").await;
     assert_eq!(logged.len(), 1, "{logged:?}");
-    let alerts = app.op(Method::GET, "/api/v1/accounts/Acme/alerts", None).await;
-    let kinds: Vec<&str> = alerts
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["kind"].as_str().unwrap())
-        .collect();
+    let alerts = app.get("/api/v1/accounts/Acme/alerts").await;
+    let kinds = each(&alerts, "kind");
     assert!(
         kinds.contains(&"Usage Report Refused: Over Platform Capacity"),
         "{alerts}"
@@ -130,10 +97,8 @@ async fn a_report_beyond_the_platform_is_refused_logged_and_alerted() {
 
 #[tokio::test]
 async fn envelopes_are_exact() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
-    let mut dev = Device::new(40);
-    register(&app, &mut dev, &token).await;
+    let (db, app, token) = App::sqlite_with_token().await;
+    let dev = registered(&app, 40, &token).await;
 
     // An authorization envelope (never seen by the manager) replayed at /deregister: its
     // signature is bound to "authorize" and does not verify there. The instance stays.
@@ -176,18 +141,16 @@ async fn envelopes_are_exact() {
 
 #[tokio::test]
 async fn unauthenticated_refusals_do_not_grow_the_event_log() {
-    let (db, app) = App::sqlite().await;
-    let (_, token) = app.setup_account().await;
-    let mut dev = Device::new(50);
-    register(&app, &mut dev, &token).await;
-    let before = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
+    let (db, app, token) = App::sqlite_with_token().await;
+    let dev = registered(&app, 50, &token).await;
+    let before = app.get("/api/v1/accounts/Acme/events").await;
     let mut thief = Device::new(51);
     thief.instance_id = dev.instance_id.clone();
     for i in 0..200 {
         let e = refused(&app, "authorize", &thief.sign(authz(&[]), NOW + i % 60)).await;
         expect_error(&e, StatusCode::UNAUTHORIZED, codes::BAD_SIGNATURE);
     }
-    let after = app.op(Method::GET, "/api/v1/accounts/Acme/events", None).await;
+    let after = app.get("/api/v1/accounts/Acme/events").await;
     let added = after.as_array().unwrap().len() - before.as_array().unwrap().len();
     assert_eq!(added, 1, "200 forged requests, one event: {after}");
     // After the window, the next one is logged and says how many were folded into it.
@@ -213,47 +176,27 @@ async fn unauthenticated_refusals_do_not_grow_the_event_log() {
 #[tokio::test]
 async fn credentials_can_be_revoked_and_rotated() {
     let (db, app) = App::sqlite_with_account().await;
-    let create = |email: &str, role: &str| json!({"email": email, "role": role});
     let admin = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(create("boss@acme.example", "sa-admin")),
-        )
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .user_key("Acme", new_user("boss@acme.example", "sa-admin", None))
+        .await;
     let user = app
-        .op(
-            Method::POST,
-            "/api/v1/accounts/Acme/users",
-            Some(create("ann@acme.example", "sa-user")),
-        )
-        .await["api_key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .user_key("Acme", new_user("ann@acme.example", "sa-user", None))
+        .await;
     let get = |key: &str| {
         let key = key.to_string();
         let app = &app;
-        async move { app.call(Method::GET, "/api/v1/accounts/Acme", Some(&key), None).await.0 }
+        async move { app.get_as(&key, "/api/v1/accounts/Acme").await.0 }
     };
     assert_eq!(get(&user).await, StatusCode::OK);
 
     // Disabled: the key stops at once; enabled: it works again.
     let (s, v) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users/ann@acme.example/disable",
-            Some(&admin),
-            None,
-        )
+        .act_as(&admin, "/api/v1/accounts/Acme/users/ann@acme.example/disable")
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["disabled"], true);
     assert_eq!(get(&user).await, StatusCode::UNAUTHORIZED);
-    let users = app.op(Method::GET, "/api/v1/accounts/Acme/users", None).await;
+    let users = app.get("/api/v1/accounts/Acme/users").await;
     assert!(
         users
             .as_array()
@@ -271,32 +214,17 @@ async fn credentials_can_be_revoked_and_rotated() {
 
     // Only an SA administrator manages others; nobody disables themselves.
     let r = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users/boss@acme.example/disable",
-            Some(&user),
-            None,
-        )
+        .act_as(&user, "/api/v1/accounts/Acme/users/boss@acme.example/disable")
         .await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     let r = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users/boss@acme.example/disable",
-            Some(&admin),
-            None,
-        )
+        .act_as(&admin, "/api/v1/accounts/Acme/users/boss@acme.example/disable")
         .await;
     expect_error(&r, StatusCode::CONFLICT, codes::CONFLICT);
 
     // A user rotates their own key: the old one stops, the new one works.
     let (s, v) = app
-        .call(
-            Method::POST,
-            "/api/v1/accounts/Acme/users/ann@acme.example/rotate-key",
-            Some(&user),
-            None,
-        )
+        .act_as(&user, "/api/v1/accounts/Acme/users/ann@acme.example/rotate-key")
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let rotated = v["api_key"].as_str().unwrap().to_string();
@@ -316,22 +244,13 @@ async fn credentials_can_be_revoked_and_rotated() {
     assert_eq!(get(&rotated).await, StatusCode::UNAUTHORIZED);
 
     // The operator rotates their own key; users may not.
-    let r = app
-        .call(Method::POST, "/api/v1/operator/rotate-key", Some(&admin), None)
-        .await;
+    let r = app.act_as(&admin, "/api/v1/operator/rotate-key").await;
     expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
     let v = app.op(Method::POST, "/api/v1/operator/rotate-key", None).await;
     let new_op = v["api_key"].as_str().unwrap().to_string();
     assert_eq!(get(OP_KEY).await, StatusCode::UNAUTHORIZED);
     assert_eq!(get(&new_op).await, StatusCode::OK);
-    let r = app
-        .call(
-            Method::GET,
-            "/api/v1/accounts/Acme/events?action=user.",
-            Some(&new_op),
-            None,
-        )
-        .await;
+    let r = app.get_as(&new_op, "/api/v1/accounts/Acme/events?action=user.").await;
     assert_logged(&r.1, &["user.disable", "user.enable", "user.rotate_key", "user.remove"]);
     db.finish().await;
 }
