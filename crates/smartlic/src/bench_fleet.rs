@@ -403,6 +403,7 @@ struct Tally {
 }
 
 /// Runs the benchmark.
+// Long: the phases in the order they run (floor, set-up, registration, list, renewals, storm, figures).
 pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     let bench = Arc::new(Bench::new(&args, args.concurrency.max(args.devices.min(2048)))?);
     // Crypto floor first, while nothing else of ours runs.

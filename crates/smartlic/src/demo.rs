@@ -100,126 +100,162 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// Runs the demo: a license manager, on the first run a demo account with licences, a token and
+/// a portal user, then a node registered with that token; prints where everything is and waits
+/// for Ctrl-C (or SIGTERM), which stops both processes.
 pub async fn run(dir: &Path, listen: &str) -> Result<()> {
     let manager_dir = dir.join("manager");
     let node_dir = dir.join("node");
     std::fs::create_dir_all(dir)?;
     let mut children = Children(Vec::new());
+    let manager = start_manager(&manager_dir, listen, &mut children)?;
+    let files = DemoFiles::in_dir(dir);
+    if !files.marker.exists() {
+        create_demo_account(&manager, &files)?;
+    }
+    start_registered_node(&node_dir, &manager, &files, &mut children)?;
+    let summary = cli(&node_dir, &["show license summary".to_string()])?;
+    outln!("{summary}");
+    print_where_things_are(&manager, &manager_dir, &node_dir, &files);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    drop(children);
+    Ok(())
+}
+
+/// How the demo reaches its manager.
+struct Manager {
+    url: String,
+    ca: PathBuf,
+    key: String,
+}
+
+impl Manager {
+    fn admin(&self, args: &[&str]) -> Result<String> {
+        admin(&self.url, &self.ca, &self.key, args)
+    }
+}
+
+/// The demo directory's own files.
+struct DemoFiles {
+    /// Present once the demo account was made.
+    marker: PathBuf,
+    /// The registration token of the demo node.
+    token: PathBuf,
+    /// The portal user's password (0600).
+    password: PathBuf,
+}
+
+impl DemoFiles {
+    fn in_dir(dir: &Path) -> DemoFiles {
+        DemoFiles {
+            marker: dir.join(".demo-accounts-created"),
+            token: dir.join(".demo-token"),
+            password: dir.join("portal-password"),
+        }
+    }
+}
+
+fn start_manager(manager_dir: &Path, listen: &str, children: &mut Children) -> Result<Manager> {
     let (server, line) = spawn_ready(
         Command::new(exe()?)
             .args(["server", "--data-dir"])
-            .arg(&manager_dir)
+            .arg(manager_dir)
             .args(["--listen", listen]),
         "listening on https://",
         "the license manager",
     )?;
     children.0.push(server);
-    let url = line.trim().trim_start_matches("listening on ").to_string();
-    let ca = manager_dir.join("ca.pem");
     let key = std::fs::read_to_string(manager_dir.join("admin.key"))
         .context("reading admin.key")?
         .trim()
         .to_string();
+    Ok(Manager {
+        url: line.trim().trim_start_matches("listening on ").to_string(),
+        ca: manager_dir.join("ca.pem"),
+        key,
+    })
+}
 
-    let marker = dir.join(".demo-accounts-created");
-    let token_file = dir.join(".demo-token");
-    let password_file = dir.join("portal-password");
-    if !marker.exists() {
-        admin(
-            &url,
-            &ca,
-            &key,
-            &["account", "create", "Demo Mobile", "--domain", "demo-mobile.example"],
-        )?;
-        admin(
-            &url,
-            &ca,
-            &key,
-            &["va", "create", "--account", "Demo Mobile", "core-east"],
-        )?;
-        for (sku, n) in [
-            ("ASR5K-00-PW10GTWY", "3"),
-            ("ASR5K-00-SW10LIC", "2"),
-            ("ASR5K-00-ME10LIC", "1"),
-            ("ASR5K-00-GN01REC", "1"),
-        ] {
-            admin(
-                &url,
-                &ca,
-                &key,
-                &[
-                    "license",
-                    "deposit",
-                    "--account",
-                    "Demo Mobile",
-                    "--va",
-                    "core-east",
-                    "--sku",
-                    sku,
-                    "--quantity",
-                    n,
-                ],
-            )?;
-        }
-        let token = admin(
-            &url,
-            &ca,
-            &key,
-            &[
-                "token",
-                "create",
-                "--account",
-                "Demo Mobile",
-                "--va",
-                "core-east",
-                "--description",
-                "demo node",
-            ],
-        )?;
-        std::fs::write(&token_file, &token)?;
-        // A portal user, its password in a file of the demo directory (0600).
-        use base64::Engine;
-        let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
-        write_private(&password_file, &format!("{password}\n"))?;
-        let password_path = password_file.to_string_lossy().to_string();
-        admin(
-            &url,
-            &ca,
-            &key,
-            &[
-                "user",
-                "create",
-                "--account",
-                "Demo Mobile",
-                DEMO_USER,
-                "--role",
-                "sa-admin",
-                "--password-file",
-                &password_path,
-            ],
-        )?;
-        std::fs::write(&marker, "")?;
+/// The demo account "Demo Mobile" with a VA `core-east`, licences, a token (kept in the demo
+/// directory) and an SA administrator who can log in to the portal.
+fn create_demo_account(m: &Manager, files: &DemoFiles) -> Result<()> {
+    m.admin(&["account", "create", "Demo Mobile", "--domain", "demo-mobile.example"])?;
+    m.admin(&["va", "create", "--account", "Demo Mobile", "core-east"])?;
+    for (sku, n) in [
+        ("ASR5K-00-PW10GTWY", "3"),
+        ("ASR5K-00-SW10LIC", "2"),
+        ("ASR5K-00-ME10LIC", "1"),
+        ("ASR5K-00-GN01REC", "1"),
+    ] {
+        m.admin(&[
+            "license",
+            "deposit",
+            "--account",
+            "Demo Mobile",
+            "--va",
+            "core-east",
+            "--sku",
+            sku,
+            "--quantity",
+            n,
+        ])?;
     }
+    let token = m.admin(&[
+        "token",
+        "create",
+        "--account",
+        "Demo Mobile",
+        "--va",
+        "core-east",
+        "--description",
+        "demo node",
+    ])?;
+    std::fs::write(&files.token, &token)?;
+    // A portal user, its password in a file of the demo directory (0600).
+    use base64::Engine;
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
+    write_private(&files.password, &format!("{password}\n"))?;
+    let password_path = files.password.to_string_lossy().to_string();
+    m.admin(&[
+        "user",
+        "create",
+        "--account",
+        "Demo Mobile",
+        DEMO_USER,
+        "--role",
+        "sa-admin",
+        "--password-file",
+        &password_path,
+    ])?;
+    std::fs::write(&files.marker, "")?;
+    Ok(())
+}
 
+/// Starts the demo node and, unless it already is, registers it with some calls up.
+fn start_registered_node(node_dir: &Path, m: &Manager, files: &DemoFiles, children: &mut Children) -> Result<()> {
     let (node, _) = spawn_ready(
         Command::new(exe()?)
             .args(["node", "--data-dir"])
-            .arg(&node_dir)
+            .arg(node_dir)
             .args(["--hostname", "demo-asr5500"]),
         "ready",
         "the demo node",
     )?;
     children.0.push(node);
-    let status = cli(&node_dir, &["show license status".to_string()])?;
+    let status = cli(node_dir, &["show license status".to_string()])?;
     if !status.contains("Status: REGISTERED") {
-        let token = std::fs::read_to_string(&token_file).context("reading the demo token")?;
+        let token = std::fs::read_to_string(&files.token).context("reading the demo token")?;
         cli(
-            &node_dir,
+            node_dir,
             &[
-                format!("crypto pki trustpool import file {}", ca.display()),
+                format!("crypto pki trustpool import file {}", m.ca.display()),
                 "configure".into(),
                 "license smart enable".into(),
-                format!("license smart url {url}"),
+                format!("license smart url {}", m.url),
                 "feature ASR5K-00-GN01REC".into(),
                 "end".into(),
                 format!("license smart register idtoken {}", token.trim()),
@@ -228,32 +264,28 @@ pub async fn run(dir: &Path, listen: &str) -> Result<()> {
             ],
         )?;
     }
-    let summary = cli(&node_dir, &["show license summary".to_string()])?;
-    outln!("{summary}");
+    Ok(())
+}
+
+fn print_where_things_are(m: &Manager, manager_dir: &Path, node_dir: &Path, files: &DemoFiles) {
+    let url = &m.url;
     outln!("The demo is running:");
     outln!(
         "  license manager   {url}  (portal and API; CA {}, API key in {})",
-        ca.display(),
+        m.ca.display(),
         manager_dir.join("admin.key").display()
     );
-    if password_file.exists() {
+    if files.password.exists() {
         outln!(
             "  portal log-in     {DEMO_USER}, password in {}",
-            password_file.display()
+            files.password.display()
         );
     }
     outln!("  node CLI          smartlic cli --data-dir {}", node_dir.display());
     outln!(
         "  admin client      smartlic --server {url} --ca {} --api-key $(cat {}) license list --account 'Demo Mobile' --va core-east",
-        ca.display(),
+        m.ca.display(),
         manager_dir.join("admin.key").display()
     );
     outln!("Press Ctrl-C to stop (both processes stop with it).");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    drop(children);
-    Ok(())
 }

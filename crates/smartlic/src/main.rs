@@ -223,6 +223,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
+// Long: one arm per subcommand, each only wiring flags to the crate that does the work.
 fn run(cli: Cli) -> Result<bool> {
     match cli.command {
         Command::Server(args) => {

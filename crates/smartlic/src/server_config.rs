@@ -112,6 +112,7 @@ fn env_name(key: &str) -> String {
 impl ServerArgs {
     /// Merges the flags, the environment (`env` looks a variable up; an empty value counts as
     /// unset), the `--config` file and the defaults.
+    // Long: one statement per setting, each naming its flag, variable and file key side by side.
     pub fn resolve(self, env: impl Fn(&str) -> Option<OsString>) -> Result<ServerConfig> {
         let var = |key: &str| env(&env_name(key)).filter(|v| !v.is_empty());
         let text = |key: &str| -> Result<Option<String>> {

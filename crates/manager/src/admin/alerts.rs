@@ -6,83 +6,107 @@ use super::*;
 pub(crate) async fn list_alerts(state: &AppState, caller: &Caller, account: &str) -> Result<Vec<AlertInfo>, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let now = state.now();
-    let silent = state
-        .store()
-        .silent_instances(&a.id, now - crate::alerts::FAILED_TO_CONNECT_DAYS * DAY)
-        .await?;
-    let expired = state
-        .store()
-        .find_events(
-            Some(&a.id),
-            &crate::store::EventQuery {
-                action_prefix: Some("instance.expire".into()),
-                since: Some(now - crate::alerts::REMOVED_SHOWN_DAYS * DAY),
-                ..Default::default()
-            },
-            1000,
-        )
-        .await?;
-    let over_capacity = state
-        .store()
-        .find_events(
-            Some(&a.id),
-            &crate::store::EventQuery {
-                action_prefix: Some(crate::device::OVER_CAPACITY_EVENT.into()),
-                since: Some(now - crate::alerts::OVER_CAPACITY_SHOWN_DAYS * DAY),
-                ..Default::default()
-            },
-            1000,
-        )
-        .await?;
+    let facts = AccountFacts::read(state, &a.id, now).await?;
     let mut out = Vec::new();
     for va in state.store().list_vas(&a.id).await? {
-        if require(
-            &caller.principal,
-            Action::ReadVa,
-            Scope::Va {
-                account: &a.id,
-                va: &va.id,
-            },
-            "virtual account",
-        )
-        .is_err()
-        {
+        let scope = Scope::Va {
+            account: &a.id,
+            va: &va.id,
+        };
+        if require(&caller.principal, Action::ReadVa, scope, "virtual account").is_err() {
             continue;
         }
         let (lots, in_use) = super::licences::lots_and_use(state, &va.id).await?;
-        let hosts: Vec<(String, i64)> = silent
-            .iter()
-            .filter(|(va_id, _, _)| *va_id == va.id)
-            .map(|(_, host, last)| (host.clone(), *last))
-            .collect();
-        let removed: Vec<(String, i64, String)> = expired
-            .iter()
-            .filter(|e| e.va_id.as_deref() == Some(va.id.as_str()))
-            .map(|e| (e.object_id.clone().unwrap_or_default(), e.at, e.detail.clone()))
-            .collect();
-        let mut refused: Vec<(String, i64, String)> = Vec::new();
-        // Newest first: one alert per instance, with its latest refusal.
-        for e in over_capacity
-            .iter()
-            .filter(|e| e.va_id.as_deref() == Some(va.id.as_str()))
-        {
-            let id = e.object_id.clone().unwrap_or_default();
-            if !refused.iter().any(|(i, _, _)| *i == id) {
-                refused.push((id, e.at, e.detail.clone()));
-            }
-        }
+        let of_va = facts.of_va(&va.id);
         out.extend(crate::alerts::va_alerts(
             &crate::alerts::VaFacts {
                 va: &va.name,
                 lots: &lots,
                 in_use: &in_use,
-                instances: &hosts,
-                removed: &removed,
-                over_capacity: &refused,
+                instances: &of_va.silent,
+                removed: &of_va.removed,
+                over_capacity: &of_va.refused,
             },
             now,
         ));
     }
     out.sort_by_key(|x| (x.severity != "critical", x.at));
     Ok(out)
+}
+
+/// What the alerts of an account's virtual accounts need beyond lots and usage, read once for
+/// the account: silent instances, instances the manager removed, usage reports refused as over
+/// capacity.
+struct AccountFacts {
+    /// (VA id, hostname, last contact).
+    silent: Vec<(String, String, i64)>,
+    expired: Vec<crate::store::EventRow>,
+    over_capacity: Vec<crate::store::EventRow>,
+}
+
+/// [`AccountFacts`] of one virtual account, as [`crate::alerts::VaFacts`] takes them.
+struct VaAlertFacts {
+    silent: Vec<(String, i64)>,
+    removed: Vec<(String, i64, String)>,
+    refused: Vec<(String, i64, String)>,
+}
+
+impl AccountFacts {
+    async fn read(state: &AppState, account_id: &str, now: i64) -> Result<AccountFacts, ApiError> {
+        let store = state.store();
+        let events = |prefix: &str, days: i64| crate::store::EventQuery {
+            action_prefix: Some(prefix.into()),
+            since: Some(now - days * DAY),
+            ..Default::default()
+        };
+        Ok(AccountFacts {
+            silent: store
+                .silent_instances(account_id, now - crate::alerts::FAILED_TO_CONNECT_DAYS * DAY)
+                .await?,
+            expired: store
+                .find_events(
+                    Some(account_id),
+                    &events("instance.expire", crate::alerts::REMOVED_SHOWN_DAYS),
+                    1000,
+                )
+                .await?,
+            over_capacity: store
+                .find_events(
+                    Some(account_id),
+                    &events(
+                        crate::device::OVER_CAPACITY_EVENT,
+                        crate::alerts::OVER_CAPACITY_SHOWN_DAYS,
+                    ),
+                    1000,
+                )
+                .await?,
+        })
+    }
+
+    fn of_va(&self, va_id: &str) -> VaAlertFacts {
+        let in_va = |e: &&crate::store::EventRow| e.va_id.as_deref() == Some(va_id);
+        let mut refused: Vec<(String, i64, String)> = Vec::new();
+        // Newest first: one alert per instance, with its latest refusal.
+        for e in self.over_capacity.iter().filter(in_va) {
+            let id = e.object_id.clone().unwrap_or_default();
+            if !refused.iter().any(|(i, _, _)| *i == id) {
+                refused.push((id, e.at, e.detail.clone()));
+            }
+        }
+        VaAlertFacts {
+            silent: self
+                .silent
+                .iter()
+                .filter(|(va, _, _)| va == va_id)
+                .map(|(_, host, last)| (host.clone(), *last))
+                .collect(),
+            removed: self
+                .expired
+                .iter()
+                .filter(in_va)
+                .map(|e| (e.object_id.clone().unwrap_or_default(), e.at, e.detail.clone()))
+                .collect(),
+            refused,
+        }
+    }
 }
