@@ -4,8 +4,8 @@ use crate::{AdminClient, ClientError};
 use smartlic_protocol::admin::{
     AccountInfo, AccountRequestInfo, ApprovedAccountRequest, CreateAccount, CreateToken, CreateUser,
     CreateVirtualAccount, CreatedToken, CreatedUser, DepositLicenses, InstanceInfo, IssueLegacyKey, IssuedLegacyKey,
-    LicenseList, RejectAccountRequest, RemovedInstance, RotatedKey, TokenInfo, TransferLicenses, TransferResult,
-    UserInfo, VirtualAccountInfo,
+    LicenseList, RejectAccountRequest, RemovedInstance, ReservationPolicy, RotatedKey, SetReservationPolicy, TokenInfo,
+    TransferLicenses, TransferResult, UserInfo, VirtualAccountInfo,
 };
 
 /// `?va=NAME` when a virtual account is given, else no query.
@@ -22,6 +22,19 @@ impl AdminClient {
     /// Creates a Smart Account (with its virtual account DEFAULT).
     pub async fn create_account(&self, body: &CreateAccount) -> Result<AccountInfo, ClientError> {
         self.post(&["accounts"], body).await
+    }
+
+    /// Sets which licence reservations an account may make (operator only).
+    pub async fn set_reservation_policy(
+        &self,
+        account: &str,
+        reservation: ReservationPolicy,
+    ) -> Result<AccountInfo, ClientError> {
+        self.put(
+            &["accounts", account, "reservation"],
+            &SetReservationPolicy { reservation },
+        )
+        .await
     }
 
     /// The Smart Account requests, newest first (only pending ones with `pending`).

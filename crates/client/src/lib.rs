@@ -185,6 +185,11 @@ impl AdminClient {
         self.call(Method::POST, segments, &[], Some(body)).await
     }
 
+    /// PUT of a JSON body (the resource named takes this value).
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, segments: &[&str], body: &B) -> Result<T, ClientError> {
+        self.call(Method::PUT, segments, &[], Some(body)).await
+    }
+
     /// POST without a body (an action on the resource named).
     pub async fn post_empty<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
         self.call::<(), T>(Method::POST, segments, &[], None).await

@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::store::Audit;
 use crate::store::account_requests::{AccountRequestRow, NewAccountRequest, RequestBounds};
 use crate::tokens;
-use smartlic_protocol::admin::{AccountInfo, AccountRequestInfo, ApprovedAccountRequest, SubmitAccountRequest};
+use smartlic_protocol::admin::{AccountRequestInfo, ApprovedAccountRequest, SubmitAccountRequest};
 
 /// Pending requests in all; beyond, submissions get 429.
 pub(crate) const MAX_PENDING: i64 = 1_000;
@@ -274,12 +274,7 @@ pub(crate) async fn approve(state: &AppState, caller: &Caller, id: &str) -> Resu
         .await?;
     Ok(ApprovedAccountRequest {
         request: info(req),
-        account: AccountInfo {
-            id: account.id,
-            name: account.name,
-            domain: account.domain,
-            created_at: account.created_at,
-        },
+        account: crate::admin::account_info(account),
         admin: user_info(user),
         api_key,
     })

@@ -110,12 +110,14 @@ pub(crate) enum Action {
     ManageWebhooks,
     /// List, approve and reject Smart Account requests (operator only).
     ReviewAccountRequests,
+    /// Set which licence reservations an account may make (the vendor's act: operator only).
+    SetReservationPolicy,
 }
 
 impl Action {
     /// Every action (the rights table's tests walk it).
     #[cfg(test)]
-    pub(crate) const ALL: [Action; 17] = [
+    pub(crate) const ALL: [Action; 18] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
@@ -133,6 +135,7 @@ impl Action {
         Action::ReadEvents,
         Action::ManageWebhooks,
         Action::ReviewAccountRequests,
+        Action::SetReservationPolicy,
     ];
 
     fn describe(&self) -> &'static str {
@@ -154,6 +157,7 @@ impl Action {
             Action::ReadEvents => "read the event log",
             Action::ManageWebhooks => "manage alert webhooks",
             Action::ReviewAccountRequests => "review Smart Account requests (operator only)",
+            Action::SetReservationPolicy => "allow licence reservation (operator only)",
         }
     }
 }
@@ -215,7 +219,8 @@ pub(crate) fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(
         | Action::ListAllAccounts
         | Action::DepositLicenses
         | Action::IssueLegacyKey
-        | Action::ReviewAccountRequests => false,
+        | Action::ReviewAccountRequests
+        | Action::SetReservationPolicy => false,
         Action::ReadAccount => true,
         Action::ReadVa | Action::CreateToken => own_va,
         Action::CreateVa | Action::ReadUsers | Action::ReadEvents => matches!(user.role, Role::SaAdmin | Role::SaUser),
@@ -295,9 +300,15 @@ mod tests {
         use Action::*;
         use Role::*;
         match (role, action) {
-            (_, CreateAccount | ListAllAccounts | DepositLicenses | IssueLegacyKey | ReviewAccountRequests) => {
-                ['n', 'n', 'n']
-            }
+            (
+                _,
+                CreateAccount
+                | ListAllAccounts
+                | DepositLicenses
+                | IssueLegacyKey
+                | ReviewAccountRequests
+                | SetReservationPolicy,
+            ) => ['n', 'n', 'n'],
             (_, ReadAccount) => ['y', 'y', 'y'],
             (SaAdmin, ManageUsers | ManageWebhooks | CreateExportToken) => ['y', 'y', 'y'],
             (_, ManageUsers | ManageWebhooks | CreateExportToken) => ['n', 'n', 'n'],

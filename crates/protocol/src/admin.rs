@@ -53,6 +53,64 @@ pub struct AccountInfo {
     pub domain: String,
     /// Creation time.
     pub created_at: i64,
+    /// Which licence reservations the operator allows this account.
+    #[serde(default)]
+    pub reservation: ReservationPolicy,
+}
+
+/// Which licence reservations an account may make (set by the operator only): none, specific
+/// licences (SLR), or the universal licence as well (PLR; an account allowed PLR may also reserve
+/// specific licences).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReservationPolicy {
+    /// No reservation (the default).
+    #[default]
+    None,
+    /// Specific licence reservation (SLR).
+    Specific,
+    /// Universal (permanent) licence reservation (PLR), and SLR.
+    Universal,
+}
+
+impl ReservationPolicy {
+    /// The word used in the CLI, the API and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationPolicy::None => "none",
+            ReservationPolicy::Specific => "specific",
+            ReservationPolicy::Universal => "universal",
+        }
+    }
+}
+
+impl std::fmt::Display for ReservationPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReservationPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ReservationPolicy, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(ReservationPolicy::None),
+            "specific" => Ok(ReservationPolicy::Specific),
+            "universal" => Ok(ReservationPolicy::Universal),
+            other => Err(format!(
+                "reservation must be none, specific or universal (not {other:?})"
+            )),
+        }
+    }
+}
+
+/// `PUT /api/v1/accounts/{account}/reservation`: the operator sets which reservations the
+/// account may make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetReservationPolicy {
+    /// `none`, `specific` or `universal`.
+    pub reservation: ReservationPolicy,
 }
 
 /// `POST /api/v1/accounts/{account}/virtual-accounts`.

@@ -2,8 +2,11 @@
 
 use super::*;
 
-fn account_info(a: AccountRow) -> AccountInfo {
+/// The API's view of an account row (a stored reservation word that does not parse reads as
+/// `none`, the safe default).
+pub(crate) fn account_info(a: AccountRow) -> AccountInfo {
     AccountInfo {
+        reservation: a.reservation.parse().unwrap_or_default(),
         id: a.id,
         name: a.name,
         domain: a.domain,
@@ -38,6 +41,24 @@ pub(crate) async fn create_account(
         .create_account(&name, &domain, state.now(), &caller.audit())
         .await?;
     Ok(account_info(a))
+}
+
+/// Sets which reservations an account may make (operator only).
+pub(crate) async fn set_reservation_policy(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    req: SetReservationPolicy,
+) -> Result<AccountInfo, ApiError> {
+    let a = resolve_account(state, caller, account, Action::SetReservationPolicy).await?;
+    state
+        .store()
+        .set_account_reservation(&a, req.reservation.as_str(), state.now(), &caller.audit())
+        .await?;
+    Ok(AccountInfo {
+        reservation: req.reservation,
+        ..account_info(a)
+    })
 }
 
 /// Accounts the caller can see.

@@ -18,6 +18,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_accounts, create_account))
         .routes(routes!(get_account))
+        .routes(routes!(set_reservation_policy))
         .routes(routes!(list_vas, create_va))
         .routes(routes!(list_licenses, deposit_licenses))
         .routes(routes!(transfer_licenses))
@@ -85,6 +86,25 @@ async fn create_account(
     Ok((
         StatusCode::CREATED,
         Json(admin::create_account(&s, &caller(p, a), body).await?),
+    ))
+}
+
+#[utoipa::path(put, path = "/accounts/{account}/reservation", tag = "accounts", request_body = SetReservationPolicy,
+    params(("account" = String, Path, description = "Smart Account name or id")),
+    responses((status = 200, description = "the account with its new reservation policy", body = AccountInfo),
+              (status = 400, description = "not none, specific or universal"),
+              (status = 403, description = "only the operator allows reservation"),
+              (status = 404, description = "no such account")),
+    security(("api_key" = [])))]
+async fn set_reservation_policy(
+    State(s): State<AppState>,
+    p: Principal,
+    a: ClientAddr,
+    ApiPath(account): ApiPath<String>,
+    ApiJson(body): ApiJson<SetReservationPolicy>,
+) -> Answer<AccountInfo> {
+    Ok(Json(
+        admin::set_reservation_policy(&s, &caller(p, a), &account, body).await?,
     ))
 }
 

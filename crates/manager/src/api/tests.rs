@@ -756,6 +756,39 @@ async fn no_user_role_deposits_licences() {
     db.finish().await;
 }
 
+/// Licence reservation is allowed per account by the operator alone; the account shows its
+/// policy (default `none`), and the change is logged.
+#[tokio::test]
+async fn only_the_operator_allows_reservation() {
+    let (db, app, [va_user, va_admin, sa_user, sa_admin]) = roles().await;
+    assert_eq!(app.get("/api/v1/accounts/Acme").await["reservation"], "none");
+    let path = "/api/v1/accounts/Acme/reservation";
+    for k in [&va_user, &va_admin, &sa_user, &sa_admin] {
+        let r = app
+            .call(Method::PUT, path, Some(k), Some(json!({"reservation": "universal"})))
+            .await;
+        expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
+    }
+    assert_eq!(app.get("/api/v1/accounts/Acme").await["reservation"], "none");
+    for bad in [
+        json!({"reservation": "everything"}),
+        json!({"reservation": "specific", "x": 1}),
+    ] {
+        let r = app.call(Method::PUT, path, Some(OP_KEY), Some(bad)).await;
+        expect_error(&r, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    }
+    let set = app
+        .op(Method::PUT, path, Some(json!({"reservation": "specific"})))
+        .await;
+    assert_eq!(set["reservation"], "specific");
+    assert_eq!(app.get("/api/v1/accounts/Acme").await["reservation"], "specific");
+    let (_, other) = app.get_as(&sa_admin, "/api/v1/accounts/Acme").await;
+    assert_eq!(other["reservation"], "specific", "users read it");
+    let events = app.get("/api/v1/accounts/Acme/events").await;
+    assert_logged(&events, &["account.reservation"]);
+    db.finish().await;
+}
+
 /// Export-controlled tokens are the SA administrator's.
 #[tokio::test]
 async fn export_controlled_tokens_are_the_sa_admins() {
@@ -1227,10 +1260,12 @@ async fn every_endpoint_refuses_other_tenants() {
 /// A valid body for each operation that takes one (so that a refusal is the rights check, not
 /// body validation); an operation added without one here gets `{}`.
 fn body_for(m: &Method, template: &str) -> Option<Value> {
-    if *m != Method::POST {
+    if *m != Method::POST && *m != Method::PUT {
         return None;
     }
-    Some(if template.ends_with("/transfers") {
+    Some(if template.ends_with("/reservation") {
+        json!({"reservation": "universal"})
+    } else if template.ends_with("/transfers") {
         json!({"from": "East", "to": "West", "sku": PW, "quantity": 1})
     } else if template.ends_with("/licenses") {
         json!({"sku": PW, "quantity": 1})
@@ -1255,6 +1290,7 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
 async fn victim_state(app: &App) -> Vec<Value> {
     let mut out = Vec::new();
     for path in [
+        "/api/v1/accounts/Acme",
         "/api/v1/accounts/Acme/virtual-accounts",
         "/api/v1/accounts/Acme/virtual-accounts/East/licenses",
         "/api/v1/accounts/Acme/virtual-accounts/West/licenses",

@@ -18,7 +18,12 @@ pub struct AccountRow {
     pub domain: String,
     /// Creation time.
     pub created_at: i64,
+    /// Which reservations the operator allows: `none`, `specific` or `universal`.
+    pub reservation: String,
 }
+
+/// Columns of an [`AccountRow`].
+const ACCOUNT_COLUMNS: &str = "id, name, domain, created_at, reservation";
 
 /// A virtual account.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -54,23 +59,54 @@ impl Store {
 
     /// Every Smart Account, by name.
     pub async fn list_accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT id, name, domain, created_at FROM accounts ORDER BY name_key")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY name_key"
+        )))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The account with this id, or else this name (case-insensitive).
     pub async fn find_account(&self, id_or_name: &str) -> Result<Option<AccountRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, domain, created_at FROM accounts WHERE id = $1 OR name_key = $2 \
-             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1",
-        )
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 OR name_key = $2 \
+             ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END LIMIT 1"
+        )))
         .bind(id_or_name.trim())
         .bind(name_key(id_or_name))
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Sets which reservations the account may make (logged as `account.reservation`).
+    pub(crate) async fn set_account_reservation(
+        &self,
+        account: &AccountRow,
+        policy: &str,
+        now: i64,
+        audit: &Audit,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let changed = sqlx::query("UPDATE accounts SET reservation = $1 WHERE id = $2")
+            .bind(policy)
+            .bind(&account.id)
+            .execute(&mut *tx)
+            .await?;
+        if changed.rows_affected() == 0 {
+            return Err(Refusal::NotFound(format!("no Smart Account {}", account.name)).into());
+        }
+        tx.commit_with(
+            now,
+            audit,
+            Event {
+                action: "account.reservation",
+                account_id: Some(&account.id),
+                object_id: Some(&account.id),
+                detail: format!("reservation of Smart Account {} set to {policy}", account.name),
+                ..Event::default()
+            },
+        )
+        .await
     }
 
     /// Creates a virtual account.
@@ -174,6 +210,7 @@ pub(crate) async fn insert_account(
         name: name.trim().to_string(),
         domain: domain.trim().to_string(),
         created_at: now,
+        reservation: "none".into(),
     };
     let va = VaRow {
         id: new_id(),

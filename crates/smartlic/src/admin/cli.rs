@@ -1,7 +1,7 @@
 //! The administration commands' flags: `smartlic account|va|license|token|instance|user|operator|legacy …`
 //! as clap types, and the connection flags shared with `bench fleet`.
 
-use smartlic_protocol::admin::Role;
+use smartlic_protocol::admin::{ReservationPolicy, Role};
 use std::path::PathBuf;
 
 /// Where the license manager is and how to reach it.
@@ -107,6 +107,15 @@ pub enum AccountCommand {
         /// Account domain identifier, e.g. example.com.
         #[arg(long)]
         domain: String,
+    },
+    /// Set what the account allows (operator only): `--reservation none|specific|universal`
+    /// (specific: SLR; universal: PLR and SLR); prints the account's new setting.
+    Set {
+        /// Smart Account (name or id).
+        account: String,
+        /// Which licence reservations the account may make.
+        #[arg(long, value_parser = parse_reservation)]
+        reservation: ReservationPolicy,
     },
     /// List the Smart Accounts you can see.
     List {
@@ -362,6 +371,10 @@ pub enum UserCommand {
         /// E-mail address or id.
         user: String,
     },
+}
+
+fn parse_reservation(s: &str) -> std::result::Result<ReservationPolicy, String> {
+    s.parse()
 }
 
 fn parse_role(s: &str) -> std::result::Result<Role, String> {

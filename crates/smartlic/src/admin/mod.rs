@@ -66,6 +66,10 @@ async fn account(c: &AdminClient, cmd: AccountCommand) -> Result<()> {
             let a = c.create_account(&CreateAccount { name, domain }).await?;
             outln!("{}", a.id);
         }
+        AccountCommand::Set { account, reservation } => {
+            let a = c.set_reservation_policy(&account, reservation).await?;
+            outln!("{}: reservation {}", a.name, a.reservation);
+        }
         AccountCommand::List { json } => {
             let list = c.accounts().await?;
             print_list(json, &list, &["ID", "NAME", "DOMAIN", "CREATED"], |a| {
