@@ -31,4 +31,15 @@ fn only_the_operator_allows_an_account_to_reserve() {
     assert_eq!(accounts(&w)[0]["reservation"], "specific");
     let out = w.admin_ok(&["account", "set", "Acme", "--reservation", "UNIVERSAL"]);
     assert_eq!(out.trim(), "Acme: reservation universal");
+    let table = w.admin_ok(&["account", "list"]);
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains("RESERVATION")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("Acme") && l.trim_end().ends_with("universal")),
+        "{table}"
+    );
 }

@@ -72,12 +72,13 @@ async fn account(c: &AdminClient, cmd: AccountCommand) -> Result<()> {
         }
         AccountCommand::List { json } => {
             let list = c.accounts().await?;
-            print_list(json, &list, &["ID", "NAME", "DOMAIN", "CREATED"], |a| {
+            print_list(json, &list, &["ID", "NAME", "DOMAIN", "CREATED", "RESERVATION"], |a| {
                 vec![
                     a.id.clone(),
                     a.name.clone(),
                     a.domain.clone(),
                     format_rfc3339(a.created_at),
+                    a.reservation.to_string(),
                 ]
             })?;
         }
