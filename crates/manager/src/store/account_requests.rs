@@ -228,7 +228,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<(AccountRequestRow, AccountRow, UserRow), StoreError> {
         let mut tx = self.write_tx().await?;
-        let req = decide(&mut tx, id, APPROVED, None, now, audit).await?;
+        let mut req = decide(&mut tx, id, APPROVED, None, now, audit).await?;
         let (account, _va) = insert_account(&mut tx, &req.name, &req.domain, now, audit).await?;
         let user = insert_user(
             &mut tx,
@@ -249,8 +249,8 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        append_event(
-            &mut tx,
+        req.account_id = Some(account.id.clone());
+        tx.commit_with(
             now,
             audit,
             Event {
@@ -265,10 +265,6 @@ impl Store {
             },
         )
         .await?;
-        let req = fetch(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Inconsistent("request vanished".into()))?;
-        tx.commit().await?;
         Ok((req, account, user))
     }
 
