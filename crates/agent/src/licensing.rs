@@ -87,11 +87,6 @@ words! {
     }
 }
 
-/// Licensing mode, for statistics (kept for callers that name the mode by constant).
-pub const MODE_EVALUATION: Mode = Mode::Evaluation;
-/// Licensing mode, for statistics (kept for callers that name the mode by constant).
-pub const MODE_REGISTERED: Mode = Mode::Registered;
-
 /// The rules, over a persisted state.
 #[derive(Debug, Clone)]
 pub struct Licensing {

@@ -6,10 +6,10 @@
 //! the facade's recorders are built for values pushed as they change.
 
 use crate::node::Node;
+use smartlic_agent::Mode;
 use smartlic_agent::Snapshot;
 use smartlic_agent::admission::CallPolicy;
 use smartlic_agent::agent::ServiceView;
-use smartlic_agent::licensing::MODE_REGISTERED;
 use smartlic_agent::state::ServiceStats;
 use smartlic_protocol::Catalog;
 use std::fmt::Write;
@@ -66,7 +66,7 @@ fn product_gauges(x: &mut Exposition, snap: &Snapshot) {
         "1 in Registered mode, 0 in Evaluation mode (current_sl_mode).",
         vec![(
             format!("hostname=\"{host}\""),
-            f64::from(u8::from(word(snap.mode) == word(MODE_REGISTERED))),
+            f64::from(u8::from(snap.mode == Mode::Registered)),
         )],
     );
     x.gauge(
@@ -156,12 +156,6 @@ fn per_mode_gauges(x: &mut Exposition, snap: &Snapshot, cat: &Catalog) {
             .collect();
         x.gauge(name, help, rows);
     }
-}
-
-/// A status value as an operator reads it (the agent may give a word or a value that displays
-/// as one).
-fn word(value: impl std::fmt::Display) -> String {
-    value.to_string()
 }
 
 /// Serves `/metrics` on `listen` until the task is dropped.

@@ -45,9 +45,9 @@ mod snapshot_tests {
     //! snapshots (`src/snapshots/`) were read against captures of classic IOS-XE Smart Licensing screens.
 
     use super::*;
+    use smartlic_agent::Mode;
     use smartlic_agent::admission::CallPolicy;
     use smartlic_agent::agent::ServiceView;
-    use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
     use smartlic_agent::state::{Attempt, Registration};
     use smartlic_agent::state::{
         Authorization, FeatureGrace, Grant, InstalledKey, KeyHistoryEntry, PersistedState, Registered, ServiceStats,
@@ -90,7 +90,7 @@ mod snapshot_tests {
             eval_remaining: EVAL,
             eval_total: EVAL,
             in_use: false,
-            mode: MODE_EVALUATION,
+            mode: Mode::Evaluation,
             services: services(CallPolicy::Block),
             usage: Vec::new(),
             udi: Udi {
@@ -140,7 +140,7 @@ mod snapshot_tests {
         s.authorization_word = AuthorizationStatus::EvalMode;
         s.in_use = true;
         s.services = services(CallPolicy::Allow { limit: 10_000 });
-        pgw_calls(&mut s, MODE_EVALUATION, 10_000, 1);
+        pgw_calls(&mut s, Mode::Evaluation, 10_000, 1);
         s.services[0].rejected = 5_000;
         s.services[3].cur_call_count = 3;
         s.services[3].peak = 3;
@@ -229,11 +229,11 @@ mod snapshot_tests {
         };
         s.next_authorization_at = Some(NOW + 29 * DAY);
         s.authorization_word = AuthorizationStatus::Authorized;
-        s.mode = MODE_REGISTERED;
+        s.mode = Mode::Registered;
         s.services = services(CallPolicy::Allow {
             limit: smartlic_agent::admission::UNLIMITED,
         });
-        pgw_calls(&mut s, MODE_REGISTERED, 15_000, 2);
+        pgw_calls(&mut s, Mode::Registered, 15_000, 2);
         s.usage = vec![Usage { sku: pgw, count: 2 }, Usage { sku: rec, count: 1 }];
         s
     }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::config::{BulkFile, Bulkstats, Schema};
 use proptest::prelude::*;
-use smartlic_agent::licensing::{MODE_EVALUATION, MODE_REGISTERED};
+use smartlic_agent::Mode;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ fn sample(at: i64, cur: u64) -> Sample {
         mode,
         tagid,
         service: service.into(),
-        cur_call_policy: if mode == MODE_EVALUATION { "ALLOW" } else { "-" },
+        cur_call_policy: if mode == Mode::Evaluation { "ALLOW" } else { "-" },
         cur_call_count: cur,
         max_call_count: cur,
         last_lic_count: 1,
@@ -24,10 +24,10 @@ fn sample(at: i64, cur: u64) -> Sample {
         at,
         hostname: "asr1".into(),
         sl_state: "Enabled",
-        sl_mode: MODE_EVALUATION.into(),
+        sl_mode: Mode::Evaluation.into(),
         total_sl_enabled: 1,
         total_sl_disabled: 0,
-        rows: vec![row(MODE_EVALUATION, "pgw", 0, cur), row(MODE_REGISTERED, "pgw", 0, 0)],
+        rows: vec![row(Mode::Evaluation, "pgw", 0, cur), row(Mode::Registered, "pgw", 0, 0)],
     }
 }
 
