@@ -31,6 +31,7 @@
 //!     master_key: None, // /var/lib/smartlic/master.key, created with the store
 //!     event_retention_days: smartlic_manager::server::DEFAULT_EVENT_RETENTION_DAYS,
 //!     webhook_allow: vec![], // loopback and private ranges webhooks may point at
+//!     tls_sans: vec!["licensing.example.net".into()], // extra names of the TLS certificate
 //! };
 //! smartlic_manager::run_server(opts).await // prints "listening on https://127.0.0.1:8443"
 //! # }

@@ -166,18 +166,13 @@ impl Pki {
         Ok((p.signed_by(&spki, &self.issuer)?.pem(), expires))
     }
 
-    /// Makes a TLS server certificate for `host` (plus `localhost` and `127.0.0.1`), valid from
-    /// a day ago by the wall clock. Returns (leaf + CA chain PEM, leaf key PKCS#8 PEM).
-    pub fn issue_tls(&self, host: &str) -> Result<(String, String), PkiError> {
+    /// Makes a TLS server certificate for `host`, the extra names `sans` (`--tls-san`: DNS names
+    /// or IP addresses) and `localhost`, `127.0.0.1`, `::1`, valid from a day ago by the wall
+    /// clock. Returns (leaf + CA chain PEM, leaf key PKCS#8 PEM).
+    pub fn issue_tls(&self, host: &str, sans: &[String]) -> Result<(String, String), PkiError> {
         let wall = SystemClock.now();
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let mut names: Vec<String> = Vec::new();
-        for n in [host, "localhost", "127.0.0.1", "::1"] {
-            let n = n.trim_start_matches('[').trim_end_matches(']');
-            if !n.is_empty() && !names.iter().any(|m| m == n) {
-                names.push(n.to_string());
-            }
-        }
+        let names = tls_names(host, sans);
         let mut p = CertificateParams::new(names)?;
         p.distinguished_name = DistinguishedName::new();
         p.distinguished_name.push(DnType::CommonName, host);
@@ -192,9 +187,9 @@ impl Pki {
         Ok((format!("{}{}", leaf.pem(), self.ca_cert_pem), key.serialize_pem()))
     }
 
-    /// Whether a stored TLS chain can be reused for `host`: issued by this CA, naming `host`, and
-    /// valid for at least [`TLS_RENEW_BEFORE`] more by the wall clock.
-    pub fn tls_reusable(&self, chain_pem: &str, host: &str) -> bool {
+    /// Whether a stored TLS chain can be reused for `host` and `sans`: issued by this CA, naming
+    /// each of them, and valid for at least [`TLS_RENEW_BEFORE`] more by the wall clock.
+    pub fn tls_reusable(&self, chain_pem: &str, host: &str, sans: &[String]) -> bool {
         let Ok(der) = first_der(chain_pem) else { return false };
         let Ok((_, cert)) = parse_x509_certificate(&der) else {
             return false;
@@ -210,18 +205,58 @@ impl Pki {
         if v.not_before.timestamp() > wall || v.not_after.timestamp() - wall < TLS_RENEW_BEFORE {
             return false;
         }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let ip: Option<IpAddr> = host.parse().ok();
         let names = match cert.subject_alternative_name() {
             Ok(Some(san)) => san.value.general_names.clone(),
             _ => return false,
         };
-        names.iter().any(|n| match (n, ip) {
-            (GeneralName::DNSName(d), None) => d.eq_ignore_ascii_case(host),
-            (GeneralName::IPAddress(b), Some(IpAddr::V4(v4))) => *b == v4.octets().as_slice(),
-            (GeneralName::IPAddress(b), Some(IpAddr::V6(v6))) => *b == v6.octets().as_slice(),
-            _ => false,
+        tls_names(host, sans).iter().all(|wanted| {
+            let ip: Option<IpAddr> = wanted.parse().ok();
+            names.iter().any(|n| match (n, ip) {
+                (GeneralName::DNSName(d), None) => d.eq_ignore_ascii_case(wanted),
+                (GeneralName::IPAddress(b), Some(IpAddr::V4(v4))) => *b == v4.octets().as_slice(),
+                (GeneralName::IPAddress(b), Some(IpAddr::V6(v6))) => *b == v6.octets().as_slice(),
+                _ => false,
+            })
         })
+    }
+}
+
+/// The names a TLS leaf carries: the listen host (unless it is a wildcard address, which no
+/// client connects to by name), the extra names, then the loopback names; without brackets and
+/// duplicates.
+fn tls_names(host: &str, sans: &[String]) -> Vec<String> {
+    let wildcard = |n: &str| n == "0.0.0.0" || n == "::";
+    let mut names: Vec<String> = Vec::new();
+    let all = std::iter::once(host)
+        .chain(sans.iter().map(String::as_str))
+        .chain(["localhost", "127.0.0.1", "::1"]);
+    for n in all {
+        let n = n.trim().trim_start_matches('[').trim_end_matches(']');
+        if !n.is_empty() && !wildcard(n) && !names.iter().any(|m| m.eq_ignore_ascii_case(n)) {
+            names.push(n.to_string());
+        }
+    }
+    names
+}
+
+/// Checks an extra TLS name (`--tls-san`): an IP address or a DNS name (letters, digits, `-`,
+/// dots between labels of at most 63 characters, at most 253 in all; a leading `*.` allowed).
+pub fn check_tls_san(name: &str) -> Result<(), String> {
+    if name.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let dns = name.strip_prefix("*.").unwrap_or(name);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if name.len() <= 253 && dns.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is neither a DNS name nor an IP address"))
     }
 }
 
@@ -344,20 +379,46 @@ mod tests {
     }
 
     #[test]
+    fn extra_tls_names_are_dns_names_or_addresses() {
+        for ok in ["licensing.example.net", "*.example.net", "10.0.0.1", "::1", "host-1"] {
+            assert_eq!(check_tls_san(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "-x.example",
+            "x..example",
+            "exa_mple.net",
+            "*",
+            &"a".repeat(64),
+        ] {
+            assert!(check_tls_san(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn tls_leaf_names_the_host_and_chains_to_the_ca() {
         let pki = Pki::from_row(&Pki::generate(now()).unwrap()).unwrap();
-        let (chain, key) = pki.issue_tls("manager.example.net").unwrap();
+        let (chain, key) = pki.issue_tls("manager.example.net", &[]).unwrap();
         assert!(key.contains("PRIVATE KEY"));
         assert_eq!(pem_certificates(&chain).unwrap().len(), 2);
-        assert!(pki.tls_reusable(&chain, "manager.example.net"));
-        assert!(pki.tls_reusable(&chain, "localhost"));
-        assert!(pki.tls_reusable(&chain, "127.0.0.1"));
-        assert!(!pki.tls_reusable(&chain, "10.0.0.1"));
+        assert!(pki.tls_reusable(&chain, "manager.example.net", &[]));
+        assert!(pki.tls_reusable(&chain, "localhost", &[]));
+        assert!(pki.tls_reusable(&chain, "127.0.0.1", &[]));
+        assert!(!pki.tls_reusable(&chain, "10.0.0.1", &[]));
         let other = Pki::from_row(&Pki::generate(now()).unwrap()).unwrap();
         assert!(
-            !other.tls_reusable(&chain, "localhost"),
+            !other.tls_reusable(&chain, "localhost", &[]),
             "another CA's leaf is not reused"
         );
-        assert!(!pki.tls_reusable("garbage", "localhost"));
+        assert!(!pki.tls_reusable("garbage", "localhost", &[]));
+        // A chain without an extra name asked for now is not reused; one with it is.
+        let sans = vec!["licensing.example.net".to_string(), "10.0.0.1".to_string()];
+        assert!(!pki.tls_reusable(&chain, "manager.example.net", &sans));
+        let (with, _) = pki.issue_tls("0.0.0.0", &sans).unwrap();
+        assert!(pki.tls_reusable(&with, "0.0.0.0", &sans));
+        assert!(pki.tls_reusable(&with, "10.0.0.1", &[]));
+        assert!(pki.tls_reusable(&with, "LICENSING.example.net", &[]));
+        assert!(!pki.tls_reusable(&with, "other.example.net", &[]));
     }
 }

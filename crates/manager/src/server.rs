@@ -5,7 +5,8 @@
 //! - `smartlic.db` — the SQLite store (unless `--database postgres://…`);
 //! - `ca.pem` — the root CA, the trust anchor devices import (the same on every server of a store);
 //! - `server.pem`, `server.key` (0600) — this server's TLS chain and key, issued by the CA for the
-//!   listen host, `localhost` and `127.0.0.1`; reused while they fit;
+//!   listen host (unless 0.0.0.0 or ::), the `--tls-san` names, `localhost`, `127.0.0.1` and
+//!   `::1`; reused while they name all of these and are far from expiry;
 //! - `admin.key` (0600) — the operator's API key, written only by the server that set the PKI up.
 //!
 //! With [`OperatorTls`] (`--tls-cert`, `--tls-key`) the server presents the operator's certificate
@@ -50,7 +51,12 @@ pub struct ServerOptions {
     pub event_retention_days: u32,
     /// Loopback and private ranges webhooks may point at (`--webhook-allow`; none by default).
     pub webhook_allow: Vec<crate::webhooks::Cidr>,
+    /// Extra names (DNS names or IP addresses) of the manager's own TLS certificate
+    /// (`--tls-san`), beside the listen host and the loopback names; see [`check_tls_san`].
+    pub tls_sans: Vec<String>,
 }
+
+pub use crate::pki::check_tls_san;
 
 /// Default of [`ServerOptions::event_retention_days`]: a little over a year, so that a year's
 /// audit trail is always there.
@@ -199,7 +205,10 @@ pub async fn prepare(opts: &ServerOptions) -> Result<Prepared, ManagerError> {
     if read_optional(&ca_path)?.as_deref() != Some(pki.ca_pem()) {
         write_file(&ca_path, pki.ca_pem())?;
     }
-    let tls = tls_files(&pki, dir, &host)?;
+    for name in &opts.tls_sans {
+        check_tls_san(name).map_err(|why| ManagerError::Pki(format!("--tls-san: {why}")))?;
+    }
+    let tls = tls_files(&pki, dir, &host, &opts.tls_sans)?;
     // SQLite made its -wal and -shm files by now; whatever mode they got, tighten them.
     lock_down_data_dir(dir)?;
     let state = AppState::new(store, opts.clock.clone(), opts.catalog.clone(), pki, master);
@@ -207,15 +216,17 @@ pub async fn prepare(opts: &ServerOptions) -> Result<Prepared, ManagerError> {
     Ok(Prepared { state, tls, host, port })
 }
 
-fn tls_files(pki: &Pki, dir: &Path, host: &str) -> Result<(String, String), ManagerError> {
+fn tls_files(pki: &Pki, dir: &Path, host: &str, sans: &[String]) -> Result<(String, String), ManagerError> {
     let chain_path = dir.join("server.pem");
     let key_path = dir.join("server.key");
     if let (Some(chain), Some(key)) = (read_optional(&chain_path)?, read_optional(&key_path)?)
-        && pki.tls_reusable(&chain, host)
+        && pki.tls_reusable(&chain, host, sans)
     {
         return Ok((chain, key));
     }
-    let (chain, key) = pki.issue_tls(host).map_err(|e| ManagerError::Pki(e.to_string()))?;
+    let (chain, key) = pki
+        .issue_tls(host, sans)
+        .map_err(|e| ManagerError::Pki(e.to_string()))?;
     write_file(&key_path, &key)?;
     write_file(&chain_path, &chain)?;
     Ok((chain, key))
@@ -492,6 +503,7 @@ mod tests {
             master_key: None,
             event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
             webhook_allow: Vec::new(),
+            tls_sans: Vec::new(),
         }
     }
 

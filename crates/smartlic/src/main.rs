@@ -34,6 +34,7 @@ mod backup;
 mod bench;
 mod bench_fleet;
 mod demo;
+mod manual;
 mod server_config;
 mod shell;
 
@@ -150,6 +151,18 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8443")]
         listen: String,
     },
+    /// Print a shell completion script (e.g. `smartlic completions bash > /etc/bash_completion.d/smartlic`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write manual pages (smartlic.1 and one per subcommand) into a directory.
+    Man {
+        /// Directory to write them to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Admin(admin::AdminCommand),
 }
@@ -238,6 +251,7 @@ fn run(cli: Cli) -> Result<bool> {
                 master_key: config.master_key,
                 event_retention_days: config.event_retention_days,
                 webhook_allow: config.webhook_allow,
+                tls_sans: config.tls_sans,
             };
             let tls = config
                 .tls
@@ -318,6 +332,17 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Demo { data_dir, listen } => {
             init_logging();
             runtime()?.block_on(demo::run(&data_dir, &listen))?;
+            Ok(true)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            manual::completions(&mut Cli::command(), shell, &mut std::io::stdout());
+            Ok(true)
+        }
+        Command::Man { out } => {
+            use clap::CommandFactory;
+            let pages = manual::man_pages(Cli::command(), &out)?;
+            println!("{pages} manual pages written to {}", out.display());
             Ok(true)
         }
         Command::Admin(cmd) => {

@@ -65,6 +65,11 @@ pub struct ServerArgs {
     /// The PEM private key of --tls-cert [env: SMARTLIC_TLS_KEY].
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// An extra DNS name or IP address for the manager's own TLS certificate, e.g. the name
+    /// clients use with --listen 0.0.0.0:8443 (repeatable) [env: SMARTLIC_TLS_SAN,
+    /// comma-separated].
+    #[arg(long, value_name = "NAME")]
+    pub tls_san: Vec<String>,
     /// Log lines on stderr as text or one JSON object per line [default: text]
     /// [env: SMARTLIC_LOG_FORMAT].
     #[arg(long, value_enum)]
@@ -85,6 +90,7 @@ struct FileConfig {
     webhook_allow: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    tls_san: Option<Vec<String>>,
     log_format: Option<LogFormat>,
 }
 
@@ -101,6 +107,8 @@ pub struct ServerConfig {
     pub webhook_allow: Vec<Cidr>,
     /// The operator's certificate chain and key (both or neither).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Extra names of the manager's own TLS certificate.
+    pub tls_sans: Vec<String>,
     pub log_format: LogFormat,
 }
 
@@ -205,6 +213,20 @@ impl ServerArgs {
             (Some(_), None) => bail!("--tls-cert needs --tls-key (the certificate's private key)"),
             (None, Some(_)) => bail!("--tls-key needs --tls-cert (the certificate chain it belongs to)"),
         };
+        let tls_sans = if !self.tls_san.is_empty() {
+            self.tls_san
+        } else if let Some(v) = text("tls_san")? {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        } else {
+            file.tls_san.unwrap_or_default()
+        };
+        for name in &tls_sans {
+            smartlic_manager::server::check_tls_san(name).map_err(|why| anyhow::anyhow!("--tls-san: {why}"))?;
+        }
         let log_format = match self.log_format {
             Some(f) => f,
             None => match text("log_format")? {
@@ -223,6 +245,7 @@ impl ServerArgs {
             event_retention_days,
             webhook_allow,
             tls,
+            tls_sans,
             log_format,
         })
     }
@@ -344,6 +367,28 @@ catalog = "catalog.toml"
         assert_eq!(c.event_retention_days, 0);
         assert_eq!(c.webhook_allow, vec!["172.16.0.0/12".parse::<Cidr>().expect("cidr")]);
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn extra_tls_names_come_from_flag_environment_or_file_and_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = config_file(dir.path(), "data_dir = \"/d\"\ntls_san = [\"file.example.net\"]\n");
+        let c = args(&["--config", &file]).resolve(env(&[])).expect("resolve");
+        assert_eq!(c.tls_sans, vec!["file.example.net"]);
+        let e = env(&[("SMARTLIC_TLS_SAN", "env.example.net, 10.1.2.3")]);
+        let c = args(&["--config", &file]).resolve(&e).expect("resolve");
+        assert_eq!(c.tls_sans, vec!["env.example.net", "10.1.2.3"]);
+        let c = args(&["--config", &file, "--tls-san", "flag.example.net", "--tls-san", "::1"])
+            .resolve(&e)
+            .expect("resolve");
+        assert_eq!(c.tls_sans, vec!["flag.example.net", "::1"]);
+        let err = format!(
+            "{:#}",
+            args(&["--data-dir", "/d", "--tls-san", "bad name!"])
+                .resolve(env(&[]))
+                .expect_err("not a name")
+        );
+        assert!(err.contains("--tls-san") && err.contains("bad name!"), "{err}");
     }
 
     #[test]

@@ -390,3 +390,59 @@ fn a_backup_of_a_running_manager_restores_into_a_new_directory() {
     let vas = w.admin(&["va", "create", "--account", "Acme", "Later"]);
     assert!(vas.status.success(), "{}", String::from_utf8_lossy(&vas.stderr));
 }
+
+/// What `openssl s_client` says of the manager's own certificate for the name `host`, checked
+/// against the manager's `ca.pem`: (handshake verified, output).
+fn verify_as(listen: &str, ca: &Path, host: &str) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            listen,
+            "-servername",
+            host,
+            "-verify_hostname",
+            host,
+        ])
+        .arg("-CAfile")
+        .arg(ca)
+        .args(["-verify_return_error", "-brief"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.contains("Verification: OK"), text)
+}
+
+#[test]
+fn the_managers_own_certificate_carries_the_extra_names() {
+    let mut w = World::new();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let dir = w.path("manager").to_string_lossy().to_string();
+    let args = [
+        "--data-dir",
+        &dir,
+        "--listen",
+        &listen,
+        "--tls-san",
+        "licensing.example.net",
+    ];
+    let ca = w.start_server_with(&listen, "manager", &args, &[], None).ca.clone();
+    let (ok, text) = verify_as(&listen, &ca, "licensing.example.net");
+    assert!(ok, "the extra name verifies:\n{text}");
+    let (ok, text) = verify_as(&listen, &ca, "other.example.net");
+    assert!(!ok, "a name not given does not:\n{text}");
+
+    // Asked for another name at the next start, the manager issues itself a new certificate.
+    w.kill("manager");
+    let args = ["--data-dir", &dir, "--listen", &listen];
+    let env = [("SMARTLIC_TLS_SAN", "other.example.net")];
+    w.start_server_with(&listen, "manager", &args, &env, None);
+    let (ok, text) = verify_as(&listen, &ca, "other.example.net");
+    assert!(ok, "the new extra name verifies:\n{text}");
+}
