@@ -1,6 +1,7 @@
 //! Prometheus metrics of one manager process. The recorder is local (never installed globally),
 //! so two managers in one test process do not mix their counts.
 
+use crate::store::LicenceGauges;
 use metrics::{Counter, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 
@@ -36,6 +37,11 @@ impl Metrics {
             "smartlic_authorizations_total".into(),
             None,
             "Device authorization requests answered, by compliance".into(),
+        );
+        recorder.describe_counter(
+            "smartlic_webhook_deliveries_total".into(),
+            None,
+            "Alert webhook delivery tries, by result (delivered or failed)".into(),
         );
         Metrics { recorder }
     }
@@ -75,12 +81,22 @@ impl Metrics {
         .increment(1);
     }
 
-    /// The Prometheus text exposition, with the process's resident memory (standard name
-    /// `process_resident_memory_bytes`) read at scrape time where the platform tells it.
-    pub fn render(&self) -> String {
+    /// Counts one try of an alert webhook delivery.
+    pub fn webhook_delivery(&self, delivered: bool) {
+        let result = if delivered { "delivered" } else { "failed" };
+        self.counter("smartlic_webhook_deliveries_total", vec![Label::new("result", result)])
+            .increment(1);
+    }
+
+    /// The Prometheus text exposition: this process's counters, the store's figures read for
+    /// this scrape (licences per account, VA and SKU; instances by status) and the process's
+    /// resident memory (standard name `process_resident_memory_bytes`) where the platform tells
+    /// it.
+    pub fn render(&self, licences: &LicenceGauges, instances: &[(String, i64)]) -> String {
         let handle = self.recorder.handle();
         handle.run_upkeep();
         let mut text = handle.render();
+        text.push_str(&store_figures(licences, instances));
         if let Some(bytes) = std::fs::read_to_string("/proc/self/status")
             .ok()
             .and_then(|s| resident_bytes(&s))
@@ -91,6 +107,52 @@ impl Metrics {
         }
         text
     }
+}
+
+/// The store's figures as gauges of a recorder made for this scrape alone, so a VA or SKU that
+/// is gone leaves no stale series behind.
+fn store_figures(licences: &LicenceGauges, instances: &[(String, i64)]) -> String {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let describe = |name: &'static str, help: &'static str| recorder.describe_gauge(name.into(), None, help.into());
+    describe(
+        "smartlic_licences_purchased",
+        "Licences purchased and not ended, by account, VA and SKU",
+    );
+    describe(
+        "smartlic_licences_in_use",
+        "Licences in use (instances and reservations), by account, VA and SKU",
+    );
+    describe(
+        "smartlic_licences_short",
+        "Licences in use beyond those purchased, by account, VA and SKU",
+    );
+    describe(
+        "smartlic_licence_series_dropped",
+        "Account/VA/SKU rows left out of this scrape (bounded label set)",
+    );
+    describe("smartlic_instances", "Product instances by last authorization status");
+    let gauge = |name: &'static str, labels: Vec<Label>, value: i64| {
+        recorder
+            .register_gauge(&Key::from_parts(name, labels), &METADATA)
+            .set(value as f64);
+    };
+    for r in &licences.rows {
+        let labels = || {
+            vec![
+                Label::new("account", r.account.clone()),
+                Label::new("va", r.va.clone()),
+                Label::new("sku", r.sku.clone()),
+            ]
+        };
+        gauge("smartlic_licences_purchased", labels(), r.purchased);
+        gauge("smartlic_licences_in_use", labels(), r.in_use);
+        gauge("smartlic_licences_short", labels(), r.short());
+    }
+    gauge("smartlic_licence_series_dropped", Vec::new(), licences.dropped as i64);
+    for (status, n) in instances {
+        gauge("smartlic_instances", vec![Label::new("status", status.clone())], *n);
+    }
+    recorder.handle().render()
 }
 
 /// `VmRSS` of a Linux `/proc/PID/status` text, in bytes.
@@ -115,7 +177,26 @@ mod tests {
         m.registration("ok");
         m.registration("ok");
         m.authorization("AUTHORIZED");
-        let text = m.render();
+        m.webhook_delivery(false);
+        let licences = LicenceGauges {
+            rows: vec![crate::store::gauges::LicenceGauge {
+                account: "Acme".into(),
+                va: "DEFAULT".into(),
+                sku: "ASR5K-00-PW10GTWY".into(),
+                purchased: 2,
+                in_use: 5,
+            }],
+            dropped: 0,
+        };
+        let text = m.render(&licences, &[("AUTHORIZED".into(), 7)]);
+        let series = "{account=\"Acme\",va=\"DEFAULT\",sku=\"ASR5K-00-PW10GTWY\"}";
+        assert!(text.contains(&format!("smartlic_licences_short{series} 3")), "{text}");
+        assert!(text.contains(&format!("smartlic_licences_in_use{series} 5")), "{text}");
+        assert!(text.contains("smartlic_instances{status=\"AUTHORIZED\"} 7"), "{text}");
+        assert!(
+            text.contains("smartlic_webhook_deliveries_total{result=\"failed\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("smartlic_registrations_total{result=\"ok\"} 2"), "{text}");
         assert!(text.contains("smartlic_http_requests_total"), "{text}");
         #[cfg(target_os = "linux")]

@@ -414,6 +414,7 @@ async fn deliver(state: &AppState, w: &WebhookRow, d: &DeliveryRow, now: i64) ->
     if let Err(e) = recorded {
         tracing::warn!("alert webhook {}: recording the try: {e}", w.id);
     }
+    state.metrics().webhook_delivery(sent.is_ok());
     sent.is_ok()
 }
 

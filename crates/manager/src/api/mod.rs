@@ -297,9 +297,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics().render(),
-    )
-        .into_response()
+    let now = state.clock().now();
+    let figures = tokio::try_join!(state.store().licence_gauges(now), state.store().instances_by_status());
+    match figures {
+        Ok((licences, instances)) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            state.metrics().render(&licences, &instances),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!("metrics: reading the store's figures: {e}");
+            ApiError::from(e).into_response()
+        }
+    }
 }

@@ -1552,3 +1552,37 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
 }
 
 mod trust;
+
+#[tokio::test]
+async fn metrics_show_licences_per_va_and_sku_and_instances_by_status() {
+    let (db, app, token) = App::sqlite_with_token().await;
+    app.deposit("DEFAULT", 1).await;
+    let a = registered(&app, 1, &token).await;
+    let b = registered(&app, 2, &token).await;
+    let _never_authorized = registered(&app, 3, &token).await;
+    for dev in [&a, &b] {
+        let r: Result<AuthorizationResponse, _> = device(&app, "authorize", &dev.sign(authz(&[(PW, 1)]), NOW)).await;
+        assert!(r.is_ok());
+    }
+    let text = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.1;
+    let text = text.as_str().unwrap();
+    let series = format!("{{account=\"Acme\",va=\"DEFAULT\",sku=\"{PW}\"}}");
+    assert!(
+        text.contains(&format!("smartlic_licences_purchased{series} 1\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("smartlic_licences_in_use{series} 2\n")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("smartlic_licences_short{series} 1\n")), "{text}");
+    assert!(text.contains("smartlic_licence_series_dropped 0\n"), "{text}");
+    assert!(text.contains("smartlic_instances{status=\"NONE\"} 1\n"), "{text}");
+    let by_status: i64 = text
+        .lines()
+        .filter(|l| l.starts_with("smartlic_instances{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+        .sum();
+    assert_eq!(by_status, 3, "{text}");
+    db.finish().await;
+}

@@ -19,6 +19,7 @@
 pub(crate) mod account_requests;
 mod accounts;
 mod batch;
+pub(crate) mod gauges;
 mod instances;
 mod licenses;
 pub(crate) mod login_attempts;
@@ -33,6 +34,7 @@ mod schema_tests;
 pub(crate) mod tests;
 
 pub(crate) use accounts::{AccountRow, VaRow};
+pub(crate) use gauges::LicenceGauges;
 pub(crate) use instances::{InstanceRow, NewInstance, Report, SkuFigures, UsageDay};
 pub(crate) use misc::{EventQuery, EventRow, PkiRow};
 pub(crate) use tokens::{NewToken, TokenRow};

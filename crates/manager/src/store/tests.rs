@@ -19,6 +19,7 @@ on_both_engines!(
     nonces_refuse_replays_and_are_pruned,
     pki_is_set_up_once,
     users_keys_and_events,
+    gauges_read_licences_and_instances,
 );
 
 fn op() -> Audit {
@@ -600,4 +601,45 @@ async fn postgres_connections_plan_every_statement_for_its_parameters() {
     assert_eq!(modes, ["force_custom_plan"; 3]);
     drop(held);
     db.finish().await;
+}
+
+async fn gauges_read_licences_and_instances(s: Store) {
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let t = new_token(&s, &d.id, None, "secret-g").await;
+    let pw = "ASR5K-00-PW10GTWY";
+    let sg = "ASR5K-00-SG10";
+    s.deposit(&a.id, &d.id, pw, 2, None, NOW, &op()).await.unwrap();
+    s.deposit(&a.id, &d.id, pw, 5, Some(NOW + DAY), NOW, &op())
+        .await
+        .unwrap();
+    let (i1, _) = s.register_instance(&t.id, &instance(1), NOW, &op()).await.unwrap();
+    s.register_instance(&t.id, &instance(2), NOW, &op()).await.unwrap();
+    let status = |_: &[SkuFigures]| "AUTHORIZED";
+    s.report_usage(
+        rep(&i1.id, "node1", &usage(&[(pw, 3), (sg, 1)]), NOW + 5, None),
+        status,
+        &op(),
+    )
+    .await
+    .unwrap();
+
+    // A day later the 5 with an end date are gone: PW is 1 short, SG (none purchased) 1 short.
+    let g = s.licence_gauges(NOW + 2 * DAY).await.unwrap();
+    let got: Vec<(&str, &str, i64, i64, i64)> = g
+        .rows
+        .iter()
+        .map(|r| (r.va.as_str(), r.sku.as_str(), r.purchased, r.in_use, r.short()))
+        .collect();
+    assert_eq!(got, vec![("DEFAULT", pw, 2, 3, 1), ("DEFAULT", sg, 0, 1, 1)]);
+    assert_eq!(g.dropped, 0);
+    let g = s.licence_gauges(NOW).await.unwrap();
+    assert_eq!(
+        (g.rows[0].sku.as_str(), g.rows[0].purchased, g.rows[0].short()),
+        (sg, 0, 1)
+    );
+    assert_eq!((g.rows[1].purchased, g.rows[1].short()), (7, 0));
+    assert_eq!(
+        s.instances_by_status().await.unwrap(),
+        vec![("AUTHORIZED".to_string(), 1), ("NONE".to_string(), 1)]
+    );
 }
