@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod envelope;
 pub mod legacy;
 pub mod reservation;
+pub mod satellite;
 pub mod time;
 pub mod trust;
 pub mod wire;
