@@ -312,7 +312,7 @@ impl Licensing {
                 let unreserved_feature = !self.mixed_mode
                     && self.catalog.feature.iter().any(|f| {
                         f.enforced
-                            && f.services.iter().any(|x| *x == s.service)
+                            && f.services.contains(&s.service)
                             && self.state.features.contains(&f.sku)
                             && !self.feature_reserved(&f.sku)
                     });

@@ -164,7 +164,12 @@ impl Licensing {
 
     /// Checks an authorization (its signature already verified) against this node: its UDI, the
     /// pending request or the installed reservation, and what was installed or returned before.
-    pub fn check_authorization(&self, auth: &ReservationAuthorization, udi: &str, now: i64) -> Result<InstallKind, String> {
+    pub fn check_authorization(
+        &self,
+        auth: &ReservationAuthorization,
+        udi: &str,
+        now: i64,
+    ) -> Result<InstallKind, String> {
         let r = &self.state.reservation;
         if !self.state.enabled {
             return Err("Smart Licensing is disabled".into());
@@ -173,7 +178,10 @@ impl Licensing {
             return Err("licence reservation is not enabled (config: license smart reservation)".into());
         }
         if auth.udi != udi {
-            return Err(format!("the authorization code is for {}, not this product ({udi})", auth.udi));
+            return Err(format!(
+                "the authorization code is for {}, not this product ({udi})",
+                auth.udi
+            ));
         }
         if r.returned.contains(&auth.id) {
             return Err(format!(

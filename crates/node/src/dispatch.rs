@@ -84,10 +84,16 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
         ShowSnmpTrapHistory => Ok(services::trap_history(node)),
         ShowBulkstats => Ok(services::show_bulkstats(node)),
         ShowBulkstatsVariablesSmartlic => Ok(services::show_variables()),
-        LicenseSmartEnable | NoLicenseSmartEnable | LicenseSmartUrl | NoLicenseSmartUrl | LicenseKey | NoLicenseKey
-        | Feature | NoFeature | LicenseSmartReservation | NoLicenseSmartReservation => {
-            configure_licensing(node, p).map(|()| String::new())
-        }
+        LicenseSmartEnable
+        | NoLicenseSmartEnable
+        | LicenseSmartUrl
+        | NoLicenseSmartUrl
+        | LicenseKey
+        | NoLicenseKey
+        | Feature
+        | NoFeature
+        | LicenseSmartReservation
+        | NoLicenseSmartReservation => configure_licensing(node, p).map(|()| String::new()),
         SnmpTarget | NoSnmpTarget => configure_snmp(node, p),
         SampleInterval | TransferInterval | File => configure_bulkstats(node, mode, p),
         ReceiverLocalDirectory | SmartlicSchema | NoSmartlicSchema => match *mode {
@@ -184,7 +190,9 @@ async fn smart_agent(node: &Node, p: &Parsed) -> Outcome {
 async fn reservation(node: &Node, p: &Parsed) -> Outcome {
     let agent = &node.agent;
     match p.id {
-        CommandId::LicenseSmartReservationRequest => Ok(format!("{}\n", agent.reservation_request().map_err(agent_err)?)),
+        CommandId::LicenseSmartReservationRequest => {
+            Ok(format!("{}\n", agent.reservation_request().map_err(agent_err)?))
+        }
         CommandId::LicenseSmartReservationCancel => {
             agent.reservation_cancel().map_err(agent_err)?;
             Ok("Reservation request cancelled\n".into())

@@ -50,13 +50,13 @@ mod snapshot_tests {
     use smartlic_agent::Mode;
     use smartlic_agent::admission::CallPolicy;
     use smartlic_agent::agent::ServiceView;
+    use smartlic_agent::reservation::{InstalledReservation, PendingRequest};
     use smartlic_agent::state::{Attempt, Registration};
     use smartlic_agent::state::{
         Authorization, FeatureGrace, Grant, InstalledKey, KeyHistoryEntry, PersistedState, Registered, ServiceStats,
     };
     use smartlic_agent::{AuthorizationStatus, RegistrationStatus, Snapshot};
     use smartlic_protocol::Catalog;
-    use smartlic_agent::reservation::{InstalledReservation, PendingRequest};
     use smartlic_protocol::legacy::LegacyKey;
     use smartlic_protocol::reservation::{ReservationAuthorization, ReservationKind};
     use smartlic_protocol::time::DAY;
@@ -464,9 +464,21 @@ mod snapshot_tests {
             assert!(st.contains(&format!("  Status: {}", s.authorization_word)), "{name}");
             let a = all(&s, &cat);
             assert!(a.contains(&format!("  Status: {}", s.authorization_word)), "{name}");
-            assert!(a.contains(&format!("{}\n{}\n", enabled_line(&s), reservation_line(&s))), "{name}");
-            let reserved = if s.state.reservation.enabled { "ENABLED" } else { "DISABLED" };
-            assert!(a.contains(&format!("Reservation Info\n================\nLicense reservation: {reserved}\n")), "{name}");
+            assert!(
+                a.contains(&format!("{}\n{}\n", enabled_line(&s), reservation_line(&s))),
+                "{name}"
+            );
+            let reserved = if s.state.reservation.enabled {
+                "ENABLED"
+            } else {
+                "DISABLED"
+            };
+            assert!(
+                a.contains(&format!(
+                    "Reservation Info\n================\nLicense reservation: {reserved}\n"
+                )),
+                "{name}"
+            );
         }
     }
 }

@@ -69,7 +69,11 @@ impl Grant<'_> {
             } else {
                 ReservationKind::Specific
             },
-            licenses: self.licenses.iter().map(|(s, n)| (s.to_string(), *n)).collect::<BTreeMap<_, _>>(),
+            licenses: self
+                .licenses
+                .iter()
+                .map(|(s, n)| (s.to_string(), *n))
+                .collect::<BTreeMap<_, _>>(),
             expires_at: None,
             issued_at: T0,
             account: "Acme".into(),
@@ -143,7 +147,12 @@ fn an_slr_admits_its_reserved_sessions_over_restarts_and_clock_jumps() {
     let (node, rq) = requesting_node(&mut w, "slr", &ca);
     // A second request while one is pending prints the same code.
     assert_eq!(cli_ok(&node, "license smart reservation request local").trim(), rq);
-    let grant = Grant { request_code: &rq, id: "r-1", seq: 1, licenses: &[(PGW, 2)] };
+    let grant = Grant {
+        request_code: &rq,
+        id: "r-1",
+        seq: 1,
+        licenses: &[(PGW, 2)],
+    };
     assert_eq!(install_ok(&node, &grant.code(&ca)), "Reservation installed: SPECIFIC\n");
     status_has(&node, &[SLR_WORD, RESERVED]);
     assert_eq!(connect(&node, "pgw", 20_001), (20_000, 1));
@@ -151,10 +160,16 @@ fn an_slr_admits_its_reserved_sessions_over_restarts_and_clock_jumps() {
     wait_shows(&node, "show snmp trap history", "starSmartLicReservationInstalled", 10);
     let shown = cli_ok(&node, "show license reservation");
     assert!(shown.contains("Reservation status: SPECIFIC INSTALLED on"), "{shown}");
-    assert!(shown.contains(&format!("  {PGW}:\n    Total reserved count: 2")), "{shown}");
+    assert!(
+        shown.contains(&format!("  {PGW}:\n    Total reserved count: 2")),
+        "{shown}"
+    );
     assert!(cli_ok(&node, "show configuration").contains("  license smart reservation\n"));
     let all = cli_ok(&node, "show license all");
-    assert!(all.contains("Smart Licensing is ENABLED\nLicense Reservation is ENABLED\n"), "{all}");
+    assert!(
+        all.contains("Smart Licensing is ENABLED\nLicense Reservation is ENABLED\n"),
+        "{all}"
+    );
 
     w.kill("slr");
     let node = w.start_node("slr");
@@ -163,7 +178,10 @@ fn an_slr_admits_its_reserved_sessions_over_restarts_and_clock_jumps() {
     status_has(&node, &[SLR_WORD, RESERVED, "Next Communication Attempt: None"]);
     assert_eq!(connect(&node, "pgw", 20_001), (20_000, 1));
     let (out, ok) = cli(&node, &[&idtoken("sometoken")]);
-    assert!(!ok && out.contains("a licence reservation is installed; return it first"), "{out}");
+    assert!(
+        !ok && out.contains("a licence reservation is installed; return it first"),
+        "{out}"
+    );
     let (out, ok) = cli(&node, &["configure", "no license smart reservation"]);
     assert!(!ok && out.contains("return it first"), "{out}");
 }
@@ -174,7 +192,12 @@ fn codes_for_another_node_altered_or_untrusted_change_nothing() {
     let ca1 = ca(&w, "ca");
     let stranger = ca(&w, "stranger");
     let (node, rq) = requesting_node(&mut w, "n", &ca1);
-    let grant = Grant { request_code: &rq, id: "r-1", seq: 1, licenses: &[(PGW, 1)] };
+    let grant = Grant {
+        request_code: &rq,
+        id: "r-1",
+        seq: 1,
+        licenses: &[(PGW, 1)],
+    };
     let mut other = grant.auth();
     other.udi = "PID:ASR5500,SN:SOMEONEELSE".into();
     refused(&node, &sign(&other, &ca1), "not this product");
@@ -199,16 +222,31 @@ fn an_update_confirms_and_a_return_gives_back_the_evaluation_state() {
     assert_eq!(connect(&node, "pgw", 10), (10, 0));
     w.advance_days(3);
     let eval = cli_ok(&node, "show license eval-period");
-    let first = Grant { request_code: &rq, id: "r-9", seq: 1, licenses: &[(PGW, 1)] };
+    let first = Grant {
+        request_code: &rq,
+        id: "r-9",
+        seq: 1,
+        licenses: &[(PGW, 1)],
+    };
     install_ok(&node, &first.code(&ca));
     w.advance_days(30);
-    let second = Grant { seq: 2, licenses: &[(PGW, 3)], ..first };
+    let second = Grant {
+        seq: 2,
+        licenses: &[(PGW, 3)],
+        ..first
+    };
     let out = install_ok(&node, &second.code(&ca));
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("Reservation installed: SPECIFIC"));
-    let cf = lines.next().and_then(|l| l.strip_prefix("Confirmation code: ")).unwrap_or_else(|| panic!("{out}"));
+    let cf = lines
+        .next()
+        .and_then(|l| l.strip_prefix("Confirmation code: "))
+        .unwrap_or_else(|| panic!("{out}"));
     assert!(cf.starts_with("CF1."), "{out}");
-    let key = ReservationRequest::decode(&rq).ok().and_then(|r| r.verifying_key()).expect("node key");
+    let key = ReservationRequest::decode(&rq)
+        .ok()
+        .and_then(|r| r.verifying_key())
+        .expect("node key");
     let proof = NodeProof::decode(CodeKind::Confirmation, cf, &key).expect("signed by the node");
     assert_eq!((proof.id.as_str(), proof.seq), ("r-9", 2));
     assert!(cli_ok(&node, "show license reservation").contains(&format!("Last Confirmation code: {cf}")));
@@ -217,12 +255,20 @@ fn an_update_confirms_and_a_return_gives_back_the_evaluation_state() {
     let rt = cli_ok(&node, "license smart reservation return local");
     assert!(rt.starts_with("RT1.") && rt.lines().count() == 1, "{rt}");
     status_has(&node, &["Status: UNREGISTERED"]);
-    assert_eq!(cli_ok(&node, "show license eval-period"), eval, "the evaluation clock stood still");
+    assert_eq!(
+        cli_ok(&node, "show license eval-period"),
+        eval,
+        "the evaluation clock stood still"
+    );
     wait_shows(&node, "show snmp trap history", "starSmartLicReservationReturned", 10);
     let (out, ok) = cli(&node, &["license smart reservation return local"]);
     assert!(!ok && out.contains("no reservation is installed"), "{out}");
     let again = cli_ok(&node, "license smart reservation request local");
-    let third = Grant { request_code: again.trim(), seq: 3, ..second };
+    let third = Grant {
+        request_code: again.trim(),
+        seq: 3,
+        ..second
+    };
     refused(&node, &third.code(&ca), "returned");
 }
 
@@ -231,10 +277,18 @@ fn a_plr_admits_every_service() {
     let mut w = World::new();
     let ca = ca(&w, "ca");
     let (node, rq) = requesting_node(&mut w, "plr", &ca);
-    let grant = Grant { request_code: &rq, id: "u-1", seq: 1, licenses: &[] };
+    let grant = Grant {
+        request_code: &rq,
+        id: "u-1",
+        seq: 1,
+        licenses: &[],
+    };
     let file = w.path("au.txt");
     std::fs::write(&file, format!("\n  {}\n", grant.code(&ca))).expect("code file");
-    let out = cli_ok(&node, &format!("license smart reservation install file {}", file.display()));
+    let out = cli_ok(
+        &node,
+        &format!("license smart reservation install file {}", file.display()),
+    );
     assert_eq!(out, "Reservation installed: UNIVERSAL\n");
     status_has(&node, &[PLR_WORD, RESERVED]);
     for service in ["pgw", "saegw", "ggsn", "sgw", "mme", "epdg", "samog"] {
@@ -248,12 +302,37 @@ fn requests_need_reservation_enabled_and_can_be_cancelled() {
     let node = w.start_node("n");
     let (out, ok) = cli(&node, &["configure", "license smart reservation"]);
     assert!(!ok && out.contains("Failure: Smart Licensing is disabled"), "{out}");
-    let (out, ok) = cli(&node, &["configure", "license smart enable", "end", "license smart reservation request local"]);
-    assert!(!ok && out.contains("Failure: licence reservation is not enabled"), "{out}");
+    let (out, ok) = cli(
+        &node,
+        &[
+            "configure",
+            "license smart enable",
+            "end",
+            "license smart reservation request local",
+        ],
+    );
+    assert!(
+        !ok && out.contains("Failure: licence reservation is not enabled"),
+        "{out}"
+    );
     let (out, ok) = cli(&node, &["license smart reservation cancel"]);
-    assert!(!ok && out.contains("Failure: no reservation request is pending"), "{out}");
-    let (out, ok) = cli(&node, &["configure", "license smart reservation", "end", "license smart reservation request local"]);
+    assert!(
+        !ok && out.contains("Failure: no reservation request is pending"),
+        "{out}"
+    );
+    let (out, ok) = cli(
+        &node,
+        &[
+            "configure",
+            "license smart reservation",
+            "end",
+            "license smart reservation request local",
+        ],
+    );
     assert!(ok && out.contains("RQ1."), "{out}");
-    assert_eq!(cli_ok(&node, "license smart reservation cancel"), "Reservation request cancelled\n");
+    assert_eq!(
+        cli_ok(&node, "license smart reservation cancel"),
+        "Reservation request cancelled\n"
+    );
     assert!(cli_ok(&node, "show license reservation").contains("Reservation status: NOT INSTALLED"));
 }

@@ -3,13 +3,15 @@
 
 use super::{AgentError, SmartAgent};
 use crate::reservation::{InstallKind, PendingRequest};
+use crate::trustpool::{IMPORT_TIMEOUT, TrustPoolError, read_import};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use crate::trustpool::{IMPORT_TIMEOUT, TrustPoolError, read_import};
 use ed25519_dalek::SigningKey;
 use smartlic_protocol::reservation::MAX_CODE_LEN;
+use smartlic_protocol::reservation::{
+    CodeKind, NodeProof, ReservationAuthorization, ReservationKind, ReservationRequest,
+};
 use std::path::Path;
-use smartlic_protocol::reservation::{CodeKind, NodeProof, ReservationAuthorization, ReservationKind, ReservationRequest};
 
 /// What installing an authorization did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +117,8 @@ impl SmartAgent {
                 kind: auth.kind,
                 confirmation: confirmation.clone(),
             };
-            core.lic.install_reservation(now, in_use, text, auth, kind, confirmation);
+            core.lic
+                .install_reservation(now, in_use, text, auth, kind, confirmation);
             a.settle(core)?;
             Ok(installed)
         })
@@ -131,16 +134,17 @@ impl SmartAgent {
                 "{} is larger than {limit} bytes; an authorization code file holds one code",
                 path.display()
             )),
-            TrustPoolError::NotRegular { path, kind } => AgentError::Invalid(format!(
-                "{} is not a regular file (it is {kind})",
-                path.display()
-            )),
+            TrustPoolError::NotRegular { path, kind } => {
+                AgentError::Invalid(format!("{} is not a regular file (it is {kind})", path.display()))
+            }
             other => AgentError::Invalid(other.to_string()),
         })?;
         let text = String::from_utf8_lossy(&bytes);
-        let line = text.lines().map(str::trim).find(|l| !l.is_empty()).ok_or_else(|| {
-            AgentError::Invalid(format!("{} holds no authorization code", path.display()))
-        })?;
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .ok_or_else(|| AgentError::Invalid(format!("{} holds no authorization code", path.display())))?;
         self.reservation_install(line)
     }
 

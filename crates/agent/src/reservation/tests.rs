@@ -57,7 +57,13 @@ fn install(l: &mut Licensing, now: i64, code: &str, a: ReservationAuthorization)
 #[test]
 fn an_slr_admits_its_reserved_sessions_and_blocks_the_rest() {
     let mut l = lic();
-    install(&mut l, 0, "RQ1.a", auth("RQ1.a", "r1", 1, ReservationKind::Specific, None)).unwrap();
+    install(
+        &mut l,
+        0,
+        "RQ1.a",
+        auth("RQ1.a", "r1", 1, ReservationKind::Specific, None),
+    )
+    .unwrap();
     let p = l.policies(0);
     let pgw = l.catalog().service_index("pgw").unwrap();
     assert_eq!(p[pgw], CallPolicy::Allow { limit: 20_000 });
@@ -71,9 +77,19 @@ fn an_slr_admits_its_reserved_sessions_and_blocks_the_rest() {
 #[test]
 fn a_plr_admits_everything_and_never_ends() {
     let mut l = lic();
-    install(&mut l, 0, "RQ1.a", auth("RQ1.a", "r1", 1, ReservationKind::Universal, None)).unwrap();
+    install(
+        &mut l,
+        0,
+        "RQ1.a",
+        auth("RQ1.a", "r1", 1, ReservationKind::Universal, None),
+    )
+    .unwrap();
     let later = 5000 * DAY;
-    assert!(l.policies(later).iter().all(|p| *p == CallPolicy::Allow { limit: UNLIMITED }));
+    assert!(
+        l.policies(later)
+            .iter()
+            .all(|p| *p == CallPolicy::Allow { limit: UNLIMITED })
+    );
     assert_eq!(
         l.registration_word().as_str(),
         "REGISTERED - UNIVERSAL LICENSE RESERVED"
@@ -112,9 +128,17 @@ fn refusals_change_nothing() {
     let before = l.state.clone();
     let mut other = auth("RQ1.a", "r1", 1, ReservationKind::Specific, None);
     other.udi = "PID:ASR5500,SN:OTHER".into();
-    assert!(l.check_authorization(&other, UDI, 0).unwrap_err().contains("not this product"));
+    assert!(
+        l.check_authorization(&other, UDI, 0)
+            .unwrap_err()
+            .contains("not this product")
+    );
     let wrong = auth("RQ1.b", "r1", 1, ReservationKind::Specific, None);
-    assert!(l.check_authorization(&wrong, UDI, 0).unwrap_err().contains("does not answer"));
+    assert!(
+        l.check_authorization(&wrong, UDI, 0)
+            .unwrap_err()
+            .contains("does not answer")
+    );
     let ended = auth("RQ1.a", "r1", 1, ReservationKind::Specific, Some(5));
     assert!(l.check_authorization(&ended, UDI, 5).is_err());
     assert_eq!(l.state, before);
@@ -125,7 +149,11 @@ fn updates_are_accepted_once_and_returned_ids_never_again() {
     let mut l = lic();
     let first = auth("RQ1.a", "r1", 1, ReservationKind::Specific, None);
     assert_eq!(install(&mut l, 0, "RQ1.a", first.clone()), Ok(InstallKind::New));
-    assert!(l.check_authorization(&first, UDI, 1).unwrap_err().contains("installed already"));
+    assert!(
+        l.check_authorization(&first, UDI, 1)
+            .unwrap_err()
+            .contains("installed already")
+    );
     let second = auth("RQ1.a", "r1", 2, ReservationKind::Universal, None);
     assert_eq!(install(&mut l, 1, "RQ1.a", second.clone()), Ok(InstallKind::Update));
     assert!(l.check_authorization(&second, UDI, 2).is_err());
@@ -145,7 +173,13 @@ fn reservation_needs_smart_licensing_and_blocks_disabling_while_installed() {
         "Smart Licensing is disabled"
     );
     let mut l = lic();
-    install(&mut l, 0, "RQ1.a", auth("RQ1.a", "r1", 1, ReservationKind::Specific, None)).unwrap();
+    install(
+        &mut l,
+        0,
+        "RQ1.a",
+        auth("RQ1.a", "r1", 1, ReservationKind::Specific, None),
+    )
+    .unwrap();
     assert_eq!(l.set_reservation_enabled(false).unwrap_err(), RETURN_FIRST);
     assert_eq!(l.request_refusal().as_deref(), Some(RETURN_FIRST));
 }

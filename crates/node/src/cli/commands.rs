@@ -227,7 +227,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         CommandId::LicenseSmartReservationRequest,
         "license smart reservation request local",
     ),
-    exec(CommandId::LicenseSmartReservationCancel, "license smart reservation cancel"),
+    exec(
+        CommandId::LicenseSmartReservationCancel,
+        "license smart reservation cancel",
+    ),
     exec(
         CommandId::LicenseSmartReservationInstall,
         "license smart reservation install { file <path:STRING> | <code:STRING> }",
@@ -287,7 +290,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(CommandId::NoLicenseSmartEnable, CONFIG, "no license smart enable", &[]),
     spec(CommandId::LicenseSmartUrl, CONFIG, "license smart url <url:WORD>", &[]),
     spec(CommandId::NoLicenseSmartUrl, CONFIG, "no license smart url", &[]),
-    spec(CommandId::LicenseSmartReservation, CONFIG, "license smart reservation", &[]),
+    spec(
+        CommandId::LicenseSmartReservation,
+        CONFIG,
+        "license smart reservation",
+        &[],
+    ),
     spec(
         CommandId::NoLicenseSmartReservation,
         CONFIG,
@@ -391,13 +399,22 @@ pub static COMMON_HELP: &[(&str, &str)] = &[
     ),
     ("no license smart reservation", "Disable licence reservation"),
     ("reservation request", "Make a reservation request code"),
-    ("request local", "Print the request code here, to take to the license manager"),
+    (
+        "request local",
+        "Print the request code here, to take to the license manager",
+    ),
     ("reservation cancel", "Drop the pending reservation request"),
     ("reservation install", "Install a reservation authorization code"),
-    ("install file", "Read the authorization code from a file (its first non-empty line)"),
+    (
+        "install file",
+        "Read the authorization code from a file (its first non-empty line)",
+    ),
     ("<code>", "The authorization code (AU1...), in double quotes"),
     ("reservation return", "Return the installed reservation"),
-    ("return local", "Print the return code here, to take to the license manager"),
+    (
+        "return local",
+        "Print the return code here, to take to the license manager",
+    ),
     ("no feature", "Turn off an on/off feature license"),
     ("license key", "Install a legacy licence key (in double quotes)"),
     ("<key>", "The licence key from the license manager, in double quotes"),

@@ -1153,13 +1153,30 @@ fn reservation_commands_abbreviate_and_help() {
         "lic sm res req loc",
         CommandId::LicenseSmartReservationRequest,
     );
-    reads_as(Mode::Exec, "license smart reservation cancel", CommandId::LicenseSmartReservationCancel);
-    reads_as(Mode::Exec, "lic sm res ret loc", CommandId::LicenseSmartReservationReturn);
-    reads_arg(Mode::Exec, "license smart reservation install \"AU1.a.b.c.d\"", "code", "AU1.a.b.c.d");
+    reads_as(
+        Mode::Exec,
+        "license smart reservation cancel",
+        CommandId::LicenseSmartReservationCancel,
+    );
+    reads_as(
+        Mode::Exec,
+        "lic sm res ret loc",
+        CommandId::LicenseSmartReservationReturn,
+    );
+    reads_arg(
+        Mode::Exec,
+        "license smart reservation install \"AU1.a.b.c.d\"",
+        "code",
+        "AU1.a.b.c.d",
+    );
     reads_arg(Mode::Exec, "lic sm res ins file /tmp/code.txt", "path", "/tmp/code.txt");
     assert!(parse(Mode::Exec, "lic sm res ins file /tmp/x").has("file"));
     assert!(!parse(Mode::Exec, "lic sm res ins AU1.x").has("file"));
-    reads_as(Mode::Config, "license smart reservation", CommandId::LicenseSmartReservation);
+    reads_as(
+        Mode::Config,
+        "license smart reservation",
+        CommandId::LicenseSmartReservation,
+    );
     reads_as(Mode::Config, "no lic sm res", CommandId::NoLicenseSmartReservation);
     reads_as(Mode::Exec, "sh lic res", CommandId::ShowLicenseReservation);
     assert_eq!(

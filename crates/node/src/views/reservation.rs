@@ -10,7 +10,11 @@ use std::fmt::Write;
 pub fn reservation_line(s: &Snapshot) -> String {
     format!(
         "License Reservation is {}",
-        if s.state.reservation.enabled { "ENABLED" } else { "DISABLED" }
+        if s.state.reservation.enabled {
+            "ENABLED"
+        } else {
+            "DISABLED"
+        }
     )
 }
 
@@ -66,7 +70,11 @@ pub fn reservation(s: &Snapshot) -> String {
     for h in s.ha_udis.iter().filter(|h| !h.role.eq_ignore_ascii_case("active")) {
         let _ = writeln!(out, "  {}: {}", h.role, h.udi);
     }
-    if let Some(i) = r.installed.as_ref().filter(|i| i.auth.kind == ReservationKind::Specific) {
+    if let Some(i) = r
+        .installed
+        .as_ref()
+        .filter(|i| i.auth.kind == ReservationKind::Specific)
+    {
         let _ = writeln!(out, "Specified license reservations:");
         for (sku, n) in &i.auth.licenses {
             let _ = writeln!(out, "  {sku}:");
