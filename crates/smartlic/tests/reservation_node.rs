@@ -336,3 +336,24 @@ fn requests_need_reservation_enabled_and_can_be_cancelled() {
     );
     assert!(cli_ok(&node, "show license reservation").contains("Reservation status: NOT INSTALLED"));
 }
+
+#[test]
+fn an_slr_past_its_end_date_blocks_new_calls() {
+    let mut w = World::new();
+    let ca = ca(&w, "ca");
+    let (node, rq) = requesting_node(&mut w, "n", &ca);
+    let mut auth = Grant {
+        request_code: &rq,
+        id: "r-5",
+        seq: 1,
+        licenses: &[(PGW, 1)],
+    }
+    .auth();
+    auth.expires_at = Some(T0 + 10 * DAY);
+    install_ok(&node, &sign(&auth, &ca));
+    assert_eq!(connect(&node, "pgw", 1), (1, 0));
+    w.advance_days(11);
+    status_has(&node, &[SLR_WORD, "Status: AUTHORIZATION EXPIRED"]);
+    assert_eq!(connect(&node, "pgw", 1), (0, 1));
+    wait_shows(&node, "show snmp trap history", "starSmartLicAuthorizationExpired", 10);
+}
