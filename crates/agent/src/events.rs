@@ -29,6 +29,8 @@ pub enum Condition {
     AuthorizationExpired,
     /// The ID certificate expired.
     RegistrationExpired,
+    /// A licence reservation is installed (set on install, cleared on return).
+    Reserved,
 }
 
 /// A transition: a condition started (`set`) or ended (clear).

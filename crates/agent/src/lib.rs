@@ -17,6 +17,7 @@ pub mod admission;
 pub mod agent;
 pub mod events;
 pub mod licensing;
+pub mod reservation;
 pub mod state;
 pub mod transport;
 pub mod trustpool;

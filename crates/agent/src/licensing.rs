@@ -66,6 +66,10 @@ words! {
         Registered => "REGISTERED",
         /// The ID certificate expired.
         Expired => "REGISTRATION EXPIRED",
+        /// A specific licence reservation (SLR) is installed.
+        ReservedSpecific => "REGISTERED - SPECIFIC LICENSES RESERVED",
+        /// The universal licence reservation (PLR) is installed.
+        ReservedUniversal => "REGISTERED - UNIVERSAL LICENSE RESERVED",
     }
 }
 
@@ -84,6 +88,8 @@ words! {
         EvalExpired => "EVAL EXPIRED",
         /// Nothing to authorize.
         NoLicensesInUse => "No Licenses in Use",
+        /// A licence reservation is installed (and, for an SLR, has not ended).
+        AuthorizedReserved => "AUTHORIZED - RESERVED",
     }
 }
 
@@ -157,9 +163,10 @@ impl Licensing {
         }
     }
 
-    /// Registered and holding an authorization: the product runs on purchased licences.
+    /// Registered and holding an authorization, or holding a licence reservation: the product
+    /// runs on purchased licences (and the evaluation clock stands still).
     pub fn authorized_mode(&self) -> bool {
-        self.registered().is_some() && self.state.authorization.grant.is_some()
+        (self.registered().is_some() && self.state.authorization.grant.is_some()) || self.reservation().is_some()
     }
 
     /// Whether the evaluation rules apply (enabled and not running on an authorization).
@@ -252,6 +259,9 @@ impl Licensing {
                 })
                 .collect();
         }
+        if self.reservation().is_some() {
+            return self.reserved_policies(now);
+        }
         if self.registered().is_some() && self.authorization_expired(now) {
             return vec![CallPolicy::Block; services.len()];
         }
@@ -279,11 +289,55 @@ impl Licensing {
         }
     }
 
+    /// The call policies while a reservation is installed: an ended SLR blocks everything; a
+    /// PLR allows everything; an SLR allows its reserved licences' sessions per service (none
+    /// reserved: blocked), and blocks a service that an enforced on/off feature, turned on but
+    /// not reserved, serves.
+    fn reserved_policies(&self, now: i64) -> Vec<CallPolicy> {
+        let services = &self.catalog.service;
+        let Some(r) = self.reservation() else {
+            return vec![CallPolicy::Block; services.len()];
+        };
+        if r.auth.expired(now) {
+            return vec![CallPolicy::Block; services.len()];
+        }
+        if r.auth.kind == smartlic_protocol::reservation::ReservationKind::Universal {
+            return vec![CallPolicy::Allow { limit: UNLIMITED }; services.len()];
+        }
+        let per = self.catalog.sessions_per_counting_license;
+        services
+            .iter()
+            .map(|s| {
+                let n = u64::from(self.reserved_count(&s.sku));
+                let unreserved_feature = !self.mixed_mode
+                    && self.catalog.feature.iter().any(|f| {
+                        f.enforced
+                            && f.services.contains(&s.service)
+                            && self.state.features.contains(&f.sku)
+                            && !self.feature_reserved(&f.sku)
+                    });
+                if n == 0 || unreserved_feature {
+                    CallPolicy::Block
+                } else {
+                    CallPolicy::Allow {
+                        limit: n.saturating_mul(per),
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// Conditions that hold now (diffed into events by the agent).
     pub fn conditions(&self, now: i64, in_use: bool) -> BTreeSet<Condition> {
         let mut c = BTreeSet::new();
         if !self.state.enabled {
             return c;
+        }
+        if self.reservation().is_some() {
+            c.insert(Condition::Reserved);
+            if self.reservation_expired(now) {
+                c.insert(Condition::AuthorizationExpired);
+            }
         }
         if self.evaluating() {
             if self.eval_remaining() == 0 {
@@ -334,6 +388,12 @@ impl Licensing {
 
     /// The registration status word.
     pub fn registration_word(&self) -> RegistrationStatus {
+        if let Some(r) = self.reservation() {
+            return match r.auth.kind {
+                smartlic_protocol::reservation::ReservationKind::Specific => RegistrationStatus::ReservedSpecific,
+                smartlic_protocol::reservation::ReservationKind::Universal => RegistrationStatus::ReservedUniversal,
+            };
+        }
         match &self.state.registration {
             Registration::Unregistered => RegistrationStatus::Unregistered,
             Registration::Failed { .. } => RegistrationStatus::Failed,
@@ -344,6 +404,13 @@ impl Licensing {
 
     /// The authorization status word.
     pub fn authorization_word(&self, now: i64, in_use: bool) -> AuthorizationStatus {
+        if self.reservation().is_some() {
+            return if self.reservation_expired(now) {
+                AuthorizationStatus::AuthorizationExpired
+            } else {
+                AuthorizationStatus::AuthorizedReserved
+            };
+        }
         if self.registered().is_some() && self.authorization_expired(now) {
             return AuthorizationStatus::AuthorizationExpired;
         }

@@ -249,6 +249,9 @@ pub struct PersistedState {
     /// Installs and removals of legacy keys, oldest first (at most [`LEGACY_HISTORY`]).
     #[serde(default)]
     pub legacy_history: Vec<KeyHistoryEntry>,
+    /// Licence reservation: enabled, pending request, installed authorization, history.
+    #[serde(default)]
+    pub reservation: crate::reservation::ReservationState,
 }
 
 /// Most entries kept in [`PersistedState::legacy_history`].
@@ -297,6 +300,7 @@ impl Default for PersistedState {
             integrity_alert: None,
             legacy_key: None,
             legacy_history: Vec::new(),
+            reservation: Default::default(),
         }
     }
 }

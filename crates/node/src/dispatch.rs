@@ -58,6 +58,10 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
         | LicenseSmartRenewAuth
         | LicenseSmartDeregister
         | CryptoPkiTrustpoolImport => smart_agent(node, p).await,
+        LicenseSmartReservationRequest
+        | LicenseSmartReservationCancel
+        | LicenseSmartReservationInstall
+        | LicenseSmartReservationReturn => reservation(node, p).await,
         CardSwitchover => card_switchover(node, p),
         CallsConnect | CallsDisconnect => calls(node, p),
         BulkstatsForceTransfer => services::force_transfer(node),
@@ -73,14 +77,23 @@ async fn run(node: &Node, mode: &mut Mode, p: &Parsed, exit: &mut bool) -> Outco
         | ShowLicenseUdi
         | ShowLicenseUsage
         | ShowLicenseInformation
-        | ShowLicenseHistory => show_license(node, p),
+        | ShowLicenseHistory
+        | ShowLicenseReservation => show_license(node, p),
         ShowConfiguration => Ok(show_configuration(node)),
         ShowCryptoPkiTrustpool => Ok(views::trustpool(&node.agent.trust_summaries())),
         ShowSnmpTrapHistory => Ok(services::trap_history(node)),
         ShowBulkstats => Ok(services::show_bulkstats(node)),
         ShowBulkstatsVariablesSmartlic => Ok(services::show_variables()),
-        LicenseSmartEnable | NoLicenseSmartEnable | LicenseSmartUrl | NoLicenseSmartUrl | LicenseKey | NoLicenseKey
-        | Feature | NoFeature => configure_licensing(node, p).map(|()| String::new()),
+        LicenseSmartEnable
+        | NoLicenseSmartEnable
+        | LicenseSmartUrl
+        | NoLicenseSmartUrl
+        | LicenseKey
+        | NoLicenseKey
+        | Feature
+        | NoFeature
+        | LicenseSmartReservation
+        | NoLicenseSmartReservation => configure_licensing(node, p).map(|()| String::new()),
         SnmpTarget | NoSnmpTarget => configure_snmp(node, p),
         SampleInterval | TransferInterval | File => configure_bulkstats(node, mode, p),
         ReceiverLocalDirectory | SmartlicSchema | NoSmartlicSchema => match *mode {
@@ -172,6 +185,37 @@ async fn smart_agent(node: &Node, p: &Parsed) -> Outcome {
     }
 }
 
+/// `license smart reservation request|cancel|install|return`: licence reservation, codes
+/// carried by hand to and from the license manager.
+async fn reservation(node: &Node, p: &Parsed) -> Outcome {
+    let agent = &node.agent;
+    match p.id {
+        CommandId::LicenseSmartReservationRequest => {
+            Ok(format!("{}\n", agent.reservation_request().map_err(agent_err)?))
+        }
+        CommandId::LicenseSmartReservationCancel => {
+            agent.reservation_cancel().map_err(agent_err)?;
+            Ok("Reservation request cancelled\n".into())
+        }
+        CommandId::LicenseSmartReservationInstall => {
+            let done = if p.has("file") {
+                let path = p.arg("path").unwrap_or_default();
+                agent.reservation_install_file(std::path::Path::new(path)).await
+            } else {
+                agent.reservation_install(p.arg("code").unwrap_or_default())
+            }
+            .map_err(agent_err)?;
+            let mut out = format!("Reservation installed: {}\n", done.kind);
+            if let Some(cf) = done.confirmation {
+                let _ = writeln!(out, "Confirmation code: {cf}");
+            }
+            Ok(out)
+        }
+        CommandId::LicenseSmartReservationReturn => Ok(format!("{}\n", agent.reservation_return().map_err(agent_err)?)),
+        _ => Err(misrouted(p)),
+    }
+}
+
 /// `card switchover [from SLOT]`: on a VPC-DI the standby control function becomes active; the
 /// HA UDI list the agent reports follows.
 fn card_switchover(node: &Node, p: &Parsed) -> Outcome {
@@ -259,6 +303,7 @@ fn show_license(node: &Node, p: &Parsed) -> Outcome {
         CommandId::ShowLicenseUsage => views::usage(&s, cat),
         CommandId::ShowLicenseInformation => views::information(&s, cat),
         CommandId::ShowLicenseHistory => views::key_history(&s),
+        CommandId::ShowLicenseReservation => views::reservation(&s),
         _ => return Err(misrouted(p)),
     })
 }
@@ -280,6 +325,8 @@ fn configure_licensing(node: &Node, p: &Parsed) -> Result<(), String> {
                 Err("no licence key is installed".to_string())
             };
         }
+        CommandId::LicenseSmartReservation => agent.set_reservation_enabled(true),
+        CommandId::NoLicenseSmartReservation => agent.set_reservation_enabled(false),
         CommandId::Feature | CommandId::NoFeature => agent
             .set_feature(p.arg("sku").unwrap_or_default(), p.id == CommandId::Feature)
             .map(drop),
@@ -396,6 +443,9 @@ fn show_configuration(node: &Node) -> String {
     }
     if let Some(url) = &snap.state.url {
         let _ = writeln!(out, "  license smart url {url}");
+    }
+    if snap.state.reservation.enabled {
+        let _ = writeln!(out, "  license smart reservation");
     }
     if let Some(k) = &snap.state.legacy_key {
         let _ = writeln!(out, "  license key \"{}\"", k.text);

@@ -76,6 +76,10 @@ pub enum TrapState {
     RegistrationExpired = 13,
     /// `registrationExpiryCleared(14)`.
     RegistrationExpiryCleared = 14,
+    /// `reservationInstalled(15)`.
+    ReservationInstalled = 15,
+    /// `reservationReturned(16)`.
+    ReservationReturned = 16,
 }
 
 impl TrapState {
@@ -96,6 +100,8 @@ impl TrapState {
             TrapState::Authorized => "authorized",
             TrapState::RegistrationExpired => "registrationExpired",
             TrapState::RegistrationExpiryCleared => "registrationExpiryCleared",
+            TrapState::ReservationInstalled => "reservationInstalled",
+            TrapState::ReservationReturned => "reservationReturned",
         }
     }
 }
@@ -176,6 +182,13 @@ pub fn trap_kind(condition: &Condition, set: bool) -> TrapKind {
                     "starSmartLicRegistrationExpiredClear",
                     TrapState::RegistrationExpiryCleared,
                 )
+            };
+        }
+        Condition::Reserved => {
+            return if set {
+                own_notification(5, "starSmartLicReservationInstalled", TrapState::ReservationInstalled)
+            } else {
+                own_notification(6, "starSmartLicReservationReturned", TrapState::ReservationReturned)
             };
         }
     };
@@ -448,6 +461,7 @@ mod tests {
             },
             Condition::AuthorizationExpired,
             Condition::RegistrationExpired,
+            Condition::Reserved,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for (i, c) in conds.iter().enumerate() {
@@ -460,8 +474,9 @@ mod tests {
                 assert_eq!(clear.oid, vec![1, 3, 6, 1, 4, 1, 8164, 90, 0, n]);
             }
             assert!(seen.insert(set.oid.clone()) && seen.insert(clear.oid.clone()), "{c:?}");
+            // Install and return are a pair of their own, not a condition and its clear.
             assert!(
-                clear.name.ends_with("Clear") || clear.name.ends_with("OOClear"),
+                clear.name.ends_with("Clear") || *c == Condition::Reserved,
                 "{}",
                 clear.name
             );

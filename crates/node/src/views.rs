@@ -16,6 +16,7 @@ mod compliance;
 mod enforcement;
 mod eval;
 mod legacy;
+mod reservation;
 mod statistics;
 mod status;
 mod summary;
@@ -30,6 +31,7 @@ pub use all::all;
 pub use enforcement::{enforcement_policy, enforcement_status};
 pub use eval::eval_period;
 pub use legacy::{information, key_history};
+pub use reservation::{reservation, reservation_line};
 pub use statistics::statistics;
 pub use status::{enabled_line, status};
 pub use summary::summary;
@@ -48,6 +50,7 @@ mod snapshot_tests {
     use smartlic_agent::Mode;
     use smartlic_agent::admission::CallPolicy;
     use smartlic_agent::agent::ServiceView;
+    use smartlic_agent::reservation::{InstalledReservation, PendingRequest};
     use smartlic_agent::state::{Attempt, Registration};
     use smartlic_agent::state::{
         Authorization, FeatureGrace, Grant, InstalledKey, KeyHistoryEntry, PersistedState, Registered, ServiceStats,
@@ -55,6 +58,7 @@ mod snapshot_tests {
     use smartlic_agent::{AuthorizationStatus, RegistrationStatus, Snapshot};
     use smartlic_protocol::Catalog;
     use smartlic_protocol::legacy::LegacyKey;
+    use smartlic_protocol::reservation::{ReservationAuthorization, ReservationKind};
     use smartlic_protocol::time::DAY;
     use smartlic_protocol::wire::Compliance;
     use smartlic_protocol::wire::{EntitlementStatus, Udi, Usage};
@@ -330,6 +334,74 @@ mod snapshot_tests {
         s
     }
 
+    /// Reservation enabled, a request pending (evaluation as in `eval_mode`).
+    fn reservation_pending() -> Snapshot {
+        let mut s = eval_mode();
+        s.state.reservation.enabled = true;
+        s.state.reservation.pending = Some(PendingRequest {
+            code: "RQ1.example".into(),
+            key_seed: String::new(),
+            created_at: NOW - 3600,
+        });
+        s
+    }
+
+    /// An SLR of 2 pgw licences and Session Recovery, installed and updated once; 15000 pgw
+    /// calls admitted of 20000.
+    fn reserved_slr() -> Snapshot {
+        let cat = cat();
+        let mut s = eval_mode();
+        s.state.eval.accounted_to = None;
+        s.state.reservation.enabled = true;
+        let pgw = cat.service[0].sku.clone();
+        let rec = "ASR5K-00-GN01REC".to_string();
+        s.state.features.insert(rec.clone());
+        s.state.reservation.installed = Some(InstalledReservation {
+            code: "AU1.example".into(),
+            auth: ReservationAuthorization {
+                id: "7d3c9e1a-0b2f-4c61-9a57-3e8f2d1c0b4a".into(),
+                seq: 2,
+                request: "00".repeat(16),
+                udi: "PID:ASR5500,SN:FOX1001".into(),
+                kind: ReservationKind::Specific,
+                licenses: [(pgw.clone(), 2), (rec.clone(), 1)].into(),
+                expires_at: Some(NOW + 365 * DAY),
+                issued_at: NOW - 2 * DAY,
+                account: "Acme".into(),
+                va: "DEFAULT".into(),
+            },
+            installed_at: NOW - DAY,
+            key_seed: String::new(),
+            confirmation: Some("CF1.example".into()),
+        });
+        s.registration_word = RegistrationStatus::ReservedSpecific;
+        s.authorization_word = AuthorizationStatus::AuthorizedReserved;
+        s.mode = Mode::Registered;
+        s.services = services(CallPolicy::Block);
+        s.services[0].policy = CallPolicy::Allow { limit: 20_000 };
+        pgw_calls(&mut s, Mode::Registered, 15_000, 0);
+        s.usage = vec![Usage { sku: pgw, count: 2 }, Usage { sku: rec, count: 1 }];
+        s
+    }
+
+    /// The universal licence reserved (PLR), never ending.
+    fn reserved_plr() -> Snapshot {
+        let mut s = reserved_slr();
+        if let Some(i) = s.state.reservation.installed.as_mut() {
+            i.auth.kind = ReservationKind::Universal;
+            i.auth.licenses.clear();
+            i.auth.expires_at = None;
+            i.auth.seq = 1;
+            i.confirmation = None;
+        }
+        s.registration_word = RegistrationStatus::ReservedUniversal;
+        s.services = services(CallPolicy::Allow {
+            limit: smartlic_agent::admission::UNLIMITED,
+        });
+        pgw_calls(&mut s, Mode::Registered, 15_000, 0);
+        s
+    }
+
     fn states() -> Vec<(&'static str, Snapshot)> {
         vec![
             ("unregistered", base()),
@@ -340,6 +412,9 @@ mod snapshot_tests {
             ("feature_grace", feature_grace()),
             ("authorization_expired", authorization_expired()),
             ("legacy_key", legacy_key()),
+            ("reservation_pending", reservation_pending()),
+            ("reserved_slr", reserved_slr()),
+            ("reserved_plr", reserved_plr()),
         ]
     }
 
@@ -360,6 +435,7 @@ mod snapshot_tests {
                 ),
                 ("information", information(&s, &cat)),
                 ("history", key_history(&s)),
+                ("reservation", reservation(&s)),
             ];
             for (view, text) in views {
                 insta::assert_snapshot!(format!("{name}__{view}"), text);
@@ -388,6 +464,21 @@ mod snapshot_tests {
             assert!(st.contains(&format!("  Status: {}", s.authorization_word)), "{name}");
             let a = all(&s, &cat);
             assert!(a.contains(&format!("  Status: {}", s.authorization_word)), "{name}");
+            assert!(
+                a.contains(&format!("{}\n{}\n", enabled_line(&s), reservation_line(&s))),
+                "{name}"
+            );
+            let reserved = if s.state.reservation.enabled {
+                "ENABLED"
+            } else {
+                "DISABLED"
+            };
+            assert!(
+                a.contains(&format!(
+                    "Reservation Info\n================\nLicense reservation: {reserved}\n"
+                )),
+                "{name}"
+            );
         }
     }
 }

@@ -64,6 +64,9 @@ impl SmartAgent {
             if let Some(r) = core.lic.registered() {
                 return Err(AgentError::AlreadyRegistered(r.smart_account.clone()));
             }
+            if core.lic.reservation().is_some() {
+                return Err(AgentError::Invalid(crate::reservation::RETURN_FIRST.into()));
+            }
             let c = a.callhome(core);
             core.registering = c.is_ok();
             Ok((c, core.trust.certificates().to_vec()))

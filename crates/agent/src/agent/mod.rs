@@ -12,12 +12,14 @@
 //! is due when, retries and back-off).
 
 mod conversations;
+mod reservation;
 mod settings;
 mod settle;
 mod snapshot;
 mod timers;
 
 pub use conversations::Deregistered;
+pub use reservation::Installed;
 pub use settings::legacy_key_summary;
 pub use snapshot::{ServiceView, Snapshot, StatisticsRow};
 

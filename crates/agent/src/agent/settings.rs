@@ -12,6 +12,9 @@ impl SmartAgent {
     /// `license smart enable` / `no license smart enable`.
     pub fn set_enabled(&self, on: bool) -> Result<(), AgentError> {
         self.with_core(|a, core| {
+            if !on && core.lic.reservation().is_some() {
+                return Err(AgentError::Invalid(crate::reservation::RETURN_FIRST.into()));
+            }
             let now = a.now();
             let in_use = a.in_use(core);
             core.lic.set_enabled(now, in_use, on);

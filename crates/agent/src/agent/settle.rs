@@ -121,6 +121,14 @@ impl SmartAgent {
             (Condition::AuthorizationExpired, false) => "authorization restored".into(),
             (Condition::RegistrationExpired, true) => "ID certificate expired; registration must be redone".into(),
             (Condition::RegistrationExpired, false) => "registration expiry cleared".into(),
+            (Condition::Reserved, true) => match core.lic.reservation() {
+                Some(r) => format!(
+                    "licence reservation {} installed: {} (authorization {})",
+                    r.auth.id, r.auth.kind, r.auth.seq
+                ),
+                None => "licence reservation installed".into(),
+            },
+            (Condition::Reserved, false) => "licence reservation returned".into(),
         }
     }
 }

@@ -50,6 +50,14 @@ command_ids! {
     CryptoPkiTrustpoolImport,
     /// `card switchover [from <slot>]`: VPC-DI control-function switchover.
     CardSwitchover,
+    /// `license smart reservation request local`: print a reservation request code.
+    LicenseSmartReservationRequest,
+    /// `license smart reservation cancel`: drop the pending reservation request.
+    LicenseSmartReservationCancel,
+    /// `license smart reservation install {file <path> | <code>}`; keyword `file`.
+    LicenseSmartReservationInstall,
+    /// `license smart reservation return local`: drop the reservation, print the return code.
+    LicenseSmartReservationReturn,
 
     // ----- Exec: calls and bulkstats -----
     /// `calls connect <service> <count>`; service is one of `pgw saegw ggsn sgw mme epdg samog`.
@@ -87,6 +95,8 @@ command_ids! {
     ShowLicenseInformation,
     /// `show license history`: installs and removals of legacy keys.
     ShowLicenseHistory,
+    /// `show license reservation`.
+    ShowLicenseReservation,
     /// `show configuration`.
     ShowConfiguration,
     /// `show crypto pki trustpool`.
@@ -107,6 +117,10 @@ command_ids! {
     LicenseSmartUrl,
     /// `no license smart url`: back to no URL (not in the contract; an operator expects it).
     NoLicenseSmartUrl,
+    /// `license smart reservation`: enable licence reservation.
+    LicenseSmartReservation,
+    /// `no license smart reservation`: disable it (refused while one is installed).
+    NoLicenseSmartReservation,
     /// `feature <sku>`.
     Feature,
     /// `no feature <sku>`.
@@ -210,6 +224,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     exec(CommandId::LicenseSmartDeregister, "license smart deregister"),
     exec(CommandId::CardSwitchover, "card switchover [from <slot:1-2>]"),
     exec(
+        CommandId::LicenseSmartReservationRequest,
+        "license smart reservation request local",
+    ),
+    exec(
+        CommandId::LicenseSmartReservationCancel,
+        "license smart reservation cancel",
+    ),
+    exec(
+        CommandId::LicenseSmartReservationInstall,
+        "license smart reservation install { file <path:STRING> | <code:STRING> }",
+    ),
+    exec(
+        CommandId::LicenseSmartReservationReturn,
+        "license smart reservation return local",
+    ),
+    exec(
         CommandId::CryptoPkiTrustpoolImport,
         "crypto pki trustpool import file <path:STRING>",
     ),
@@ -236,6 +266,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     show(CommandId::ShowLicenseEvalPeriod, "show license eval-period"),
     show(CommandId::ShowLicenseHistory, "show license history"),
     show(CommandId::ShowLicenseInformation, "show license information"),
+    show(CommandId::ShowLicenseReservation, "show license reservation"),
     show(
         CommandId::ShowLicenseSmartTags,
         "show license smart-tags [feature|service]",
@@ -259,6 +290,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec(CommandId::NoLicenseSmartEnable, CONFIG, "no license smart enable", &[]),
     spec(CommandId::LicenseSmartUrl, CONFIG, "license smart url <url:WORD>", &[]),
     spec(CommandId::NoLicenseSmartUrl, CONFIG, "no license smart url", &[]),
+    spec(
+        CommandId::LicenseSmartReservation,
+        CONFIG,
+        "license smart reservation",
+        &[],
+    ),
+    spec(
+        CommandId::NoLicenseSmartReservation,
+        CONFIG,
+        "no license smart reservation",
+        &[],
+    ),
     spec(CommandId::Feature, CONFIG, "feature <sku:WORD>", &[]),
     spec(CommandId::NoFeature, CONFIG, "no feature <sku:WORD>", &[]),
     spec(CommandId::LicenseKey, CONFIG, "license key <key:STRING>", &[]),
@@ -350,6 +393,28 @@ pub static COMMON_HELP: &[(&str, &str)] = &[
     ("no license", "Disable Smart Licensing settings"),
     ("no license smart enable", "Disable Smart Licensing"),
     ("no license smart url", "Remove the license manager URL"),
+    (
+        "reservation",
+        "Licence reservation (SLR/PLR) for a product that never reaches a license manager",
+    ),
+    ("no license smart reservation", "Disable licence reservation"),
+    ("reservation request", "Make a reservation request code"),
+    (
+        "request local",
+        "Print the request code here, to take to the license manager",
+    ),
+    ("reservation cancel", "Drop the pending reservation request"),
+    ("reservation install", "Install a reservation authorization code"),
+    (
+        "install file",
+        "Read the authorization code from a file (its first non-empty line)",
+    ),
+    ("<code>", "The authorization code (AU1...), in double quotes"),
+    ("reservation return", "Return the installed reservation"),
+    (
+        "return local",
+        "Print the return code here, to take to the license manager",
+    ),
     ("no feature", "Turn off an on/off feature license"),
     ("license key", "Install a legacy licence key (in double quotes)"),
     ("<key>", "The licence key from the license manager, in double quotes"),
@@ -412,6 +477,7 @@ pub static COMMON_HELP: &[(&str, &str)] = &[
         "The legacy licence key and what it licenses",
     ),
     ("show license history", "Installs and removals of legacy licence keys"),
+    ("show license reservation", "The licence reservation and its status"),
     (
         "show license smart-tags",
         "Supported features and services and their entitlement tags",

@@ -619,6 +619,7 @@ fn help_lists_what_comes_next() {
             "eval-period",
             "history",
             "information",
+            "reservation",
             "smart-tags",
             "statistics",
             "status",
@@ -1143,4 +1144,47 @@ proptest! {
             (a, b) => prop_assert!(false, "{plain:?} → {a:?} but {spaced:?} → {b:?}"),
         }
     }
+}
+
+#[test]
+fn reservation_commands_abbreviate_and_help() {
+    reads_as(
+        Mode::Exec,
+        "lic sm res req loc",
+        CommandId::LicenseSmartReservationRequest,
+    );
+    reads_as(
+        Mode::Exec,
+        "license smart reservation cancel",
+        CommandId::LicenseSmartReservationCancel,
+    );
+    reads_as(
+        Mode::Exec,
+        "lic sm res ret loc",
+        CommandId::LicenseSmartReservationReturn,
+    );
+    reads_arg(
+        Mode::Exec,
+        "license smart reservation install \"AU1.a.b.c.d\"",
+        "code",
+        "AU1.a.b.c.d",
+    );
+    reads_arg(Mode::Exec, "lic sm res ins file /tmp/code.txt", "path", "/tmp/code.txt");
+    assert!(parse(Mode::Exec, "lic sm res ins file /tmp/x").has("file"));
+    assert!(!parse(Mode::Exec, "lic sm res ins AU1.x").has("file"));
+    reads_as(
+        Mode::Config,
+        "license smart reservation",
+        CommandId::LicenseSmartReservation,
+    );
+    reads_as(Mode::Config, "no lic sm res", CommandId::NoLicenseSmartReservation);
+    reads_as(Mode::Exec, "sh lic res", CommandId::ShowLicenseReservation);
+    assert_eq!(
+        help_words(Mode::Exec, "license smart reservation "),
+        strings(&["request", "cancel", "install", "return"])
+    );
+    assert_eq!(
+        help_words(Mode::Exec, "license smart reservation install "),
+        strings(&["file", "<code:STRING>"])
+    );
 }

@@ -1,4 +1,5 @@
-//! `show license all`: status, usage, product information, agent version and reservation info.
+//! `show license all`: status, usage, product information, agent version and reservation info
+//! (what `show license reservation` shows).
 
 use super::status::all_status;
 use super::udi::udi;
@@ -31,6 +32,6 @@ pub fn all(s: &Snapshot, cat: &Catalog) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "Reservation Info");
     let _ = writeln!(out, "================");
-    let _ = writeln!(out, "License reservation: DISABLED");
+    out.push_str(&super::reservation::reservation(s));
     out
 }

@@ -40,15 +40,21 @@ pub(super) fn registration_section(s: &Snapshot, out: &mut String, full: bool) {
         Registration::Registered(r) | Registration::Expired(r) => Some(r),
         _ => None,
     };
+    // A reserved node names the accounts its reservation came from.
+    let reserved = st.reservation.installed.as_ref().map(|i| &i.auth);
     let _ = writeln!(
         out,
         "  Smart Account: {}",
-        reg.map(|r| r.smart_account.as_str()).unwrap_or("None")
+        reg.map(|r| r.smart_account.as_str())
+            .or(reserved.map(|a| a.account.as_str()))
+            .unwrap_or("None")
     );
     let _ = writeln!(
         out,
         "  Virtual Account: {}",
-        reg.map(|r| r.virtual_account.as_str()).unwrap_or("None")
+        reg.map(|r| r.virtual_account.as_str())
+            .or(reserved.map(|a| a.va.as_str()))
+            .unwrap_or("None")
     );
     let _ = writeln!(
         out,
@@ -163,8 +169,13 @@ fn export_key_section(out: &mut String) {
     let _ = writeln!(out, "    <none>");
 }
 
-fn enabled_and_alert(s: &Snapshot, out: &mut String) {
+/// `Smart Licensing is …`, in `show license all` `License Reservation is …`, and the integrity
+/// alert if any.
+fn enabled_and_alert(s: &Snapshot, out: &mut String, with_reservation: bool) {
     let _ = writeln!(out, "{}", enabled_line(s));
+    if with_reservation {
+        let _ = writeln!(out, "{}", super::reservation::reservation_line(s));
+    }
     if let Some(alert) = &s.state.integrity_alert {
         let _ = writeln!(out);
         let _ = writeln!(out, "WARNING: {alert}");
@@ -174,7 +185,7 @@ fn enabled_and_alert(s: &Snapshot, out: &mut String) {
 /// `show license status`, in the order of `iosxe-show-license-status-registered.txt`.
 pub fn status(s: &Snapshot) -> String {
     let mut out = String::new();
-    enabled_and_alert(s, &mut out);
+    enabled_and_alert(s, &mut out, false);
     let _ = writeln!(out);
     utility_section(&mut out);
     let _ = writeln!(out);
@@ -195,7 +206,7 @@ pub(super) fn all_status(s: &Snapshot, out: &mut String) {
     let _ = writeln!(out, "Smart Licensing Status");
     let _ = writeln!(out, "======================");
     let _ = writeln!(out);
-    enabled_and_alert(s, out);
+    enabled_and_alert(s, out, true);
     let _ = writeln!(out);
     registration_section(s, out, false);
     let _ = writeln!(out);

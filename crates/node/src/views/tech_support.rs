@@ -82,6 +82,7 @@ fn condition_words(c: &Condition) -> String {
         Condition::FeatureGraceExpired { sku } => format!("Feature grace period expired: {sku}"),
         Condition::AuthorizationExpired => "Authorization expired".into(),
         Condition::RegistrationExpired => "Registration expired".into(),
+        Condition::Reserved => "Licence reservation installed".into(),
     }
 }
 
