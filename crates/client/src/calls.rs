@@ -3,10 +3,10 @@
 use crate::{AdminClient, ClientError};
 use smartlic_protocol::admin::{
     AccountInfo, AccountRequestInfo, ApprovedAccountRequest, ConfirmReservation, CreateAccount, CreateReservation,
-    CreateToken, CreateUser, IssuedReservation, ReservationInfo, ReturnReservation, UpdateReservation,
-    CreateVirtualAccount, CreatedToken, CreatedUser, DepositLicenses, InstanceInfo, IssueLegacyKey, IssuedLegacyKey,
-    LicenseList, RejectAccountRequest, RemovedInstance, ReservationPolicy, RotatedKey, SetReservationPolicy, TokenInfo,
-    TransferLicenses, TransferResult, UserInfo, VirtualAccountInfo,
+    CreateToken, CreateUser, CreateVirtualAccount, CreatedToken, CreatedUser, DepositLicenses, InstanceInfo,
+    IssueLegacyKey, IssuedLegacyKey, IssuedReservation, LicenseList, RejectAccountRequest, RemovedInstance,
+    ReservationInfo, ReservationPolicy, ReturnReservation, RotatedKey, SetReservationPolicy, TokenInfo,
+    TransferLicenses, TransferResult, UpdateReservation, UserInfo, VirtualAccountInfo,
 };
 
 /// `?va=NAME` when a virtual account is given, else no query.
@@ -204,6 +204,7 @@ impl AdminClient {
         let body = ConfirmReservation {
             confirmation_code: confirmation_code.to_string(),
         };
-        self.post(&["accounts", account, "reservations", "confirm"], &body).await
+        self.post(&["accounts", account, "reservations", "confirm"], &body)
+            .await
     }
 }

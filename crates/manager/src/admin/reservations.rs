@@ -70,7 +70,9 @@ fn check_licenses(
         ));
     }
     if licenses.len() > MAX_SKUS {
-        return Err(ApiError::BadRequest(format!("at most {MAX_SKUS} SKUs in one reservation")));
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_SKUS} SKUs in one reservation"
+        )));
     }
     let mut out = BTreeMap::new();
     for (sku, n) in licenses {
@@ -120,7 +122,8 @@ fn authorization(
 ) -> Result<String, ApiError> {
     let auth = ReservationAuthorization {
         id: row.id.clone(),
-        seq: u32::try_from(row.seq).map_err(|_| ApiError::Conflict(format!("reservation {} has too many updates", row.id)))?,
+        seq: u32::try_from(row.seq)
+            .map_err(|_| ApiError::Conflict(format!("reservation {} has too many updates", row.id)))?,
         request: row.request_id.clone(),
         udi: row.udi.clone(),
         kind: if row.kind == "universal" {
@@ -128,7 +131,10 @@ fn authorization(
         } else {
             ReservationKind::Specific
         },
-        licenses: licenses.iter().map(|(s, n)| (s.clone(), (*n).clamp(0, u32::MAX as i64) as u32)).collect(),
+        licenses: licenses
+            .iter()
+            .map(|(s, n)| (s.clone(), (*n).clamp(0, u32::MAX as i64) as u32))
+            .collect(),
         expires_at: row.expires_at,
         issued_at: state.now(),
         account: account.name.clone(),
@@ -232,11 +238,7 @@ async fn proven(
         .find_reservation(&a.id, &claim.id)
         .await?
         .ok_or_else(not_found)?;
-    let va = state
-        .store()
-        .find_va(&a.id, &row.va_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let va = state.store().find_va(&a.id, &row.va_id).await?.ok_or_else(not_found)?;
     require(
         &caller.principal,
         Action::ManageReservations,
@@ -333,7 +335,14 @@ pub(crate) async fn update_reservation(
     let licenses = check_licenses(state, &req.licenses, req.universal)?;
     let row = state
         .store()
-        .update_reservation(&row, &va.name, kind_word(req.universal), &licenses, state.now(), &caller.audit())
+        .update_reservation(
+            &row,
+            &va.name,
+            kind_word(req.universal),
+            &licenses,
+            state.now(),
+            &caller.audit(),
+        )
         .await?;
     let code = authorization(state, &a, &va, &row, &licenses)?;
     let lines: Vec<(String, i64)> = licenses.into_iter().collect();

@@ -4,8 +4,8 @@
 
 pub(crate) mod admin_routes;
 pub(crate) mod device_routes;
-mod reservation_routes;
 mod error;
+mod reservation_routes;
 
 pub use error::ApiError;
 

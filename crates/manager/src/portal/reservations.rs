@@ -80,7 +80,11 @@ pub(super) async fn reserve(
             Ok(n) => {
                 licenses.insert(sku.to_string(), n);
             }
-            Err(_) => bad = Some(ApiError::BadRequest(format!("the count of {sku} must be a whole number"))),
+            Err(_) => {
+                bad = Some(ApiError::BadRequest(format!(
+                    "the count of {sku} must be a whole number"
+                )))
+            }
         }
     }
     let universal = form.universal.is_some();

@@ -107,29 +107,7 @@ impl Store {
     ) -> Result<ReservationRow, StoreError> {
         let mut tx = self.write_tx().await?;
         lock_va(&mut tx, &new.va_id).await?;
-        let answered: Option<String> = sqlx::query_scalar("SELECT id FROM reservations WHERE request_id = $1")
-            .bind(&new.request_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if answered.is_some() {
-            return Err(Refusal::Conflict(
-                "this request code was answered already; the node must make a new request".into(),
-            )
-            .into());
-        }
-        let held: Option<(String, String)> =
-            sqlx::query_as("SELECT id, account_id FROM reservations WHERE udi = $1 AND status = 'reserved'")
-                .bind(&new.udi)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((id, account)) = held {
-            let which = if account == new.account_id {
-                format!(" ({id}); return or update it")
-            } else {
-                String::new()
-            };
-            return Err(Refusal::Conflict(format!("{} holds a licence reservation already{which}", new.udi)).into());
-        }
+        check_free(&mut tx, new).await?;
         let changes: Vec<(String, i64)> = new.licenses.iter().map(|(s, n)| (s.clone(), *n)).collect();
         take(&mut tx, &new.va_id, &new.va_name, &changes, now).await?;
         let row = ReservationRow {
@@ -307,7 +285,10 @@ impl Store {
                 account_id: Some(&row.account_id),
                 va_id: Some(&row.va_id),
                 object_id: Some(&row.id),
-                detail: format!("reservation {} of {} returned; its licences are released", row.id, row.udi),
+                detail: format!(
+                    "reservation {} of {} returned; its licences are released",
+                    row.id, row.udi
+                ),
             },
         )
         .await?;
@@ -415,6 +396,35 @@ impl Store {
     pub async fn reservation_licenses(&self, id: &str) -> Result<Vec<(String, i64)>, StoreError> {
         licenses_of(&mut *self.pool.acquire().await?, id).await
     }
+}
+
+/// Refuses a create whose request was answered already, or whose UDI holds a RESERVED
+/// reservation (named only if it is of the same account).
+async fn check_free(tx: &mut WriteTx, new: &NewReservation) -> Result<(), StoreError> {
+    let answered: Option<String> = sqlx::query_scalar("SELECT id FROM reservations WHERE request_id = $1")
+        .bind(&new.request_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if answered.is_some() {
+        return Err(Refusal::Conflict(
+            "this request code was answered already; the node must make a new request".into(),
+        )
+        .into());
+    }
+    let held: Option<(String, String)> =
+        sqlx::query_as("SELECT id, account_id FROM reservations WHERE udi = $1 AND status = 'reserved'")
+            .bind(&new.udi)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some((id, account)) = held {
+        let which = if account == new.account_id {
+            format!(" ({id}); return or update it")
+        } else {
+            String::new()
+        };
+        return Err(Refusal::Conflict(format!("{} holds a licence reservation already{which}", new.udi)).into());
+    }
+    Ok(())
 }
 
 /// Serializes licence moves of the virtual account (as transfers do).

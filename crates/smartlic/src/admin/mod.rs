@@ -11,7 +11,7 @@ mod reservations;
 
 pub use cli::{
     AccountCommand, AdminCommand, Connection, InstanceCommand, LegacyCommand, LicenseCommand, ListScope,
-    OperatorCommand, RequestCommand, ReservationCommand, TokenCommand, UserCommand, VaCommand,
+    OperatorCommand, RequestCommand, TokenCommand, UserCommand, VaCommand,
 };
 
 use anyhow::{Context, Result, anyhow, bail};

@@ -79,14 +79,21 @@ pub(super) async fn run(c: &AdminClient, cmd: ReservationCommand) -> Result<()> 
                 licenses: license_map(licenses)?,
                 universal,
             };
-            outln!("{}", c.update_reservation(&account, &id, &body).await?.authorization_code);
+            outln!(
+                "{}",
+                c.update_reservation(&account, &id, &body).await?.authorization_code
+            );
         }
         ReservationCommand::Confirm {
             account,
             confirmation_code,
         } => {
             let r = c.confirm_reservation(&account, &confirmation_code).await?;
-            outln!("{}: confirmed (authorization {})", r.id, r.confirmed_seq.unwrap_or(r.seq));
+            outln!(
+                "{}: confirmed (authorization {})",
+                r.id,
+                r.confirmed_seq.unwrap_or(r.seq)
+            );
         }
     }
     Ok(())

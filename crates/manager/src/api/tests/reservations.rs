@@ -4,9 +4,7 @@
 
 use super::*;
 use base64::Engine;
-use smartlic_protocol::reservation::{
-    CodeKind, ReservationAuthorization, ReservationKind, ReservationRequest,
-};
+use smartlic_protocol::reservation::{CodeKind, ReservationAuthorization, ReservationKind, ReservationRequest};
 
 const RES: &str = "/api/v1/accounts/Acme/reservations";
 
@@ -30,7 +28,9 @@ impl App {
 
     /// PW in use in DEFAULT, from the licence list.
     async fn pw_in_use(&self) -> i64 {
-        let l = self.get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses").await;
+        let l = self
+            .get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses")
+            .await;
         l["licenses"]
             .as_array()
             .unwrap()
@@ -62,7 +62,10 @@ async fn a_specific_reservation_from_request_to_return() {
     let created = app.post(RES, slr(&request, 2)).await;
     let auth = authorization(&app, &created);
     assert_eq!(auth.request, smartlic_protocol::reservation::request_id(&request));
-    assert_eq!((auth.seq, auth.udi.as_str(), auth.kind), (1, node.udi.as_str(), ReservationKind::Specific));
+    assert_eq!(
+        (auth.seq, auth.udi.as_str(), auth.kind),
+        (1, node.udi.as_str(), ReservationKind::Specific)
+    );
     assert_eq!(auth.licenses.get(PW), Some(&2));
     assert_eq!((auth.account.as_str(), auth.va.as_str()), ("Acme", "DEFAULT"));
     let id = auth.id.clone();
@@ -84,7 +87,11 @@ async fn a_specific_reservation_from_request_to_return() {
     let auth2 = authorization(&app, &updated);
     assert_eq!((auth2.id.as_str(), auth2.seq), (id.as_str(), 2));
     assert_eq!(auth2.licenses.get(PW), Some(&4));
-    assert_eq!(app.pw_in_use().await, 4, "an update changes the count by the difference");
+    assert_eq!(
+        app.pw_in_use().await,
+        4,
+        "an update changes the count by the difference"
+    );
 
     let confirmed = app
         .post(
@@ -168,7 +175,11 @@ async fn every_reservation_refusal() {
     let mut typo = request.clone();
     let last = typo.pop().unwrap();
     typo.push(if last == 'A' { 'B' } else { 'A' });
-    let msg = expect_error(&app.post_as(OP_KEY, RES, slr(&typo, 1)).await, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let msg = expect_error(
+        &app.post_as(OP_KEY, RES, slr(&typo, 1)).await,
+        StatusCode::BAD_REQUEST,
+        codes::MALFORMED,
+    );
     assert!(msg.contains("damaged or mistyped"), "{msg}");
     let forged = ReservationRequest {
         udi: node.udi.clone(),
@@ -178,42 +189,78 @@ async fn every_reservation_refusal() {
         created_at: NOW,
     }
     .encode(&Node::new(5).key);
-    let msg = expect_error(&app.post_as(OP_KEY, RES, slr(&forged, 1)).await, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let msg = expect_error(
+        &app.post_as(OP_KEY, RES, slr(&forged, 1)).await,
+        StatusCode::BAD_REQUEST,
+        codes::MALFORMED,
+    );
     assert!(msg.contains("altered or forged"), "{msg}");
     let rt = node.proof(CodeKind::Return, "x", 1);
-    let msg = expect_error(&app.post_as(OP_KEY, RES, slr(&rt, 1)).await, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let msg = expect_error(
+        &app.post_as(OP_KEY, RES, slr(&rt, 1)).await,
+        StatusCode::BAD_REQUEST,
+        codes::MALFORMED,
+    );
     assert!(msg.contains("not a reservation request code"), "{msg}");
 
     // Licences: none, zero, unknown, short.
     let msg = expect_error(
-        &app.post_as(OP_KEY, RES, json!({"va": "DEFAULT", "request_code": request})).await,
+        &app.post_as(OP_KEY, RES, json!({"va": "DEFAULT", "request_code": request}))
+            .await,
         StatusCode::BAD_REQUEST,
         codes::MALFORMED,
     );
     assert!(msg.contains("--license"), "{msg}");
-    let msg = expect_error(&app.post_as(OP_KEY, RES, slr(&request, 0)).await, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let msg = expect_error(
+        &app.post_as(OP_KEY, RES, slr(&request, 0)).await,
+        StatusCode::BAD_REQUEST,
+        codes::MALFORMED,
+    );
     assert!(msg.contains(PW) && msg.contains("1 to"), "{msg}");
     let unknown = json!({"va": "DEFAULT", "request_code": request, "licenses": {"NO-SUCH-SKU": 1}});
-    let msg = expect_error(&app.post_as(OP_KEY, RES, unknown).await, StatusCode::BAD_REQUEST, codes::MALFORMED);
+    let msg = expect_error(
+        &app.post_as(OP_KEY, RES, unknown).await,
+        StatusCode::BAD_REQUEST,
+        codes::MALFORMED,
+    );
     assert!(msg.contains("unknown SKU"), "{msg}");
-    let msg = expect_error(&app.post_as(OP_KEY, RES, slr(&request, 6)).await, StatusCode::CONFLICT, codes::INSUFFICIENT);
-    assert!(msg.contains(PW) && msg.contains("5 available") && msg.contains("6 requested"), "{msg}");
+    let msg = expect_error(
+        &app.post_as(OP_KEY, RES, slr(&request, 6)).await,
+        StatusCode::CONFLICT,
+        codes::INSUFFICIENT,
+    );
+    assert!(
+        msg.contains(PW) && msg.contains("5 available") && msg.contains("6 requested"),
+        "{msg}"
+    );
     assert_eq!(app.pw_in_use().await, 0);
 
     // Answered already; the UDI holds a reservation.
     let created = app.post(RES, slr(&request, 3)).await;
     let id = created["reservation"]["id"].as_str().unwrap().to_string();
-    let msg = expect_error(&app.post_as(OP_KEY, RES, slr(&request, 1)).await, StatusCode::CONFLICT, codes::CONFLICT);
+    let msg = expect_error(
+        &app.post_as(OP_KEY, RES, slr(&request, 1)).await,
+        StatusCode::CONFLICT,
+        codes::CONFLICT,
+    );
     assert!(msg.contains("answered already"), "{msg}");
     let msg = expect_error(
         &app.post_as(OP_KEY, RES, slr(&node.request("b"), 1)).await,
         StatusCode::CONFLICT,
         codes::CONFLICT,
     );
-    assert!(msg.contains(&node.udi) && msg.contains("holds a licence reservation"), "{msg}");
+    assert!(
+        msg.contains(&node.udi) && msg.contains("holds a licence reservation"),
+        "{msg}"
+    );
     // An update beyond the balance.
     let r = app
-        .call(Method::PUT, &format!("{RES}/{id}"), Some(OP_KEY), Some(json!({"licenses": {PW: 6}})))
+        .call(
+            Method::PUT,
+            &format!("{RES}/{id}"),
+            Some(OP_KEY),
+            Some(json!({"licenses": {PW: 6}})),
+        )
         .await;
     let msg = expect_error(&r, StatusCode::CONFLICT, codes::INSUFFICIENT);
     assert!(msg.contains("2 available") && msg.contains("3 requested"), "{msg}");
@@ -223,7 +270,12 @@ async fn every_reservation_refusal() {
     let ret = format!("{RES}/return");
     let stranger = Node::new(6);
     let msg = expect_error(
-        &app.post_as(OP_KEY, &ret, json!({"return_code": stranger.proof(CodeKind::Return, &id, 1)})).await,
+        &app.post_as(
+            OP_KEY,
+            &ret,
+            json!({"return_code": stranger.proof(CodeKind::Return, &id, 1)}),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         codes::MALFORMED,
     );
@@ -243,13 +295,26 @@ async fn every_reservation_refusal() {
         .await;
     let m1 = expect_error(&elsewhere, StatusCode::NOT_FOUND, codes::NOT_FOUND);
     let m2 = expect_error(&nowhere, StatusCode::NOT_FOUND, codes::NOT_FOUND);
-    assert_eq!(m1.replace("Other", "Acme"), m2, "another account's reservation reads as no reservation");
+    assert_eq!(
+        m1.replace("Other", "Acme"),
+        m2,
+        "another account's reservation reads as no reservation"
+    );
     assert_eq!(app.pw_in_use().await, 3);
     app.post(&ret, good.clone()).await;
-    let msg = expect_error(&app.post_as(OP_KEY, &ret, good).await, StatusCode::CONFLICT, codes::CONFLICT);
+    let msg = expect_error(
+        &app.post_as(OP_KEY, &ret, good).await,
+        StatusCode::CONFLICT,
+        codes::CONFLICT,
+    );
     assert!(msg.contains("returned already"), "{msg}");
     let r = app
-        .call(Method::PUT, &format!("{RES}/{id}"), Some(OP_KEY), Some(json!({"licenses": {PW: 1}})))
+        .call(
+            Method::PUT,
+            &format!("{RES}/{id}"),
+            Some(OP_KEY),
+            Some(json!({"licenses": {PW: 1}})),
+        )
         .await;
     let msg = expect_error(&r, StatusCode::CONFLICT, codes::CONFLICT);
     assert!(msg.contains("returned already"), "{msg}");
@@ -270,10 +335,7 @@ async fn reservation_rights() {
     .await;
     let plr = |n: u8, va: &str| json!({"va": va, "request_code": Node::new(n).request("r"), "universal": true});
     for (key, role) in [(&va_user, "va-user"), (&sa_user, "sa-user")] {
-        for r in [
-            app.post_as(key, RES, plr(10, "East")).await,
-            app.get_as(key, RES).await,
-        ] {
+        for r in [app.post_as(key, RES, plr(10, "East")).await, app.get_as(key, RES).await] {
             let msg = expect_error(&r, StatusCode::FORBIDDEN, codes::FORBIDDEN);
             assert!(msg.contains(role), "{msg}");
         }
@@ -311,7 +373,13 @@ async fn reserved_licences_count_for_instances_transfers_and_removal() {
         .unwrap();
     assert_eq!(r.status, Compliance::OutOfCompliance, "4 reserved + 2 in use > 5");
     let list = app.get("/api/v1/accounts/Acme/virtual-accounts/DEFAULT/licenses").await;
-    assert_eq!((list["licenses"][0]["in_use"].as_i64(), list["licenses"][0]["status"].as_str()), (Some(6), Some("INSUFFICIENT")));
+    assert_eq!(
+        (
+            list["licenses"][0]["in_use"].as_i64(),
+            list["licenses"][0]["status"].as_str()
+        ),
+        (Some(6), Some("INSUFFICIENT"))
+    );
     let r = app
         .post_as(
             OP_KEY,
