@@ -476,7 +476,7 @@ async fn take(
             .await?;
         let in_use = in_use.unwrap_or(0);
         if delta > 0 {
-            let bought: Vec<compliance::Lot> = lots(&mut **tx, va_id, Some(&sku))
+            let bought: Vec<compliance::Lot> = lots(tx, va_id, Some(&sku))
                 .await?
                 .into_iter()
                 .map(|r| r.into_lot().1)
@@ -498,7 +498,7 @@ async fn take(
         .bind(delta)
         .fetch_one(&mut **tx)
         .await?;
-        record_daily_many(&mut **tx, &[DailyUsage::new(va_id, &sku, now, in_use, total)]).await?;
+        record_daily_many(tx, &[DailyUsage::new(va_id, &sku, now, in_use, total)]).await?;
     }
     Ok(())
 }
