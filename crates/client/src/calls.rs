@@ -2,10 +2,11 @@
 
 use crate::{AdminClient, ClientError};
 use smartlic_protocol::admin::{
-    AccountInfo, AccountRequestInfo, ApprovedAccountRequest, CreateAccount, CreateToken, CreateUser,
-    CreateVirtualAccount, CreatedToken, CreatedUser, DepositLicenses, InstanceInfo, IssueLegacyKey, IssuedLegacyKey,
-    LicenseList, RejectAccountRequest, RemovedInstance, ReservationPolicy, RotatedKey, SetReservationPolicy, TokenInfo,
-    TransferLicenses, TransferResult, UserInfo, VirtualAccountInfo,
+    AccountInfo, AccountRequestInfo, ApprovedAccountRequest, ConfirmReservation, CreateAccount, CreateReservation,
+    CreateToken, CreateUser, CreateVirtualAccount, CreatedToken, CreatedUser, DepositLicenses, InstanceInfo,
+    IssueLegacyKey, IssuedLegacyKey, IssuedReservation, LicenseList, RejectAccountRequest, RemovedInstance,
+    ReservationInfo, ReservationPolicy, ReturnReservation, RotatedKey, SetReservationPolicy, TokenInfo,
+    TransferLicenses, TransferResult, UpdateReservation, UserInfo, VirtualAccountInfo,
 };
 
 /// `?va=NAME` when a virtual account is given, else no query.
@@ -159,5 +160,51 @@ impl AdminClient {
     /// Replaces the operator API key used by this client; the old key stops at once.
     pub async fn rotate_operator_key(&self) -> Result<RotatedKey, ClientError> {
         self.post(&["operator", "rotate-key"], &()).await
+    }
+
+    /// Reserves licences (or the universal licence) for the node whose request code the body
+    /// carries; the answer holds the authorization code.
+    pub async fn create_reservation(
+        &self,
+        account: &str,
+        body: &CreateReservation,
+    ) -> Result<IssuedReservation, ClientError> {
+        self.post(&["accounts", account, "reservations"], body).await
+    }
+
+    /// The licence reservations of an account (of one virtual account if given).
+    pub async fn reservations(&self, account: &str, va: Option<&str>) -> Result<Vec<ReservationInfo>, ClientError> {
+        self.get(&["accounts", account, "reservations"], &va_query(va)).await
+    }
+
+    /// Changes a reservation's licences; the answer holds the next authorization code.
+    pub async fn update_reservation(
+        &self,
+        account: &str,
+        id: &str,
+        body: &UpdateReservation,
+    ) -> Result<IssuedReservation, ClientError> {
+        self.put(&["accounts", account, "reservations", id], body).await
+    }
+
+    /// Hands in a node's return code: the reservation's licences are released.
+    pub async fn return_reservation(&self, account: &str, return_code: &str) -> Result<ReservationInfo, ClientError> {
+        let body = ReturnReservation {
+            return_code: return_code.to_string(),
+        };
+        self.post(&["accounts", account, "reservations", "return"], &body).await
+    }
+
+    /// Hands in a node's confirmation code (it installed an updated authorization).
+    pub async fn confirm_reservation(
+        &self,
+        account: &str,
+        confirmation_code: &str,
+    ) -> Result<ReservationInfo, ClientError> {
+        let body = ConfirmReservation {
+            confirmation_code: confirmation_code.to_string(),
+        };
+        self.post(&["accounts", account, "reservations", "confirm"], &body)
+            .await
     }
 }

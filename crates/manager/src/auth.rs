@@ -112,12 +112,14 @@ pub(crate) enum Action {
     ReviewAccountRequests,
     /// Set which licence reservations an account may make (the vendor's act: operator only).
     SetReservationPolicy,
+    /// Create, list, update, return and confirm the licence reservations of a virtual account.
+    ManageReservations,
 }
 
 impl Action {
     /// Every action (the rights table's tests walk it).
     #[cfg(test)]
-    pub(crate) const ALL: [Action; 18] = [
+    pub(crate) const ALL: [Action; 19] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
@@ -136,6 +138,7 @@ impl Action {
         Action::ManageWebhooks,
         Action::ReviewAccountRequests,
         Action::SetReservationPolicy,
+        Action::ManageReservations,
     ];
 
     fn describe(&self) -> &'static str {
@@ -158,6 +161,7 @@ impl Action {
             Action::ManageWebhooks => "manage alert webhooks",
             Action::ReviewAccountRequests => "review Smart Account requests (operator only)",
             Action::SetReservationPolicy => "allow licence reservation (operator only)",
+            Action::ManageReservations => "manage licence reservations",
         }
     }
 }
@@ -230,6 +234,11 @@ pub(crate) fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(
             Role::VaUser => false,
         },
         Action::ManageUsers | Action::ManageWebhooks | Action::CreateExportToken => user.role == Role::SaAdmin,
+        Action::ManageReservations => match user.role {
+            Role::SaAdmin => true,
+            Role::VaAdmin => own_va,
+            Role::SaUser | Role::VaUser => false,
+        },
     };
     if allowed {
         Ok(())
@@ -312,6 +321,9 @@ mod tests {
             (_, ReadAccount) => ['y', 'y', 'y'],
             (SaAdmin, ManageUsers | ManageWebhooks | CreateExportToken) => ['y', 'y', 'y'],
             (_, ManageUsers | ManageWebhooks | CreateExportToken) => ['n', 'n', 'n'],
+            (SaAdmin, ManageReservations) => ['y', 'y', 'y'],
+            (SaUser | VaUser, ManageReservations) => ['n', 'n', 'n'],
+            (VaAdmin, ManageReservations) => ['y', 'n', 'n'],
             (SaAdmin | SaUser, _) => ['y', 'y', 'y'],
             (VaAdmin, ReadVa | CreateToken | TransferLicenses | RevokeToken | RemoveInstance) => ['y', 'n', 'n'],
             (VaUser, ReadVa | CreateToken) => ['y', 'n', 'n'],

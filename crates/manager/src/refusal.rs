@@ -59,6 +59,10 @@ pub enum Refusal {
     /// Too many of a kind of request nobody authenticated.
     #[error("{0}")]
     TooMany(String),
+    /// The account's settings do not allow it (e.g. a reservation kind the operator did not
+    /// allow the account).
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 impl Refusal {
@@ -73,6 +77,7 @@ impl Refusal {
             Refusal::UnknownInstance(_) => codes::UNKNOWN_INSTANCE,
             Refusal::Replayed => codes::REPLAYED,
             Refusal::TooMany(_) => TOO_MANY_REQUESTS,
+            Refusal::NotAllowed(_) => codes::FORBIDDEN,
         }
     }
 }

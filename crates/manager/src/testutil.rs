@@ -155,3 +155,43 @@ macro_rules! on_both_engines {
     )*};
 }
 pub(crate) use on_both_engines;
+
+/// A node's side of licence reservation, with a reservation key from fixed bytes: makes the
+/// request, return and confirmation codes a real node would.
+pub(crate) struct TestNode {
+    pub key: ed25519_dalek::SigningKey,
+    pub udi: String,
+}
+
+impl TestNode {
+    pub(crate) fn new(n: u8) -> TestNode {
+        TestNode {
+            key: ed25519_dalek::SigningKey::from_bytes(&[n; 32]),
+            udi: format!("PID:ASR5500,SN:FOX{n:04}"),
+        }
+    }
+
+    /// A request code (`nonce` makes two requests of one node differ).
+    pub(crate) fn request(&self, nonce: &str) -> String {
+        use base64::Engine;
+        smartlic_protocol::reservation::ReservationRequest {
+            udi: self.udi.clone(),
+            ha_udis: vec![],
+            key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.key.verifying_key().to_bytes()),
+            nonce: nonce.into(),
+            created_at: NOW,
+        }
+        .encode(&self.key)
+    }
+
+    /// A return or confirmation code for reservation `id`, authorization `seq`.
+    pub(crate) fn proof(&self, kind: smartlic_protocol::reservation::CodeKind, id: &str, seq: u32) -> String {
+        smartlic_protocol::reservation::NodeProof {
+            id: id.into(),
+            seq,
+            udi: self.udi.clone(),
+            at: NOW,
+        }
+        .encode(kind, &self.key)
+    }
+}

@@ -26,8 +26,14 @@
 //! | `GET /api/v1/account-requests[?status=pending]` | → `[AccountRequestInfo]` |
 //! | `POST /api/v1/account-requests/{id}/approve` | → [`ApprovedAccountRequest`] |
 //! | `POST /api/v1/account-requests/{id}/reject` | [`RejectAccountRequest`] → [`AccountRequestInfo`] |
+//! | `POST /api/v1/accounts/{account}/reservations` | [`CreateReservation`] → [`IssuedReservation`] |
+//! | `GET /api/v1/accounts/{account}/reservations[?va=VA]` | → `[ReservationInfo]` |
+//! | `PUT /api/v1/accounts/{account}/reservations/{id}` | [`UpdateReservation`] → [`IssuedReservation`] |
+//! | `POST /api/v1/accounts/{account}/reservations/return` | [`ReturnReservation`] → [`ReservationInfo`] |
+//! | `POST /api/v1/accounts/{account}/reservations/confirm` | [`ConfirmReservation`] → [`ReservationInfo`] |
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use utoipa::ToSchema;
@@ -722,4 +728,127 @@ pub struct ApprovedAccountRequest {
     pub admin: UserInfo,
     /// The SA administrator's API key (Bearer).
     pub api_key: String,
+}
+
+/// `POST /api/v1/accounts/{account}/reservations`: reserve licences for the node that made the
+/// request code (SLR: `licenses`; PLR: `universal`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReservation {
+    /// Virtual account (name or id) whose licences are reserved.
+    pub va: String,
+    /// The node's request code (`RQ1.…`).
+    pub request_code: String,
+    /// Licences per SKU (specific reservation); empty with `universal`.
+    #[serde(default)]
+    pub licenses: BTreeMap<String, u64>,
+    /// The universal licence (PLR) instead of specific licences.
+    #[serde(default)]
+    pub universal: bool,
+    /// End date `YYYY-MM-DD` (its first second, UTC); none: the reservation does not end.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// `PUT /api/v1/accounts/{account}/reservations/{id}`: the reservation's new licences (an
+/// authorization with the next sequence number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateReservation {
+    /// Licences per SKU (specific reservation); empty with `universal`.
+    #[serde(default)]
+    pub licenses: BTreeMap<String, u64>,
+    /// The universal licence (PLR) instead of specific licences.
+    #[serde(default)]
+    pub universal: bool,
+}
+
+/// `POST /api/v1/accounts/{account}/reservations/return`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnReservation {
+    /// The node's return code (`RT1.…`).
+    pub return_code: String,
+}
+
+/// `POST /api/v1/accounts/{account}/reservations/confirm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmReservation {
+    /// The node's confirmation code (`CF1.…`).
+    pub confirmation_code: String,
+}
+
+/// Specific licences (SLR) or the universal licence (PLR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ReservationType {
+    /// Specific licences by SKU and count (SLR).
+    Specific,
+    /// The universal licence (PLR).
+    Universal,
+}
+
+impl fmt::Display for ReservationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReservationType::Specific => "SPECIFIC",
+            ReservationType::Universal => "UNIVERSAL",
+        })
+    }
+}
+
+/// Whether a reservation's licences are in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ReservationStatus {
+    /// Installed (or to be installed) on the node: its licences count as in use.
+    Reserved,
+    /// The node returned it: its licences are released.
+    Returned,
+}
+
+impl fmt::Display for ReservationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReservationStatus::Reserved => "RESERVED",
+            ReservationStatus::Returned => "RETURNED",
+        })
+    }
+}
+
+/// A licence reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReservationInfo {
+    /// Id (named in the node's codes).
+    pub id: String,
+    /// Virtual account name.
+    pub va: String,
+    /// The node's UDI.
+    pub udi: String,
+    /// `SPECIFIC` or `UNIVERSAL`.
+    pub kind: ReservationType,
+    /// Licences per SKU (empty for universal).
+    pub licenses: BTreeMap<String, u64>,
+    /// `RESERVED` or `RETURNED`.
+    pub status: ReservationStatus,
+    /// Sequence number of the latest authorization.
+    pub seq: u32,
+    /// Highest authorization the node confirmed.
+    pub confirmed_seq: Option<u32>,
+    /// End of the reservation (epoch seconds), if any.
+    pub expires_at: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// When it was returned.
+    pub returned_at: Option<i64>,
+}
+
+/// Answer to a create or an update: the authorization code to install on the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IssuedReservation {
+    /// The authorization code (`AU1.…`), one line.
+    pub authorization_code: String,
+    /// The reservation as it now is.
+    pub reservation: ReservationInfo,
 }

@@ -1,6 +1,6 @@
 //! `smartlic`: one executable for the license manager (`server`), a product with the Smart Agent
 //! inside (`node`), its CLI (`cli`), the administration client (`account`, `va`, `license`,
-//! `token`, `instance`, `user`), backups of a SQLite manager (`backup`, `restore`), benchmarks
+//! `token`, `instance`, `user`, `reservation`), backups of a SQLite manager (`backup`, `restore`), benchmarks
 //! (`bench`) and a demo (`demo`). This file only parses
 //! flags and wires the library crates together.
 

@@ -156,6 +156,7 @@ mod alerts;
 mod events;
 mod instances;
 mod licences;
+mod reservations;
 mod tokens;
 mod users;
 
@@ -164,5 +165,6 @@ pub(crate) use alerts::*;
 pub(crate) use events::*;
 pub(crate) use instances::*;
 pub(crate) use licences::*;
+pub(crate) use reservations::*;
 pub(crate) use tokens::*;
 pub(crate) use users::*;

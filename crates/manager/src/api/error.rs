@@ -184,6 +184,7 @@ impl From<Refusal> for ApiError {
             Refusal::UnknownInstance(m) => ApiError::UnknownInstance(m),
             Refusal::Replayed => ApiError::Replayed,
             Refusal::TooMany(m) => ApiError::TooMany(m),
+            Refusal::NotAllowed(m) => ApiError::Forbidden(m),
         }
     }
 }
@@ -248,6 +249,7 @@ mod tests {
             Refusal::UnknownInstance("x".into()),
             Refusal::Replayed,
             Refusal::TooMany("x".into()),
+            Refusal::NotAllowed("x".into()),
         ];
         for r in all {
             let e = ApiError::from(r.clone());

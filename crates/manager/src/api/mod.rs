@@ -5,6 +5,7 @@
 pub(crate) mod admin_routes;
 pub(crate) mod device_routes;
 mod error;
+mod reservation_routes;
 
 pub use error::ApiError;
 
@@ -157,6 +158,7 @@ impl FromRequestParts<AppState> for Principal {
         (name = "tokens", description = "Product Instance Registration tokens"),
         (name = "instances", description = "Registered product instances"),
         (name = "users", description = "Users, roles and the event log"),
+        (name = "reservations", description = "Licence reservations (SLR/PLR) for nodes that never reach the manager"),
         (name = "device", description = "Device protocol (signed envelopes)")
     )
 )]
@@ -175,7 +177,12 @@ impl utoipa::Modify for BearerAuth {
 /// The OpenAPI document and the API routes it describes.
 fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", admin_routes::routes().merge(device_routes::routes()))
+        .nest(
+            "/api/v1",
+            admin_routes::routes()
+                .merge(reservation_routes::routes())
+                .merge(device_routes::routes()),
+        )
         .split_for_parts()
 }
 

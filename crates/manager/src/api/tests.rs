@@ -1263,8 +1263,36 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
     if *m != Method::POST && *m != Method::PUT {
         return None;
     }
+    let node = SigningKey::from_bytes(&[77; 32]);
+    let proof = |kind| {
+        smartlic_protocol::reservation::NodeProof {
+            id: "00000000-0000-4000-8000-000000000000".into(),
+            seq: 1,
+            udi: "PID:ASR5500,SN:FOX0077".into(),
+            at: NOW,
+        }
+        .encode(kind, &node)
+    };
     Some(if template.ends_with("/reservation") {
         json!({"reservation": "universal"})
+    } else if template.ends_with("/reservations") {
+        let request = smartlic_protocol::reservation::ReservationRequest {
+            udi: "PID:ASR5500,SN:FOX0077".into(),
+            ha_udis: vec![],
+            key: base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                node.verifying_key().to_bytes(),
+            ),
+            nonce: "walk".into(),
+            created_at: NOW,
+        };
+        json!({"va": "East", "request_code": request.encode(&node), "licenses": {PW: 1}})
+    } else if template.ends_with("/reservations/return") {
+        json!({"return_code": proof(smartlic_protocol::reservation::CodeKind::Return)})
+    } else if template.ends_with("/reservations/confirm") {
+        json!({"confirmation_code": proof(smartlic_protocol::reservation::CodeKind::Confirmation)})
+    } else if template.contains("/reservations/") {
+        json!({"licenses": {PW: 1}})
     } else if template.ends_with("/transfers") {
         json!({"from": "East", "to": "West", "sku": PW, "quantity": 1})
     } else if template.ends_with("/licenses") {
@@ -1298,6 +1326,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
         "/api/v1/accounts/Acme/instances",
         "/api/v1/accounts/Acme/users",
         "/api/v1/accounts/Acme/webhooks",
+        "/api/v1/accounts/Acme/reservations",
     ] {
         out.push(app.get(path).await);
     }
@@ -1551,6 +1580,7 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
     }
 }
 
+mod reservations;
 mod trust;
 
 #[tokio::test]

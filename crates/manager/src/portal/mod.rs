@@ -39,6 +39,7 @@ mod login;
 mod pages;
 mod password;
 mod request_account;
+mod reservations;
 
 #[cfg(test)]
 mod tests;
@@ -92,6 +93,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/va/{va}", get(pages::va))
         .route("/va/{va}/tokens", post(forms::create_token))
         .route("/va/{va}/transfers", post(forms::transfer_licenses))
+        .route(
+            "/va/{va}/reservations",
+            get(reservations::page).post(reservations::reserve),
+        )
+        .route("/va/{va}/reservations/return", post(reservations::return_code))
         .route(
             "/va/{va}/tokens/{token}/revoke",
             forms::va_button(forms::VaButton::RevokeToken),

@@ -141,6 +141,8 @@ pub(super) async fn render_va(
             create_token: may(Action::CreateToken),
             revoke_token: may(Action::RevokeToken),
             remove_instance: may(Action::RemoveInstance),
+            reservations: may(Action::ManageReservations)
+                && account.reservation != smartlic_protocol::admin::ReservationPolicy::None,
         },
         transfer_targets: &transfer_targets,
         flash,

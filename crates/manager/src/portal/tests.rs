@@ -1302,3 +1302,5 @@ fn client_addresses_are_counted_by_host() {
     assert_eq!(super::address_key("2001:db8:1:2:bbbb::9"), "addr:2001:db8:1:2::/64");
     assert_eq!(super::address_key("unknown"), "addr:unknown");
 }
+
+mod reservations;

@@ -51,6 +51,92 @@ pub enum AdminCommand {
     /// Legacy (PAK-style) licence keys bound to one chassis (operator only).
     #[command(subcommand)]
     Legacy(LegacyCommand),
+    /// Licence reservations (SLR/PLR) for nodes that never reach the manager.
+    #[command(subcommand)]
+    Reservation(ReservationCommand),
+}
+
+/// `smartlic reservation …`
+#[derive(clap::Subcommand, Debug)]
+pub enum ReservationCommand {
+    /// Reserve licences for the node whose request code is given; prints the authorization code
+    /// (one line) for `license smart reservation install` on the node.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["licenses", "universal"])))]
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account whose licences are reserved.
+        #[arg(long)]
+        va: String,
+        /// The node's request code (RQ1.…).
+        #[arg(long)]
+        request_code: String,
+        /// SKU=N: reserve N licences of SKU (specific reservation); repeatable.
+        #[arg(long = "license", value_parser = parse_license)]
+        licenses: Vec<(String, u64)>,
+        /// Reserve the universal licence (PLR) instead.
+        #[arg(long, conflicts_with = "licenses")]
+        universal: bool,
+        /// The reservation ends on this date (YYYY-MM-DD); default: never.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List an account's reservations.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Only this virtual account.
+        #[arg(long)]
+        va: Option<String>,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hand in a node's return code: prints `ID: returned`; the licences are released.
+    Return {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// The node's return code (RT1.…).
+        #[arg(long)]
+        return_code: String,
+    },
+    /// Change a reservation's licences; prints the new authorization code (one line).
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["licenses", "universal"])))]
+    Update {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Reservation id.
+        #[arg(long)]
+        id: String,
+        /// SKU=N: the reservation's new count of SKU; repeatable.
+        #[arg(long = "license", value_parser = parse_license)]
+        licenses: Vec<(String, u64)>,
+        /// The universal licence (PLR) instead.
+        #[arg(long, conflicts_with = "licenses")]
+        universal: bool,
+    },
+    /// Hand in a node's confirmation code (it installed an updated authorization).
+    Confirm {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// The node's confirmation code (CF1.…).
+        #[arg(long)]
+        confirmation_code: String,
+    },
+}
+
+fn parse_license(s: &str) -> std::result::Result<(String, u64), String> {
+    let (sku, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not SKU=N"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{n:?} is not a number of licences"))?;
+    Ok((sku.trim().to_string(), n))
 }
 
 /// `smartlic legacy …`

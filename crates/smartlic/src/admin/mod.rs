@@ -7,6 +7,7 @@
 
 mod cli;
 mod print;
+mod reservations;
 
 pub use cli::{
     AccountCommand, AdminCommand, Connection, InstanceCommand, LegacyCommand, LicenseCommand, ListScope,
@@ -56,6 +57,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
         AdminCommand::User(cmd) => user(&c, cmd).await,
         AdminCommand::Legacy(cmd) => legacy(&c, cmd).await,
         AdminCommand::Operator(cmd) => operator(&c, cmd).await,
+        AdminCommand::Reservation(cmd) => reservations::run(&c, cmd).await,
     }
 }
 

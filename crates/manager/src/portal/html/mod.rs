@@ -7,6 +7,7 @@
 mod events;
 mod overview;
 mod public;
+mod reservations;
 mod users;
 mod va;
 mod webhooks;
@@ -14,6 +15,7 @@ mod webhooks;
 pub(crate) use events::events;
 pub(crate) use overview::{VaSummary, overview};
 pub(crate) use public::{RequestFields, login, request_account, request_submitted};
+pub(crate) use reservations::{ReservationsPage, reservations};
 pub(crate) use users::{NewKey, UsersPage, api_key, users};
 pub(crate) use va::{InstancesShown, VaPage, VaRights, va};
 pub(crate) use webhooks::webhooks;

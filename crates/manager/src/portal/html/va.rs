@@ -16,6 +16,8 @@ pub(crate) struct VaRights {
     pub revoke_token: bool,
     /// Remove instances.
     pub remove_instance: bool,
+    /// Manage licence reservations (and the account allows some).
+    pub reservations: bool,
 }
 
 /// The page of product instances shown, of all the VA's.
@@ -67,6 +69,12 @@ pub(crate) fn va(header: &Header<'_>, p: &VaPage<'_>) -> String {
             "new-token",
             secret,
             "On the product: <code>license smart register idtoken TOKEN</code>",
+        ));
+    }
+    if p.rights.reservations {
+        body.push_str(&format!(
+            "<p><a href=\"/va/{va_id}/reservations\">Reserve licences</a> for nodes that never reach \
+             this license manager (licence reservation).</p>"
         ));
     }
     licences_card(&mut body, header.csrf, &va_id, p);
