@@ -310,3 +310,48 @@ fn traps_reach_snmptrapd_by_name_through_evaluation_ooc_and_clear() {
         );
     }
 }
+
+#[test]
+fn reservation_install_and_return_reach_snmptrapd_by_name() {
+    let trapd = TrapD::start();
+    let mut w = World::with_acme();
+    w.admin_ok(&["account", "set", "Acme", "--reservation", "specific"]);
+    w.deposit("Acme", "DEFAULT", PGW, 2);
+    let node = w.start_node("resv");
+    w.prepare_node(&node);
+    trapd.configure_on(&node);
+    let (out, ok) = cli(&node, &["configure", "license smart reservation", "end"]);
+    assert!(ok, "{out}");
+    let request = cli_ok(&node, "license smart reservation request local");
+    let create = [
+        "reservation",
+        "create",
+        "--account",
+        "Acme",
+        "--va",
+        "DEFAULT",
+        "--request-code",
+        request.trim(),
+    ];
+    let licences = ["--license", &format!("{PGW}=2")];
+    let auth = w.admin_ok(&[&create[..], &licences[..]].concat());
+    cli_ok(&node, &format!("license smart reservation install \"{auth}\""));
+
+    let line = trapd.wait("starSmartLicReservationInstalled");
+    assert_eq!(
+        varbind(&line, "starSmartLicState").as_deref(),
+        Some("reservationInstalled(15)"),
+        "{line}"
+    );
+    assert!(
+        varbind(&line, "starSmartLicDetail").is_some_and(|d| d.contains("SPECIFIC")),
+        "{line}"
+    );
+    cli_ok(&node, "license smart reservation return local");
+    let line = trapd.wait("starSmartLicReservationReturned");
+    assert_eq!(
+        varbind(&line, "starSmartLicState").as_deref(),
+        Some("reservationReturned(16)"),
+        "{line}"
+    );
+}
