@@ -4,7 +4,9 @@
 //! the instance and its usage in the portal and revokes the token there, then adds an alert
 //! webhook on the Webhooks page and removes it; on the Users page they disable and enable another
 //! user and rotate that user's API key, then rotate their own on "My API key" (the admin CLI then
-//! finds the new keys working and the old ones refused). A screenshot of the VA page
+//! finds the new keys working and the old ones refused). A second test reserves licences on a
+//! VA's reservation page for a node's request code and installs the authorization code shown
+//! there on the node. A screenshot of the VA page
 //! is kept under `target/test-artifacts/`.
 //!
 //! Why playwright-core from npm rather than a Rust WebDriver client: it adds no crate to the
@@ -137,4 +139,31 @@ fn portal_token_to_registered_device_in_chromium() {
         w.admin_ok(&["user", "list", "--account", "Acme"])
             .contains("ann@acme.example")
     );
+}
+
+#[test]
+fn licences_reserved_in_the_portal_install_on_the_node() {
+    require_browser();
+    let mut w = World::with_acme();
+    let url = w.server.as_ref().expect("server").url.clone();
+    w.admin_ok(&["account", "set", "Acme", "--reservation", "specific"]);
+    w.deposit("Acme", "DEFAULT", PGW, 3);
+    let pw_path = w.password_file("correct horse battery staple");
+    w.user("Acme", "admin@acme.example", "sa-admin", &["--password-file", &pw_path]);
+    let node = w.start_node("slr-browser");
+    w.prepare_node(&node);
+    let (out, ok) = cli(&node, &["configure", "license smart reservation", "end"]);
+    assert!(ok, "{out}");
+    let request = w.path("request-code");
+    std::fs::write(&request, cli_ok(&node, "license smart reservation request local")).expect("request file");
+
+    let request_path = request.to_string_lossy().to_string();
+    let v = browser(&["reserve", &url, "admin@acme.example", &pw_path, PGW, "2", &request_path]);
+    assert_eq!(v["listed"], true, "{v}");
+    let code = v["authorization"].as_str().expect("authorization code");
+    let out = cli_ok(&node, &format!("license smart reservation install \"{code}\""));
+    assert!(out.contains("Reservation installed: SPECIFIC"), "{out}");
+    assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 20001")), (20_000, 1));
+    let rows = licence_rows(&w.licences_json("Acme", "DEFAULT"));
+    assert_eq!(rows[0]["in_use"], 2, "{rows:?}");
 }

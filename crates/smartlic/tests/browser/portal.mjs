@@ -11,6 +11,9 @@
 //       log in, open the Users page from the menu, disable OTHER_EMAIL, enable them again, rotate
 //       their API key, then rotate one's own key on the "My API key" page;
 //       prints {"listed": bool, "disabled": bool, "enabled": bool, "key": …, "own_key": …}
+//   node portal.mjs reserve URL EMAIL PASSWORD_FILE SKU COUNT REQUEST_CODE_FILE
+//       log in, open the DEFAULT virtual account, follow "Reserve licences", paste the request
+//       code, ask for COUNT of SKU; prints {"authorization": …, "listed": bool}
 // playwright-core comes from SMARTLIC_PLAYWRIGHT (a directory holding node_modules), Chromium from
 // SMARTLIC_CHROMIUM (default /usr/bin/chromium). Any failure exits non-zero with a message.
 import { createRequire } from "node:module";
@@ -88,6 +91,19 @@ try {
         webhook_removed: webhookRemoved,
       }),
     );
+  } else if (stage === "reserve") {
+    const [sku, count, requestFile] = rest;
+    await Promise.all([
+      page.waitForURL(/\/reservations$/),
+      page.getByRole("link", { name: "Reserve licences" }).click(),
+    ]);
+    await page.fill("textarea[name=request_code]", readFileSync(requestFile, "utf8").trim());
+    await page.fill(`input[name="qty.${sku}"]`, count);
+    await page.getByRole("button", { name: "Reserve", exact: true }).click();
+    const authorization = (await page.locator("#authorization-code").inputValue({ timeout: 10000 })).trim();
+    const reservations = page.locator("section", { has: page.getByRole("heading", { name: "Reservations" }) });
+    const listed = (await reservations.locator("tr", { hasText: "RESERVED" }).count()) === 1;
+    console.log(JSON.stringify({ authorization, listed }));
   } else if (stage === "users") {
     const [other] = rest;
     await Promise.all([page.waitForURL((u) => u.pathname === "/users"), page.getByRole("link", { name: "Users" }).click()]);
