@@ -18,6 +18,8 @@ pub mod envelope;
 pub mod legacy;
 pub mod reservation;
 pub mod satellite;
+#[cfg(test)]
+mod testutil;
 pub mod time;
 pub mod trust;
 pub mod wire;

@@ -95,6 +95,19 @@ fn describe(licenses: &BTreeMap<String, i64>) -> String {
         .join(", ")
 }
 
+impl ReservationRow {
+    /// The event-log entry of `action` on this reservation.
+    fn event(&self, action: &'static str, detail: String) -> Event<'_> {
+        Event {
+            action,
+            account_id: Some(&self.account_id),
+            va_id: Some(&self.va_id),
+            object_id: Some(&self.id),
+            detail,
+        }
+    }
+}
+
 impl Store {
     /// Creates a reservation, taking its licences from the VA's balance (refused, nothing
     /// changed, if a SKU is short, the request was answered already or the UDI holds a
@@ -164,19 +177,16 @@ impl Store {
         tx.commit_with(
             now,
             audit,
-            Event {
-                action: "reservation.create",
-                account_id: Some(&row.account_id),
-                va_id: Some(&row.va_id),
-                object_id: Some(&row.id),
-                detail: format!(
+            row.event(
+                "reservation.create",
+                format!(
                     "reserved {} for {} in virtual account {} (reservation {})",
                     describe(&new.licenses),
                     row.udi,
                     new.va_name,
                     row.id
                 ),
-            },
+            ),
         )
         .await?;
         Ok(row)
@@ -233,19 +243,16 @@ impl Store {
         tx.commit_with(
             now,
             audit,
-            Event {
-                action: "reservation.update",
-                account_id: Some(&row.account_id),
-                va_id: Some(&row.va_id),
-                object_id: Some(&row.id),
-                detail: format!(
+            row.event(
+                "reservation.update",
+                format!(
                     "reservation {} of {} now holds {} (authorization {})",
                     row.id,
                     row.udi,
                     describe(licenses),
                     updated.seq
                 ),
-            },
+            ),
         )
         .await?;
         Ok(updated)
@@ -280,16 +287,13 @@ impl Store {
         tx.commit_with(
             now,
             audit,
-            Event {
-                action: "reservation.return",
-                account_id: Some(&row.account_id),
-                va_id: Some(&row.va_id),
-                object_id: Some(&row.id),
-                detail: format!(
+            row.event(
+                "reservation.return",
+                format!(
                     "reservation {} of {} returned; its licences are released",
                     row.id, row.udi
                 ),
-            },
+            ),
         )
         .await?;
         Ok(ReservationRow {
@@ -325,13 +329,10 @@ impl Store {
         tx.commit_with(
             now,
             audit,
-            Event {
-                action: "reservation.confirm",
-                account_id: Some(&row.account_id),
-                va_id: Some(&row.va_id),
-                object_id: Some(&row.id),
-                detail: format!("{} confirmed authorization {seq} of reservation {}", row.udi, row.id),
-            },
+            row.event(
+                "reservation.confirm",
+                format!("{} confirmed authorization {seq} of reservation {}", row.udi, row.id),
+            ),
         )
         .await?;
         Ok(ReservationRow {

@@ -1,37 +1,6 @@
 use super::*;
-use crate::trust::RESPONSE_SIGNING_EKU;
-use ed25519_dalek::pkcs8::DecodePrivateKey;
+use crate::testutil::manager;
 use proptest::prelude::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256,
-    PKCS_ED25519,
-};
-
-/// A manager: CA certificate (DER, as a trust pool holds it), signing key and its certificate.
-struct Manager {
-    anchors: Vec<Vec<u8>>,
-    key: SigningKey,
-    signer_pem: String,
-}
-
-fn manager(name: &str) -> Manager {
-    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(rcgen::DnType::CommonName, name);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = p.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(p, ca_key);
-    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
-    let mut s = CertificateParams::new(Vec::<String>::new()).unwrap();
-    s.distinguished_name.push(rcgen::DnType::CommonName, "signer");
-    s.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(RESPONSE_SIGNING_EKU.to_vec())];
-    let signer_pem = s.signed_by(&key, &issuer).unwrap().pem();
-    Manager {
-        anchors: pem_certificates(&ca.pem()).unwrap(),
-        key: SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap(),
-        signer_pem,
-    }
-}
 
 fn node_key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])

@@ -1,12 +1,7 @@
 use super::*;
-use crate::trust::{RESPONSE_SIGNING_EKU, pem_certificates};
-use ed25519_dalek::pkcs8::DecodePrivateKey;
-use rcgen::{
-    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256,
-    PKCS_ED25519,
-};
+use crate::testutil::{TestManager, manager};
 
-/// A parent manager: its CA (PEM and pin), signing key and signing certificate.
+/// A parent manager and the pin of its CA.
 struct Parent {
     ca_pem: String,
     pin: String,
@@ -15,22 +10,16 @@ struct Parent {
 }
 
 fn parent(name: &str) -> Parent {
-    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(rcgen::DnType::CommonName, name);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = p.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(p, ca_key);
-    let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
-    let mut s = CertificateParams::new(Vec::<String>::new()).unwrap();
-    s.distinguished_name.push(rcgen::DnType::CommonName, "signer");
-    s.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(RESPONSE_SIGNING_EKU.to_vec())];
-    let signer_pem = s.signed_by(&key, &issuer).unwrap().pem();
-    let pin = ca_fingerprint(&pem_certificates(&ca.pem()).unwrap()[0]);
+    let TestManager {
+        ca_pem,
+        anchors,
+        key,
+        signer_pem,
+    } = manager(name);
     Parent {
-        ca_pem: ca.pem(),
-        pin,
-        key: SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap(),
+        pin: ca_fingerprint(&anchors[0]),
+        ca_pem,
+        key,
         signer_pem,
     }
 }
