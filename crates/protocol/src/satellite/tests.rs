@@ -157,3 +157,18 @@ fn answers_are_checked_against_the_pinned_parent() {
         Err(SatelliteError::Malformed { .. })
     ));
 }
+
+proptest::proptest! {
+    /// Any text is refused with a reason, never a panic: as a token, a request or an answer.
+    #[test]
+    fn any_text_is_refused_without_panic(text in "\\PC{0,300}", body in "[A-Za-z0-9_-]{0,80}") {
+        let shaped = format!(
+            "{{\"format\":\"{FORMAT}\",\"kind\":\"answer\",\"body\":\"{body}\",\"signature\":\"{body}\",\"signer\":\"{text}\",\"ca\":\"{text}\"}}"
+        );
+        for candidate in [text.clone(), format!("ST1.{body}.{body}"), shaped] {
+            proptest::prop_assert!(SatelliteToken::decode(&candidate).is_err());
+            proptest::prop_assert!(SatelliteRequest::decode(&candidate).is_err());
+            proptest::prop_assert!(SatelliteAnswer::decode(&candidate, "00").is_err());
+        }
+    }
+}
