@@ -234,6 +234,12 @@ impl ReservationRequest {
     }
 }
 
+/// A node's reservation public key from its base64url text (as a request carries it and a
+/// manager stores it); `None` if it is no usable Ed25519 key.
+pub fn node_key(b64: &str) -> Option<VerifyingKey> {
+    verifying_key(b64)
+}
+
 impl ReservationAuthorization {
     /// The authorization code, signed with the manager's signing key; `signer_pem` is its
     /// certificate, which the node checks against its trust pool.

@@ -233,30 +233,9 @@ async fn proven(
             a.name
         ))
     };
-    let row = state
-        .store()
-        .find_reservation(&a.id, &claim.id)
-        .await?
-        .ok_or_else(not_found)?;
-    let va = state.store().find_va(&a.id, &row.va_id).await?.ok_or_else(not_found)?;
-    require(
-        &caller.principal,
-        Action::ManageReservations,
-        Scope::Va {
-            account: &a.id,
-            va: &va.id,
-        },
-        "reservation",
-    )?;
-    let key = ReservationRequest {
-        udi: row.udi.clone(),
-        ha_udis: vec![],
-        key: row.node_key.clone(),
-        nonce: String::new(),
-        created_at: 0,
-    }
-    .verifying_key()
-    .ok_or_else(|| ApiError::Internal(format!("reservation {} holds an invalid node key", row.id)))?;
+    let (va, row) = managed(state, caller, &a, &claim.id, not_found).await?;
+    let key = smartlic_protocol::reservation::node_key(&row.node_key)
+        .ok_or_else(|| ApiError::Internal(format!("reservation {} holds an invalid node key", row.id)))?;
     let proof = NodeProof::decode(kind, code, &key).map_err(|_| {
         ApiError::BadRequest(format!(
             "the {kind} is not signed by the node key of reservation {} (altered or forged, or made by another node)",
@@ -270,6 +249,29 @@ async fn proven(
         )));
     }
     Ok((a, va, row, proof))
+}
+
+/// Reservation `id` of account `a` with its VA, when the caller may manage reservations there;
+/// `not_found` when there is no such reservation in the account.
+async fn managed(
+    state: &AppState,
+    caller: &Caller,
+    a: &AccountRow,
+    id: &str,
+    not_found: impl Fn() -> ApiError,
+) -> Result<(VaRow, ReservationRow), ApiError> {
+    let row = state
+        .store()
+        .find_reservation(&a.id, id)
+        .await?
+        .ok_or_else(&not_found)?;
+    let va = state.store().find_va(&a.id, &row.va_id).await?.ok_or_else(&not_found)?;
+    let scope = Scope::Va {
+        account: &a.id,
+        va: &va.id,
+    };
+    require(&caller.principal, Action::ManageReservations, scope, "reservation")?;
+    Ok((va, row))
 }
 
 /// Takes a node's return code: the reservation is returned and its licences released.
@@ -317,17 +319,7 @@ pub(crate) async fn update_reservation(
 ) -> Result<IssuedReservation, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let not_found = || ApiError::NotFound(format!("no reservation {:?} in Smart Account {}", id.trim(), a.name));
-    let row = state.store().find_reservation(&a.id, id).await?.ok_or_else(not_found)?;
-    let va = state.store().find_va(&a.id, &row.va_id).await?.ok_or_else(not_found)?;
-    require(
-        &caller.principal,
-        Action::ManageReservations,
-        Scope::Va {
-            account: &a.id,
-            va: &va.id,
-        },
-        "reservation",
-    )?;
+    let (va, row) = managed(state, caller, &a, id, not_found).await?;
     if row.status != RESERVED {
         return Err(Refusal::Conflict(format!("reservation {} was returned already", row.id)).into());
     }
