@@ -446,3 +446,37 @@ fn the_managers_own_certificate_carries_the_extra_names() {
     let (ok, text) = verify_as(&listen, &ca, "other.example.net");
     assert!(ok, "the new extra name verifies:\n{text}");
 }
+
+#[test]
+fn completions_and_manual_pages_cover_every_command() {
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .output()
+        .expect("run smartlic");
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    for word in ["reservation", "--tls-san", "legacy", "--request-code"] {
+        assert!(script.contains(word), "{word} missing from the bash script");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["man", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("run smartlic");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for page in [
+        "smartlic.1",
+        "smartlic-server.1",
+        "smartlic-reservation-create.1",
+        "smartlic-node.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page} is no manual page"
+        );
+    }
+    let written = String::from_utf8_lossy(&out.stdout);
+    assert!(written.contains("manual pages written to"), "{written}");
+}
