@@ -1,12 +1,13 @@
 //! One typed call per admin API endpoint, named for what it does.
 
-use crate::{AdminClient, ClientError};
+use crate::{AdminClient, ClientError, EventFilter};
 use smartlic_protocol::admin::{
-    AccountInfo, AccountRequestInfo, ApprovedAccountRequest, ConfirmReservation, CreateAccount, CreateReservation,
-    CreateToken, CreateUser, CreateVirtualAccount, CreatedToken, CreatedUser, DepositLicenses, InstanceInfo,
-    IssueLegacyKey, IssuedLegacyKey, IssuedReservation, LicenseList, RejectAccountRequest, RemovedInstance,
-    ReservationInfo, ReservationPolicy, ReturnReservation, RotatedKey, SetReservationPolicy, TokenInfo,
-    TransferLicenses, TransferResult, UpdateReservation, UserInfo, VirtualAccountInfo,
+    AccountInfo, AccountRequestInfo, AlertInfo, ApprovedAccountRequest, ConfirmReservation, CreateAccount,
+    CreateReservation, CreateToken, CreateUser, CreateVirtualAccount, CreateWebhook, CreatedToken, CreatedUser,
+    CreatedWebhook, DepositLicenses, EventInfo, InstanceInfo, IssueLegacyKey, IssuedLegacyKey, IssuedReservation,
+    LicenseList, RejectAccountRequest, RemovedInstance, ReservationInfo, ReservationPolicy, ReturnReservation,
+    RotatedKey, SetReservationPolicy, TokenInfo, TransferLicenses, TransferResult, UpdateReservation, UsageHistory,
+    UserInfo, VirtualAccountInfo, WebhookInfo,
 };
 
 /// `?va=NAME` when a virtual account is given, else no query.
@@ -206,5 +207,49 @@ impl AdminClient {
         };
         self.post(&["accounts", account, "reservations", "confirm"], &body)
             .await
+    }
+
+    /// The current alerts of the account's virtual accounts the key may read, most severe first.
+    pub async fn alerts(&self, account: &str) -> Result<Vec<AlertInfo>, ClientError> {
+        self.get(&["accounts", account, "alerts"], &[]).await
+    }
+
+    /// The account's event log, newest first, narrowed by `filter`.
+    pub async fn events(&self, account: &str, filter: &EventFilter) -> Result<Vec<EventInfo>, ClientError> {
+        let query = filter.query();
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.get(&["accounts", account, "events"], &pairs).await
+    }
+
+    /// The same events as the manager's CSV export (RFC 4180, formula cells guarded), unchanged.
+    pub async fn events_csv(&self, account: &str, filter: &EventFilter) -> Result<String, ClientError> {
+        let query = filter.query();
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.get_text(&["accounts", account, "events.csv"], &pairs).await
+    }
+
+    /// A virtual account's daily licences in use per SKU over the last `days` days (the
+    /// manager's default, 30, when not given).
+    pub async fn usage(&self, account: &str, va: &str, days: Option<u32>) -> Result<UsageHistory, ClientError> {
+        let days = days.map(|d| d.to_string());
+        let query: Vec<(&str, &str)> = days.iter().map(|d| ("days", d.as_str())).collect();
+        self.get(&["accounts", account, "virtual-accounts", va, "usage"], &query)
+            .await
+    }
+
+    /// The account's alert webhooks (never their secrets).
+    pub async fn webhooks(&self, account: &str) -> Result<Vec<WebhookInfo>, ClientError> {
+        self.get(&["accounts", account, "webhooks"], &[]).await
+    }
+
+    /// Adds an alert webhook; its signing secret is in the answer only.
+    pub async fn add_webhook(&self, account: &str, url: &str) -> Result<CreatedWebhook, ClientError> {
+        let body = CreateWebhook { url: url.to_string() };
+        self.post(&["accounts", account, "webhooks"], &body).await
+    }
+
+    /// Removes an alert webhook.
+    pub async fn remove_webhook(&self, account: &str, webhook: &str) -> Result<(), ClientError> {
+        self.delete(&["accounts", account, "webhooks", webhook]).await
     }
 }

@@ -83,6 +83,9 @@ pub enum ClientError {
         /// Why (not a `source`: the message already holds it).
         reason: serde_json::Error,
     },
+    /// A text answer (a CSV export) that is not UTF-8.
+    #[error("the license manager's answer is not UTF-8 text")]
+    NotText,
     /// A `Link` header names a next page that is not a URL.
     #[error("the license manager's next page link {link:?}: {reason}")]
     BadNextLink {

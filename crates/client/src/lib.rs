@@ -23,9 +23,11 @@
 
 mod calls;
 mod error;
+mod events;
 mod link;
 
 pub use error::ClientError;
+pub use events::EventFilter;
 pub use link::next_link;
 pub use reqwest::Url;
 
@@ -211,6 +213,13 @@ impl AdminClient {
         Ok(self.call_url(method, url, body).await?.0)
     }
 
+    /// GET of a text document (e.g. a CSV export), as the manager sent it.
+    pub async fn get_text(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<String, ClientError> {
+        let url = self.url(segments, query)?;
+        let (bytes, _, _) = self.send_status::<()>(Method::GET, url, None).await?;
+        String::from_utf8(bytes).map_err(|_| ClientError::NotText)
+    }
+
     /// One request; the answer and the target of its `rel="next"` link, if any.
     async fn call_url<B: Serialize, T: DeserializeOwned>(
         &self,
@@ -218,6 +227,21 @@ impl AdminClient {
         url: Url,
         body: Option<&B>,
     ) -> Result<(T, Option<String>), ClientError> {
+        let (bytes, next, status) = self.send_status(method, url, body).await?;
+        // 204 No Content answers `()`.
+        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        let answer = serde_json::from_slice(body).map_err(|reason| ClientError::BadAnswer { status, reason })?;
+        Ok((answer, next))
+    }
+
+    /// One request; the body of a successful answer, its `rel="next"` link and its status. A
+    /// refusal is the manager's error message.
+    async fn send_status<B: Serialize>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+    ) -> Result<(Vec<u8>, Option<String>, u16), ClientError> {
         let mut req = self.http.request(method, url).bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(b);
@@ -247,13 +271,7 @@ impl AdminClient {
                 Err(_) => ClientError::Status(status.as_u16()),
             });
         }
-        // 204 No Content answers `()`.
-        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        let answer = serde_json::from_slice(body).map_err(|reason| ClientError::BadAnswer {
-            status: status.as_u16(),
-            reason,
-        })?;
-        Ok((answer, next))
+        Ok((bytes.to_vec(), next, status.as_u16()))
     }
 }
 

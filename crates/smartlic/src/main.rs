@@ -1,8 +1,8 @@
 //! `smartlic`: one executable for the license manager (`server`), a product with the Smart Agent
 //! inside (`node`), its CLI (`cli`), the administration client (`account`, `va`, `license`,
-//! `token`, `instance`, `user`, `reservation`), backups of a SQLite manager (`backup`, `restore`), benchmarks
-//! (`bench`) and a demo (`demo`). This file only parses
-//! flags and wires the library crates together.
+//! `token`, `instance`, `user`, `reservation`, `alert`, `event`, `usage`, `webhook`), backups of a
+//! SQLite manager (`backup`, `restore`), benchmarks (`bench`) and a demo (`demo`). This file only
+//! parses flags and wires the library crates together.
 
 /// `println!` that ends the process quietly when stdout is closed (`smartlic … | head`), instead
 /// of panicking on the broken pipe.

@@ -32,6 +32,9 @@ pub(crate) struct EventFilter {
     pub since: Option<String>,
     /// Up to and including this day (YYYY-MM-DD, UTC).
     pub until: Option<String>,
+    /// Only events older than this one: the id of the last event of the previous page (the
+    /// cursor of the next page).
+    pub after: Option<i64>,
 }
 
 fn filter_text(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -78,6 +81,7 @@ pub(crate) async fn list_events(
         va_id,
         since,
         until,
+        before_id: filter.after,
     };
     let limit = i64::from(filter.limit.unwrap_or(100).clamp(1, 1000));
     Ok(state

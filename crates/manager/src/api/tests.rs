@@ -352,6 +352,21 @@ async fn admin_commands_change_state_and_log_it() {
             "user.create",
         ],
     );
+    // Pages: `after` the last id of a page lists the older events, and they add up to the log.
+    let ids = |v: &Value| -> Vec<i64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect()
+    };
+    let first = ids(&app.get("/api/v1/accounts/Acme/events?limit=2").await);
+    assert_eq!(first.len(), 2);
+    let rest = ids(&app
+        .get(&format!("/api/v1/accounts/Acme/events?limit=50&after={}", first[1]))
+        .await);
+    assert!(rest.iter().all(|id| *id < first[1]), "{rest:?}");
+    assert_eq!([first, rest].concat(), ids(&events));
     db.finish().await;
 }
 

@@ -55,6 +55,8 @@ pub struct EventQuery {
     pub since: Option<i64>,
     /// Before (epoch seconds).
     pub until: Option<i64>,
+    /// Older than this event (its id): the cursor of the next page.
+    pub before_id: Option<i64>,
 }
 
 impl Store {
@@ -203,6 +205,9 @@ impl Store {
         if q.until.is_some() {
             sql.push_str(&format!(" AND at < {}", next()));
         }
+        if q.before_id.is_some() {
+            sql.push_str(&format!(" AND id < {}", next()));
+        }
         sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", next()));
         let mut query = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql));
         if let Some(a) = account_id {
@@ -229,6 +234,9 @@ impl Store {
         }
         if let Some(t) = q.until {
             query = query.bind(t);
+        }
+        if let Some(id) = q.before_id {
+            query = query.bind(id);
         }
         Ok(query.bind(limit).fetch_all(&self.pool).await?)
     }

@@ -1,4 +1,5 @@
-//! The administration commands' flags: `smartlic account|va|license|token|instance|user|operator|legacy …`
+//! The administration commands' flags: `smartlic account|va|license|token|instance|user|operator|legacy|
+//! reservation|alert|event|usage|webhook …`
 //! as clap types, and the connection flags shared with `bench fleet`.
 
 use smartlic_protocol::admin::{ReservationPolicy, Role};
@@ -54,6 +55,107 @@ pub enum AdminCommand {
     /// Licence reservations (SLR/PLR) for nodes that never reach the manager.
     #[command(subcommand)]
     Reservation(ReservationCommand),
+    /// The current alerts of an account's virtual accounts.
+    #[command(subcommand)]
+    Alert(AlertCommand),
+    /// The account's event log (who did what, when).
+    #[command(subcommand)]
+    Event(EventCommand),
+    /// A virtual account's daily licences in use per SKU.
+    Usage {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// Days back from today, today included (1-365; default 30).
+        #[arg(long)]
+        days: Option<u32>,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alert webhooks: URLs the manager POSTs each new alert to, signed (SA administrators).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+/// `smartlic alert …`
+#[derive(clap::Subcommand, Debug)]
+pub enum AlertCommand {
+    /// List the alerts, most severe first.
+    List(ListScope),
+}
+
+/// `smartlic event …`
+#[derive(clap::Subcommand, Debug)]
+pub enum EventCommand {
+    /// List events, newest first. When more events match than were shown, the table ends with
+    /// `Next page: --after ID`: run the same command with `--after ID` for the next page.
+    #[command(group(clap::ArgGroup::new("format").args(["json", "csv"])))]
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Only events of this virtual account (name or id).
+        #[arg(long)]
+        va: Option<String>,
+        /// Only actions starting with this, e.g. `token.` or `device.register`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this actor: `operator`, a user's e-mail, `device:<instance id>`.
+        #[arg(long)]
+        actor: Option<String>,
+        /// From this day on (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to and including this day (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only events older than this event id: the cursor printed at the end of the previous page.
+        #[arg(long)]
+        after: Option<i64>,
+        /// Events per page (1-1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// One JSON document (the page's events) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The manager's CSV export, unchanged (formula-like cells already start with `'`).
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+/// `smartlic webhook …`
+#[derive(clap::Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Add a webhook; prints its id and its signing secret (shown only this once).
+    Add {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// `https://…` (or `http://` to a loopback address) the alerts are POSTed to.
+        url: String,
+    },
+    /// List the webhooks (never their secrets).
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a webhook.
+    Remove {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Webhook id (from `webhook list`).
+        id: String,
+    },
 }
 
 /// `smartlic reservation …`

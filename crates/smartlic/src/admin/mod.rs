@@ -1,4 +1,5 @@
-//! The administration client: `smartlic account|va|license|token|instance|user …` as HTTPS
+//! The administration client: `smartlic account|va|license|token|instance|user|reservation|alert|
+//! event|usage|webhook …` as HTTPS
 //! clients of the license manager's REST API (docs/interface.md §2) through [`smartlic_client`]. It
 //! trusts only the CA given with `--ca` (the manager's `ca.pem`), authenticates with `--api-key`,
 //! prints ids, secrets, tables or (`--json`) one JSON document, and turns an API error into one
@@ -8,6 +9,7 @@
 mod cli;
 mod print;
 mod reservations;
+mod surface;
 
 pub use cli::{
     AccountCommand, AdminCommand, Connection, InstanceCommand, LegacyCommand, LicenseCommand, ListScope,
@@ -58,6 +60,15 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
         AdminCommand::Legacy(cmd) => legacy(&c, cmd).await,
         AdminCommand::Operator(cmd) => operator(&c, cmd).await,
         AdminCommand::Reservation(cmd) => reservations::run(&c, cmd).await,
+        AdminCommand::Alert(cmd) => surface::alert(&c, cmd).await,
+        AdminCommand::Event(cmd) => surface::event(&c, cmd).await,
+        AdminCommand::Usage {
+            account,
+            va,
+            days,
+            json,
+        } => surface::usage(&c, &account, &va, days, json).await,
+        AdminCommand::Webhook(cmd) => surface::webhook(&c, cmd).await,
     }
 }
 
