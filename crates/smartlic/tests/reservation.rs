@@ -126,18 +126,13 @@ fn specific_reservation_through_the_cli() {
     let node = TestNode::new(1);
     let request = node.request("cli");
     let create = |n: &str, request: &str| {
-        w.admin(&[
-            "reservation",
-            "create",
-            "--account",
+        let licence = format!("{PW}={n}");
+        w.admin(&reservation_create_args(
             "Acme",
-            "--va",
             "DEFAULT",
-            "--request-code",
             request,
-            "--license",
-            &format!("{PW}={n}"),
-        ])
+            &["--license", &licence],
+        ))
     };
     let out = create("2", &request);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -308,19 +303,7 @@ fn universal_reservation_and_rights() {
     assert_eq!(row[3..], ["UNIVERSAL", "ALL", "RESERVED"], "{table}");
     // A VA administrator of East may not reserve in DEFAULT.
     let code = TestNode::new(2).request("plr");
-    let err = refused(w.as_key(
-        &va_admin,
-        &[
-            "reservation",
-            "create",
-            "--account",
-            "Acme",
-            "--va",
-            "DEFAULT",
-            "--request-code",
-            &code,
-            "--universal",
-        ],
-    ));
+    let args = reservation_create_args("Acme", "DEFAULT", &code, &["--universal"]);
+    let err = refused(w.as_key(&va_admin, &args));
     assert!(err.contains("va-admin"), "{err}");
 }

@@ -41,10 +41,7 @@ fn request_code(node: &Node) -> String {
 
 /// Runs `reservation create` in Acme's DEFAULT for `what` (`--license SKU=N`… or `--universal`).
 fn create(w: &World, request: &str, what: &[&str]) -> std::process::Output {
-    let mut args = vec!["reservation", "create", "--account", "Acme", "--va", "DEFAULT"];
-    args.extend_from_slice(&["--request-code", request]);
-    args.extend_from_slice(what);
-    w.admin(&args)
+    w.admin(&reservation_create_args("Acme", "DEFAULT", request, what))
 }
 
 /// `reservation create` that must succeed: the authorization code.

@@ -323,18 +323,9 @@ fn reservation_install_and_return_reach_snmptrapd_by_name() {
     let (out, ok) = cli(&node, &["configure", "license smart reservation", "end"]);
     assert!(ok, "{out}");
     let request = cli_ok(&node, "license smart reservation request local");
-    let create = [
-        "reservation",
-        "create",
-        "--account",
-        "Acme",
-        "--va",
-        "DEFAULT",
-        "--request-code",
-        request.trim(),
-    ];
-    let licences = ["--license", &format!("{PGW}=2")];
-    let auth = w.admin_ok(&[&create[..], &licences[..]].concat());
+    let licence = format!("{PGW}=2");
+    let args = reservation_create_args("Acme", "DEFAULT", request.trim(), &["--license", &licence]);
+    let auth = w.admin_ok(&args);
     cli_ok(&node, &format!("license smart reservation install \"{auth}\""));
 
     let line = trapd.wait("starSmartLicReservationInstalled");

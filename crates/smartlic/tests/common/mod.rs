@@ -362,6 +362,15 @@ fn admin_command(url: &str, ca: &Path, key: &str, args: &[&str]) -> Output {
         .expect("run smartlic")
 }
 
+/// The arguments of `reservation create` of `request` in a VA for `what` (`--license SKU=N`… or
+/// `--universal`).
+pub fn reservation_create_args<'a>(account: &'a str, va: &'a str, request: &'a str, what: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["reservation", "create", "--account", account, "--va", va];
+    args.extend_from_slice(&["--request-code", request]);
+    args.extend_from_slice(what);
+    args
+}
+
 /// The arguments of `license deposit` (the operator's act; some tests expect a refusal).
 pub fn deposit_args<'a>(account: &'a str, va: &'a str, sku: &'a str, quantity: &'a str) -> [&'a str; 10] {
     [
