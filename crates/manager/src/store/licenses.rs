@@ -110,22 +110,11 @@ impl Store {
         let mut vas = [from_va, to_va];
         vas.sort();
         for va in vas {
-            sqlx::query("UPDATE virtual_accounts SET version = version + 1 WHERE id = $1")
-                .bind(va)
-                .execute(&mut *tx)
-                .await?;
+            lock_va(&mut tx, va).await?;
         }
-        let source: Vec<Lot> = lots(&mut tx, from_va, Some(sku))
-            .await?
-            .into_iter()
-            .map(|r| r.into_lot().1)
-            .collect();
-        let in_use: Option<i64> = sqlx::query_scalar("SELECT in_use FROM va_usage WHERE va_id = $1 AND sku = $2")
-            .bind(from_va)
-            .bind(sku)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let plan = compliance::plan_transfer(&source, in_use.unwrap_or(0), quantity, now).map_err(|s| {
+        let source = sku_lots(&mut tx, from_va, sku).await?;
+        let in_use = sku_in_use(&mut tx, from_va, sku).await?;
+        let plan = compliance::plan_transfer(&source, in_use, quantity, now).map_err(|s| {
             Refusal::Insufficient(format!(
                 "cannot transfer {quantity} {sku}: only {} available in the source virtual account",
                 s.available
@@ -168,6 +157,35 @@ impl Store {
         .await?;
         Ok(transfer_id)
     }
+}
+
+/// Serializes licence moves of a virtual account (transfers, reservations): bumps its `version`
+/// row inside the transaction; false if there is no such virtual account.
+pub(crate) async fn lock_va(conn: &mut AnyConnection, va_id: &str) -> Result<bool, StoreError> {
+    let bumped = sqlx::query("UPDATE virtual_accounts SET version = version + 1 WHERE id = $1")
+        .bind(va_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(bumped.rows_affected() > 0)
+}
+
+/// The purchased lots of one SKU in a virtual account.
+pub(crate) async fn sku_lots(conn: &mut AnyConnection, va_id: &str, sku: &str) -> Result<Vec<Lot>, StoreError> {
+    Ok(lots(conn, va_id, Some(sku))
+        .await?
+        .into_iter()
+        .map(|r| r.into_lot().1)
+        .collect())
+}
+
+/// The licences of one SKU in use in a virtual account (its `va_usage` total).
+pub(crate) async fn sku_in_use(conn: &mut AnyConnection, va_id: &str, sku: &str) -> Result<i64, StoreError> {
+    let in_use: Option<i64> = sqlx::query_scalar("SELECT in_use FROM va_usage WHERE va_id = $1 AND sku = $2")
+        .bind(va_id)
+        .bind(sku)
+        .fetch_optional(conn)
+        .await?;
+    Ok(in_use.unwrap_or(0))
 }
 
 /// Net lots of a virtual account (optionally of one SKU), grouped by SKU and end date.

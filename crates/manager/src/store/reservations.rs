@@ -8,7 +8,7 @@
 //! concurrent reservations cannot together take more than the balance.
 
 use super::instances::{DailyUsage, record_daily_many};
-use super::licenses::lots;
+use super::licenses::{lock_va, sku_in_use, sku_lots};
 use super::{Audit, Event, Store, WriteTx};
 use crate::compliance;
 use crate::error::StoreError;
@@ -119,7 +119,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<ReservationRow, StoreError> {
         let mut tx = self.write_tx().await?;
-        lock_va(&mut tx, &new.va_id).await?;
+        lock_existing_va(&mut tx, &new.va_id).await?;
         check_free(&mut tx, new).await?;
         let changes: Vec<(String, i64)> = new.licenses.iter().map(|(s, n)| (s.clone(), *n)).collect();
         take(&mut tx, &new.va_id, &new.va_name, &changes, now).await?;
@@ -205,7 +205,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<ReservationRow, StoreError> {
         let mut tx = self.write_tx().await?;
-        lock_va(&mut tx, &row.va_id).await?;
+        lock_existing_va(&mut tx, &row.va_id).await?;
         let changed = sqlx::query(
             "UPDATE reservations SET seq = seq + 1, kind = $1, updated_at = $2 \
              WHERE id = $3 AND seq = $4 AND status = 'reserved'",
@@ -266,7 +266,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<ReservationRow, StoreError> {
         let mut tx = self.write_tx().await?;
-        lock_va(&mut tx, &row.va_id).await?;
+        lock_existing_va(&mut tx, &row.va_id).await?;
         let changed = sqlx::query(
             "UPDATE reservations SET status = 'returned', returned_at = $1, updated_at = $1 \
              WHERE id = $2 AND status = 'reserved'",
@@ -428,13 +428,9 @@ async fn check_free(tx: &mut WriteTx, new: &NewReservation) -> Result<(), StoreE
     Ok(())
 }
 
-/// Serializes licence moves of the virtual account (as transfers do).
-async fn lock_va(tx: &mut WriteTx, va_id: &str) -> Result<(), StoreError> {
-    let bumped = sqlx::query("UPDATE virtual_accounts SET version = version + 1 WHERE id = $1")
-        .bind(va_id)
-        .execute(&mut **tx)
-        .await?;
-    if bumped.rows_affected() == 0 {
+/// Serializes licence moves of the virtual account (as transfers do); refused if it is gone.
+async fn lock_existing_va(tx: &mut WriteTx, va_id: &str) -> Result<(), StoreError> {
+    if !lock_va(tx, va_id).await? {
         return Err(Refusal::NotFound(format!("no virtual account {va_id}")).into());
     }
     Ok(())
@@ -470,18 +466,9 @@ async fn take(
     let mut sorted = changes.to_vec();
     sorted.sort();
     for (sku, delta) in sorted {
-        let in_use: Option<i64> = sqlx::query_scalar("SELECT in_use FROM va_usage WHERE va_id = $1 AND sku = $2")
-            .bind(va_id)
-            .bind(&sku)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let in_use = in_use.unwrap_or(0);
+        let in_use = sku_in_use(tx, va_id, &sku).await?;
         if delta > 0 {
-            let bought: Vec<compliance::Lot> = lots(tx, va_id, Some(&sku))
-                .await?
-                .into_iter()
-                .map(|r| r.into_lot().1)
-                .collect();
+            let bought = sku_lots(tx, va_id, &sku).await?;
             let available = (compliance::purchased(&bought, now) - in_use).max(0);
             if delta > available {
                 return Err(Refusal::Insufficient(format!(
