@@ -232,13 +232,18 @@ pub enum ReservationCommand {
     },
 }
 
-fn parse_license(s: &str) -> std::result::Result<(String, u64), String> {
-    let (sku, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not SKU=N"))?;
+/// `NAME=N`: `what` names NAME in the message (`SKU`), `unit` the counted thing (`licences`).
+fn parse_count(s: &str, what: &str, unit: &str) -> std::result::Result<(String, u64), String> {
+    let (name, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not {what}=N"))?;
     let n: u64 = n
         .trim()
         .parse()
-        .map_err(|_| format!("{n:?} is not a number of licences"))?;
-    Ok((sku.trim().to_string(), n))
+        .map_err(|_| format!("{n:?} is not a number of {unit}"))?;
+    Ok((name.trim().to_string(), n))
+}
+
+fn parse_license(s: &str) -> std::result::Result<(String, u64), String> {
+    parse_count(s, "SKU", "licences")
 }
 
 /// `smartlic legacy …`
@@ -265,12 +270,7 @@ pub enum LegacyCommand {
 }
 
 fn parse_sessions(s: &str) -> std::result::Result<(String, u64), String> {
-    let (service, n) = s.split_once('=').ok_or_else(|| format!("{s:?} is not SERVICE=N"))?;
-    let n: u64 = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("{n:?} is not a number of sessions"))?;
-    Ok((service.trim().to_string(), n))
+    parse_count(s, "SERVICE", "sessions")
 }
 
 /// `smartlic operator …`
