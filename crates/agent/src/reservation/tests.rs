@@ -54,16 +54,16 @@ fn install(l: &mut Licensing, now: i64, code: &str, a: ReservationAuthorization)
     Ok(kind)
 }
 
+/// A licensing state with reservation `r1` (of request `RQ1.a`) installed at time 0.
+fn reserved(kind: ReservationKind, expires_at: Option<i64>) -> Licensing {
+    let mut l = lic();
+    install(&mut l, 0, "RQ1.a", auth("RQ1.a", "r1", 1, kind, expires_at)).unwrap();
+    l
+}
+
 #[test]
 fn an_slr_admits_its_reserved_sessions_and_blocks_the_rest() {
-    let mut l = lic();
-    install(
-        &mut l,
-        0,
-        "RQ1.a",
-        auth("RQ1.a", "r1", 1, ReservationKind::Specific, None),
-    )
-    .unwrap();
+    let l = reserved(ReservationKind::Specific, None);
     let p = l.policies(0);
     let pgw = l.catalog().service_index("pgw").unwrap();
     assert_eq!(p[pgw], CallPolicy::Allow { limit: 20_000 });
@@ -76,14 +76,7 @@ fn an_slr_admits_its_reserved_sessions_and_blocks_the_rest() {
 
 #[test]
 fn a_plr_admits_everything_and_never_ends() {
-    let mut l = lic();
-    install(
-        &mut l,
-        0,
-        "RQ1.a",
-        auth("RQ1.a", "r1", 1, ReservationKind::Universal, None),
-    )
-    .unwrap();
+    let l = reserved(ReservationKind::Universal, None);
     let later = 5000 * DAY;
     assert!(
         l.policies(later)
@@ -99,9 +92,7 @@ fn a_plr_admits_everything_and_never_ends() {
 
 #[test]
 fn an_ended_slr_blocks_everything() {
-    let mut l = lic();
-    let a = auth("RQ1.a", "r1", 1, ReservationKind::Specific, Some(10 * DAY));
-    install(&mut l, 0, "RQ1.a", a).unwrap();
+    let l = reserved(ReservationKind::Specific, Some(10 * DAY));
     assert_eq!(
         l.authorization_word(10 * DAY, true),
         AuthorizationStatus::AuthorizationExpired
@@ -172,14 +163,7 @@ fn reservation_needs_smart_licensing_and_blocks_disabling_while_installed() {
         l.set_reservation_enabled(true).unwrap_err(),
         "Smart Licensing is disabled"
     );
-    let mut l = lic();
-    install(
-        &mut l,
-        0,
-        "RQ1.a",
-        auth("RQ1.a", "r1", 1, ReservationKind::Specific, None),
-    )
-    .unwrap();
+    let mut l = reserved(ReservationKind::Specific, None);
     assert_eq!(l.set_reservation_enabled(false).unwrap_err(), RETURN_FIRST);
     assert_eq!(l.request_refusal().as_deref(), Some(RETURN_FIRST));
 }
