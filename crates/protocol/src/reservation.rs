@@ -223,21 +223,15 @@ impl ReservationRequest {
         let kind = CodeKind::Request;
         let parts = unarmor(kind, text)?;
         let request: ReservationRequest = body(kind, &parts[0])?;
-        let vk = verifying_key(&request.key).ok_or(CodeError::BadSignature(kind))?;
+        let vk = node_key(&request.key).ok_or(CodeError::BadSignature(kind))?;
         check_signature(kind, &vk, &parts[0], &parts[1])?;
         Ok(request)
     }
 
     /// The node's reservation public key.
     pub fn verifying_key(&self) -> Option<VerifyingKey> {
-        verifying_key(&self.key)
+        node_key(&self.key)
     }
-}
-
-/// A node's reservation public key from its base64url text (as a request carries it and a
-/// manager stores it); `None` if it is no usable Ed25519 key.
-pub fn node_key(b64: &str) -> Option<VerifyingKey> {
-    verifying_key(b64)
 }
 
 impl ReservationAuthorization {
@@ -306,7 +300,8 @@ fn hex16(digest: &[u8]) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-fn check_of(text: &str) -> String {
+/// The check characters of a code's text: base64url of the first 4 bytes of its SHA-256.
+pub(crate) fn check_of(text: &str) -> String {
     B64.encode(&Sha256::digest(text.as_bytes())[..4])
 }
 
@@ -362,7 +357,9 @@ fn body<T: DeserializeOwned>(kind: CodeKind, payload: &[u8]) -> Result<T, CodeEr
     serde_json::from_slice(payload).map_err(|_| CodeError::BadSignature(kind))
 }
 
-fn verifying_key(b64: &str) -> Option<VerifyingKey> {
+/// An Ed25519 public key from its base64url text (a node's reservation key as a request carries
+/// it and a manager stores it, a satellite's identity key); `None` if it is no usable key.
+pub fn node_key(b64: &str) -> Option<VerifyingKey> {
     let bytes: [u8; 32] = B64.decode(b64).ok()?.try_into().ok()?;
     VerifyingKey::from_bytes(&bytes).ok().filter(|k| !k.is_weak())
 }

@@ -16,6 +16,7 @@
 //! an answer. Whether a sequence number is new, and what to do with the figures, is the
 //! managers' to decide.
 
+use crate::reservation::{check_of, node_key};
 use crate::trust::{TrustError, verify_signer};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -233,14 +234,14 @@ impl SatelliteRequest {
             .map_err(|_| malformed(kind, "body is not base64url"))?;
         let request: SatelliteRequest =
             serde_json::from_slice(&body).map_err(|_| SatelliteError::BadSignature(kind))?;
-        let vk = verifying_key(&request.key).ok_or(SatelliteError::BadSignature(kind))?;
+        let vk = node_key(&request.key).ok_or(SatelliteError::BadSignature(kind))?;
         check_signature(kind, &vk, &body, &file.signature)?;
         Ok(request)
     }
 
     /// The satellite's identity key.
     pub fn verifying_key(&self) -> Option<VerifyingKey> {
-        verifying_key(&self.key)
+        node_key(&self.key)
     }
 }
 
@@ -341,15 +342,6 @@ fn parse_file(kind: &'static str, text: &str) -> Result<ExchangeFile, SatelliteE
         return Err(malformed(kind, &format!("it is a satellite {} file", file.kind)));
     }
     Ok(file)
-}
-
-fn check_of(text: &str) -> String {
-    B64.encode(&Sha256::digest(text.as_bytes())[..4])
-}
-
-fn verifying_key(b64: &str) -> Option<VerifyingKey> {
-    let bytes: [u8; 32] = B64.decode(b64).ok()?.try_into().ok()?;
-    VerifyingKey::from_bytes(&bytes).ok().filter(|k| !k.is_weak())
 }
 
 fn check_signature(kind: &'static str, vk: &VerifyingKey, body: &[u8], sig_b64: &str) -> Result<(), SatelliteError> {
