@@ -86,10 +86,10 @@ pub enum ClientError {
     /// A text answer (a CSV export) that is not UTF-8.
     #[error("the license manager's answer is not UTF-8 text")]
     NotText,
-    /// A `Link` header names a next page that is not a URL.
+    /// A `Link` header that cannot be parsed, or whose next page is not a URL.
     #[error("the license manager's next page link {link:?}: {reason}")]
     BadNextLink {
-        /// The link target.
+        /// The header value (its first 200 characters).
         link: String,
         /// Why.
         reason: String,

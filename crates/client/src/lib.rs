@@ -171,12 +171,7 @@ impl AdminClient {
             let (page, next): (Vec<T>, _) = self.call_url::<(), _>(Method::GET, url.clone(), None).await?;
             all.extend(page);
             match next {
-                Some(next) => {
-                    url = url.join(&next).map_err(|e| ClientError::BadNextLink {
-                        link: next,
-                        reason: e.to_string(),
-                    })?
-                }
+                Some(next) => url = next,
                 None => return Ok(all),
             }
         }
@@ -226,7 +221,7 @@ impl AdminClient {
         method: Method,
         url: Url,
         body: Option<&B>,
-    ) -> Result<(T, Option<String>), ClientError> {
+    ) -> Result<(T, Option<Url>), ClientError> {
         let (bytes, next, status) = self.send_status(method, url, body).await?;
         // 204 No Content answers `()`.
         let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
@@ -241,8 +236,8 @@ impl AdminClient {
         method: Method,
         url: Url,
         body: Option<&B>,
-    ) -> Result<(Vec<u8>, Option<String>, u16), ClientError> {
-        let mut req = self.http.request(method, url).bearer_auth(&self.key);
+    ) -> Result<(Vec<u8>, Option<Url>, u16), ClientError> {
+        let mut req = self.http.request(method, url.clone()).bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -251,12 +246,8 @@ impl AdminClient {
             reason: root_cause(&e),
         })?;
         let status = resp.status();
-        let next = resp
-            .headers()
-            .get_all(reqwest::header::LINK)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(next_link);
+        let links = resp.headers().get_all(reqwest::header::LINK);
+        let next = next_link(links.iter().map(|v| v.as_bytes()), &url)?;
         let bytes = resp.bytes().await.map_err(|e| ClientError::Read {
             base: self.base.clone(),
             reason: root_cause(&e),

@@ -11,6 +11,9 @@ const METADATA: Metadata<'static> = Metadata::new("smartlic_manager", Level::INF
 #[derive(Debug)]
 pub struct Metrics {
     recorder: PrometheusRecorder,
+    /// The `process_*` gauges (resident memory, CPU time, open files, threads…), read at each
+    /// scrape by `metrics-process`.
+    process: metrics_process::Collector,
 }
 
 impl Default for Metrics {
@@ -43,7 +46,9 @@ impl Metrics {
             None,
             "Alert webhook delivery tries, by result (delivered or failed)".into(),
         );
-        Metrics { recorder }
+        let process = metrics_process::Collector::default();
+        metrics::with_local_recorder(&recorder, || process.describe());
+        Metrics { recorder, process }
     }
 
     fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
@@ -89,22 +94,14 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition: this process's counters, the store's figures read for
-    /// this scrape (licences per account, VA and SKU; instances by status) and the process's
-    /// resident memory (standard name `process_resident_memory_bytes`) where the platform tells
-    /// it.
+    /// this scrape (licences per account, VA and SKU; instances by status) and the standard
+    /// `process_*` gauges (`process_resident_memory_bytes`, …) where the platform tells them.
     pub fn render(&self, licences: &LicenceGauges, instances: &[(String, i64)]) -> String {
+        metrics::with_local_recorder(&self.recorder, || self.process.collect());
         let handle = self.recorder.handle();
         handle.run_upkeep();
         let mut text = handle.render();
         text.push_str(&store_figures(licences, instances));
-        if let Some(bytes) = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| resident_bytes(&s))
-        {
-            text.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
-            text.push_str("# TYPE process_resident_memory_bytes gauge\n");
-            text.push_str(&format!("process_resident_memory_bytes {bytes}\n"));
-        }
         text
     }
 }
@@ -155,17 +152,6 @@ fn store_figures(licences: &LicenceGauges, instances: &[(String, i64)]) -> Strin
     recorder.handle().render()
 }
 
-/// `VmRSS` of a Linux `/proc/PID/status` text, in bytes.
-pub(crate) fn resident_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut words = line.split_whitespace().skip(1);
-    let n: u64 = words.next()?.parse().ok()?;
-    match words.next() {
-        Some("kB") => n.checked_mul(1024),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,15 +186,14 @@ mod tests {
         assert!(text.contains("smartlic_registrations_total{result=\"ok\"} 2"), "{text}");
         assert!(text.contains("smartlic_http_requests_total"), "{text}");
         #[cfg(target_os = "linux")]
-        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
-    }
-
-    #[test]
-    fn resident_memory_is_read_from_proc_status() {
-        let status = "Name:\tsmartlic\nVmPeak:\t  9000 kB\nVmRSS:\t   51234 kB\nThreads:\t4\n";
-        assert_eq!(resident_bytes(status), Some(51234 * 1024));
-        assert_eq!(resident_bytes("VmRSS:\t12 MB\n"), None);
-        assert_eq!(resident_bytes("Name: x\n"), None);
-        assert_eq!(resident_bytes("VmRSS:\tlots kB\n"), None);
+        {
+            let rss = text
+                .lines()
+                .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+                .and_then(|v| v.parse::<f64>().ok());
+            assert!(rss.is_some_and(|b| b > 0.0), "{text}");
+            assert!(text.contains("\nprocess_open_fds "), "{text}");
+            assert!(text.contains("\nprocess_threads "), "{text}");
+        }
     }
 }

@@ -1,43 +1,51 @@
 //! Prometheus metrics of the node (`smartlic node --metrics-listen HOST:PORT`, path `/metrics`):
 //! the same counters as `show license statistics` and the bulk statistics, for the modern path.
 //!
-//! The text is rendered from one agent snapshot at scrape time. It is written here rather than
-//! through the `metrics` facade because every value is read on demand from the agent (pull), and
-//! the facade's recorders are built for values pushed as they change.
+//! The gauges are read from one agent snapshot at scrape time and rendered by
+//! `metrics-exporter-prometheus` (escaping, `# HELP`/`# TYPE` lines) from a recorder made for that
+//! scrape alone: every value is pulled from the agent on demand, and a recorder that lives only
+//! for one scrape leaves no stale series behind. It is never installed globally.
 
 use crate::node::Node;
+use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use smartlic_agent::Mode;
 use smartlic_agent::Snapshot;
 use smartlic_agent::admission::CallPolicy;
 use smartlic_agent::agent::ServiceView;
 use smartlic_agent::state::ServiceStats;
 use smartlic_protocol::Catalog;
-use std::fmt::Write;
 use std::sync::Arc;
 
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
+const METADATA: Metadata<'static> = Metadata::new("smartlic_node", Level::INFO, Some(module_path!()));
 
-/// Gauges in the exposition format.
-#[derive(Default)]
+/// One row of a gauge: its labels and its value.
+type Row = (Vec<Label>, f64);
+
+/// The gauges of one scrape.
 struct Exposition {
-    out: String,
+    recorder: PrometheusRecorder,
 }
 
 impl Exposition {
-    /// One gauge: its help, its type and one sample per row of labels.
-    fn gauge(&mut self, name: &str, help: &str, rows: Vec<(String, f64)>) {
-        let out = &mut self.out;
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (labels, v) in rows {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {v}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {v}");
-            }
+    fn new() -> Exposition {
+        Exposition {
+            recorder: PrometheusBuilder::new().build_recorder(),
         }
+    }
+
+    /// One gauge: its help and one sample per row of labels.
+    fn gauge(&self, name: &'static str, help: &'static str, rows: Vec<Row>) {
+        self.recorder.describe_gauge(name.into(), None, help.into());
+        for (labels, v) in rows {
+            self.recorder
+                .register_gauge(&Key::from_parts(name, labels), &METADATA)
+                .set(v);
+        }
+    }
+
+    fn render(self) -> String {
+        self.recorder.handle().render()
     }
 }
 
@@ -45,58 +53,57 @@ impl Exposition {
 pub fn render(node: &Node) -> String {
     let snap = node.agent.snapshot();
     let cat = node.agent.catalog();
-    let mut x = Exposition::default();
-    product_gauges(&mut x, &snap);
-    service_gauges(&mut x, &snap, cat);
-    per_mode_gauges(&mut x, &snap, cat);
-    x.out
+    let x = Exposition::new();
+    product_gauges(&x, &snap);
+    service_gauges(&x, &snap, cat);
+    per_mode_gauges(&x, &snap, cat);
+    x.render()
 }
 
 /// The product-wide gauges: state, mode, enable/disable counts, evaluation left.
-fn product_gauges(x: &mut Exposition, snap: &Snapshot) {
+fn product_gauges(x: &Exposition, snap: &Snapshot) {
     let st = &snap.state;
-    let host = escape(&snap.hostname);
+    let host = || vec![Label::new("hostname", snap.hostname.clone())];
     x.gauge(
         "smartlic_sl_enabled",
         "1 when Smart Licensing is enabled (current_sl_state).",
-        vec![(format!("hostname=\"{host}\""), f64::from(u8::from(st.enabled)))],
+        vec![(host(), f64::from(u8::from(st.enabled)))],
     );
     x.gauge(
         "smartlic_sl_registered_mode",
         "1 in Registered mode, 0 in Evaluation mode (current_sl_mode).",
-        vec![(
-            format!("hostname=\"{host}\""),
-            f64::from(u8::from(snap.mode == Mode::Registered)),
-        )],
+        vec![(host(), f64::from(u8::from(snap.mode == Mode::Registered)))],
     );
     x.gauge(
         "smartlic_sl_enabled_total",
         "Times Smart Licensing was enabled (total_sl_enabled).",
-        vec![(String::new(), st.total_enabled as f64)],
+        vec![(Vec::new(), st.total_enabled as f64)],
     );
     x.gauge(
         "smartlic_sl_disabled_total",
         "Times Smart Licensing was disabled (total_sl_disabled).",
-        vec![(String::new(), st.total_disabled as f64)],
+        vec![(Vec::new(), st.total_disabled as f64)],
     );
     x.gauge(
         "smartlic_eval_remaining_seconds",
         "Evaluation period left.",
-        vec![(String::new(), snap.eval_remaining as f64)],
+        vec![(Vec::new(), snap.eval_remaining as f64)],
     );
 }
 
 /// The gauges per service: sessions now, blocked or not, calls refused.
-fn service_gauges(x: &mut Exposition, snap: &Snapshot, cat: &Catalog) {
-    let service_rows = |f: &dyn Fn(&ServiceView) -> f64| -> Vec<(String, f64)> {
+fn service_gauges(x: &Exposition, snap: &Snapshot, cat: &Catalog) {
+    let service_rows = |f: &dyn Fn(&ServiceView) -> f64| -> Vec<Row> {
         cat.service
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                (
-                    format!("service=\"{}\",tagid=\"{}\",sku=\"{}\"", s.service, s.tag_id, s.sku),
-                    snap.services.get(i).map_or(0.0, f),
-                )
+                let labels = vec![
+                    Label::new("service", s.service.clone()),
+                    Label::new("tagid", s.tag_id.to_string()),
+                    Label::new("sku", s.sku.clone()),
+                ];
+                (labels, snap.services.get(i).map_or(0.0, f))
             })
             .collect()
     };
@@ -118,9 +125,9 @@ fn service_gauges(x: &mut Exposition, snap: &Snapshot, cat: &Catalog) {
 }
 
 /// The gauges per mode and service, from the statistics `show license statistics` prints.
-fn per_mode_gauges(x: &mut Exposition, snap: &Snapshot, cat: &Catalog) {
+fn per_mode_gauges(x: &Exposition, snap: &Snapshot, cat: &Catalog) {
     type Field = fn(&ServiceStats) -> u64;
-    let per_mode: [(&str, &str, Field); 4] = [
+    let per_mode: [(&'static str, &'static str, Field); 4] = [
         (
             "smartlic_max_call_count",
             "Highest session count per mode and service (max_call_count).",
@@ -147,10 +154,11 @@ fn per_mode_gauges(x: &mut Exposition, snap: &Snapshot, cat: &Catalog) {
             .statistics(cat)
             .into_iter()
             .map(|r| {
-                let labels = format!(
-                    "mode=\"{}\",service=\"{}\",tagid=\"{}\"",
-                    r.mode, r.service.service, r.service.tag_id
-                );
+                let labels = vec![
+                    Label::new("mode", r.mode.to_string()),
+                    Label::new("service", r.service.service.clone()),
+                    Label::new("tagid", r.service.tag_id.to_string()),
+                ];
                 (labels, field(&r.stats) as f64)
             })
             .collect();

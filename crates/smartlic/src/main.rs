@@ -39,7 +39,7 @@ mod server_config;
 mod shell;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,6 +50,9 @@ use std::process::ExitCode;
     about = "Open Smart Software Licensing: license manager, Smart Agent node and CLI"
 )]
 struct Cli {
+    /// The admin client's connection flags (`--server`, `--ca`, `--api-key`): taken here, before
+    /// the subcommand, and after the name of an administration command or `bench fleet` (see
+    /// [`cli_command`]); the values given after the subcommand win.
     #[command(flatten)]
     conn: admin::Connection,
     #[command(subcommand)]
@@ -179,8 +182,8 @@ enum BenchCommand {
         threads: usize,
     },
     /// A fleet of simulated devices registering and renewing against running managers over HTTPS
-    /// (uses the global --server, repeated for managers on one database, --ca and --api-key;
-    /// loopback managers only).
+    /// (--server, repeated for managers on one database, --ca and --api-key; loopback managers
+    /// only).
     Fleet {
         /// Simulated devices.
         #[arg(long, default_value_t = 1000)]
@@ -195,6 +198,54 @@ enum BenchCommand {
         #[arg(long)]
         storm: bool,
     },
+}
+
+/// The whole command line: the derived definition, with the connection flags also on every
+/// administration command and `bench fleet`, global below them (`smartlic account list --ca F`
+/// works as well as `smartlic --ca F account list`). Only there: `--help` of `server`, `node`,
+/// `cli` and `demo` does not list them.
+fn cli_command() -> clap::Command {
+    let connected = |sub: clap::Command| {
+        admin::Connection::IDS
+            .into_iter()
+            .fold(admin::Connection::augment_args(sub), |sub, id| {
+                sub.mut_arg(id, |a| a.global(true))
+            })
+    };
+    let admin_names: Vec<String> = admin::AdminCommand::augment_subcommands(clap::Command::new("admin"))
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let cmd = admin_names
+        .iter()
+        .fold(Cli::command(), |cmd, name| cmd.mut_subcommand(name, connected));
+    cmd.mut_subcommand("bench", |bench| bench.mut_subcommand("fleet", connected))
+}
+
+/// The parsed command line; exits with clap's message (status 2) on a bad one, and when
+/// connection flags come before a command that does not talk to a manager.
+fn parse_command_line() -> Cli {
+    let matches = cli_command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut cli_command()).exit());
+    let talks_to_manager = matches!(
+        cli.command,
+        Command::Admin(_)
+            | Command::Bench {
+                which: BenchCommand::Fleet { .. }
+            }
+    );
+    let given = admin::Connection::IDS
+        .into_iter()
+        .any(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine));
+    if given && !talks_to_manager {
+        cli_command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--server, --ca and --api-key are options of the administration commands and `bench fleet` only",
+            )
+            .exit();
+    }
+    cli
 }
 
 fn load_catalog(path: Option<&PathBuf>) -> Result<smartlic_protocol::Catalog> {
@@ -335,13 +386,11 @@ fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Completions { shell } => {
-            use clap::CommandFactory;
-            manual::completions(&mut Cli::command(), shell, &mut std::io::stdout());
+            manual::completions(&mut cli_command(), shell, &mut std::io::stdout());
             Ok(true)
         }
         Command::Man { out } => {
-            use clap::CommandFactory;
-            let pages = manual::man_pages(Cli::command(), &out)?;
+            let pages = manual::man_pages(cli_command(), &out)?;
             println!("{pages} manual pages written to {}", out.display());
             Ok(true)
         }
@@ -354,7 +403,7 @@ fn run(cli: Cli) -> Result<bool> {
 
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

@@ -24,7 +24,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -189,16 +188,9 @@ fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The whole HTTP service of one manager.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api_parts();
-    let doc_json: Arc<String> = Arc::new(doc.to_json().unwrap_or_else(|_| "{}".into()));
     Router::new()
         .merge(api)
-        .route(
-            "/api/v1/openapi.json",
-            get(move || {
-                let doc = doc_json.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
-            }),
-        )
+        .merge(api_docs(doc))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(crate::portal::routes())
@@ -218,6 +210,30 @@ pub fn router(state: AppState) -> Router {
             axum::http::HeaderValue::from_static("max-age=31536000"),
         ))
         .with_state(state)
+}
+
+/// The OpenAPI document at `/api/v1/openapi.json` and Swagger UI over it at `/api/docs/` (its
+/// files are built into the binary by utoipa-swagger-ui's `vendored` feature). The UI loads only
+/// its own scripts and the document from this origin; its inline style attributes and `data:`
+/// icons are the only exceptions the policy makes.
+fn api_docs(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
+    let docs: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+        .url("/api/v1/openapi.json", doc)
+        .into();
+    docs.layer(axum::middleware::map_response(|mut resp: Response| async move {
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                 frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+            ),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        resp
+    }))
 }
 
 /// Most of an over-long body read (and dropped) before answering 413, and for how long.

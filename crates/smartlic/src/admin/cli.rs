@@ -5,24 +5,31 @@
 use smartlic_protocol::admin::{ReservationPolicy, Role};
 use std::path::PathBuf;
 
-/// Where the license manager is and how to reach it.
+// Where the license manager is and how to reach it. Not global here: `main.rs` adds these flags
+// to the top level and to each administration command and `bench fleet` (global below those),
+// so that `server`, `node`, `cli` and `demo` neither take nor list them. (A `//` comment: a doc
+// comment would become the description of every command the flags are added to.)
 #[derive(clap::Args, Debug, Clone)]
 pub struct Connection {
     /// License manager URL (`bench fleet` takes it more than once: managers on one database).
     #[arg(
         long = "server",
-        global = true,
         env = "SMARTLIC_SERVER",
         default_value = "https://127.0.0.1:8443",
         action = clap::ArgAction::Append
     )]
     pub servers: Vec<String>,
     /// CA certificate (PEM) to trust for the manager: its `ca.pem`.
-    #[arg(long, global = true, env = "SMARTLIC_CA")]
+    #[arg(long, env = "SMARTLIC_CA")]
     pub ca: Option<PathBuf>,
     /// API key: the operator's (`admin.key`) or a user's.
-    #[arg(long, global = true, env = "SMARTLIC_API_KEY", hide_env_values = true)]
+    #[arg(long, env = "SMARTLIC_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+}
+
+impl Connection {
+    /// The ids of the connection flags (the field names).
+    pub const IDS: [&'static str; 3] = ["servers", "ca", "api_key"];
 }
 
 /// Administration commands.
@@ -508,8 +515,8 @@ pub enum UserCommand {
         account: String,
         /// E-mail address.
         email: String,
-        /// sa-admin, sa-user, va-admin or va-user.
-        #[arg(long, value_parser = parse_role)]
+        /// The user's role (a VA role needs --va).
+        #[arg(long, ignore_case = true, value_parser = role_parser())]
         role: Role,
         /// Virtual account of a VA role.
         #[arg(long)]
@@ -565,6 +572,9 @@ fn parse_reservation(s: &str) -> std::result::Result<ReservationPolicy, String> 
     s.parse()
 }
 
-fn parse_role(s: &str) -> std::result::Result<Role, String> {
-    s.parse::<Role>().map_err(|e| e.to_string())
+/// The parser of a `--role` flag: one of [`Role::ALL`] (any case), each listed by `--help` and in
+/// the error for any other value.
+pub fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Role::ALL.map(|r| r.as_str())).try_map(|s| s.parse::<Role>())
 }

@@ -1,5 +1,6 @@
-//! How the administration commands print: plain text tables with columns padded to their widest
-//! cell, or (`--json`) one pretty JSON document; and the key file written by `operator rotate-key`.
+//! How the administration commands print: plain text tables (comfy-table, no borders, columns
+//! padded to their widest cell and two spaces apart), or (`--json`) one pretty JSON document; and
+//! the key file written by `operator rotate-key`.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -19,32 +20,21 @@ pub(super) fn write_private(path: &std::path::Path, text: &str) -> std::io::Resu
     Ok(())
 }
 
-/// A plain text table: columns padded to their widest cell.
+/// A plain text table: a header line, then one line per row; no borders, each column as wide
+/// as its widest cell (display width) and two spaces from the next; no trailing spaces.
 pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
+        .set_header(headers.to_vec());
     for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
+        t.add_row(r.clone());
     }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
-        }
-        s.trim_end().to_string()
-    };
-    let mut out = vec![line(headers.to_vec())];
-    for r in rows {
-        out.push(line(r.iter().map(String::as_str).collect()));
+    let last = t.column_count().saturating_sub(1);
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding((0, if i == last { 0 } else { 2 }));
     }
-    out.join("\n")
+    t.trim_fmt()
 }
 
 /// Prints `v` as one pretty JSON document.
@@ -126,5 +116,15 @@ mod tests {
             &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]],
         );
         assert_eq!(t, "A    LONGER\nxyz  1\nq    22");
+        // Columns follow the display width; an empty cell keeps its column.
+        let t = table(
+            &["NAME", "N", "NOTE"],
+            &[
+                vec!["Müller".into(), "1".into(), "".into()],
+                vec!["x".into(), "".into(), "z".into()],
+            ],
+        );
+        assert_eq!(t, "NAME    N  NOTE\nMüller  1\nx          z");
+        assert_eq!(table(&["ID", "NAME"], &[]), "ID  NAME");
     }
 }
