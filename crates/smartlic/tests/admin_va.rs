@@ -94,6 +94,8 @@ fn virtual_accounts_are_renamed_deleted_and_take_moved_instances() {
         e,
         "error: cannot delete virtual account East: it holds 1 licence; transfer them to another virtual account first"
     );
+    // Back to DEFAULT, so East's licence can go too; then in East again.
+    w.admin_ok(&["instance", "move", "--account", "Acme", &id, "--to-va", "DEFAULT"]);
     w.admin_ok(&[
         "license",
         "transfer",
@@ -108,6 +110,7 @@ fn virtual_accounts_are_renamed_deleted_and_take_moved_instances() {
         "--quantity",
         "1",
     ]);
+    w.admin_ok(&["instance", "move", "--account", "Acme", &id, "--to-va", "East"]);
     let e = refusal(&w.admin(&["va", "delete", "--account", "Acme", "--va", "East"]));
     assert!(
         e.ends_with("it has 1 product instance; move or remove them first"),
@@ -121,4 +124,10 @@ fn virtual_accounts_are_renamed_deleted_and_take_moved_instances() {
     let e = refusal(&w.admin(&["va", "delete", "--account", "Acme", "--va", "DEFAULT"]));
     assert!(e.contains("DEFAULT virtual account cannot be deleted"), "{e}");
     assert_eq!(pgw(&w, "DEFAULT"), (2, "OK".into()));
+    let rows = licence_rows(&w.licences_json("Acme", "DEFAULT"));
+    let purchased = rows
+        .iter()
+        .find(|r| r["sku"] == PGW)
+        .and_then(|r| r["purchased"].as_i64());
+    assert_eq!(purchased, Some(4), "East's licence came back");
 }
