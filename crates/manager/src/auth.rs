@@ -5,11 +5,12 @@
 //! | action | sa-admin | sa-user | va-admin | va-user |
 //! |---|---|---|---|---|
 //! | read the account, its VAs (their own VA for VA roles) | ✓ | ✓ | own VA | own VA |
-//! | create virtual accounts | ✓ | ✓ | | |
+//! | create, rename and delete virtual accounts | ✓ | ✓ | | |
 //! | transfer licences | ✓ | ✓ | own VA (both ends) | |
 //! | create tokens | ✓ | ✓ | own VA | own VA |
 //! | create export-controlled tokens | ✓ | | | |
 //! | revoke tokens, remove instances | ✓ | ✓ | own VA | |
+//! | move instances between virtual accounts | ✓ | ✓ | own VA (both ends) | |
 //! | read users and the event log | ✓ | ✓ | | |
 //! | create, disable, remove users; rotate their keys; webhooks | ✓ | | | |
 //! | deposit licences, issue legacy keys | operator only | | | |
@@ -86,6 +87,8 @@ pub(crate) enum Action {
     ReadVa,
     /// Create a virtual account.
     CreateVa,
+    /// Rename or delete a virtual account.
+    ManageVa,
     /// Deposit purchased licences into a virtual account (the vendor's act: operator only).
     DepositLicenses,
     /// Issue a legacy licence key bound to a chassis (the vendor's act: operator only).
@@ -100,6 +103,8 @@ pub(crate) enum Action {
     RevokeToken,
     /// Remove a product instance of a virtual account.
     RemoveInstance,
+    /// Move a product instance between virtual accounts (both ends are checked).
+    MoveInstance,
     /// Read the users of an account.
     ReadUsers,
     /// Create, disable, enable and remove users of an account, and rotate their API keys.
@@ -119,12 +124,13 @@ pub(crate) enum Action {
 impl Action {
     /// Every action (the rights table's tests walk it).
     #[cfg(test)]
-    pub(crate) const ALL: [Action; 19] = [
+    pub(crate) const ALL: [Action; 21] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
         Action::ReadVa,
         Action::CreateVa,
+        Action::ManageVa,
         Action::DepositLicenses,
         Action::IssueLegacyKey,
         Action::TransferLicenses,
@@ -132,6 +138,7 @@ impl Action {
         Action::CreateExportToken,
         Action::RevokeToken,
         Action::RemoveInstance,
+        Action::MoveInstance,
         Action::ReadUsers,
         Action::ManageUsers,
         Action::ReadEvents,
@@ -148,6 +155,7 @@ impl Action {
             Action::ReadAccount => "read this Smart Account",
             Action::ReadVa => "read this virtual account",
             Action::CreateVa => "create virtual accounts",
+            Action::ManageVa => "rename or delete virtual accounts",
             Action::DepositLicenses => "deposit licenses (licenses come from the vendor: operator only)",
             Action::IssueLegacyKey => "issue legacy licence keys (operator only)",
             Action::TransferLicenses => "transfer licenses",
@@ -155,6 +163,7 @@ impl Action {
             Action::CreateExportToken => "create tokens allowing export-controlled functionality",
             Action::RevokeToken => "revoke registration tokens",
             Action::RemoveInstance => "remove product instances",
+            Action::MoveInstance => "move product instances between virtual accounts",
             Action::ReadUsers => "list users",
             Action::ManageUsers => "manage users",
             Action::ReadEvents => "read the event log",
@@ -227,12 +236,16 @@ pub(crate) fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(
         | Action::SetReservationPolicy => false,
         Action::ReadAccount => true,
         Action::ReadVa | Action::CreateToken => own_va,
-        Action::CreateVa | Action::ReadUsers | Action::ReadEvents => matches!(user.role, Role::SaAdmin | Role::SaUser),
-        Action::TransferLicenses | Action::RevokeToken | Action::RemoveInstance => match user.role {
-            Role::SaAdmin | Role::SaUser => true,
-            Role::VaAdmin => own_va,
-            Role::VaUser => false,
-        },
+        Action::CreateVa | Action::ManageVa | Action::ReadUsers | Action::ReadEvents => {
+            matches!(user.role, Role::SaAdmin | Role::SaUser)
+        }
+        Action::TransferLicenses | Action::RevokeToken | Action::RemoveInstance | Action::MoveInstance => {
+            match user.role {
+                Role::SaAdmin | Role::SaUser => true,
+                Role::VaAdmin => own_va,
+                Role::VaUser => false,
+            }
+        }
         Action::ManageUsers | Action::ManageWebhooks | Action::CreateExportToken => user.role == Role::SaAdmin,
         Action::ManageReservations => match user.role {
             Role::SaAdmin => true,
@@ -325,7 +338,9 @@ mod tests {
             (SaUser | VaUser, ManageReservations) => ['n', 'n', 'n'],
             (VaAdmin, ManageReservations) => ['y', 'n', 'n'],
             (SaAdmin | SaUser, _) => ['y', 'y', 'y'],
-            (VaAdmin, ReadVa | CreateToken | TransferLicenses | RevokeToken | RemoveInstance) => ['y', 'n', 'n'],
+            (VaAdmin, ReadVa | CreateToken | TransferLicenses | RevokeToken | RemoveInstance | MoveInstance) => {
+                ['y', 'n', 'n']
+            }
             (VaUser, ReadVa | CreateToken) => ['y', 'n', 'n'],
             (VaAdmin | VaUser, _) => ['n', 'n', 'n'],
         }

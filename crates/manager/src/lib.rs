@@ -46,6 +46,7 @@ pub(crate) mod api;
 pub(crate) mod auth;
 pub(crate) mod backpressure;
 pub(crate) mod compliance;
+pub(crate) mod csv_export;
 pub(crate) mod device;
 pub(crate) mod error;
 pub(crate) mod instance_cache;

@@ -19,6 +19,10 @@
 //! | `GET /api/v1/accounts/{account}/instances[?va=VA]` | → `[InstanceInfo]` |
 //! | `GET /api/v1/accounts/{account}/instances/{id}` | → [`InstanceInfo`] (with usage) |
 //! | `DELETE /api/v1/accounts/{account}/instances/{id}` | → [`RemovedInstance`] |
+//! | `PATCH /api/v1/accounts/{account}/virtual-accounts/{va}` | [`RenameVirtualAccount`] → [`VirtualAccountInfo`] |
+//! | `DELETE /api/v1/accounts/{account}/virtual-accounts/{va}` | → 204 |
+//! | `POST /api/v1/accounts/{account}/instances/{id}/move` | [`MoveInstance`] → [`MovedInstance`] |
+//! | `GET /api/v1/accounts/{account}/virtual-accounts/{va}/licenses.csv`, `GET /api/v1/accounts/{account}/instances.csv[?va=VA]` | → CSV |
 //! | `GET/POST /api/v1/accounts/{account}/users` | [`CreateUser`] → [`CreatedUser`] |
 //! | `GET /api/v1/accounts/{account}/events[?limit=N&action=P&actor=A&va=V&since=D&until=D]` | → `[EventInfo]` |
 //! | `GET /api/v1/accounts/{account}/events.csv[?same filters]` | → the same as CSV |
@@ -31,6 +35,9 @@
 //! | `PUT /api/v1/accounts/{account}/reservations/{id}` | [`UpdateReservation`] → [`IssuedReservation`] |
 //! | `POST /api/v1/accounts/{account}/reservations/return` | [`ReturnReservation`] → [`ReservationInfo`] |
 //! | `POST /api/v1/accounts/{account}/reservations/confirm` | [`ConfirmReservation`] → [`ReservationInfo`] |
+
+mod va;
+pub use va::*;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -110,3 +110,26 @@ pub(crate) async fn create_va(
         .await?;
     Ok(va_info(va))
 }
+
+/// Renames a virtual account; the name stays unique in the account.
+pub(crate) async fn rename_va(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    va: &str,
+    req: RenameVirtualAccount,
+) -> Result<VirtualAccountInfo, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let v = resolve_va(state, caller, &a, va, Action::ManageVa).await?;
+    let name = check_name("virtual account name", &req.name, 100)?;
+    let renamed = state.store().rename_va(&v, &name, state.now(), &caller.audit()).await?;
+    Ok(va_info(renamed))
+}
+
+/// Deletes a virtual account that holds nothing (no licences, product instances, reservations,
+/// usable tokens or users); never `DEFAULT`.
+pub(crate) async fn delete_va(state: &AppState, caller: &Caller, account: &str, va: &str) -> Result<(), ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let v = resolve_va(state, caller, &a, va, Action::ManageVa).await?;
+    Ok(state.store().delete_va(&v, state.now(), &caller.audit()).await?)
+}

@@ -198,6 +198,35 @@ pub(crate) async fn remove_instance(
     })
 }
 
+/// Moves a product instance into another virtual account of its Smart Account: its licences in
+/// use leave the old VA's totals and join the new one's at once; the node learns its compliance
+/// there at its next renewal. The caller needs the right in both virtual accounts.
+pub(crate) async fn move_instance(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    id: &str,
+    req: MoveInstance,
+) -> Result<MovedInstance, ApiError> {
+    let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    let i = find_instance(state, caller, &a, id, Action::MoveInstance).await?;
+    let to = req.to.trim();
+    if to.is_empty() {
+        return Err(ApiError::BadRequest("to must name a virtual account".into()));
+    }
+    let to = resolve_va(state, caller, &a, to, Action::MoveInstance).await?;
+    let moved = state
+        .store()
+        .move_instance(&i.id, &to, state.now(), &caller.audit())
+        .await?;
+    Ok(MovedInstance {
+        id: moved.before.id,
+        from: moved.before.va_name,
+        to: to.name,
+        usage: license_usage(moved.usage),
+    })
+}
+
 /// Removes the product instances that failed to renew: their ID certificate expired (the
 /// device has not reached the manager for a year). Their licences are released and the
 /// "Product Instance Failed to Renew and was Removed" alert follows. Returns how many.

@@ -698,21 +698,8 @@ async fn export_events(
     ApiQuery(q): ApiQuery<admin::EventFilter>,
 ) -> Result<axum::response::Response, ApiError> {
     let events = admin::list_events(&s, &caller(p, a), &account, &q).await?;
-    Ok(csv_response(admin::events_csv(&events)))
-}
-
-/// A CSV download.
-pub(crate) fn csv_response(body: String) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"smartlic-events.csv\"",
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    Ok(crate::csv_export::response(
+        "smartlic-events.csv",
+        admin::events_csv(&events)?,
+    ))
 }

@@ -6,6 +6,7 @@ pub(crate) mod admin_routes;
 pub(crate) mod device_routes;
 mod error;
 mod reservation_routes;
+mod va_routes;
 
 pub use error::ApiError;
 
@@ -179,6 +180,7 @@ fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest(
             "/api/v1",
             admin_routes::routes()
+                .merge(va_routes::routes())
                 .merge(reservation_routes::routes())
                 .merge(device_routes::routes()),
         )

@@ -1275,7 +1275,7 @@ async fn every_endpoint_refuses_other_tenants() {
 /// A valid body for each operation that takes one (so that a refusal is the rights check, not
 /// body validation); an operation added without one here gets `{}`.
 fn body_for(m: &Method, template: &str) -> Option<Value> {
-    if *m != Method::POST && *m != Method::PUT {
+    if *m != Method::POST && *m != Method::PUT && *m != Method::PATCH {
         return None;
     }
     let node = SigningKey::from_bytes(&[77; 32]);
@@ -1288,7 +1288,11 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
         }
         .encode(kind, &node)
     };
-    Some(if template.ends_with("/reservation") {
+    Some(if *m == Method::PATCH && template.ends_with("/virtual-accounts/{va}") {
+        json!({"name": "Renamed"})
+    } else if template.ends_with("/move") {
+        json!({"to": "West"})
+    } else if template.ends_with("/reservation") {
         json!({"reservation": "universal"})
     } else if template.ends_with("/reservations") {
         let request = smartlic_protocol::reservation::ReservationRequest {
@@ -1597,6 +1601,7 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
 
 mod reservations;
 mod trust;
+mod va;
 
 #[tokio::test]
 async fn metrics_show_licences_per_va_and_sku_and_instances_by_status() {

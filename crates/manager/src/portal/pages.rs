@@ -198,8 +198,10 @@ pub(super) async fn events_csv(
     let events = admin::list_events(&state, session.caller(), session.account_id(), &filter)
         .await
         .map_err(|e| session.error(e))?;
-    Ok(security_headers(crate::api::admin_routes::csv_response(
-        admin::events_csv(&events),
+    let csv = admin::events_csv(&events).map_err(|e| session.error(e))?;
+    Ok(security_headers(crate::csv_export::response(
+        "smartlic-events.csv",
+        csv,
     )))
 }
 

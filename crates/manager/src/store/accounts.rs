@@ -1,6 +1,6 @@
 //! Smart Accounts and virtual accounts.
 
-use super::{Audit, Event, Store, append_event, name_key, new_id};
+use super::{Audit, Event, Store, append_event, licenses, name_key, new_id};
 use crate::error::StoreError;
 use crate::refusal::Refusal;
 
@@ -178,6 +178,215 @@ impl Store {
     }
 }
 
+/// What a virtual account still holds, counted when it is to be deleted: anything but zero
+/// keeps it (see [`VaHoldings::refusal`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct VaHoldings {
+    /// Licences that still count (net, unexpired), all SKUs.
+    pub licences: i64,
+    /// Licences in use (the VA's `va_usage` totals).
+    pub in_use: i64,
+    /// Product instances.
+    pub instances: i64,
+    /// RESERVED licence reservations.
+    pub reservations: i64,
+    /// Registration tokens neither expired nor revoked.
+    pub tokens: i64,
+    /// Users with a VA role bound to it.
+    pub users: i64,
+}
+
+impl VaHoldings {
+    /// Why the virtual account `name` cannot be deleted, in one line; `None` when it holds
+    /// nothing.
+    pub(crate) fn refusal(&self, name: &str) -> Option<String> {
+        let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let why = if self.licences != 0 {
+            format!(
+                "it holds {}; transfer them to another virtual account first",
+                plural(self.licences, "licence", "licences")
+            )
+        } else if self.instances != 0 {
+            format!(
+                "it has {}; move or remove them first",
+                plural(self.instances, "product instance", "product instances")
+            )
+        } else if self.reservations != 0 {
+            format!(
+                "it has {}; return them first",
+                plural(self.reservations, "licence reservation", "licence reservations")
+            )
+        } else if self.in_use != 0 {
+            format!("it still counts licences in use ({})", self.in_use)
+        } else if self.tokens != 0 {
+            format!(
+                "it has {} not expired or revoked; revoke them first",
+                plural(self.tokens, "registration token", "registration tokens")
+            )
+        } else if self.users != 0 {
+            format!(
+                "{} bound to it; remove them first",
+                plural(self.users, "user is", "users are")
+            )
+        } else {
+            return None;
+        };
+        Some(format!("cannot delete virtual account {name}: {why}"))
+    }
+}
+
+impl Store {
+    /// Renames a virtual account (logged as `va.rename`); the new name must be free in its
+    /// account, and `DEFAULT` keeps its name.
+    pub(crate) async fn rename_va(&self, va: &VaRow, name: &str, now: i64, audit: &Audit) -> Result<VaRow, StoreError> {
+        let name = name.trim();
+        if name_key(&va.name) == name_key(DEFAULT_VA) {
+            return Err(Refusal::Conflict(format!(
+                "the {DEFAULT_VA} virtual account keeps its name (every Smart Account has one)"
+            ))
+            .into());
+        }
+        let mut tx = self.write_tx().await?;
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT id FROM virtual_accounts WHERE account_id = $1 AND name_key = $2 AND id <> $3")
+                .bind(&va.account_id)
+                .bind(name_key(name))
+                .bind(&va.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(Refusal::Conflict(format!("a virtual account named {name:?} already exists")).into());
+        }
+        let changed = sqlx::query("UPDATE virtual_accounts SET name = $1, name_key = $2 WHERE id = $3")
+            .bind(name)
+            .bind(name_key(name))
+            .bind(&va.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                e if e.is_unique_violation() => StoreError::from(Refusal::Conflict(format!(
+                    "a virtual account named {name:?} already exists"
+                ))),
+                e => e,
+            })?;
+        if changed.rows_affected() == 0 {
+            return Err(Refusal::NotFound(format!("no virtual account {}", va.name)).into());
+        }
+        tx.commit_with(
+            now,
+            audit,
+            Event {
+                action: "va.rename",
+                account_id: Some(&va.account_id),
+                va_id: Some(&va.id),
+                object_id: Some(&va.id),
+                detail: format!("renamed virtual account {} to {name}", va.name),
+            },
+        )
+        .await?;
+        Ok(VaRow {
+            name: name.to_string(),
+            ..va.clone()
+        })
+    }
+
+    /// Deletes a virtual account that holds nothing ([`VaHoldings`]); `DEFAULT` is never
+    /// deleted. Its expired and revoked tokens, returned reservations, spent licence rows and
+    /// usage history go with it; the event log keeps what happened (`va.delete`).
+    pub(crate) async fn delete_va(&self, va: &VaRow, now: i64, audit: &Audit) -> Result<(), StoreError> {
+        if name_key(&va.name) == name_key(DEFAULT_VA) {
+            return Err(Refusal::Conflict(format!(
+                "the {DEFAULT_VA} virtual account cannot be deleted (every Smart Account keeps one)"
+            ))
+            .into());
+        }
+        let mut tx = self.write_tx().await?;
+        // Licence moves (transfers, reservations, instance moves) into it wait for this.
+        if !licenses::lock_va(&mut tx, &va.id).await? {
+            return Err(Refusal::NotFound(format!("no virtual account {}", va.name)).into());
+        }
+        let holdings = va_holdings(&mut tx, &va.id, now).await?;
+        if let Some(why) = holdings.refusal(&va.name) {
+            return Err(Refusal::Conflict(why).into());
+        }
+        for sql in [
+            "DELETE FROM reservation_licenses WHERE reservation_id IN (SELECT id FROM reservations WHERE va_id = $1)",
+            "DELETE FROM reservations WHERE va_id = $1",
+            "DELETE FROM registration_tokens WHERE va_id = $1",
+            "DELETE FROM license_deposits WHERE va_id = $1",
+            "DELETE FROM usage_daily WHERE va_id = $1",
+            "DELETE FROM va_usage WHERE va_id = $1",
+            "DELETE FROM virtual_accounts WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(&va.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e {
+                    // Something took a reference to it meanwhile (PostgreSQL: a token or user
+                    // created while this transaction ran).
+                    sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                        StoreError::from(Refusal::Conflict(format!(
+                            "virtual account {} changed while it was being deleted; try again",
+                            va.name
+                        )))
+                    }
+                    e => StoreError::from(e),
+                })?;
+        }
+        tx.commit_with(
+            now,
+            audit,
+            Event {
+                action: "va.delete",
+                account_id: Some(&va.account_id),
+                va_id: Some(&va.id),
+                object_id: Some(&va.id),
+                detail: format!("deleted virtual account {}", va.name),
+            },
+        )
+        .await
+    }
+}
+
+/// What the virtual account `va_id` holds at `now` (read inside the deleting transaction).
+async fn va_holdings(conn: &mut sqlx::AnyConnection, va_id: &str, now: i64) -> Result<VaHoldings, StoreError> {
+    let licences = licenses::lots(conn, va_id, None)
+        .await?
+        .into_iter()
+        .filter(|l| l.end_date.is_none_or(|end| now < end))
+        .map(|l| l.quantity)
+        .sum();
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(va_id);
+    let in_use = count("SELECT CAST(COALESCE(SUM(ABS(in_use)), 0) AS BIGINT) FROM va_usage WHERE va_id = $1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let instances = count("SELECT COUNT(*) FROM product_instances WHERE va_id = $1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let reservations = count("SELECT COUNT(*) FROM reservations WHERE va_id = $1 AND status = 'reserved'")
+        .fetch_one(&mut *conn)
+        .await?;
+    let users = count("SELECT COUNT(*) FROM users WHERE va_id = $1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let tokens: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM registration_tokens WHERE va_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(va_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(VaHoldings {
+        licences,
+        in_use,
+        instances,
+        reservations,
+        tokens,
+        users,
+    })
+}
+
 /// Inserts a virtual account; false if the name is taken in its account.
 async fn insert_va(conn: &mut sqlx::AnyConnection, va: &VaRow) -> Result<bool, StoreError> {
     let r = sqlx::query(
@@ -248,4 +457,64 @@ pub(crate) async fn insert_account(
     )
     .await?;
     Ok((account, va))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_va_that_holds_anything_says_what_first() {
+        assert_eq!(VaHoldings::default().refusal("East"), None);
+        let all = VaHoldings {
+            licences: 5,
+            in_use: 2,
+            instances: 1,
+            reservations: 1,
+            tokens: 3,
+            users: 1,
+        };
+        assert_eq!(
+            all.refusal("East").as_deref(),
+            Some(
+                "cannot delete virtual account East: it holds 5 licences; transfer them to another virtual account first"
+            )
+        );
+        let one = |h: VaHoldings| h.refusal("East").unwrap_or_default();
+        assert!(
+            one(VaHoldings {
+                instances: 1,
+                ..VaHoldings::default()
+            })
+            .ends_with("it has 1 product instance; move or remove them first")
+        );
+        assert!(
+            one(VaHoldings {
+                reservations: 2,
+                ..VaHoldings::default()
+            })
+            .contains("2 licence reservations; return them")
+        );
+        assert!(
+            one(VaHoldings {
+                tokens: 1,
+                ..VaHoldings::default()
+            })
+            .contains("1 registration token not expired or revoked")
+        );
+        assert!(
+            one(VaHoldings {
+                users: 2,
+                ..VaHoldings::default()
+            })
+            .contains("2 users are bound to it")
+        );
+        assert!(
+            one(VaHoldings {
+                in_use: 1,
+                ..VaHoldings::default()
+            })
+            .contains("it still counts licences in use (1)")
+        );
+    }
 }

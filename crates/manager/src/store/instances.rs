@@ -495,7 +495,7 @@ pub(super) fn describe(usage: &[(String, i64)]) -> String {
         .join(", ")
 }
 
-async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<InstanceRow>, StoreError> {
+pub(super) async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<InstanceRow>, StoreError> {
     Ok(
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{INSTANCE_SELECT} WHERE p.id = $1")))
             .bind(id)

@@ -11,7 +11,8 @@
 //! Several managers may share one PostgreSQL database: no state is authoritative in memory, token
 //! uses are counted by one conditional `UPDATE`, and per-VA totals change in the same transaction
 //! as the usage they sum. Lock order inside transactions: token → product instance → `va_usage`
-//! rows in SKU order; licence moves first bump the virtual accounts' `version` in id order.
+//! rows in SKU order; licence moves (transfers, reservations, moving an instance between VAs, deleting a
+//! VA) first bump the virtual accounts' `version` in id order.
 //!
 //! Domain rules (token states, compliance, transfer plans) live in [`crate::tokens`] and
 //! [`crate::compliance`]; this module only moves rows.
@@ -20,6 +21,7 @@ pub(crate) mod account_requests;
 mod accounts;
 mod batch;
 pub(crate) mod gauges;
+mod instance_move;
 mod instances;
 mod licenses;
 pub(crate) mod login_attempts;

@@ -374,6 +374,27 @@ pub enum VaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rename a virtual account (names stay unique in the account; DEFAULT keeps its name).
+    Rename {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+        /// The new name.
+        new_name: String,
+    },
+    /// Delete a virtual account; refused while it holds licenses, product instances,
+    /// reservations, unexpired tokens or users (and always for DEFAULT).
+    Delete {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account (name or id).
+        #[arg(long)]
+        va: String,
+    },
 }
 
 /// `smartlic license …`
@@ -426,6 +447,9 @@ pub enum LicenseCommand {
         /// One JSON document instead of a table.
         #[arg(long)]
         json: bool,
+        /// The manager's CSV report, unchanged (text cells that look like formulas start with `'`).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
     },
 }
 
@@ -483,7 +507,14 @@ pub enum TokenCommand {
 #[derive(clap::Subcommand, Debug)]
 pub enum InstanceCommand {
     /// List product instances: id, UDI, hostname, VA, last contact, status.
-    List(ListScope),
+    List {
+        /// Which instances, and JSON or a table.
+        #[command(flatten)]
+        scope: ListScope,
+        /// The manager's CSV report, unchanged (text cells that look like formulas start with `'`).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
     /// Show one product instance with its license usage.
     Show {
         /// Smart Account (name or id).
@@ -502,6 +533,18 @@ pub enum InstanceCommand {
         account: String,
         /// Instance id.
         instance_id: String,
+    },
+    /// Move a product instance into another virtual account of the account: its licenses in
+    /// use leave the old VA and count in the new one at once (the node hears at its next renewal).
+    Move {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Instance id.
+        instance_id: String,
+        /// The virtual account to move it into (name or id).
+        #[arg(long)]
+        to_va: String,
     },
 }
 

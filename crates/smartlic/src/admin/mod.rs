@@ -10,6 +10,7 @@ mod cli;
 mod print;
 mod reservations;
 mod surface;
+mod va_ops;
 
 pub use cli::{
     AccountCommand, AdminCommand, Connection, InstanceCommand, LegacyCommand, LicenseCommand, ListScope,
@@ -145,6 +146,8 @@ async fn va(c: &AdminClient, cmd: VaCommand) -> Result<()> {
                 vec![v.id.clone(), v.name.clone(), v.description.clone()]
             })?;
         }
+        VaCommand::Rename { account, va, new_name } => va_ops::rename(c, &account, &va, &new_name).await?,
+        VaCommand::Delete { account, va } => va_ops::delete(c, &account, &va).await?,
     }
     Ok(())
 }
@@ -199,7 +202,15 @@ async fn license(c: &AdminClient, cmd: LicenseCommand) -> Result<()> {
                 r.to.virtual_account
             );
         }
-        LicenseCommand::List { account, va, json } => {
+        LicenseCommand::List {
+            account, va, csv: true, ..
+        } => surface::write_raw(&c.licenses_csv(&account, &va).await?),
+        LicenseCommand::List {
+            account,
+            va,
+            json,
+            csv: false,
+        } => {
             let l = c.licenses(&account, &va).await?;
             if json {
                 return print_json(&l);
@@ -267,7 +278,14 @@ async fn token(c: &AdminClient, cmd: TokenCommand) -> Result<()> {
 /// `smartlic instance …`
 async fn instance(c: &AdminClient, cmd: InstanceCommand) -> Result<()> {
     match cmd {
-        InstanceCommand::List(ListScope { account, va, json }) => {
+        InstanceCommand::List {
+            scope: ListScope { account, va, .. },
+            csv: true,
+        } => surface::write_raw(&c.instances_csv(&account, va.as_deref()).await?),
+        InstanceCommand::List {
+            scope: ListScope { account, va, json },
+            csv: false,
+        } => {
             let list = c.instances(&account, va.as_deref()).await?;
             let headers = ["ID", "UDI", "HOSTNAME", "VIRTUAL ACCOUNT", "LAST CONTACT", "STATUS"];
             print_list(json, &list, &headers, |i| {
@@ -305,6 +323,11 @@ async fn instance(c: &AdminClient, cmd: InstanceCommand) -> Result<()> {
             let r = c.remove_instance(&account, &instance_id).await?;
             outln!("Removed product instance {}; released {}", r.id, released(&r.released));
         }
+        InstanceCommand::Move {
+            account,
+            instance_id,
+            to_va,
+        } => va_ops::move_instance(c, &account, &instance_id, &to_va).await?,
     }
     Ok(())
 }

@@ -72,7 +72,7 @@ pub(super) async fn event(c: &AdminClient, cmd: EventCommand) -> Result<()> {
 }
 
 /// Writes `text` to stdout as it is (no line added); a closed pipe ends the process quietly.
-fn write_raw(text: &str) {
+pub(super) fn write_raw(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
