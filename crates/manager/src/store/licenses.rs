@@ -110,7 +110,10 @@ impl Store {
         let mut vas = [from_va, to_va];
         vas.sort();
         for va in vas {
-            lock_va(&mut tx, va).await?;
+            // A VA deleted meanwhile (`va delete` locks it too): refuse, nothing changes.
+            if !lock_va(&mut tx, va).await? {
+                return Err(Refusal::NotFound("the virtual account no longer exists".into()).into());
+            }
         }
         let source = sku_lots(&mut tx, from_va, sku).await?;
         let in_use = sku_in_use(&mut tx, from_va, sku).await?;
