@@ -112,6 +112,7 @@ pub(crate) async fn list_satellites(
 /// who must manage satellites in the satellite's account; `None` is the satellite itself over
 /// the network (`satellite sync`), known by the request's signature alone. Either way a
 /// satellite the caller may not see is "not found", like one that does not exist.
+// Long: the checks of docs/satellite.md one after the other, before the one write.
 pub(crate) async fn answer_request(
     state: &AppState,
     caller: Option<&Caller>,

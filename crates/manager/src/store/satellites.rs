@@ -206,6 +206,7 @@ impl Store {
     /// its instances and usage (the VA's totals move by the difference), appends its new events,
     /// then asks `sign` for the answer to the figures and stores it. A repeat of the last
     /// sequence number gets the stored answer; a lower one is refused as replayed.
+    // Long: the steps of one transaction, in the order docs/satellite.md gives them.
     pub async fn apply_satellite_request(
         &self,
         sat: &SatelliteRow,
