@@ -26,6 +26,7 @@ mod error;
 mod events;
 mod link;
 mod va;
+mod satellites;
 
 pub use error::ClientError;
 pub use events::EventFilter;

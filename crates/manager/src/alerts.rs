@@ -5,7 +5,8 @@
 //! Connect (no contact for 30 days), Product Instance Failed to Renew and was Removed (the
 //! manager removed it when its ID certificate expired; for 30 days), Usage Report Refused: Over
 //! Platform Capacity (a product instance reported more than its platform can carry, which only a
-//! forged or broken device does; for 30 days). Computed when asked, so they are always current and
+//! forged or broken device does; for 30 days), Satellite Failed to Synchronize (a satellite
+//! manager and its parent have not exchanged for 30 days; raised on both sides). Computed when asked, so they are always current and
 //! several managers on one database agree on them.
 //!
 //! [`crate::webhooks`] delivers them to the accounts' signed webhooks.
@@ -40,7 +41,14 @@ pub(crate) struct VaFacts<'a> {
     /// id, when, the event's detail), the latest per instance, in the last
     /// [`OVER_CAPACITY_SHOWN_DAYS`].
     pub over_capacity: &'a [(String, i64, String)],
+    /// Satellite managers of the VA (on a satellite: its parent) and when they last exchanged
+    /// (or were made, if never): name and time. Those silent for [`SATELLITE_SILENT_DAYS`] raise
+    /// an alert; others are ignored.
+    pub satellites: &'a [(String, i64)],
 }
+
+/// Days without an exchange before Satellite Failed to Synchronize.
+pub(crate) const SATELLITE_SILENT_DAYS: i64 = 30;
 
 /// How long a usage report refused as over capacity is reported.
 pub(crate) const OVER_CAPACITY_SHOWN_DAYS: i64 = 30;
@@ -135,6 +143,24 @@ pub(crate) fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             ));
         }
     }
+    for (name, last) in f.satellites {
+        let silent = now - last;
+        if silent >= SATELLITE_SILENT_DAYS * DAY {
+            out.push(alert(
+                format!("satellite|{}|{name}|{last}", f.va),
+                "Satellite Failed to Synchronize",
+                "warning",
+                name,
+                format!(
+                    "satellite {name} has not exchanged with its parent for {} days (last on {}): \
+                     its licences and usage are not merged",
+                    silent / DAY,
+                    format_date(*last)
+                ),
+                last + SATELLITE_SILENT_DAYS * DAY,
+            ));
+        }
+    }
     // The critical alerts of an instance: (key prefix, kind, instances, what happened to each
     // given its detail and date).
     type Critical<'a> = (&'a str, &'a str, &'a [(String, i64, String)], fn(&str, &str) -> String);
@@ -223,6 +249,7 @@ mod tests {
                 instances: &instances,
                 removed: &[],
                 over_capacity: &[],
+                satellites: &[],
             },
             NOW,
         );
@@ -257,9 +284,41 @@ mod tests {
                 instances: &[("fresh".to_string(), NOW - 29 * DAY)],
                 removed: &[],
                 over_capacity: &[],
+                satellites: &[],
             },
             NOW,
         );
         assert!(quiet.is_empty(), "{quiet:#?}");
+    }
+
+    #[test]
+    fn a_satellite_silent_for_30_days_is_an_alert() {
+        let facts = |satellites: &[(String, i64)]| {
+            va_alerts(
+                &VaFacts {
+                    va: "core",
+                    lots: &[],
+                    in_use: &[],
+                    instances: &[],
+                    removed: &[],
+                    over_capacity: &[],
+                    satellites,
+                },
+                NOW,
+            )
+        };
+        let quiet = facts(&[("lab".to_string(), NOW - 29 * DAY)]);
+        assert!(quiet.is_empty(), "{quiet:#?}");
+        let a = facts(&[
+            ("lab".to_string(), NOW - 29 * DAY),
+            ("ship".to_string(), NOW - 30 * DAY),
+        ]);
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!(
+            (a[0].kind.as_str(), a[0].subject.as_str(), a[0].severity.as_str()),
+            ("Satellite Failed to Synchronize", "ship", "warning")
+        );
+        assert!(a[0].message.contains("for 30 days"), "{}", a[0].message);
+        assert_eq!(a[0].key, format!("satellite|core|ship|{}", NOW - 30 * DAY));
     }
 }

@@ -16,6 +16,7 @@
 //! | deposit licences, issue legacy keys | operator only | | | |
 //! | create accounts, list all accounts | operator only | | | |
 //! | review (approve, reject) Smart Account requests | operator only | | | |
+//! | create, list and answer satellite managers | ✓ | | | |
 //!
 //! Deposits are the operator's alone: licences come from the vendor's order system, never from a
 //! customer's own users, or compliance would mean nothing. Every user may rotate their own API key.
@@ -119,12 +120,14 @@ pub(crate) enum Action {
     SetReservationPolicy,
     /// Create, list, update, return and confirm the licence reservations of a virtual account.
     ManageReservations,
+    /// Create and list the satellite managers of an account, and answer their requests.
+    ManageSatellites,
 }
 
 impl Action {
     /// Every action (the rights table's tests walk it).
     #[cfg(test)]
-    pub(crate) const ALL: [Action; 21] = [
+    pub(crate) const ALL: [Action; 22] = [
         Action::CreateAccount,
         Action::ListAllAccounts,
         Action::ReadAccount,
@@ -146,6 +149,7 @@ impl Action {
         Action::ReviewAccountRequests,
         Action::SetReservationPolicy,
         Action::ManageReservations,
+        Action::ManageSatellites,
     ];
 
     fn describe(&self) -> &'static str {
@@ -171,6 +175,7 @@ impl Action {
             Action::ReviewAccountRequests => "review Smart Account requests (operator only)",
             Action::SetReservationPolicy => "allow licence reservation (operator only)",
             Action::ManageReservations => "manage licence reservations",
+            Action::ManageSatellites => "manage satellite managers",
         }
     }
 }
@@ -246,7 +251,9 @@ pub(crate) fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(
                 Role::VaUser => false,
             }
         }
-        Action::ManageUsers | Action::ManageWebhooks | Action::CreateExportToken => user.role == Role::SaAdmin,
+        Action::ManageUsers | Action::ManageWebhooks | Action::CreateExportToken | Action::ManageSatellites => {
+            user.role == Role::SaAdmin
+        }
         Action::ManageReservations => match user.role {
             Role::SaAdmin => true,
             Role::VaAdmin => own_va,
@@ -332,8 +339,8 @@ mod tests {
                 | SetReservationPolicy,
             ) => ['n', 'n', 'n'],
             (_, ReadAccount) => ['y', 'y', 'y'],
-            (SaAdmin, ManageUsers | ManageWebhooks | CreateExportToken) => ['y', 'y', 'y'],
-            (_, ManageUsers | ManageWebhooks | CreateExportToken) => ['n', 'n', 'n'],
+            (SaAdmin, ManageUsers | ManageWebhooks | CreateExportToken | ManageSatellites) => ['y', 'y', 'y'],
+            (_, ManageUsers | ManageWebhooks | CreateExportToken | ManageSatellites) => ['n', 'n', 'n'],
             (SaAdmin, ManageReservations) => ['y', 'y', 'y'],
             (SaUser | VaUser, ManageReservations) => ['n', 'n', 'n'],
             (VaAdmin, ManageReservations) => ['y', 'n', 'n'],

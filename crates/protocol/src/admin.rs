@@ -35,6 +35,10 @@
 //! | `PUT /api/v1/accounts/{account}/reservations/{id}` | [`UpdateReservation`] → [`IssuedReservation`] |
 //! | `POST /api/v1/accounts/{account}/reservations/return` | [`ReturnReservation`] → [`ReservationInfo`] |
 //! | `POST /api/v1/accounts/{account}/reservations/confirm` | [`ConfirmReservation`] → [`ReservationInfo`] |
+//! | `POST /api/v1/accounts/{account}/satellites` | [`CreateSatellite`] → [`CreatedSatellite`] |
+//! | `GET /api/v1/accounts/{account}/satellites` | → `[SatelliteInfo]` |
+//! | `POST /api/v1/satellites/answer` | a satellite request file → its answer file (docs/satellite.md) |
+//! | `POST /api/v1/satellites/exchange` (no API key) | the same, authenticated by the request's signature |
 
 mod va;
 pub use va::*;
@@ -373,6 +377,20 @@ pub struct LicenseList {
     pub virtual_account_id: String,
     /// One entry per SKU purchased or in use, in catalog order.
     pub licenses: Vec<LicenseSummary>,
+    /// Of the licences in use, those at each satellite manager of the virtual account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub satellites: Vec<SatelliteUse>,
+}
+
+/// Licences of one SKU in use at one satellite manager (part of the VA's `in_use`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SatelliteUse {
+    /// Satellite name.
+    pub satellite: String,
+    /// SKU.
+    pub sku: String,
+    /// Licences in use there.
+    pub in_use: i64,
 }
 
 /// `POST …/virtual-accounts/{va}/tokens`: a new Product Instance Registration token.
@@ -486,6 +504,9 @@ pub struct InstanceInfo {
     /// The HA UDI list of a distributed product, as registered (`Active:PID:…,SN:…`, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ha_udis: Vec<String>,
+    /// The satellite manager that serves it (its name), or `null` for one of this manager.
+    #[serde(default)]
+    pub satellite: Option<String>,
 }
 
 /// Licences of one SKU used (or released) by one product instance.
@@ -858,4 +879,44 @@ pub struct IssuedReservation {
     pub authorization_code: String,
     /// The reservation as it now is.
     pub reservation: ReservationInfo,
+}
+
+/// `POST /api/v1/accounts/{account}/satellites`: a satellite manager of a virtual account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSatellite {
+    /// Virtual account (name or id) whose licences the satellite serves.
+    pub va: String,
+    /// Its name (unique in the Smart Account).
+    pub name: String,
+}
+
+/// A satellite manager as the parent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SatelliteInfo {
+    /// Id (in its token and exchange files).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Virtual account name.
+    pub virtual_account: String,
+    /// When it last exchanged (epoch seconds), `null` if never.
+    pub last_exchange: Option<i64>,
+    /// Product instances it reported at its last exchange.
+    pub instances: u64,
+    /// Whether it has linked: a request proved its token and bound its identity key.
+    pub linked: bool,
+    /// Sequence number of the last request applied (0: none).
+    pub seq: u64,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// Answer to creating a satellite: its token, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedSatellite {
+    /// The token (`ST1.…`, one line) for `satellite link` on the satellite.
+    pub token: String,
+    /// The satellite.
+    pub satellite: SatelliteInfo,
 }

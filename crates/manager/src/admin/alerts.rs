@@ -26,6 +26,7 @@ pub(crate) async fn list_alerts(state: &AppState, caller: &Caller, account: &str
                 instances: &of_va.silent,
                 removed: &of_va.removed,
                 over_capacity: &of_va.refused,
+                satellites: &of_va.satellites,
             },
             now,
         ));
@@ -42,6 +43,8 @@ struct AccountFacts {
     silent: Vec<(String, String, i64)>,
     expired: Vec<crate::store::EventRow>,
     over_capacity: Vec<crate::store::EventRow>,
+    /// Satellites silent for [`crate::alerts::SATELLITE_SILENT_DAYS`]: (VA id, name, last exchange).
+    satellites: Vec<(String, String, i64)>,
 }
 
 /// [`AccountFacts`] of one virtual account, as [`crate::alerts::VaFacts`] takes them.
@@ -49,6 +52,7 @@ struct VaAlertFacts {
     silent: Vec<(String, i64)>,
     removed: Vec<(String, i64, String)>,
     refused: Vec<(String, i64, String)>,
+    satellites: Vec<(String, i64)>,
 }
 
 impl AccountFacts {
@@ -80,6 +84,9 @@ impl AccountFacts {
                     1000,
                 )
                 .await?,
+            satellites: store
+                .silent_satellites(account_id, now - crate::alerts::SATELLITE_SILENT_DAYS * DAY)
+                .await?,
         })
     }
 
@@ -107,6 +114,12 @@ impl AccountFacts {
                 .map(|e| (e.object_id.clone().unwrap_or_default(), e.at, e.detail.clone()))
                 .collect(),
             refused,
+            satellites: self
+                .satellites
+                .iter()
+                .filter(|(va, _, _)| va == va_id)
+                .map(|(_, name, last)| (name.clone(), *last))
+                .collect(),
         }
     }
 }

@@ -19,6 +19,7 @@ fn instance_info(i: InstanceRow, now: i64, usage: Vec<(String, i64)>) -> Instanc
         .unwrap_or_default();
     InstanceInfo {
         ha_udis,
+        satellite: None,
         status: instance_status(&i, now),
         udi: format!("PID:{},SN:{}", i.udi_pid, i.udi_sn),
         id: i.id,
@@ -96,30 +97,57 @@ pub(crate) async fn list_instances(
     if !(1..=MAX_INSTANCE_PAGE).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be 1 to {MAX_INSTANCE_PAGE}")));
     }
-    let after = page.after.map(parse_instance_cursor).transpose()?;
+    // A satellite cursor: the manager's own instances are done, the satellites' follow.
+    let satellite_after = page.after.and_then(satellite_cursor);
+    let after = match satellite_after {
+        Some(_) => None,
+        None => page.after.map(parse_instance_cursor).transpose()?,
+    };
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let filter = va_filter(state, caller, &a, va).await?;
     let now = state.now();
-    // One more than asked tells whether a next page exists.
-    let mut rows = state
+    let mut instances = Vec::new();
+    if satellite_after.is_none() {
+        // One more than asked tells whether a next page exists.
+        let mut rows = state
+            .store()
+            .instance_page(
+                &a.id,
+                filter.as_deref(),
+                after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
+                i64::from(limit) + 1,
+            )
+            .await?;
+        if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            let next = rows.last().map(instance_cursor);
+            return Ok(InstancePage {
+                instances: rows.into_iter().map(|i| instance_info(i, now, Vec::new())).collect(),
+                next,
+            });
+        }
+        instances.extend(rows.into_iter().map(|i| instance_info(i, now, Vec::new())));
+    }
+    // Then the instances of the satellites of the account (or VA), by hostname.
+    let room = limit as usize - instances.len();
+    let sat_after = satellite_after.flatten();
+    let mut sats = state
         .store()
-        .instance_page(
+        .satellite_instance_page(
             &a.id,
             filter.as_deref(),
-            after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
-            i64::from(limit) + 1,
+            sat_after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
+            room as i64 + 1,
         )
         .await?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(instance_cursor)
+    let next = if sats.len() > room {
+        sats.truncate(room);
+        Some(make_satellite_cursor(sats.last()))
     } else {
         None
     };
-    Ok(InstancePage {
-        instances: rows.into_iter().map(|i| instance_info(i, now, Vec::new())).collect(),
-        next,
-    })
+    instances.extend(sats.into_iter().map(|i| satellite_instance_info(i, false)));
+    Ok(InstancePage { instances, next })
 }
 
 /// How many product instances an account (or one virtual account) has.
@@ -131,7 +159,12 @@ pub(crate) async fn count_instances(
 ) -> Result<u64, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let filter = va_filter(state, caller, &a, va).await?;
-    Ok(state.store().count_instances(&a.id, filter.as_deref()).await?.max(0) as u64)
+    let own = state.store().count_instances(&a.id, filter.as_deref()).await?;
+    let at_satellites = state
+        .store()
+        .count_satellite_instances(&a.id, filter.as_deref())
+        .await?;
+    Ok((own + at_satellites).max(0) as u64)
 }
 
 async fn find_instance(
@@ -173,6 +206,9 @@ pub(crate) async fn get_instance(
     id: &str,
 ) -> Result<InstanceInfo, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    if let Some(i) = find_satellite_instance(state, caller, &a, id).await? {
+        return Ok(satellite_instance_info(i, true));
+    }
     let i = find_instance(state, caller, &a, id, Action::ReadVa).await?;
     let usage = state.store().instance_usage(&i.id).await?;
     Ok(instance_info(i, state.now(), usage))
@@ -186,6 +222,9 @@ pub(crate) async fn remove_instance(
     id: &str,
 ) -> Result<RemovedInstance, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    if let Some(i) = find_satellite_instance(state, caller, &a, id).await? {
+        return Err(served_by_satellite(&i));
+    }
     let i = find_instance(state, caller, &a, id, Action::RemoveInstance).await?;
     let (_, released) = state
         .store()

@@ -26,6 +26,7 @@ async fn license_list_of(state: &AppState, account: &AccountRow, va: &VaRow) -> 
         virtual_account: va.name.clone(),
         virtual_account_id: va.id.clone(),
         licenses: compliance::summarize(state.catalog(), &lots, &in_use, state.now()),
+        satellites: super::satellites::satellite_use(state, &va.id).await?,
     })
 }
 

@@ -158,6 +158,7 @@ mod instances;
 mod licences;
 mod reports;
 mod reservations;
+mod satellites;
 mod tokens;
 mod users;
 
@@ -168,5 +169,6 @@ pub(crate) use instances::*;
 pub(crate) use licences::*;
 pub(crate) use reports::*;
 pub(crate) use reservations::*;
+pub(crate) use satellites::*;
 pub(crate) use tokens::*;
 pub(crate) use users::*;

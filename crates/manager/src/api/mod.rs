@@ -6,6 +6,7 @@ pub(crate) mod admin_routes;
 pub(crate) mod device_routes;
 mod error;
 mod reservation_routes;
+mod satellite_routes;
 mod va_routes;
 
 pub use error::ApiError;
@@ -159,6 +160,7 @@ impl FromRequestParts<AppState> for Principal {
         (name = "instances", description = "Registered product instances"),
         (name = "users", description = "Users, roles and the event log"),
         (name = "reservations", description = "Licence reservations (SLR/PLR) for nodes that never reach the manager"),
+        (name = "satellites", description = "Satellite managers of a virtual account, and their exchanges (docs/satellite.md)"),
         (name = "device", description = "Device protocol (signed envelopes)")
     )
 )]
@@ -182,6 +184,7 @@ fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             admin_routes::routes()
                 .merge(va_routes::routes())
                 .merge(reservation_routes::routes())
+                .merge(satellite_routes::routes())
                 .merge(device_routes::routes()),
         )
         .split_for_parts()
@@ -242,7 +245,8 @@ fn api_docs(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
 const DRAIN_BYTES: usize = 1 << 20;
 const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Reads every request body before its handler, refusing one over [`BODY_LIMIT`] with 413.
+/// Reads every request body before its handler, refusing one over [`BODY_LIMIT`] (a satellite's
+/// exchange file: [`satellite_routes::EXCHANGE_LIMIT`]) with 413.
 ///
 /// An over-long body is still read (and dropped) up to [`DRAIN_BYTES`] before the answer: over
 /// HTTP/2, answering while the client is still sending made the stream end in a reset that
@@ -252,13 +256,18 @@ const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 async fn body_limit(req: Request, next: Next) -> Response {
     use http_body_util::BodyExt;
     let (parts, body) = req.into_parts();
+    let (limit, drain) = if satellite_routes::takes_exchange_file(parts.uri.path()) {
+        (satellite_routes::EXCHANGE_LIMIT, satellite_routes::EXCHANGE_LIMIT)
+    } else {
+        (BODY_LIMIT, DRAIN_BYTES)
+    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
-        return ApiError::TooLarge(BODY_LIMIT).into_response();
+    if declared.is_some_and(|n| n > drain as u64) {
+        return ApiError::TooLarge(limit).into_response();
     }
     let mut body = body;
     let mut kept: Vec<u8> = Vec::new();
@@ -268,18 +277,18 @@ async fn body_limit(req: Request, next: Next) -> Response {
         };
         let Ok(data) = frame.into_data() else { continue };
         kept.extend_from_slice(&data);
-        if kept.len() > BODY_LIMIT {
+        if kept.len() > limit {
             // Over the limit: read on (and drop) a bounded amount for a bounded time.
             let mut seen = kept.len();
             drop(kept);
             let deadline = tokio::time::Instant::now() + DRAIN_FOR;
-            while seen <= DRAIN_BYTES {
+            while seen <= drain {
                 match tokio::time::timeout_at(deadline, body.frame()).await {
                     Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),
                     _ => break,
                 }
             }
-            return ApiError::TooLarge(BODY_LIMIT).into_response();
+            return ApiError::TooLarge(limit).into_response();
         }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(kept))).await

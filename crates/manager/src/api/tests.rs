@@ -1160,6 +1160,17 @@ async fn every_endpoint_refuses_other_tenants() {
         )
         .await;
     let hook_id = hook["info"]["id"].as_str().unwrap().to_string();
+    // A satellite of East, and a request of it (the walk answers it as each attacker).
+    let sat_token = app
+        .post(
+            "/api/v1/accounts/Acme/satellites",
+            json!({"va": "East", "name": "victim-sat"}),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sat_request = satellite_request(&sat_token);
     let acme_id = app.get("/api/v1/accounts/Acme").await["id"]
         .as_str()
         .unwrap()
@@ -1207,6 +1218,11 @@ async fn every_endpoint_refuses_other_tenants() {
                 // asserted in `another_account_is_invisible_to_every_user`; the documents are public).
                 continue;
             }
+            if full == "/api/v1/satellites/exchange" {
+                // A satellite's own exchange: no API key, the request's signature and token
+                // proof are its credentials (`api::tests::satellites` covers every refusal).
+                continue;
+            }
             if full == "/api/v1/account-requests" && m == Method::POST {
                 // The public Smart Account request: anyone may submit one, it touches no
                 // account (`account_requests::tests` covers its bounds).
@@ -1222,7 +1238,11 @@ async fn every_endpoint_refuses_other_tenants() {
                     .replace("{webhook}", &hook_id)
                     .replace("{user}", "victim@acme.example")
                     .replace("{id}", "00000000-0000-4000-8000-000000000000");
-                let body = body_for(&m, template);
+                let body = if full == "/api/v1/satellites/answer" {
+                    Some(sat_request.clone())
+                } else {
+                    body_for(&m, template)
+                };
                 if m == Method::GET {
                     // Control: the operator reaches the same path, so a refusal below is the
                     // rights check and not a wrong fill.
@@ -1272,6 +1292,28 @@ async fn every_endpoint_refuses_other_tenants() {
     db.finish().await;
 }
 
+/// A first request of the satellite whose token is given, as its file's JSON.
+fn satellite_request(token: &str) -> Value {
+    use smartlic_protocol::satellite::{SatelliteRequest, SatelliteToken};
+    let token = SatelliteToken::decode(token).unwrap();
+    let key = SigningKey::from_bytes(&[78; 32]);
+    let public = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        key.verifying_key().to_bytes(),
+    );
+    let text = SatelliteRequest {
+        proof: Some(SatelliteRequest::proof_for(&token.secret, &token.satellite, &public, 1)),
+        satellite: token.satellite,
+        seq: 1,
+        key: public,
+        created_at: NOW,
+        instances: vec![],
+        events: vec![],
+    }
+    .encode(&key);
+    serde_json::from_str(&text).unwrap()
+}
+
 /// A valid body for each operation that takes one (so that a refusal is the rights check, not
 /// body validation); an operation added without one here gets `{}`.
 fn body_for(m: &Method, template: &str) -> Option<Value> {
@@ -1306,6 +1348,8 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
             created_at: NOW,
         };
         json!({"va": "East", "request_code": request.encode(&node), "licenses": {PW: 1}})
+    } else if template.ends_with("/satellites") {
+        json!({"va": "East", "name": "intruder"})
     } else if template.ends_with("/reservations/return") {
         json!({"return_code": proof(smartlic_protocol::reservation::CodeKind::Return)})
     } else if template.ends_with("/reservations/confirm") {
@@ -1346,6 +1390,7 @@ async fn victim_state(app: &App) -> Vec<Value> {
         "/api/v1/accounts/Acme/users",
         "/api/v1/accounts/Acme/webhooks",
         "/api/v1/accounts/Acme/reservations",
+        "/api/v1/accounts/Acme/satellites",
     ] {
         out.push(app.get(path).await);
     }
@@ -1600,6 +1645,7 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
 }
 
 mod reservations;
+mod satellites;
 mod trust;
 mod va;
 

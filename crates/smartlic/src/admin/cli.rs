@@ -86,6 +86,46 @@ pub enum AdminCommand {
     /// Alert webhooks: URLs the manager POSTs each new alert to, signed (SA administrators).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Satellite managers inside isolated networks, and their exchanges with this manager.
+    #[command(subcommand)]
+    Satellite(SatelliteCommand),
+}
+
+/// `smartlic satellite …` (docs/satellite.md).
+#[derive(clap::Subcommand, Debug)]
+pub enum SatelliteCommand {
+    // The parent's commands (operator or SA administrator).
+    /// Make a satellite of a virtual account; prints its token (one line, shown only this once)
+    /// for `satellite link` on the satellite.
+    Create {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// Virtual account whose licences the satellite serves.
+        #[arg(long)]
+        va: String,
+        /// The satellite's name (unique in the account).
+        name: String,
+    },
+    /// List an account's satellites: name, VA, last exchange, product instances, linked.
+    List {
+        /// Smart Account (name or id).
+        #[arg(long)]
+        account: String,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer a satellite's request file (from `satellite export`); writes the answer file for
+    /// `satellite import` on the satellite.
+    Answer {
+        /// The request file.
+        #[arg(long = "in", value_name = "REQUEST")]
+        input: PathBuf,
+        /// Where to write the answer file.
+        #[arg(long = "out", value_name = "ANSWER")]
+        output: PathBuf,
+    },
 }
 
 /// `smartlic alert …`

@@ -9,6 +9,7 @@
 mod cli;
 mod print;
 mod reservations;
+mod satellite;
 mod surface;
 mod va_ops;
 
@@ -70,6 +71,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
             json,
         } => surface::usage(&c, &account, &va, days, json).await,
         AdminCommand::Webhook(cmd) => surface::webhook(&c, cmd).await,
+        AdminCommand::Satellite(cmd) => satellite::run(&c, cmd).await,
     }
 }
 
@@ -293,7 +295,7 @@ async fn instance(c: &AdminClient, cmd: InstanceCommand) -> Result<()> {
                     i.id.clone(),
                     i.udi.clone(),
                     i.hostname.clone(),
-                    i.virtual_account.clone(),
+                    satellite::va_cell(i),
                     format_rfc3339(i.last_contact),
                     i.status.clone(),
                 ]
@@ -311,7 +313,7 @@ async fn instance(c: &AdminClient, cmd: InstanceCommand) -> Result<()> {
             outln!("Instance:        {}", i.id);
             outln!("UDI:             {}", i.udi);
             outln!("Hostname:        {}", i.hostname);
-            outln!("Virtual Account: {}", i.virtual_account);
+            outln!("Virtual Account: {}", satellite::va_cell(&i));
             outln!("Software Tag:    {}", i.software_tag);
             outln!("Registered:      {}", format_rfc3339(i.registered_at));
             outln!("Last Contact:    {}", format_rfc3339(i.last_contact));

@@ -90,6 +90,18 @@ pub(super) fn license_table(l: &LicenseList) -> String {
         &["SKU", "PURCHASED", "IN USE", "BALANCE", "STATUS", "EXPIRING"],
         &rows,
     ));
+    // IN USE counts the satellites' licences too; say which are theirs.
+    let mut by_satellite: Vec<(&str, Vec<String>)> = Vec::new();
+    for u in &l.satellites {
+        let line = format!("{} {}", u.in_use, u.sku);
+        match by_satellite.iter_mut().find(|(n, _)| *n == u.satellite) {
+            Some((_, v)) => v.push(line),
+            None => by_satellite.push((&u.satellite, vec![line])),
+        }
+    }
+    for (name, uses) in by_satellite {
+        out.push_str(&format!("\nIn use at satellite {name}: {}", uses.join(", ")));
+    }
     out
 }
 
