@@ -248,6 +248,10 @@ pub(crate) async fn move_instance(
     req: MoveInstance,
 ) -> Result<MovedInstance, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
+    // A satellite's instance lives in the satellite's VA: it moves there, not here.
+    if let Some(i) = find_satellite_instance(state, caller, &a, id).await? {
+        return Err(served_by_satellite(&i));
+    }
     let i = find_instance(state, caller, &a, id, Action::MoveInstance).await?;
     let to = req.to.trim();
     if to.is_empty() {

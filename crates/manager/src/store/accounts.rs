@@ -194,6 +194,8 @@ pub(crate) struct VaHoldings {
     pub tokens: i64,
     /// Users with a VA role bound to it.
     pub users: i64,
+    /// Satellite managers serving it (docs/satellite.md).
+    pub satellites: i64,
 }
 
 impl VaHoldings {
@@ -227,6 +229,11 @@ impl VaHoldings {
             format!(
                 "{} bound to it; remove them first",
                 plural(self.users, "user is", "users are")
+            )
+        } else if self.satellites != 0 {
+            format!(
+                "{} serving it",
+                plural(self.satellites, "satellite manager is", "satellite managers are")
             )
         } else {
             return None;
@@ -370,6 +377,9 @@ async fn va_holdings(conn: &mut sqlx::AnyConnection, va_id: &str, now: i64) -> R
     let users = count("SELECT COUNT(*) FROM users WHERE va_id = $1")
         .fetch_one(&mut *conn)
         .await?;
+    let satellites = count("SELECT COUNT(*) FROM satellites WHERE va_id = $1")
+        .fetch_one(&mut *conn)
+        .await?;
     let tokens: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM registration_tokens WHERE va_id = $1 AND revoked_at IS NULL AND expires_at > $2",
     )
@@ -384,6 +394,7 @@ async fn va_holdings(conn: &mut sqlx::AnyConnection, va_id: &str, now: i64) -> R
         reservations,
         tokens,
         users,
+        satellites,
     })
 }
 
@@ -473,6 +484,7 @@ mod tests {
             reservations: 1,
             tokens: 3,
             users: 1,
+            satellites: 1,
         };
         assert_eq!(
             all.refusal("East").as_deref(),
@@ -515,6 +527,13 @@ mod tests {
                 ..VaHoldings::default()
             })
             .contains("it still counts licences in use (1)")
+        );
+        assert_eq!(
+            one(VaHoldings {
+                satellites: 1,
+                ..VaHoldings::default()
+            }),
+            "cannot delete virtual account East: 1 satellite manager is serving it"
         );
     }
 }

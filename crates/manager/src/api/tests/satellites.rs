@@ -184,6 +184,18 @@ async fn exchanges_merge_instances_usage_and_events(store: Store) {
         )
         .await;
     assert!(expect_error(&gone, StatusCode::CONFLICT, "conflict").contains("served by satellite lab"));
+    // Nor moved to another VA here.
+    app.post("/api/v1/accounts/Acme/virtual-accounts", json!({"name": "East"}))
+        .await;
+    let moved = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/accounts/Acme/instances/{id}/move"),
+            Some(OP_KEY),
+            Some(json!({"to": "East"})),
+        )
+        .await;
+    assert!(expect_error(&moved, StatusCode::CONFLICT, "conflict").contains("served by satellite lab"));
     let events = app
         .get("/api/v1/accounts/Acme/events?limit=50&actor=satellite%20lab")
         .await;
