@@ -25,6 +25,7 @@ mod calls;
 mod error;
 mod events;
 mod link;
+mod satellite_link;
 
 pub use error::ClientError;
 pub use events::EventFilter;

@@ -40,7 +40,14 @@ pub(crate) struct VaFacts<'a> {
     /// id, when, the event's detail), the latest per instance, in the last
     /// [`OVER_CAPACITY_SHOWN_DAYS`].
     pub over_capacity: &'a [(String, i64, String)],
+    /// Satellite exchanges of the VA: (who, for the message — `the parent manager` on a
+    /// satellite, `satellite NAME` on a parent —, the last exchange, or the link's making if it
+    /// never exchanged). Raises an alert once silent for [`SATELLITE_SILENT_DAYS`].
+    pub exchanges: &'a [(String, i64)],
 }
+
+/// Days without a satellite exchange before Satellite Not Synchronized.
+pub(crate) const SATELLITE_SILENT_DAYS: i64 = 30;
 
 /// How long a usage report refused as over capacity is reported.
 pub(crate) const OVER_CAPACITY_SHOWN_DAYS: i64 = 30;
@@ -135,6 +142,23 @@ pub(crate) fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             ));
         }
     }
+    for (who, last) in f.exchanges {
+        let silent = now - last;
+        if silent >= SATELLITE_SILENT_DAYS * DAY {
+            out.push(alert(
+                format!("satellite-silent|{}|{who}|{last}", f.va),
+                "Satellite Not Synchronized",
+                "warning",
+                who,
+                format!(
+                    "no exchange with {who} for {} days (last on {}): licences and usage may be stale",
+                    silent / DAY,
+                    format_date(*last)
+                ),
+                last + SATELLITE_SILENT_DAYS * DAY,
+            ));
+        }
+    }
     // The critical alerts of an instance: (key prefix, kind, instances, what happened to each
     // given its detail and date).
     type Critical<'a> = (&'a str, &'a str, &'a [(String, i64, String)], fn(&str, &str) -> String);
@@ -223,6 +247,7 @@ mod tests {
                 instances: &instances,
                 removed: &[],
                 over_capacity: &[],
+                exchanges: &[],
             },
             NOW,
         );
@@ -257,9 +282,36 @@ mod tests {
                 instances: &[("fresh".to_string(), NOW - 29 * DAY)],
                 removed: &[],
                 over_capacity: &[],
+                exchanges: &[],
             },
             NOW,
         );
         assert!(quiet.is_empty(), "{quiet:#?}");
+    }
+
+    #[test]
+    fn a_satellite_exchange_silent_for_30_days_raises_an_alert() {
+        let facts = |last: i64| {
+            let exchanges = [("the parent manager".to_string(), last)];
+            va_alerts(
+                &VaFacts {
+                    va: "core",
+                    lots: &[lot(10, None)],
+                    in_use: &[],
+                    instances: &[],
+                    removed: &[],
+                    over_capacity: &[],
+                    exchanges: &exchanges,
+                },
+                NOW,
+            )
+        };
+        assert!(facts(NOW - 29 * DAY).is_empty());
+        let a = facts(NOW - 31 * DAY);
+        assert_eq!(a.len(), 1, "{a:#?}");
+        assert_eq!(a[0].kind, "Satellite Not Synchronized");
+        assert_eq!(a[0].subject, "the parent manager");
+        assert_eq!(a[0].at, NOW - DAY);
+        assert!(a[0].message.contains("for 31 days"), "{}", a[0].message);
     }
 }

@@ -31,6 +31,11 @@
 //! | `PUT /api/v1/accounts/{account}/reservations/{id}` | [`UpdateReservation`] → [`IssuedReservation`] |
 //! | `POST /api/v1/accounts/{account}/reservations/return` | [`ReturnReservation`] → [`ReservationInfo`] |
 //! | `POST /api/v1/accounts/{account}/reservations/confirm` | [`ConfirmReservation`] → [`ReservationInfo`] |
+//!
+//! The satellite side's paths (`/api/v1/satellite/…`) are listed with their types ([`LinkSatellite`] and the rest) in `admin/satellite_link.rs`.
+
+mod satellite_link;
+pub use satellite_link::*;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

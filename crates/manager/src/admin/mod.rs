@@ -157,6 +157,7 @@ mod events;
 mod instances;
 mod licences;
 mod reservations;
+mod satellite_link;
 mod tokens;
 mod users;
 
@@ -166,5 +167,6 @@ pub(crate) use events::*;
 pub(crate) use instances::*;
 pub(crate) use licences::*;
 pub(crate) use reservations::*;
+pub(crate) use satellite_link::*;
 pub(crate) use tokens::*;
 pub(crate) use users::*;

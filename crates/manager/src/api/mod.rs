@@ -6,6 +6,7 @@ pub(crate) mod admin_routes;
 pub(crate) mod device_routes;
 mod error;
 mod reservation_routes;
+mod satellite_link_routes;
 
 pub use error::ApiError;
 
@@ -159,6 +160,7 @@ impl FromRequestParts<AppState> for Principal {
         (name = "instances", description = "Registered product instances"),
         (name = "users", description = "Users, roles and the event log"),
         (name = "reservations", description = "Licence reservations (SLR/PLR) for nodes that never reach the manager"),
+        (name = "satellite", description = "This manager as a satellite of a parent manager: link, request, import, sync"),
         (name = "device", description = "Device protocol (signed envelopes)")
     )
 )]
@@ -181,6 +183,7 @@ fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             "/api/v1",
             admin_routes::routes()
                 .merge(reservation_routes::routes())
+                .merge(satellite_link_routes::routes())
                 .merge(device_routes::routes()),
         )
         .split_for_parts()

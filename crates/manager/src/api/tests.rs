@@ -1596,6 +1596,7 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
 }
 
 mod reservations;
+mod satellite_link;
 mod trust;
 
 #[tokio::test]

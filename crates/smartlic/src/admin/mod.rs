@@ -9,6 +9,7 @@
 mod cli;
 mod print;
 mod reservations;
+mod satellite_link;
 mod surface;
 
 pub use cli::{
@@ -69,6 +70,7 @@ pub async fn run(conn: &Connection, cmd: AdminCommand) -> Result<()> {
             json,
         } => surface::usage(&c, &account, &va, days, json).await,
         AdminCommand::Webhook(cmd) => surface::webhook(&c, cmd).await,
+        AdminCommand::Satellite(cmd) => satellite_link::run(&c, cmd).await,
     }
 }
 
