@@ -24,7 +24,8 @@ impl AdminClient {
 
     /// Imports the parent's answer file.
     pub async fn import_satellite_answer(&self, answer: String) -> Result<SatelliteExchange, ClientError> {
-        self.post(&["satellite", "import"], &ImportSatelliteAnswer { answer }).await
+        self.post(&["satellite", "import"], &ImportSatelliteAnswer { answer })
+            .await
     }
 
     /// One exchange with the parent over HTTPS, made by the manager itself.

@@ -77,7 +77,12 @@ pub(crate) async fn exchange(parent_url: &str, ca_pem: &str, request: &str) -> R
         .body(request.to_string())
         .send()
         .await
-        .map_err(|e| failed(format!("cannot reach the parent manager at {parent_url}: {}", root_cause(&e))))?;
+        .map_err(|e| {
+            failed(format!(
+                "cannot reach the parent manager at {parent_url}: {}",
+                root_cause(&e)
+            ))
+        })?;
     let status = resp.status();
     if resp.content_length().is_some_and(|n| n > MAX_FILE_LEN as u64) {
         return Err(failed("the parent's answer is too large".into()));
@@ -98,7 +103,9 @@ pub(crate) async fn exchange(parent_url: &str, ca_pem: &str, request: &str) -> R
 /// One exchange: the next request to the parent, its answer imported.
 pub(crate) async fn sync_once(state: &AppState, audit: &Audit) -> Result<SatelliteExchange, ApiError> {
     let link = state.store().satellite_link().await?.ok_or_else(|| {
-        ApiError::NotFound("this manager is not linked to a parent (run smartlic satellite link --token TOKEN first)".into())
+        ApiError::NotFound(
+            "this manager is not linked to a parent (run smartlic satellite link --token TOKEN first)".into(),
+        )
     })?;
     let (Some(url), Some(ca)) = (link.parent_url.as_deref(), link.parent_ca_pem.as_deref()) else {
         return Err(ApiError::Conflict(
@@ -130,7 +137,11 @@ pub(crate) async fn run_schedule(state: AppState, every: Duration) {
             match sync_once(&state, &Audit::system()).await {
                 Ok(done) => {
                     failures = 0;
-                    tracing::info!(seq = done.seq, lots = done.lots, "satellite sync with the parent manager");
+                    tracing::info!(
+                        seq = done.seq,
+                        lots = done.lots,
+                        "satellite sync with the parent manager"
+                    );
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);

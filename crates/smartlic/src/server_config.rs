@@ -411,18 +411,41 @@ catalog = "catalog.toml"
         let dir = tempfile::tempdir().expect("tempdir");
         let file = config_file(dir.path(), "data_dir = \"/d\"\nsync_every = 24\n");
         let hours = |h: u64| Some(Duration::from_secs(h * 3600));
-        assert_eq!(args(&["--data-dir", "/d"]).resolve(env(&[])).expect("resolve").sync_every, None);
+        assert_eq!(
+            args(&["--data-dir", "/d"])
+                .resolve(env(&[]))
+                .expect("resolve")
+                .sync_every,
+            None
+        );
         let c = args(&["--config", &file]).resolve(env(&[])).expect("resolve");
         assert_eq!(c.sync_every, hours(24));
         let e = env(&[("SMARTLIC_SYNC_EVERY", "6")]);
-        assert_eq!(args(&["--config", &file]).resolve(&e).expect("resolve").sync_every, hours(6));
-        let c = args(&["--config", &file, "--sync-every", "0.5"]).resolve(&e).expect("resolve");
+        assert_eq!(
+            args(&["--config", &file]).resolve(&e).expect("resolve").sync_every,
+            hours(6)
+        );
+        let c = args(&["--config", &file, "--sync-every", "0.5"])
+            .resolve(&e)
+            .expect("resolve");
         assert_eq!(c.sync_every, Some(Duration::from_secs(1800)));
         for (flags, vars, says) in [
-            (vec!["--sync-every", "0"], vec![], "--sync-every: expected a number of hours above 0"),
+            (
+                vec!["--sync-every", "0"],
+                vec![],
+                "--sync-every: expected a number of hours above 0",
+            ),
             (vec!["--sync-every", "9000"], vec![], "at most 8760"),
-            (vec![], vec![("SMARTLIC_SYNC_EVERY", "daily")], "SMARTLIC_SYNC_EVERY=daily: expected a number of hours"),
-            (vec![], vec![("SMARTLIC_SYNC_EVERY", "-1")], "SMARTLIC_SYNC_EVERY: expected a number of hours above 0"),
+            (
+                vec![],
+                vec![("SMARTLIC_SYNC_EVERY", "daily")],
+                "SMARTLIC_SYNC_EVERY=daily: expected a number of hours",
+            ),
+            (
+                vec![],
+                vec![("SMARTLIC_SYNC_EVERY", "-1")],
+                "SMARTLIC_SYNC_EVERY: expected a number of hours above 0",
+            ),
         ] {
             let mut all = vec!["--data-dir", "/d"];
             all.extend(flags);

@@ -112,7 +112,10 @@ fn a_satellite_by_files_serves_a_node_with_the_parents_licences() {
     let parent = Parent::new();
     let token = parent.token();
 
-    let err = refused(&w, &["satellite", "export", "--out", w.path("r.json").to_str().unwrap()]);
+    let err = refused(
+        &w,
+        &["satellite", "export", "--out", w.path("r.json").to_str().unwrap()],
+    );
     assert!(err.contains("not linked to a parent"), "{err}");
     let err = refused(&w, &["satellite", "link", "--token", "ST1.broken.0000"]);
     assert!(err.contains("not a satellite token"), "{err}");
@@ -157,7 +160,11 @@ fn a_satellite_by_files_serves_a_node_with_the_parents_licences() {
     assert!(r.proof.is_none(), "the parent knows the key after the first answer");
     let inst = r.instances.iter().find(|i| i.hostname == "sat-node").expect("the node");
     assert_eq!(inst.usage.get(PGW), Some(&1), "{inst:?}");
-    assert!(r.events.iter().any(|e| e.action.starts_with("device.")), "{:?}", r.events);
+    assert!(
+        r.events.iter().any(|e| e.action.starts_with("device.")),
+        "{:?}",
+        r.events
+    );
 
     // The parent says 2 more are in use elsewhere: 3 in use, 2 purchased — the node learns it.
     exchange(&w, &parent, 3, 2, 2);

@@ -60,7 +60,9 @@ async fn link_info(state: &AppState, link: LinkRow) -> Result<SatelliteLinkInfo,
 /// The link, refused as not found when this manager is not a satellite.
 async fn the_link(state: &AppState) -> Result<LinkRow, ApiError> {
     state.store().satellite_link().await?.ok_or_else(|| {
-        ApiError::NotFound("this manager is not linked to a parent (run smartlic satellite link --token TOKEN first)".into())
+        ApiError::NotFound(
+            "this manager is not linked to a parent (run smartlic satellite link --token TOKEN first)".into(),
+        )
     })
 }
 

@@ -275,9 +275,7 @@ impl Store {
 }
 
 fn not_linked() -> Refusal {
-    Refusal::NotFound(
-        "this manager is not linked to a parent (run smartlic satellite link --token TOKEN first)".into(),
-    )
+    Refusal::NotFound("this manager is not linked to a parent (run smartlic satellite link --token TOKEN first)".into())
 }
 
 /// The link row, locked for the transaction (`None`: not linked).
@@ -483,7 +481,16 @@ async fn replace_elsewhere(
 /// The VA's product instances with their usage, then one `RESERVED` pseudo-instance per
 /// reservation holding licences, so that reserved licences count on the parent too.
 async fn va_instances(tx: &mut WriteTx, va_id: &str) -> Result<Vec<SatelliteInstance>, StoreError> {
-    type Row = (String, String, String, String, Option<String>, i64, Option<String>, Option<i64>);
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        Option<String>,
+        Option<i64>,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT i.id, i.udi_pid, i.udi_sn, i.hostname, i.last_auth_status, i.last_contact, u.sku, u.count \
          FROM product_instances i LEFT JOIN instance_usage u ON u.instance_id = i.id \

@@ -171,10 +171,22 @@ async fn by_files_from_link_to_import_and_every_refusal() {
     for_other.satellite = "sat-2".into();
     for (answer, status, says) in [
         (stranger.answer(&first), StatusCode::BAD_REQUEST, "another CA"),
-        (altered.to_string(), StatusCode::BAD_REQUEST, "signature does not verify"),
-        ("garbage".to_string(), StatusCode::BAD_REQUEST, "not a satellite answer file"),
+        (
+            altered.to_string(),
+            StatusCode::BAD_REQUEST,
+            "signature does not verify",
+        ),
+        (
+            "garbage".to_string(),
+            StatusCode::BAD_REQUEST,
+            "not a satellite answer file",
+        ),
         (first.clone(), StatusCode::BAD_REQUEST, "it is a satellite request file"),
-        (parent.sign(&for_other), StatusCode::CONFLICT, "for satellite sat-2, not this one"),
+        (
+            parent.sign(&for_other),
+            StatusCode::CONFLICT,
+            "for satellite sat-2, not this one",
+        ),
     ] {
         let (s, v) = app.import(&answer).await;
         assert_eq!(s, status, "{says}: {v}");
@@ -186,15 +198,24 @@ async fn by_files_from_link_to_import_and_every_refusal() {
     // The parent's answer: the account and VA are made with its lots and figures.
     let (s, v) = app.import(&good).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["seq"].as_u64(), v["account"].as_str(), v["va"].as_str()), (Some(1), Some("Acme"), Some("Edge")));
+    assert_eq!(
+        (v["seq"].as_u64(), v["account"].as_str(), v["va"].as_str()),
+        (Some(1), Some("Acme"), Some("Edge"))
+    );
     let l = app.get("/api/v1/accounts/Acme/virtual-accounts/Edge/licenses").await;
     let pw = &l["licenses"][0];
-    assert_eq!((pw["sku"].as_str(), pw["purchased"].as_i64(), pw["in_use"].as_i64()), (Some(PW), Some(10), Some(2)));
+    assert_eq!(
+        (pw["sku"].as_str(), pw["purchased"].as_i64(), pw["in_use"].as_i64()),
+        (Some(PW), Some(10), Some(2))
+    );
     let (s, v) = app.import(&good).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(message(&v).contains("already imported"), "{v}");
     let link = app.get("/api/v1/satellite").await;
-    assert_eq!((link["answered_seq"].as_u64(), link["va"].as_str()), (Some(1), Some("Edge")));
+    assert_eq!(
+        (link["answered_seq"].as_u64(), link["va"].as_str()),
+        (Some(1), Some("Edge"))
+    );
 
     // Deposits and transfers into or out of the VA are refused, even for the operator.
     let (s, v) = app
@@ -227,7 +248,10 @@ async fn by_files_from_link_to_import_and_every_refusal() {
     let (s, v) = app.import(&parent.answer(&second)).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(message(&v).contains("not the answer to the latest request"), "{v}");
-    assert!(SatelliteRequest::decode(&third).unwrap().proof.is_none(), "the key is bound by now");
+    assert!(
+        SatelliteRequest::decode(&third).unwrap().proof.is_none(),
+        "the key is bound by now"
+    );
     let (s, v) = app.import(&parent.answer(&third)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = app
@@ -237,10 +261,17 @@ async fn by_files_from_link_to_import_and_every_refusal() {
     assert!(message(&v).starts_with("already linked to parent"), "{v}");
 
     // Only the satellite's operator: a user of the account is refused.
-    let key = app.user_key("Acme", new_user("admin@acme.example", "sa-admin", None)).await;
+    let key = app
+        .user_key("Acme", new_user("admin@acme.example", "sa-admin", None))
+        .await;
     for path in ["/request", "/sync", "/link"] {
         let (s, v) = app
-            .call(Method::POST, &format!("/api/v1/satellite{path}"), Some(&key), Some(json!({"token": "x"})))
+            .call(
+                Method::POST,
+                &format!("/api/v1/satellite{path}"),
+                Some(&key),
+                Some(json!({"token": "x"})),
+            )
             .await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
     }
@@ -258,8 +289,7 @@ async fn sync_exchanges_over_https_with_the_parent() {
     let token = parent.token("sat-1");
     let url = parent.clone().serve();
 
-    app.satellite("/link", Some(json!({ "token": token })))
-        .await;
+    app.satellite("/link", Some(json!({ "token": token }))).await;
     let (s, v) = app.satellite("/sync", None).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(message(&v).contains("linked without --parent"), "{v}");
@@ -274,7 +304,10 @@ async fn sync_exchanges_over_https_with_the_parent() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = app.satellite("/sync", None).await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
-    assert!(message(&v).starts_with("cannot reach the parent manager at https://127.0.0.1:"), "{v}");
+    assert!(
+        message(&v).starts_with("cannot reach the parent manager at https://127.0.0.1:"),
+        "{v}"
+    );
     assert!(app.state.store().find_account("Acme").await.unwrap().is_none());
 
     app.satellite(
@@ -284,11 +317,17 @@ async fn sync_exchanges_over_https_with_the_parent() {
     .await;
     let (s, v) = app.satellite("/sync", None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["account"].as_str(), v["va"].as_str(), v["lots"].as_u64()), (Some("Acme"), Some("Edge"), Some(1)));
+    assert_eq!(
+        (v["account"].as_str(), v["va"].as_str(), v["lots"].as_u64()),
+        (Some("Acme"), Some("Edge"), Some(1))
+    );
     let (s, v) = app.satellite("/sync", None).await;
     assert_eq!(s, StatusCode::OK, "a second exchange (the key bound by now): {v}");
     let link = app.get("/api/v1/satellite").await;
-    assert_eq!((link["seq"].as_u64(), link["answered_seq"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (link["seq"].as_u64(), link["answered_seq"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(link["last_exchange"].as_i64(), Some(NOW));
     db.finish().await;
 }

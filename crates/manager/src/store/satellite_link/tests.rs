@@ -8,10 +8,7 @@ use smartlic_protocol::satellite::AnswerLot;
 const NOW: i64 = 1_800_000_000;
 const PW: &str = "ASR5K-00-PW10GTWY";
 
-on_both_engines!(
-    answers_apply_once_for_the_latest_request,
-    relinking_and_renames,
-);
+on_both_engines!(answers_apply_once_for_the_latest_request, relinking_and_renames,);
 
 fn op() -> Audit {
     Audit::new("operator", None)
@@ -72,7 +69,11 @@ async fn answers_apply_once_for_the_latest_request(s: Store) {
     s.save_satellite_link(&new_link("sat-1"), NOW, &op()).await.unwrap();
 
     // An answer before any request, or to a request not made, is refused.
-    let e = conflict(s.import_satellite_answer(&answer(1, &[], 0), NOW, &op()).await.unwrap_err());
+    let e = conflict(
+        s.import_satellite_answer(&answer(1, &[], 0), NOW, &op())
+            .await
+            .unwrap_err(),
+    );
     assert!(e.contains("not the answer to the latest request"), "{e}");
 
     let r = s.next_satellite_request(NOW, &op()).await.unwrap();
@@ -82,7 +83,10 @@ async fn answers_apply_once_for_the_latest_request(s: Store) {
         .import_satellite_answer(&answer(1, &[(10, None), (5, Some(NOW + 86_400))], 3), NOW, &op())
         .await
         .unwrap();
-    assert_eq!((done.account.as_str(), done.va.as_str(), done.lots, done.seq), ("Acme", "Edge", 2, 1));
+    assert_eq!(
+        (done.account.as_str(), done.va.as_str(), done.lots, done.seq),
+        ("Acme", "Edge", 2, 1)
+    );
     let link = s.satellite_link().await.unwrap().unwrap();
     assert_eq!((link.seq, link.answered_seq, link.last_exchange), (1, 1, Some(NOW)));
     let acme = s.find_account("Acme").await.unwrap().unwrap();
@@ -94,7 +98,11 @@ async fn answers_apply_once_for_the_latest_request(s: Store) {
     assert_eq!(pw_in_use(&s, &edge.id).await, 3);
 
     // The same answer again, another satellite's, an older one: refused, nothing changes.
-    let e = conflict(s.import_satellite_answer(&answer(1, &[(99, None)], 9), NOW, &op()).await.unwrap_err());
+    let e = conflict(
+        s.import_satellite_answer(&answer(1, &[(99, None)], 9), NOW, &op())
+            .await
+            .unwrap_err(),
+    );
     assert!(e.contains("already imported"), "{e}");
     let mut other = answer(1, &[], 0);
     other.satellite = "sat-2".into();
@@ -103,7 +111,11 @@ async fn answers_apply_once_for_the_latest_request(s: Store) {
     s.next_satellite_request(NOW + 10, &op()).await.unwrap();
     let r3 = s.next_satellite_request(NOW + 20, &op()).await.unwrap();
     assert_eq!(r3.link.seq, 3);
-    let e = conflict(s.import_satellite_answer(&answer(2, &[], 0), NOW, &op()).await.unwrap_err());
+    let e = conflict(
+        s.import_satellite_answer(&answer(2, &[], 0), NOW, &op())
+            .await
+            .unwrap_err(),
+    );
     assert!(e.contains("it answers request 2, the latest request is 3"), "{e}");
     assert_eq!(pw_in_use(&s, &edge.id).await, 3);
     assert_eq!(s.license_lots(&edge.id).await.unwrap().len(), 2);
@@ -132,7 +144,10 @@ async fn relinking_and_renames(s: Store) {
         .await
         .unwrap();
     let e = conflict(s.save_satellite_link(&new_link("sat-9"), NOW, &op()).await.unwrap_err());
-    assert!(e.contains("already linked to parent (by files) as satellite sat-1"), "{e}");
+    assert!(
+        e.contains("already linked to parent (by files) as satellite sat-1"),
+        "{e}"
+    );
     assert_eq!(s.satellite_link().await.unwrap().unwrap().satellite, "sat-1");
 
     // The parent renamed its account and VA: the same rows here take the new names.
@@ -143,7 +158,10 @@ async fn relinking_and_renames(s: Store) {
     renamed.va = "Edge West".into();
     s.import_satellite_answer(&renamed, NOW, &op()).await.unwrap();
     let after = s.satellite_link().await.unwrap().unwrap();
-    assert_eq!((after.account_id.clone(), after.va_id.clone()), (before.account_id, before.va_id));
+    assert_eq!(
+        (after.account_id.clone(), after.va_id.clone()),
+        (before.account_id, before.va_id)
+    );
     let acme = s.find_account("Acme Corp").await.unwrap().unwrap();
     assert!(s.find_va(&acme.id, "Edge West").await.unwrap().is_some());
     assert!(s.find_account("Acme").await.unwrap().is_none());
