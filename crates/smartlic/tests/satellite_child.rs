@@ -30,19 +30,19 @@ struct Parent {
 
 impl Parent {
     fn new() -> Parent {
-        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("the parent stand-in");
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("the parent stand-in");
         p.distinguished_name.push(rcgen::DnType::CommonName, "parent CA");
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = p.self_signed(&ca_key).unwrap();
+        let ca = p.self_signed(&ca_key).expect("the parent stand-in");
         let issuer = Issuer::new(p, ca_key);
-        let key = KeyPair::generate_for(&PKCS_ED25519).unwrap();
-        let mut s = CertificateParams::new(Vec::<String>::new()).unwrap();
+        let key = KeyPair::generate_for(&PKCS_ED25519).expect("the parent stand-in");
+        let mut s = CertificateParams::new(Vec::<String>::new()).expect("the parent stand-in");
         s.distinguished_name.push(rcgen::DnType::CommonName, "parent signer");
         s.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(RESPONSE_SIGNING_EKU.to_vec())];
         Parent {
-            signer_pem: s.signed_by(&key, &issuer).unwrap().pem(),
-            key: SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap(),
+            signer_pem: s.signed_by(&key, &issuer).expect("the parent stand-in").pem(),
+            key: SigningKey::from_pkcs8_der(&key.serialize_der()).expect("the parent stand-in"),
             ca_pem: ca.pem(),
             secret: "c2F0ZWxsaXRlLXNlY3JldC1mb3ItdGVzdHMtb25seQ".into(),
         }
@@ -52,7 +52,7 @@ impl Parent {
         SatelliteToken {
             satellite: "sat-edge".into(),
             secret: self.secret.clone(),
-            parent_ca: ca_fingerprint(&pem_certificates(&self.ca_pem).unwrap()[0]),
+            parent_ca: ca_fingerprint(&pem_certificates(&self.ca_pem).expect("the parent stand-in")[0]),
         }
         .encode()
     }
@@ -88,11 +88,15 @@ impl Parent {
 fn exchange(w: &World, parent: &Parent, n: u32, pgw: i64, elsewhere: i64) -> (SatelliteRequest, String) {
     let req = w.path(&format!("request-{n}.json"));
     let ans = w.path(&format!("answer-{n}.json"));
-    let out = w.admin_ok(&["satellite", "export", "--out", req.to_str().unwrap()]);
+    let out = w.admin_ok(&["satellite", "export", "--out", req.to_str().expect("a UTF-8 path")]);
     assert_eq!(out, format!("request {n} written to {}", req.display()));
-    let (r, text) = parent.answer(&std::fs::read_to_string(&req).unwrap(), pgw, elsewhere);
-    std::fs::write(&ans, text).unwrap();
-    let line = w.admin_ok(&["satellite", "import", "--in", ans.to_str().unwrap()]);
+    let (r, text) = parent.answer(
+        &std::fs::read_to_string(&req).expect("a file of the test"),
+        pgw,
+        elsewhere,
+    );
+    std::fs::write(&ans, text).expect("a file of the test");
+    let line = w.admin_ok(&["satellite", "import", "--in", ans.to_str().expect("a UTF-8 path")]);
     (r, line)
 }
 
@@ -114,7 +118,12 @@ fn a_satellite_by_files_serves_a_node_with_the_parents_licences() {
 
     let err = refused(
         &w,
-        &["satellite", "export", "--out", w.path("r.json").to_str().unwrap()],
+        &[
+            "satellite",
+            "export",
+            "--out",
+            w.path("r.json").to_str().expect("a UTF-8 path"),
+        ],
     );
     assert!(err.contains("not linked to a parent"), "{err}");
     let err = refused(&w, &["satellite", "link", "--token", "ST1.broken.0000"]);
@@ -135,11 +144,17 @@ fn a_satellite_by_files_serves_a_node_with_the_parents_licences() {
         "imported: request 1 answered: Smart Account Acme, virtual account Edge, 1 lot of licences from the parent"
     );
     let again = w.path("answer-1.json");
-    let err = refused(&w, &["satellite", "import", "--in", again.to_str().unwrap()]);
+    let err = refused(
+        &w,
+        &["satellite", "import", "--in", again.to_str().expect("a UTF-8 path")],
+    );
     assert!(err.contains("already imported"), "{err}");
     let garbage = w.path("garbage.json");
-    std::fs::write(&garbage, "not an answer").unwrap();
-    let err = refused(&w, &["satellite", "import", "--in", garbage.to_str().unwrap()]);
+    std::fs::write(&garbage, "not an answer").expect("a file of the test");
+    let err = refused(
+        &w,
+        &["satellite", "import", "--in", garbage.to_str().expect("a UTF-8 path")],
+    );
     assert!(err.contains("not a satellite answer file"), "{err}");
     let err = refused(&w, &deposit_args("Acme", "Edge", PGW, "5"));
     assert!(

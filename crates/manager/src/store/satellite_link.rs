@@ -518,7 +518,8 @@ async fn va_instances(tx: &mut WriteTx, va_id: &str) -> Result<Vec<SatelliteInst
             inst.usage.insert(sku, count);
         }
     }
-    let reserved: Vec<(String, String, i64, Option<String>, Option<i64>)> = sqlx::query_as(
+    type Reserved = (String, String, i64, Option<String>, Option<i64>);
+    let reserved: Vec<Reserved> = sqlx::query_as(
         "SELECT r.id, r.udi, r.updated_at, l.sku, l.count FROM reservations r \
          LEFT JOIN reservation_licenses l ON l.reservation_id = r.id \
          WHERE r.va_id = $1 AND r.status = 'reserved' ORDER BY r.udi, r.id, l.sku",

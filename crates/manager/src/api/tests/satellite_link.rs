@@ -331,3 +331,52 @@ async fn sync_exchanges_over_https_with_the_parent() {
     assert_eq!(link["last_exchange"].as_i64(), Some(NOW));
     db.finish().await;
 }
+
+/// The link once `ok` holds (polled, 20 s at most).
+async fn link_when(store: &Store, what: &str, ok: impl Fn(&crate::store::LinkRow) -> bool) -> crate::store::LinkRow {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let link = store.satellite_link().await.unwrap().unwrap();
+        if ok(&link) {
+            return link;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {link:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The `--sync-every` schedule: an exchange at start; a failed one is kept in the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_exchanges_at_start_and_keeps_the_last_failure() {
+    let (db, app) = App::sqlite().await;
+    let parent = Arc::new(Parent::new());
+    let token = parent.token("sat-1");
+    let url = parent.clone().serve();
+    let store = app.state.store().clone();
+    let every = std::time::Duration::from_secs(3600);
+    let stranger = Parent::new();
+    app.satellite(
+        "/link",
+        Some(json!({"token": token, "parent_url": url, "parent_ca_pem": stranger.pki.ca_pem()})),
+    )
+    .await;
+    let task = tokio::spawn(crate::satellite_sync::run_schedule(app.state.clone(), every));
+    let link = link_when(&store, "the failure", |l| l.last_error.is_some()).await;
+    task.abort();
+    assert!(link.last_error.unwrap().starts_with("cannot reach the parent manager"));
+    assert_eq!(link.answered_seq, 0);
+
+    app.satellite(
+        "/link",
+        Some(json!({"token": token, "parent_url": url, "parent_ca_pem": parent.pki.ca_pem()})),
+    )
+    .await;
+    let task = tokio::spawn(crate::satellite_sync::run_schedule(app.state.clone(), every));
+    let link = link_when(&store, "the exchange", |l| l.answered_seq == 1).await;
+    task.abort();
+    assert_eq!((link.last_exchange, link.last_error), (Some(NOW), None));
+    db.finish().await;
+}
