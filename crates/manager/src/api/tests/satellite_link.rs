@@ -168,8 +168,29 @@ async fn by_files_from_link_to_import_and_every_refusal() {
             issued_at: NOW,
         }
     };
+    let mut bad_lot = for_other.clone();
+    bad_lot.lots = vec![AnswerLot {
+        sku: "NOT A SKU".into(),
+        quantity: 1,
+        end_date: None,
+    }];
+    let mut bad_count = for_other.clone();
+    bad_count.in_use_elsewhere = [(PW.to_string(), -1)].into();
+    let mut no_name = for_other.clone();
+    no_name.va = " ".into();
     for_other.satellite = "sat-2".into();
     for (answer, status, says) in [
+        (parent.sign(&bad_lot), StatusCode::BAD_REQUEST, "invalid lot"),
+        (
+            parent.sign(&bad_count),
+            StatusCode::BAD_REQUEST,
+            "invalid count in use elsewhere",
+        ),
+        (
+            parent.sign(&no_name),
+            StatusCode::BAD_REQUEST,
+            "virtual account name must be 1 to 100",
+        ),
         (stranger.answer(&first), StatusCode::BAD_REQUEST, "another CA"),
         (
             altered.to_string(),
