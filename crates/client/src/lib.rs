@@ -27,6 +27,7 @@ mod events;
 mod link;
 mod va;
 mod satellites;
+mod satellite_link;
 
 pub use error::ClientError;
 pub use events::EventFilter;

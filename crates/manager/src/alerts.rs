@@ -41,13 +41,13 @@ pub(crate) struct VaFacts<'a> {
     /// id, when, the event's detail), the latest per instance, in the last
     /// [`OVER_CAPACITY_SHOWN_DAYS`].
     pub over_capacity: &'a [(String, i64, String)],
-    /// Satellite managers of the VA (on a satellite: its parent) and when they last exchanged
-    /// (or were made, if never): name and time. Those silent for [`SATELLITE_SILENT_DAYS`] raise
-    /// an alert; others are ignored.
-    pub satellites: &'a [(String, i64)],
+    /// Satellite exchanges of the VA: (who, for the message — `the parent manager` on a
+    /// satellite, `satellite NAME` on a parent —, the last exchange, or the link's making if it
+    /// never exchanged). Raises an alert once silent for [`SATELLITE_SILENT_DAYS`].
+    pub exchanges: &'a [(String, i64)],
 }
 
-/// Days without an exchange before Satellite Failed to Synchronize.
+/// Days without a satellite exchange before Satellite Not Synchronized.
 pub(crate) const SATELLITE_SILENT_DAYS: i64 = 30;
 
 /// How long a usage report refused as over capacity is reported.
@@ -143,17 +143,16 @@ pub(crate) fn va_alerts(f: &VaFacts<'_>, now: i64) -> Vec<AlertInfo> {
             ));
         }
     }
-    for (name, last) in f.satellites {
+    for (who, last) in f.exchanges {
         let silent = now - last;
         if silent >= SATELLITE_SILENT_DAYS * DAY {
             out.push(alert(
-                format!("satellite|{}|{name}|{last}", f.va),
-                "Satellite Failed to Synchronize",
+                format!("satellite-silent|{}|{who}|{last}", f.va),
+                "Satellite Not Synchronized",
                 "warning",
-                name,
+                who,
                 format!(
-                    "satellite {name} has not exchanged with its parent for {} days (last on {}): \
-                     its licences and usage are not merged",
+                    "no exchange with {who} for {} days (last on {}): licences and usage may be stale",
                     silent / DAY,
                     format_date(*last)
                 ),
@@ -249,7 +248,7 @@ mod tests {
                 instances: &instances,
                 removed: &[],
                 over_capacity: &[],
-                satellites: &[],
+                exchanges: &[],
             },
             NOW,
         );
@@ -284,7 +283,7 @@ mod tests {
                 instances: &[("fresh".to_string(), NOW - 29 * DAY)],
                 removed: &[],
                 over_capacity: &[],
-                satellites: &[],
+                exchanges: &[],
             },
             NOW,
         );
@@ -292,33 +291,28 @@ mod tests {
     }
 
     #[test]
-    fn a_satellite_silent_for_30_days_is_an_alert() {
-        let facts = |satellites: &[(String, i64)]| {
+    fn a_satellite_exchange_silent_for_30_days_raises_an_alert() {
+        let facts = |last: i64| {
+            let exchanges = [("the parent manager".to_string(), last)];
             va_alerts(
                 &VaFacts {
                     va: "core",
-                    lots: &[],
+                    lots: &[lot(10, None)],
                     in_use: &[],
                     instances: &[],
                     removed: &[],
                     over_capacity: &[],
-                    satellites,
+                    exchanges: &exchanges,
                 },
                 NOW,
             )
         };
-        let quiet = facts(&[("lab".to_string(), NOW - 29 * DAY)]);
-        assert!(quiet.is_empty(), "{quiet:#?}");
-        let a = facts(&[
-            ("lab".to_string(), NOW - 29 * DAY),
-            ("ship".to_string(), NOW - 30 * DAY),
-        ]);
+        assert!(facts(NOW - 29 * DAY).is_empty());
+        let a = facts(NOW - 31 * DAY);
         assert_eq!(a.len(), 1, "{a:#?}");
-        assert_eq!(
-            (a[0].kind.as_str(), a[0].subject.as_str(), a[0].severity.as_str()),
-            ("Satellite Failed to Synchronize", "ship", "warning")
-        );
-        assert!(a[0].message.contains("for 30 days"), "{}", a[0].message);
-        assert_eq!(a[0].key, format!("satellite|core|ship|{}", NOW - 30 * DAY));
+        assert_eq!(a[0].kind, "Satellite Not Synchronized");
+        assert_eq!(a[0].subject, "the parent manager");
+        assert_eq!(a[0].at, NOW - DAY);
+        assert!(a[0].message.contains("for 31 days"), "{}", a[0].message);
     }
 }

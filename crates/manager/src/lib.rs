@@ -32,6 +32,7 @@
 //!     event_retention_days: smartlic_manager::server::DEFAULT_EVENT_RETENTION_DAYS,
 //!     webhook_allow: vec![], // loopback and private ranges webhooks may point at
 //!     tls_sans: vec!["licensing.example.net".into()], // extra names of the TLS certificate
+//!     sync_every: None, // a satellite's scheduled exchange with its parent (--sync-every)
 //! };
 //! smartlic_manager::run_server(opts).await // prints "listening on https://127.0.0.1:8443"
 //! # }
@@ -55,6 +56,7 @@ pub(crate) mod pki;
 pub(crate) mod portal;
 pub(crate) mod refusal;
 pub(crate) mod refusal_log;
+pub(crate) mod satellite_sync;
 pub(crate) mod secrets;
 pub mod server;
 pub(crate) mod state;

@@ -63,6 +63,10 @@ pub enum Refusal {
     /// allow the account).
     #[error("{0}")]
     NotAllowed(String),
+    /// The satellite's exchange with its parent manager failed (unreachable, or the parent
+    /// refused the request); the message says which.
+    #[error("{0}")]
+    ParentFailed(String),
 }
 
 impl Refusal {
@@ -78,6 +82,7 @@ impl Refusal {
             Refusal::Replayed => codes::REPLAYED,
             Refusal::TooMany(_) => TOO_MANY_REQUESTS,
             Refusal::NotAllowed(_) => codes::FORBIDDEN,
+            Refusal::ParentFailed(_) => PARENT_FAILED,
         }
     }
 }
@@ -85,3 +90,6 @@ impl Refusal {
 /// Code of [`Refusal::TooMany`] (not a device protocol code: only people submitting forms and
 /// unauthenticated API callers see it).
 pub(crate) const TOO_MANY_REQUESTS: &str = "too_many_requests";
+
+/// Code of [`Refusal::ParentFailed`] (only a satellite's operator sees it, from `satellite sync`).
+pub(crate) const PARENT_FAILED: &str = "parent_failed";

@@ -54,6 +54,9 @@ pub struct ServerOptions {
     /// Extra names (DNS names or IP addresses) of the manager's own TLS certificate
     /// (`--tls-san`), beside the listen host and the loopback names; see [`check_tls_san`].
     pub tls_sans: Vec<String>,
+    /// A satellite's scheduled exchange with its parent (`--sync-every`): one at start, then one
+    /// per interval ([`crate::satellite_sync`]); `None`: only on `satellite sync`.
+    pub sync_every: Option<Duration>,
 }
 
 pub use crate::pki::check_tls_san;
@@ -436,6 +439,9 @@ pub async fn run_server_with(opts: ServerOptions, operator_tls: Option<OperatorT
     let pruning = tokio::spawn(prune_nonces(prepared.state.clone(), opts.event_retention_days));
     let alerting = tokio::spawn(deliver_alerts(prepared.state.clone()));
     let expiring = tokio::spawn(expire_instances(prepared.state.clone()));
+    let syncing = opts
+        .sync_every
+        .map(|every| tokio::spawn(crate::satellite_sync::run_schedule(prepared.state.clone(), every)));
 
     let bound = handle
         .listening()
@@ -467,6 +473,9 @@ pub async fn run_server_with(opts: ServerOptions, operator_tls: Option<OperatorT
         r.abort();
     }
     expiring.abort();
+    if let Some(s) = syncing {
+        s.abort();
+    }
     prepared.state.store().close().await;
     match result {
         Ok(Ok(())) => Ok(()),
@@ -504,6 +513,7 @@ mod tests {
             event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
             webhook_allow: Vec::new(),
             tls_sans: Vec::new(),
+            sync_every: None,
         }
     }
 

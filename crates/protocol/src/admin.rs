@@ -39,8 +39,12 @@
 //! | `GET /api/v1/accounts/{account}/satellites` | → `[SatelliteInfo]` |
 //! | `POST /api/v1/satellites/answer` | a satellite request file → its answer file (docs/satellite.md) |
 //! | `POST /api/v1/satellites/exchange` (no API key) | the same, authenticated by the request's signature |
+//!
+//! The satellite side's paths (`/api/v1/satellite/…`) are listed with their types ([`LinkSatellite`] and the rest) in `admin/satellite_link.rs`.
 
+mod satellite_link;
 mod va;
+pub use satellite_link::*;
 pub use va::*;
 
 use serde::{Deserialize, Serialize};

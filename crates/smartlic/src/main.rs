@@ -303,6 +303,7 @@ fn run(cli: Cli) -> Result<bool> {
                 event_retention_days: config.event_retention_days,
                 webhook_allow: config.webhook_allow,
                 tls_sans: config.tls_sans,
+                sync_every: config.sync_every,
             };
             let tls = config
                 .tls

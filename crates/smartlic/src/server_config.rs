@@ -74,6 +74,11 @@ pub struct ServerArgs {
     /// [env: SMARTLIC_LOG_FORMAT].
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// On a satellite linked with --parent: exchange with the parent at start and then every
+    /// HOURS (decimals allowed, e.g. 0.5); a failed exchange is retried after 1 minute, doubling
+    /// up to HOURS [env: SMARTLIC_SYNC_EVERY].
+    #[arg(long, value_name = "HOURS")]
+    pub sync_every: Option<f64>,
 }
 
 /// The `--config` file: every key optional, an unknown key an error.
@@ -92,6 +97,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     tls_san: Option<Vec<String>>,
     log_format: Option<LogFormat>,
+    sync_every: Option<f64>,
 }
 
 /// The settings `smartlic server` runs with, every source merged.
@@ -110,6 +116,8 @@ pub struct ServerConfig {
     /// Extra names of the manager's own TLS certificate.
     pub tls_sans: Vec<String>,
     pub log_format: LogFormat,
+    /// The satellite's scheduled exchange with its parent.
+    pub sync_every: Option<std::time::Duration>,
 }
 
 /// The environment variable of a key: `SMARTLIC_` + the key in capitals.
@@ -235,6 +243,22 @@ impl ServerArgs {
                 None => file.log_format.unwrap_or_default(),
             },
         };
+        let sync_every = match self.sync_every {
+            Some(h) => Some(sync_interval(h, "--sync-every")?),
+            None => match text("sync_every")? {
+                Some(v) => {
+                    let h: f64 = v
+                        .trim()
+                        .parse()
+                        .with_context(|| format!("SMARTLIC_SYNC_EVERY={v}: expected a number of hours"))?;
+                    Some(sync_interval(h, "SMARTLIC_SYNC_EVERY")?)
+                }
+                None => file
+                    .sync_every
+                    .map(|h| sync_interval(h, "sync_every in the config file"))
+                    .transpose()?,
+            },
+        };
         Ok(ServerConfig {
             data_dir,
             listen,
@@ -247,8 +271,20 @@ impl ServerArgs {
             tls,
             tls_sans,
             log_format,
+            sync_every,
         })
     }
+}
+
+/// Longest `--sync-every`: a year.
+const MAX_SYNC_HOURS: f64 = 8760.0;
+
+/// `--sync-every HOURS` as an interval: more than 0, at most a year.
+fn sync_interval(hours: f64, source: &str) -> Result<std::time::Duration> {
+    if !(hours > 0.0 && hours <= MAX_SYNC_HOURS) {
+        bail!("{source}: expected a number of hours above 0 and at most {MAX_SYNC_HOURS} (got {hours})");
+    }
+    Ok(std::time::Duration::from_secs_f64(hours * 3600.0))
 }
 
 fn parse_cidrs<'a>(items: impl Iterator<Item = &'a str>, source: &str) -> Result<Vec<Cidr>> {
@@ -367,6 +403,55 @@ catalog = "catalog.toml"
         assert_eq!(c.event_retention_days, 0);
         assert_eq!(c.webhook_allow, vec!["172.16.0.0/12".parse::<Cidr>().expect("cidr")]);
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn sync_every_comes_from_flag_environment_or_file_and_is_checked() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = config_file(dir.path(), "data_dir = \"/d\"\nsync_every = 24\n");
+        let hours = |h: u64| Some(Duration::from_secs(h * 3600));
+        assert_eq!(
+            args(&["--data-dir", "/d"])
+                .resolve(env(&[]))
+                .expect("resolve")
+                .sync_every,
+            None
+        );
+        let c = args(&["--config", &file]).resolve(env(&[])).expect("resolve");
+        assert_eq!(c.sync_every, hours(24));
+        let e = env(&[("SMARTLIC_SYNC_EVERY", "6")]);
+        assert_eq!(
+            args(&["--config", &file]).resolve(&e).expect("resolve").sync_every,
+            hours(6)
+        );
+        let c = args(&["--config", &file, "--sync-every", "0.5"])
+            .resolve(&e)
+            .expect("resolve");
+        assert_eq!(c.sync_every, Some(Duration::from_secs(1800)));
+        for (flags, vars, says) in [
+            (
+                vec!["--sync-every", "0"],
+                vec![],
+                "--sync-every: expected a number of hours above 0",
+            ),
+            (vec!["--sync-every", "9000"], vec![], "at most 8760"),
+            (
+                vec![],
+                vec![("SMARTLIC_SYNC_EVERY", "daily")],
+                "SMARTLIC_SYNC_EVERY=daily: expected a number of hours",
+            ),
+            (
+                vec![],
+                vec![("SMARTLIC_SYNC_EVERY", "-1")],
+                "SMARTLIC_SYNC_EVERY: expected a number of hours above 0",
+            ),
+        ] {
+            let mut all = vec!["--data-dir", "/d"];
+            all.extend(flags);
+            let err = args(&all).resolve(env(&vars)).expect_err(says);
+            assert!(format!("{err:#}").contains(says), "{err:#}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub(crate) async fn list_alerts(state: &AppState, caller: &Caller, account: &str
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let now = state.now();
     let facts = AccountFacts::read(state, &a.id, now).await?;
+    let link = state.store().satellite_link().await?;
     let mut out = Vec::new();
     for va in state.store().list_vas(&a.id).await? {
         let scope = Scope::Va {
@@ -26,13 +27,26 @@ pub(crate) async fn list_alerts(state: &AppState, caller: &Caller, account: &str
                 instances: &of_va.silent,
                 removed: &of_va.removed,
                 over_capacity: &of_va.refused,
-                satellites: &of_va.satellites,
+                exchanges: &of_va
+                    .satellites
+                    .iter()
+                    .map(|(name, last)| (format!("satellite {name}"), *last))
+                    .chain(exchanges_of(&link, &va.id))
+                    .collect::<Vec<_>>(),
             },
             now,
         ));
     }
     out.sort_by_key(|x| (x.severity != "critical", x.at));
     Ok(out)
+}
+
+/// On a satellite, its VA's exchange with the parent: the last one, or the link's making.
+fn exchanges_of(link: &Option<crate::store::LinkRow>, va_id: &str) -> Vec<(String, i64)> {
+    link.iter()
+        .filter(|l| l.va_id.as_deref() == Some(va_id))
+        .map(|l| ("the parent manager".to_string(), l.last_exchange.unwrap_or(l.linked_at)))
+        .collect()
 }
 
 /// What the alerts of an account's virtual accounts need beyond lots and usage, read once for

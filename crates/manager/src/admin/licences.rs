@@ -133,6 +133,7 @@ pub(crate) async fn deposit(
 ) -> Result<LicenseList, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let v = resolve_va(state, caller, &a, va, Action::DepositLicenses).await?;
+    refuse_if_from_parent(state, &v).await?;
     let sku = check_sku(state, &req.sku)?;
     let quantity = check_quantity(req.quantity)?;
     let now = state.now();
@@ -154,6 +155,8 @@ pub(crate) async fn transfer(
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let from = resolve_va(state, caller, &a, &req.from, Action::TransferLicenses).await?;
     let to = resolve_va(state, caller, &a, &req.to, Action::TransferLicenses).await?;
+    refuse_if_from_parent(state, &from).await?;
+    refuse_if_from_parent(state, &to).await?;
     if from.id == to.id {
         return Err(ApiError::BadRequest(
             "source and destination are the same virtual account".into(),

@@ -159,6 +159,7 @@ mod licences;
 mod reports;
 mod reservations;
 mod satellites;
+mod satellite_link;
 mod tokens;
 mod users;
 
@@ -170,5 +171,6 @@ pub(crate) use licences::*;
 pub(crate) use reports::*;
 pub(crate) use reservations::*;
 pub(crate) use satellites::*;
+pub(crate) use satellite_link::*;
 pub(crate) use tokens::*;
 pub(crate) use users::*;

@@ -70,12 +70,16 @@ pub enum ApiError {
     /// The manager is busy (503 `overloaded`, Retry-After: 1).
     #[error("{0}")]
     Busy(String),
+    /// A satellite's parent manager could not be reached or refused the exchange (502
+    /// `parent_failed`).
+    #[error("{0}")]
+    BadGateway(String),
     /// A failure of the manager itself (500); the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-use crate::refusal::TOO_MANY_REQUESTS;
+use crate::refusal::{PARENT_FAILED, TOO_MANY_REQUESTS};
 
 impl ApiError {
     /// HTTP status.
@@ -92,6 +96,7 @@ impl ApiError {
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -114,6 +119,7 @@ impl ApiError {
             ApiError::TooMany(_) => TOO_MANY_REQUESTS,
             ApiError::Busy(_) => codes::OVERLOADED,
             ApiError::Internal(_) => codes::INTERNAL,
+            ApiError::BadGateway(_) => PARENT_FAILED,
         }
     }
 
@@ -185,6 +191,7 @@ impl From<Refusal> for ApiError {
             Refusal::Replayed => ApiError::Replayed,
             Refusal::TooMany(m) => ApiError::TooMany(m),
             Refusal::NotAllowed(m) => ApiError::Forbidden(m),
+            Refusal::ParentFailed(m) => ApiError::BadGateway(m),
         }
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod reservation_routes;
 mod satellite_routes;
 mod va_routes;
+mod satellite_link_routes;
 
 pub use error::ApiError;
 
@@ -161,6 +162,7 @@ impl FromRequestParts<AppState> for Principal {
         (name = "users", description = "Users, roles and the event log"),
         (name = "reservations", description = "Licence reservations (SLR/PLR) for nodes that never reach the manager"),
         (name = "satellites", description = "Satellite managers of a virtual account, and their exchanges (docs/satellite.md)"),
+        (name = "satellite", description = "This manager as a satellite of a parent manager: link, request, import, sync"),
         (name = "device", description = "Device protocol (signed envelopes)")
     )
 )]
@@ -185,6 +187,7 @@ fn api_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(va_routes::routes())
                 .merge(reservation_routes::routes())
                 .merge(satellite_routes::routes())
+                .merge(satellite_link_routes::routes())
                 .merge(device_routes::routes()),
         )
         .split_for_parts()

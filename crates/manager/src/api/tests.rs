@@ -1370,6 +1370,10 @@ fn body_for(m: &Method, template: &str) -> Option<Value> {
         json!({"name": "Intruder", "domain": "evil.example"})
     } else if template.ends_with("/reject") {
         json!({"reason": "intruder"})
+    } else if template.ends_with("/satellite/link") {
+        json!({"token": "ST1.intruder.0000"})
+    } else if template.ends_with("/satellite/import") {
+        json!({"answer": "intruder"})
     } else if template.ends_with("/legacy-keys") {
         json!({"serial": "FOX0001", "platform": "ASR5500", "sessions": {"pgw": 10000}})
     } else {
@@ -1646,6 +1650,7 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
 
 mod reservations;
 mod satellites;
+mod satellite_link;
 mod trust;
 mod va;
 

@@ -28,6 +28,7 @@ pub(crate) mod login_attempts;
 mod misc;
 mod reservations;
 mod satellites;
+mod satellite_link;
 mod tokens;
 mod users;
 mod webhooks;
@@ -43,6 +44,7 @@ pub(crate) use instances::{InstanceRow, NewInstance, Report, SkuFigures, UsageDa
 pub(crate) use misc::{EventQuery, EventRow, PkiRow};
 pub(crate) use reservations::{NewReservation, RESERVED, ReservationRow};
 pub(crate) use satellites::{AnswerFigures, CheckedRequest, Exchanged, SatelliteInstanceRow, SatelliteRow};
+pub(crate) use satellite_link::{LinkRow, NewLink};
 pub(crate) use tokens::{NewToken, TokenRow};
 pub(crate) use users::{NewUser, UserChange, UserRow};
 pub(crate) use webhooks::{DeliveryRow, WebhookRow};

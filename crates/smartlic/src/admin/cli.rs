@@ -86,12 +86,12 @@ pub enum AdminCommand {
     /// Alert webhooks: URLs the manager POSTs each new alert to, signed (SA administrators).
     #[command(subcommand)]
     Webhook(WebhookCommand),
-    /// Satellite managers inside isolated networks, and their exchanges with this manager.
+    /// Satellite managers: a satellite serves an isolated network and exchanges with its parent.
     #[command(subcommand)]
     Satellite(SatelliteCommand),
 }
 
-/// `smartlic satellite …` (docs/satellite.md).
+/// `smartlic satellite …` (docs/satellite.md): the parent's commands, then the satellite's.
 #[derive(clap::Subcommand, Debug)]
 pub enum SatelliteCommand {
     // The parent's commands (operator or SA administrator).
@@ -125,6 +125,34 @@ pub enum SatelliteCommand {
         /// Where to write the answer file.
         #[arg(long = "out", value_name = "ANSWER")]
         output: PathBuf,
+    },
+    // The satellite's side (its operator): link, sync, export, import.
+    /// Link this manager (the satellite) to its parent with the token `satellite create` printed
+    /// there; with --parent, `satellite sync` exchanges over HTTPS.
+    Link {
+        /// The satellite token (ST1.…).
+        #[arg(long)]
+        token: String,
+        /// The parent manager's URL (https://…).
+        #[arg(long, requires = "parent_ca")]
+        parent: Option<String>,
+        /// The CA certificate (PEM) the parent's TLS certificate chains to (its ca.pem).
+        #[arg(long, requires = "parent")]
+        parent_ca: Option<PathBuf>,
+    },
+    /// One exchange with the parent over HTTPS, made by this manager; prints the result.
+    Sync,
+    /// Write the next request for the parent to a file (to carry to `satellite answer` there).
+    Export {
+        /// The request file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import the parent's answer file: the VA's licences become the parent's.
+    Import {
+        /// The answer file (from `satellite answer` on the parent).
+        #[arg(long = "in")]
+        input: PathBuf,
     },
 }
 

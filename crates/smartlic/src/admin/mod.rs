@@ -10,6 +10,7 @@ mod cli;
 mod print;
 mod reservations;
 mod satellite;
+mod satellite_link;
 mod surface;
 mod va_ops;
 

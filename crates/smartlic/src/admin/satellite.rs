@@ -4,6 +4,7 @@
 
 use super::cli::SatelliteCommand;
 use super::print::print_list;
+use super::satellite_link::read_limited;
 use anyhow::{Context, Result, anyhow};
 use smartlic_client::AdminClient;
 use smartlic_protocol::admin::*;
@@ -40,17 +41,7 @@ pub(super) async fn run(c: &AdminClient, cmd: SatelliteCommand) -> Result<()> {
             })?;
         }
         SatelliteCommand::Answer { input, output } => {
-            let len = std::fs::metadata(&input)
-                .with_context(|| format!("cannot read {}", input.display()))?
-                .len();
-            if len > MAX_FILE_LEN as u64 {
-                return Err(anyhow!(
-                    "{} is not a satellite request file (over {} MiB)",
-                    input.display(),
-                    MAX_FILE_LEN >> 20
-                ));
-            }
-            let text = std::fs::read_to_string(&input).with_context(|| format!("cannot read {}", input.display()))?;
+            let text = read_limited(&input, "request file", MAX_FILE_LEN)?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| anyhow!("{} is not a satellite request file ({e})", input.display()))?;
             let answer = c.answer_satellite_request(&json).await?;
@@ -60,6 +51,10 @@ pub(super) async fn run(c: &AdminClient, cmd: SatelliteCommand) -> Result<()> {
                 .unwrap_or_else(|_| "the request".into());
             outln!("answered {what}: {}", output.display());
         }
+        side @ (SatelliteCommand::Link { .. }
+        | SatelliteCommand::Sync
+        | SatelliteCommand::Export { .. }
+        | SatelliteCommand::Import { .. }) => super::satellite_link::run(c, side).await?,
     }
     Ok(())
 }

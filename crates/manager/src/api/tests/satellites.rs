@@ -478,12 +478,12 @@ async fn a_silent_satellite_raises_an_alert() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["kind"] == "Satellite Failed to Synchronize")
+        .filter(|a| a["kind"] == "Satellite Not Synchronized")
         .collect();
     assert_eq!(silent.len(), 1, "{alerts}");
     assert_eq!(
         (silent[0]["subject"].as_str(), silent[0]["virtual_account"].as_str()),
-        (Some("ship"), Some("East"))
+        (Some("satellite ship"), Some("East"))
     );
     app.clock.set(NOW + 40 * DAY);
     let alerts = app.get("/api/v1/accounts/Acme/alerts").await;
@@ -491,9 +491,9 @@ async fn a_silent_satellite_raises_an_alert() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["kind"] == "Satellite Failed to Synchronize")
+        .filter(|a| a["kind"] == "Satellite Not Synchronized")
         .map(|a| a["subject"].as_str().unwrap())
         .collect();
-    assert_eq!(subjects, ["ship", "lab"]);
+    assert_eq!(subjects, ["satellite ship", "satellite lab"]);
     db.finish().await;
 }
