@@ -5,7 +5,7 @@
 //! Connect (no contact for 30 days), Product Instance Failed to Renew and was Removed (the
 //! manager removed it when its ID certificate expired; for 30 days), Usage Report Refused: Over
 //! Platform Capacity (a product instance reported more than its platform can carry, which only a
-//! forged or broken device does; for 30 days), Satellite Failed to Synchronize (a satellite
+//! forged or broken device does; for 30 days), Satellite Not Synchronized (a satellite
 //! manager and its parent have not exchanged for 30 days; raised on both sides). Computed when asked, so they are always current and
 //! several managers on one database agree on them.
 //!

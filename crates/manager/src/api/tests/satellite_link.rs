@@ -83,19 +83,19 @@ impl Parent {
 }
 
 impl App {
-    async fn satellite(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn link_call(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call(Method::POST, &format!("/api/v1/satellite{path}"), Some(OP_KEY), body)
             .await
     }
 
     async fn export(&self) -> String {
-        let (s, v) = self.satellite("/request", None).await;
+        let (s, v) = self.link_call("/request", None).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v["request"].as_str().unwrap().to_string()
     }
 
     async fn import(&self, answer: &str) -> (StatusCode, Value) {
-        self.satellite("/import", Some(json!({ "answer": answer }))).await
+        self.link_call("/import", Some(json!({ "answer": answer }))).await
     }
 }
 
@@ -109,7 +109,7 @@ fn message(v: &Value) -> &str {
 async fn by_files_from_link_to_import_and_every_refusal() {
     let (db, app) = App::sqlite().await;
     let parent = Parent::new();
-    let (s, v) = app.satellite("/request", None).await;
+    let (s, v) = app.link_call("/request", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
     assert!(message(&v).contains("not linked to a parent"), "{v}");
 
@@ -128,12 +128,12 @@ async fn by_files_from_link_to_import_and_every_refusal() {
             "no PEM certificate",
         ),
     ] {
-        let (s, v) = app.satellite("/link", Some(body)).await;
+        let (s, v) = app.link_call("/link", Some(body)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         assert!(message(&v).contains(says), "{v}");
     }
     let (s, v) = app
-        .satellite("/link", Some(json!({"token": parent.token("sat-1")})))
+        .link_call("/link", Some(json!({"token": parent.token("sat-1")})))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["satellite"], "sat-1");
@@ -276,7 +276,7 @@ async fn by_files_from_link_to_import_and_every_refusal() {
     let (s, v) = app.import(&parent.answer(&third)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = app
-        .satellite("/link", Some(json!({"token": parent.token("sat-3")})))
+        .link_call("/link", Some(json!({"token": parent.token("sat-3")})))
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(message(&v).starts_with("already linked to parent"), "{v}");
@@ -310,20 +310,20 @@ async fn sync_exchanges_over_https_with_the_parent() {
     let token = parent.token("sat-1");
     let url = parent.clone().serve();
 
-    app.satellite("/link", Some(json!({ "token": token }))).await;
-    let (s, v) = app.satellite("/sync", None).await;
+    app.link_call("/link", Some(json!({ "token": token }))).await;
+    let (s, v) = app.link_call("/sync", None).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(message(&v).contains("linked without --parent"), "{v}");
 
     let stranger = Parent::new();
     let (s, v) = app
-        .satellite(
+        .link_call(
             "/link",
             Some(json!({"token": token, "parent_url": url, "parent_ca_pem": stranger.pki.ca_pem()})),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = app.satellite("/sync", None).await;
+    let (s, v) = app.link_call("/sync", None).await;
     assert_eq!(s, StatusCode::BAD_GATEWAY, "{v}");
     assert!(
         message(&v).starts_with("cannot reach the parent manager at https://127.0.0.1:"),
@@ -331,18 +331,18 @@ async fn sync_exchanges_over_https_with_the_parent() {
     );
     assert!(app.state.store().find_account("Acme").await.unwrap().is_none());
 
-    app.satellite(
+    app.link_call(
         "/link",
         Some(json!({"token": token, "parent_url": url, "parent_ca_pem": parent.pki.ca_pem()})),
     )
     .await;
-    let (s, v) = app.satellite("/sync", None).await;
+    let (s, v) = app.link_call("/sync", None).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(
         (v["account"].as_str(), v["va"].as_str(), v["lots"].as_u64()),
         (Some("Acme"), Some("Edge"), Some(1))
     );
-    let (s, v) = app.satellite("/sync", None).await;
+    let (s, v) = app.link_call("/sync", None).await;
     assert_eq!(s, StatusCode::OK, "a second exchange (the key bound by now): {v}");
     let link = app.get("/api/v1/satellite").await;
     assert_eq!(
@@ -379,7 +379,7 @@ async fn the_schedule_exchanges_at_start_and_keeps_the_last_failure() {
     let store = app.state.store().clone();
     let every = std::time::Duration::from_secs(3600);
     let stranger = Parent::new();
-    app.satellite(
+    app.link_call(
         "/link",
         Some(json!({"token": token, "parent_url": url, "parent_ca_pem": stranger.pki.ca_pem()})),
     )
@@ -390,7 +390,7 @@ async fn the_schedule_exchanges_at_start_and_keeps_the_last_failure() {
     assert!(link.last_error.unwrap().starts_with("cannot reach the parent manager"));
     assert_eq!(link.answered_seq, 0);
 
-    app.satellite(
+    app.link_call(
         "/link",
         Some(json!({"token": token, "parent_url": url, "parent_ca_pem": parent.pki.ca_pem()})),
     )
