@@ -28,7 +28,8 @@
 //! the caller and [`extract::CsrfForm`], a form whose CSRF token was checked); [`login`] logs in and out
 //! (with [`password`]'s bounded checks); [`pages`] has the GET handlers, [`forms`] the POST
 //! handlers of logged-in users, [`request_account`] the public request form (the public forms
-//! are [`extract::DoubleSubmit`]); [`html`] renders.
+//! are [`extract::DoubleSubmit`]); [`html`] has the pages, askama templates under
+//! `crates/manager/templates/`.
 
 pub(crate) mod html;
 pub(crate) mod sessions;
@@ -137,9 +138,18 @@ fn security_headers(mut resp: Response) -> Response {
     resp
 }
 
-/// An HTML page with the portal's security headers.
-fn html(status: StatusCode, body: String) -> Response {
-    security_headers((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+/// A page rendered, with the portal's security headers; a page that cannot be rendered is a 500
+/// (logged).
+fn html(status: StatusCode, page: impl askama::Template) -> Response {
+    match page.render() {
+        Ok(body) => {
+            security_headers((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+        }
+        Err(e) => {
+            tracing::error!("portal: a page could not be rendered: {e}");
+            security_headers((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
+        }
+    }
 }
 
 /// 303 to `to`, with the portal's security headers.
