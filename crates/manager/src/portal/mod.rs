@@ -55,6 +55,7 @@ use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cookie::{Cookie, SameSite};
 use extract::Session;
 
 pub(crate) use login::address_key;
@@ -157,10 +158,17 @@ fn redirect(to: &str) -> Response {
     security_headers((StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response())
 }
 
-/// `resp` setting the cookie `name` (an empty value and `max_age` 0 clear it).
+/// `resp` setting the cookie `name` (an empty value and `max_age` 0 clear it): `Path=/`,
+/// `Secure`, `HttpOnly`, `SameSite=Strict`, `Max-Age`.
 fn with_cookie(mut resp: Response, name: &str, value: &str, max_age: i64) -> Response {
-    let cookie = format!("{name}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build();
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
@@ -174,15 +182,16 @@ fn with_retry_after(mut resp: Response, seconds: i64) -> Response {
     resp
 }
 
+/// The value of the request's first cookie `name`, if it is not empty and at most 256 bytes.
 fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
