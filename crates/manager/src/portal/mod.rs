@@ -57,6 +57,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cookie::{Cookie, SameSite};
 use extract::Session;
+use subtle::ConstantTimeEq;
 
 pub(crate) use login::address_key;
 pub(crate) use password::LoginGate;
@@ -195,9 +196,9 @@ fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
-/// Compares two secrets in time independent of where they differ.
+/// Compares two secrets in time independent of where they differ (not of their lengths).
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// A refusal or failure shown as an HTML page.

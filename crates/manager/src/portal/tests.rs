@@ -1351,3 +1351,12 @@ fn cookies_are_set_with_every_attribute_and_read_strictly() {
     );
     assert_eq!(super::read_cookie(&h, SESSION_COOKIE).as_deref(), Some("s1"));
 }
+
+#[test]
+fn secrets_are_the_same_only_byte_for_byte() {
+    use super::same_secret;
+    assert!(same_secret("tok-123", "tok-123") && same_secret("", ""));
+    for other in ["tok-124", "tok-12", "tok-1234", "Tok-123", ""] {
+        assert!(!same_secret("tok-123", other), "{other}");
+    }
+}
