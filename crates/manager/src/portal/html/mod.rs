@@ -26,6 +26,7 @@ pub(crate) use va::{InstancesShown, VaPage, VaRights, va};
 pub(crate) use webhooks::webhooks;
 
 use askama::Template;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use smartlic_protocol::time::{format_date, format_rfc3339};
 
 /// `2026-11-28 13:37 UTC`.
@@ -95,18 +96,12 @@ pub(crate) fn error<'a>(header: Option<&'a Header<'a>>, status: u16, message: &'
     }
 }
 
-/// Percent-encodes a query-string value (everything but unreserved characters).
+/// Everything but the unreserved characters of RFC 3986 (letters, digits, `-._~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes a query-string value or a path segment (everything but unreserved characters).
 pub(crate) fn query_value(s: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
