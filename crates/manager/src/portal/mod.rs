@@ -28,7 +28,8 @@
 //! the caller and [`extract::CsrfForm`], a form whose CSRF token was checked); [`login`] logs in and out
 //! (with [`password`]'s bounded checks); [`pages`] has the GET handlers, [`forms`] the POST
 //! handlers of logged-in users, [`request_account`] the public request form (the public forms
-//! are [`extract::DoubleSubmit`]); [`html`] renders.
+//! are [`extract::DoubleSubmit`]); [`html`] has the pages, askama templates under
+//! `crates/manager/templates/`.
 
 pub(crate) mod html;
 pub(crate) mod sessions;
@@ -54,7 +55,9 @@ use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cookie::{Cookie, SameSite};
 use extract::Session;
+use subtle::ConstantTimeEq;
 
 pub(crate) use login::address_key;
 pub(crate) use password::LoginGate;
@@ -137,9 +140,18 @@ fn security_headers(mut resp: Response) -> Response {
     resp
 }
 
-/// An HTML page with the portal's security headers.
-fn html(status: StatusCode, body: String) -> Response {
-    security_headers((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+/// A page rendered, with the portal's security headers; a page that cannot be rendered is a 500
+/// (logged).
+fn html(status: StatusCode, page: impl askama::Template) -> Response {
+    match page.render() {
+        Ok(body) => {
+            security_headers((status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response())
+        }
+        Err(e) => {
+            tracing::error!("portal: a page could not be rendered: {e}");
+            security_headers((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
+        }
+    }
 }
 
 /// 303 to `to`, with the portal's security headers.
@@ -147,10 +159,17 @@ fn redirect(to: &str) -> Response {
     security_headers((StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response())
 }
 
-/// `resp` setting the cookie `name` (an empty value and `max_age` 0 clear it).
+/// `resp` setting the cookie `name` (an empty value and `max_age` 0 clear it): `Path=/`,
+/// `Secure`, `HttpOnly`, `SameSite=Strict`, `Max-Age`.
 fn with_cookie(mut resp: Response, name: &str, value: &str, max_age: i64) -> Response {
-    let cookie = format!("{name}={value}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build();
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
@@ -164,21 +183,22 @@ fn with_retry_after(mut resp: Response, seconds: i64) -> Response {
     resp
 }
 
+/// The value of the request's first cookie `name`, if it is not empty and at most 256 bytes.
 fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_string())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
-/// Compares two secrets in time independent of where they differ.
+/// Compares two secrets in time independent of where they differ (not of their lengths).
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// A refusal or failure shown as an HTML page.

@@ -210,16 +210,17 @@ fn sqlite_url(path: &Path) -> Result<String, StoreError> {
     let text = path
         .to_str()
         .ok_or_else(|| sqlx::Error::Configuration("database path is not UTF-8".into()))?;
-    let mut out = String::from("sqlite://");
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out.push_str("?mode=rwc");
-    Ok(out)
+    /// Everything but the unreserved characters of RFC 3986 and `/`.
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'-')
+        .remove(b'~');
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        percent_encoding::utf8_percent_encode(text, PATH)
+    ))
 }
 
 impl Store {
@@ -476,5 +477,7 @@ mod url_tests {
     fn sqlite_paths_are_escaped() {
         let u = sqlite_url(Path::new("/tmp/a b?#/smartlic.db")).unwrap();
         assert_eq!(u, "sqlite:///tmp/a%20b%3F%23/smartlic.db?mode=rwc");
+        let u = sqlite_url(Path::new("/tmp/%é&=+/db")).unwrap();
+        assert_eq!(u, "sqlite:///tmp/%25%C3%A9%26%3D%2B/db?mode=rwc");
     }
 }

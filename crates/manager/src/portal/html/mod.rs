@@ -1,8 +1,13 @@
-//! HTML of the portal, built with `format!`: every value from the store or the request goes
-//! through [`escape`].
+//! The pages of the portal, as askama templates (`crates/manager/templates/`): every value from
+//! the store or the request is escaped by the template engine, never by hand.
 //!
-//! One module per page or group of pages; this one has the page layout and the pieces every page
-//! uses (escaping, flash messages, one-button forms, secrets shown once).
+//! One module per page or group of pages, each with the template struct(s) of its page(s) and a
+//! function that fills them in; `layout.html` is the page around every page (title, header and
+//! menu) and `macros.html` the pieces many pages use (CSRF field, message box, one-button form,
+//! heading, secret shown once). To add a page: write `templates/NAME.html` starting with
+//! `{% extends "layout.html" %}` and filling `{% block content %}`, and a struct deriving
+//! [`askama::Template`] with at least `title` and `header` (the fields the layout reads), then
+//! answer it with `super::html(status, page)`.
 
 mod events;
 mod overview;
@@ -20,32 +25,22 @@ pub(crate) use users::{NewKey, UsersPage, api_key, users};
 pub(crate) use va::{InstancesShown, VaPage, VaRights, va};
 pub(crate) use webhooks::webhooks;
 
-use smartlic_protocol::time::format_rfc3339;
-use std::fmt::Write;
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use askama::Template;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use smartlic_protocol::time::{format_date, format_rfc3339};
 
 /// `2026-11-28 13:37 UTC`.
-pub(crate) fn time(ts: i64) -> String {
-    let t = format_rfc3339(ts);
+pub(crate) fn time(ts: &i64) -> String {
+    let t = format_rfc3339(*ts);
     match t.get(..16) {
         Some(head) if t.len() >= 16 => format!("{} UTC", head.replace('T', " ")),
         _ => t,
     }
+}
+
+/// `2026-11-28`.
+pub(crate) fn date(ts: &i64) -> String {
+    format_date(*ts)
 }
 
 /// Who is logged in, for the header.
@@ -69,99 +64,44 @@ const MENU: [MenuEntry; 4] = [
     ("/account/key", "My API key", |_| true),
 ];
 
-/// A whole page.
-pub(crate) fn page(title: &str, header: Option<&Header<'_>>, body: &str) -> String {
-    let nav = match header {
-        None => String::new(),
-        Some(h) => format!(
-            "<nav><a class=\"brand\" href=\"/\">smartlic</a>{}<span class=\"who\">{} · {}</span>{}</nav>",
-            MENU.iter()
-                .filter(|(_, _, shown)| shown(h.role))
-                .map(|(path, label, _)| format!("<a class=\"navlink\" href=\"{path}\">{label}</a>"))
-                .collect::<String>(),
-            escape(h.email),
-            escape(h.role),
-            button_form("/logout", None, h.csrf, "Log out", " class=\"link\"")
-        ),
-    };
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · smartlic</title><link rel=\"stylesheet\" href=\"/static/portal.css\">\
-         <script src=\"/static/portal.js\" defer></script></head>\n<body>{nav}<main>\n{body}\n</main></body></html>\n",
-        escape(title)
-    )
-}
-
-/// The top of an account's page: the crumbs back to the overview (`account`, then `here`), the
-/// `title`, and a message box if there is one.
-fn heading(account: &str, here: &str, title: &str, flash_message: Option<&(&str, String)>) -> String {
-    let mut top = format!(
-        "<p class=\"crumbs\"><a href=\"/\">{}</a> › {here}</p><h1>{}</h1>",
-        escape(account),
-        escape(title)
-    );
-    if let Some((kind, text)) = flash_message {
-        top.push_str(&flash(kind, text));
+impl Header<'_> {
+    /// The menu entries (path, label) this user's role is shown.
+    pub(crate) fn menu(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        MENU.iter()
+            .filter(|(_, _, shown)| shown(self.role))
+            .map(|(path, label, _)| (*path, *label))
     }
-    top
 }
 
-/// A form of one button POSTing to `action` (trusted), with the session's CSRF token; `confirm`
-/// (trusted, escaped) is asked first if given; `class` is the button's attribute or empty.
-fn button_form(action: &str, confirm: Option<&str>, csrf: &str, label: &str, class: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"{action}\" class=\"inline\"{}>{}<button type=\"submit\"{class}>{label}</button></form>",
-        confirm.map(|c| format!(" data-confirm=\"{c}\"")).unwrap_or_default(),
-        csrf_field(csrf)
-    )
-}
-
-/// The hidden CSRF field of a form.
-pub(crate) fn csrf_field(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", escape(token))
-}
-
-/// A secret shown once, with a copy button: `title`, the id of its `<code>` element, the secret,
-/// and a hint (trusted HTML).
-fn secret_card(title: &str, code_id: &str, secret: &str, hint_html: &str) -> String {
-    format!(
-        "<section class=\"card secret\"><h2>{title}</h2>\
-         <p>Copy it now: it is shown only this once.</p>\
-         <p><code id=\"{code_id}\">{}</code> <button type=\"button\" data-copy=\"{code_id}\">Copy</button></p>\
-         <p class=\"hint\">{hint_html}</p></section>",
-        escape(secret)
-    )
-}
-
-/// A message box.
-pub(crate) fn flash(kind: &str, text: &str) -> String {
-    format!("<p class=\"flash {kind}\" role=\"alert\">{}</p>", escape(text))
-}
+/// A message on top of a page: its class (`info` or `error`) and text.
+pub(crate) type Flash<'a> = Option<(&'a str, String)>;
 
 /// An error page.
-pub(crate) fn error(header: Option<&Header<'_>>, status: u16, message: &str) -> String {
-    page(
-        "Error",
-        header,
-        &format!(
-            "<h1>Error {status}</h1>{}<p><a href=\"/\">Back to the overview</a></p>",
-            flash("error", message)
-        ),
-    )
+#[derive(Template)]
+#[template(path = "error.html")]
+pub(crate) struct ErrorPage<'a> {
+    title: &'static str,
+    header: Option<&'a Header<'a>>,
+    status: u16,
+    message: &'a str,
 }
 
-/// Percent-encodes a query-string value (everything but unreserved characters).
-pub(crate) fn query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
+/// The error page of `status` saying `message`.
+pub(crate) fn error<'a>(header: Option<&'a Header<'a>>, status: u16, message: &'a str) -> ErrorPage<'a> {
+    ErrorPage {
+        title: "Error",
+        header,
+        status,
+        message,
     }
-    out
+}
+
+/// Everything but the unreserved characters of RFC 3986 (letters, digits, `-._~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes a query-string value or a path segment (everything but unreserved characters).
+pub(crate) fn query_value(s: &str) -> String {
+    utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -169,12 +109,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">O'Neil & co</a>"),
-            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
+    fn escapes_markup_and_formats_times() {
+        let header = Header {
+            email: "o'neil&co@x.example",
+            role: "sa-admin",
+            csrf: "t\"k",
+        };
+        let page = error(Some(&header), 404, "<a href=\"x\">O'Neil & co</a>")
+            .render()
+            .unwrap();
+        assert!(
+            page.contains("&#60;a href=&#34;x&#34;&#62;O&#39;Neil &#38; co&#60;/a&#62;"),
+            "{page}"
         );
-        assert_eq!(time(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert!(
+            page.contains("o&#39;neil&#38;co@x.example") && page.contains("value=\"t&#34;k\""),
+            "{page}"
+        );
+        assert!(!page.contains("<a href=\"x\">") && !page.contains("O'Neil"), "{page}");
+        assert_eq!(time(&1_800_000_000), "2027-01-15 08:00 UTC");
         assert_eq!(query_value("token. a&b=c/é"), "token.%20a%26b%3Dc%2F%C3%A9");
     }
 
@@ -194,7 +147,7 @@ mod tests {
                 })
                 .collect(),
         };
-        let svg = va::usage_chart(&u);
+        let svg = va::UsageChart::new(&u).render().unwrap();
         assert_eq!(
             svg.matches("<rect").count(),
             3,
@@ -205,7 +158,7 @@ mod tests {
             svg.contains("class=\"purchased\"") && svg.contains("purchased 2"),
             "{svg}"
         );
-        assert!(svg.contains("PDN &lt;GW&gt;") && !svg.contains("<GW>"), "{svg}");
+        assert!(svg.contains("PDN &#60;GW&#62;") && !svg.contains("<GW>"), "{svg}");
         assert!(svg.contains(">2027-01-01<") && svg.contains(">2027-01-04<"), "{svg}");
         assert!(svg.contains("<title>2027-01-04: 3 in use</title>"), "{svg}");
     }

@@ -1,9 +1,8 @@
 //! The account overview: alerts and virtual accounts.
 
-use super::{Header, escape, page};
-use smartlic_protocol::admin::{AccountInfo, LicenseList, LicenseStatus, VirtualAccountInfo};
-use smartlic_protocol::time::format_date;
-use std::fmt::Write;
+use super::Header;
+use askama::Template;
+use smartlic_protocol::admin::{AccountInfo, AlertInfo, LicenseList, LicenseStatus, VirtualAccountInfo};
 
 /// One virtual account on the overview: its info and licence list.
 pub(crate) struct VaSummary {
@@ -13,71 +12,40 @@ pub(crate) struct VaSummary {
     pub licenses: LicenseList,
 }
 
-/// The account overview.
-pub(crate) fn overview(
-    header: &Header<'_>,
-    account: &AccountInfo,
-    vas: &[VaSummary],
-    alerts: &[smartlic_protocol::admin::AlertInfo],
-) -> String {
-    let mut alert_rows = String::new();
-    for a in alerts {
-        let _ = write!(
-            alert_rows,
-            "<tr class=\"{}\"><td><span class=\"{}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if a.severity == "critical" { "insufficient" } else { "" },
-            if a.severity == "critical" { "bad" } else { "warn" },
-            escape(&a.kind),
-            escape(&a.virtual_account),
-            escape(&a.message),
-            escape(&format_date(a.at))
-        );
-    }
-    let alerts_card = if alerts.is_empty() {
-        "<section class=\"card\"><h2>Alerts</h2><p class=\"empty\">No alert: licences suffice, none expires within \
-         90 days, every product instance is in touch.</p></section>"
-            .to_string()
-    } else {
-        format!(
-            "<section class=\"card\"><h2>Alerts <small>{}</small></h2><table><thead><tr><th>Alert</th>\
-             <th>Virtual account</th><th>Detail</th><th>Date</th></tr></thead><tbody>{alert_rows}</tbody></table></section>",
-            alerts.len()
-        )
-    };
-    let mut rows = String::new();
-    for s in vas {
-        let short = s
-            .licenses
+impl VaSummary {
+    /// How many of its SKUs are short.
+    fn short(&self) -> usize {
+        self.licenses
             .licenses
             .iter()
             .filter(|l| l.status == LicenseStatus::Insufficient)
-            .count();
-        let status = if short == 0 {
-            "<span class=\"ok\">OK</span>".to_string()
-        } else {
-            format!("<span class=\"bad\">INSUFFICIENT ({short} SKU)</span>")
-        };
-        let _ = write!(
-            rows,
-            "<tr><td><a href=\"/va/{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td>{status}</td></tr>",
-            escape(&s.va.id),
-            escape(&s.va.name),
-            escape(&s.va.description),
-            s.licenses.licenses.len()
-        );
+            .count()
     }
-    if vas.is_empty() {
-        rows.push_str("<tr><td colspan=\"4\" class=\"empty\">No virtual account you may see.</td></tr>");
+}
+
+/// The account overview.
+#[derive(Template)]
+#[template(path = "overview.html")]
+pub(crate) struct Overview<'a> {
+    title: &'a str,
+    header: Option<&'a Header<'a>>,
+    account: &'a AccountInfo,
+    vas: &'a [VaSummary],
+    alerts: &'a [AlertInfo],
+}
+
+/// The account overview: `alerts`, then the virtual accounts `vas`.
+pub(crate) fn overview<'a>(
+    header: &'a Header<'a>,
+    account: &'a AccountInfo,
+    vas: &'a [VaSummary],
+    alerts: &'a [AlertInfo],
+) -> Overview<'a> {
+    Overview {
+        title: &account.name,
+        header: Some(header),
+        account,
+        vas,
+        alerts,
     }
-    page(
-        &account.name,
-        Some(header),
-        &format!(
-            "<h1>Smart Account {} <small>{}</small></h1>{alerts_card}\
-             <section class=\"card\"><h2>Virtual accounts</h2><table><thead><tr><th>Name</th><th>Description</th>\
-             <th class=\"num\">SKUs</th><th>Licences</th></tr></thead><tbody>{rows}</tbody></table></section>",
-            escape(&account.name),
-            escape(&account.domain)
-        ),
-    )
 }

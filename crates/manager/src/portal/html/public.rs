@@ -1,24 +1,28 @@
 //! The pages without a session: log-in and the "Request a Smart Account" form.
 
-use super::{csrf_field, escape, flash, page};
+use super::Header;
+use askama::Template;
 
 /// The log-in page.
-pub(crate) fn login(csrf: &str, email: &str, message: Option<&str>) -> String {
-    let msg = message.map(|m| flash("error", m)).unwrap_or_default();
-    page(
-        "Log in",
-        None,
-        &format!(
-            "<section class=\"card login\"><h1>smartlic license manager</h1>{msg}\
-             <form method=\"post\" action=\"/login\">{}\
-             <label>E-mail <input type=\"email\" name=\"email\" value=\"{}\" required autofocus autocomplete=\"username\"></label>\
-             <label>Password <input type=\"password\" name=\"password\" required autocomplete=\"current-password\"></label>\
-             <button type=\"submit\">Log in</button></form>\
-             <p class=\"hint\">No Smart Account yet? <a href=\"/request-account\">Request a Smart Account</a></p></section>",
-            csrf_field(csrf),
-            escape(email)
-        ),
-    )
+#[derive(Template)]
+#[template(path = "login.html")]
+pub(crate) struct Login<'a> {
+    title: &'static str,
+    header: Option<&'a Header<'a>>,
+    csrf: &'a str,
+    email: &'a str,
+    message: Option<&'a str>,
+}
+
+/// The log-in page: a form with `csrf`, `email` filled in, and `message` on top if given.
+pub(crate) fn login<'a>(csrf: &'a str, email: &'a str, message: Option<&'a str>) -> Login<'a> {
+    Login {
+        title: "Log in",
+        header: None,
+        csrf,
+        email,
+        message,
+    }
 }
 
 /// What the "Request a Smart Account" form shows again after a refusal (never the password).
@@ -36,80 +40,64 @@ pub(crate) struct RequestFields<'a> {
     pub requester_email: &'a str,
 }
 
+/// The public "Request a Smart Account" page.
+#[derive(Template)]
+#[template(path = "request_account.html")]
+pub(crate) struct RequestAccount<'a> {
+    title: &'static str,
+    header: Option<&'a Header<'a>>,
+    csrf: &'a str,
+    f: &'a RequestFields<'a>,
+    errors: &'a [(&'a str, String)],
+    message: Option<&'a str>,
+}
+
+impl RequestAccount<'_> {
+    /// The messages about `field`.
+    fn field_errors(&self, field: &str) -> impl Iterator<Item = &str> {
+        self.errors
+            .iter()
+            .filter(move |(k, _)| *k == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
 /// The public "Request a Smart Account" page: the seed's Create Account and Account Information
 /// sections; `errors` are (field, message) shown beside their fields.
-pub(crate) fn request_account(
-    csrf: &str,
-    f: &RequestFields<'_>,
-    errors: &[(&str, String)],
-    message: Option<&str>,
-) -> String {
-    let err = |field: &str| {
-        errors
-            .iter()
-            .filter(|(k, _)| *k == field)
-            .map(|(_, m)| format!("<span class=\"flash error field-error\">{}</span>", escape(m)))
-            .collect::<String>()
-    };
-    let msg = message.map(|m| flash("error", m)).unwrap_or_default();
-    let checked = |v: &str| if f.create == v { " checked" } else { "" };
-    page(
-        "Request a Smart Account",
-        None,
-        &format!(
-            "<section class=\"card login\"><h1>Request a Smart Account</h1>{msg}\
-             <p>A Smart Account holds your company's licences, product instances and users. \
-             Your request stays pending until the operator of this license manager approves it.</p>\
-             <form method=\"post\" action=\"/request-account\">{csrf}\
-             <fieldset><legend>Create Account</legend>{create_err}\
-             <label><input type=\"radio\" name=\"create\" value=\"yes\"{yes}> Yes, I have authority to represent my company \
-             and want to create the Smart Account</label>\
-             <label><input type=\"radio\" name=\"create\" value=\"no\"{no}> No, the person specified below will create the account</label>\
-             <label>E-mail of the person who will create the account \
-             <input type=\"email\" name=\"on_behalf_email\" value=\"{on_behalf}\" maxlength=\"254\"></label>{on_behalf_err}</fieldset>\
-             <fieldset><legend>Account Information</legend>\
-             <label>Account Domain Identifier <input type=\"text\" name=\"domain\" value=\"{domain}\" maxlength=\"253\" \
-             placeholder=\"default: the domain of your e-mail address\"></label>{domain_err}\
-             <label>Account Name <input type=\"text\" name=\"name\" value=\"{name}\" maxlength=\"100\" required \
-             placeholder=\"typically, the company name\"></label>{name_err}</fieldset>\
-             <fieldset><legend>You</legend>\
-             <label>Your e-mail <input type=\"email\" name=\"requester_email\" value=\"{requester}\" maxlength=\"254\" required \
-             autocomplete=\"email\"></label>{requester_err}\
-             <label>Portal password of the account's administrator (8 characters or more) \
-             <input type=\"password\" name=\"password\" minlength=\"8\" maxlength=\"1024\" required autocomplete=\"new-password\"></label>{password_err}\
-             </fieldset><button type=\"submit\">Continue</button></form>\
-             <p class=\"hint\"><a href=\"/login\">Back to log-in</a></p></section>",
-            csrf = csrf_field(csrf),
-            create_err = err("create"),
-            yes = checked("yes"),
-            no = checked("no"),
-            on_behalf = escape(f.on_behalf_email),
-            on_behalf_err = err("on_behalf_email"),
-            domain = escape(f.domain),
-            domain_err = err("domain"),
-            name = escape(f.name),
-            name_err = err("name"),
-            requester = escape(f.requester_email),
-            requester_err = err("requester_email"),
-            password_err = err("password"),
-        ),
-    )
+pub(crate) fn request_account<'a>(
+    csrf: &'a str,
+    f: &'a RequestFields<'a>,
+    errors: &'a [(&'a str, String)],
+    message: Option<&'a str>,
+) -> RequestAccount<'a> {
+    RequestAccount {
+        title: "Request a Smart Account",
+        header: None,
+        csrf,
+        f,
+        errors,
+        message,
+    }
 }
 
 /// The page after a request was stored.
-pub(crate) fn request_submitted(name: &str, domain: &str, admin_email: &str) -> String {
-    page(
-        "Smart Account requested",
-        None,
-        &format!(
-            "<section class=\"card login\"><h1>Smart Account requested</h1>\
-             {}<p>The request for the Smart Account <strong>{}</strong> ({}) is <strong>pending</strong> \
-             until the operator of this license manager approves it. Then {} can log in with the \
-             password you chose.</p><p><a href=\"/login\">Back to log-in</a></p></section>",
-            flash("info", "Your Smart Account request is pending approval."),
-            escape(name),
-            escape(domain),
-            escape(admin_email)
-        ),
-    )
+#[derive(Template)]
+#[template(path = "request_submitted.html")]
+pub(crate) struct RequestSubmitted<'a> {
+    title: &'static str,
+    header: Option<&'a Header<'a>>,
+    name: &'a str,
+    domain: &'a str,
+    admin_email: &'a str,
+}
+
+/// The page after the request for `name` (`domain`) was stored; `admin_email` will log in.
+pub(crate) fn request_submitted<'a>(name: &'a str, domain: &'a str, admin_email: &'a str) -> RequestSubmitted<'a> {
+    RequestSubmitted {
+        title: "Smart Account requested",
+        header: None,
+        name,
+        domain,
+        admin_email,
+    }
 }
