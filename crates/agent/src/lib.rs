@@ -22,5 +22,5 @@ pub mod state;
 pub mod transport;
 pub mod trustpool;
 
-pub use agent::{AgentConfig, AgentError, Release, SmartAgent, Snapshot};
+pub use agent::{AgentConfig, AgentError, Release, SmartAgent, Snapshot, TickReport};
 pub use licensing::{AuthorizationStatus, Mode, RegistrationStatus};

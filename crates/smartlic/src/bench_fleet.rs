@@ -5,23 +5,23 @@
 //! workers for S seconds, verifying every signed answer as the agent does (trust pool check of the
 //! signer certificate, signature, nonce). With `--storm`, every device then renews at once, as
 //! after an outage, honouring 503 + Retry-After with jitter until all succeed (or a time bound).
-//! Also measures the manager's crypto floor of one renewal on one core in the same run. Prints one
+//! Also measures, in the same run, the manager's crypto floor of one renewal on one core and the
+//! transport floor (the same client and stack against a no-op endpoint; `bench_floor`). Prints one
 //! JSON object. Only loopback managers are accepted.
 
 use anyhow::{Context, Result, anyhow, bail};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use smartlic_agent::transport::{CallHome, Limits, TransportError, nonce};
+use smartlic_agent::transport::{CallHome, Limits, TransportError};
 use smartlic_client::{AdminClient, Url};
+use smartlic_protocol::Catalog;
 use smartlic_protocol::admin::{CreateAccount, CreateToken};
 use smartlic_protocol::envelope::Message;
 use smartlic_protocol::trust::pem_certificates;
 use smartlic_protocol::wire::{
-    AuthorizationRequest, AuthorizationResponse, Compliance, EntitlementStatus, RegisterRequest, RegisterResponse, Udi,
-    Usage,
+    AuthorizationRequest, AuthorizationResponse, RegisterRequest, RegisterResponse, Udi, Usage,
 };
-use smartlic_protocol::{Catalog, SignedRequest, SignedResponse};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -168,6 +168,11 @@ pub struct FleetFigures {
     pub usage_change_ratio: f64,
     /// One core: verify one request signature + sign one answer, per second.
     pub crypto_floor_per_s: f64,
+    /// The same client, TLS and HTTP stack and the manager's listener and middleware against an
+    /// endpoint that does no work, C workers, requests per second ([`crate::bench_floor`]).
+    pub transport_floor_per_s: f64,
+    /// Requests of the transport floor that did not get the no-op answer.
+    pub transport_floor_errors: u64,
     /// `license list` of the benchmark's VA (all registered devices in it), over the admin API on a
     /// kept-alive connection, median of [`LIST_PROBES`] calls, ms.
     pub license_list_p50_ms: f64,
@@ -353,48 +358,6 @@ fn micros(d: Duration) -> u32 {
     u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
-/// The manager's crypto per renewal on one core: verify the request signature, sign the answer.
-pub fn crypto_floor_per_s(dur: Duration) -> f64 {
-    let device = SigningKey::from_bytes(&[7; 32]);
-    let manager = SigningKey::from_bytes(&[9; 32]);
-    let vk = device.verifying_key();
-    let body = AuthorizationRequest {
-        hostname: "bench".into(),
-        usage: vec![Usage {
-            sku: "ASR5K-00-PW10GTWY".into(),
-            count: 3,
-        }],
-    };
-    let req = match SignedRequest::sign(&device, Some("i".into()), nonce(), now_s(), &body) {
-        Ok(r) => r,
-        Err(_) => return 0.0,
-    };
-    let answer = AuthorizationResponse {
-        status: Compliance::Authorized,
-        entitlements: vec![EntitlementStatus {
-            sku: "ASR5K-00-PW10GTWY".into(),
-            count: 3,
-            status: Compliance::Authorized,
-        }],
-        authorized_at: 1,
-        expires_at: 2,
-        renew_at: 3,
-    };
-    let start = Instant::now();
-    let mut n = 0u64;
-    // Bounded by time (and a count, should the clock misbehave).
-    while start.elapsed() < dur && n < 10_000_000 {
-        for _ in 0..16 {
-            let p = std::hint::black_box(&req).open::<AuthorizationRequest>(&vk);
-            let Ok(p) = p else { return 0.0 };
-            let s = SignedResponse::sign(&manager, "", p.nonce, 1, &answer);
-            let _ = std::hint::black_box(s);
-        }
-        n += 16;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
 #[derive(Default)]
 struct Tally {
     ok: AtomicU64,
@@ -407,7 +370,8 @@ struct Tally {
 pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     let bench = Arc::new(Bench::new(&args, args.concurrency.max(args.devices.min(2048)))?);
     // Crypto floor first, while nothing else of ours runs.
-    let crypto_floor = tokio::task::spawn_blocking(|| crypto_floor_per_s(Duration::from_millis(700))).await?;
+    let crypto_floor =
+        tokio::task::spawn_blocking(|| crate::bench_floor::crypto_floor_per_s(Duration::from_millis(700))).await?;
 
     // Account and token through the admin API.
     let stamp = SystemTime::now()
@@ -475,6 +439,9 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     lat.sort_unstable();
 
     let rss = bench.resident_mib().await;
+    // The transport floor, with the renewals' workers, for a quarter of their time (0.5-5 s).
+    let floor_time = Duration::from_secs_f64((args.seconds / 4.0).clamp(0.5, 5.0));
+    let transport = crate::bench_floor::transport_floor(&bench.homes, args.concurrency, floor_time).await;
     let storm = if args.storm {
         Some(storm(&bench, &devices, &sku).await?)
     } else {
@@ -499,6 +466,8 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         overloaded_503: tally.busy.load(Ordering::Relaxed),
         usage_change_ratio: USAGE_CHANGE_RATIO,
         crypto_floor_per_s: crypto_floor,
+        transport_floor_per_s: transport.per_s,
+        transport_floor_errors: transport.errors,
         license_list_p50_ms: percentile_ms(&list_lat, 0.50),
         license_list_p99_ms: percentile_ms(&list_lat, 0.99),
         manager_rss_mib: rss,
@@ -766,12 +735,11 @@ mod tests {
     }
 
     #[test]
-    fn percentiles_and_crypto_floor() {
+    fn percentiles_and_busy_wait() {
         let v: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
         assert_eq!(percentile_ms(&v, 0.5), 51.0);
         assert_eq!(percentile_ms(&v, 0.99), 99.0);
         assert_eq!(percentile_ms(&[], 0.5), 0.0);
-        assert!(crypto_floor_per_s(Duration::from_millis(20)) > 0.0);
         let w = busy_wait(Some(2));
         assert!(w >= Duration::from_secs(2) && w <= Duration::from_secs(3));
     }

@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-struct Children(Vec<Child>);
+/// Child processes, killed when dropped (also used by `bench year`).
+pub(crate) struct Children(pub(crate) Vec<Child>);
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -21,11 +22,13 @@ impl Drop for Children {
     }
 }
 
-fn exe() -> Result<PathBuf> {
+/// This executable.
+pub(crate) fn exe() -> Result<PathBuf> {
     std::env::current_exe().context("cannot find the smartlic executable")
 }
 
-fn spawn_ready(cmd: &mut Command, ready: &str, what: &str) -> Result<(Child, String)> {
+/// Spawns `cmd` and waits (60 s at most) for a line of its stdout holding `ready`.
+pub(crate) fn spawn_ready(cmd: &mut Command, ready: &str, what: &str) -> Result<(Child, String)> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

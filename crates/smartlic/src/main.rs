@@ -33,6 +33,8 @@ mod admin;
 mod backup;
 mod bench;
 mod bench_fleet;
+mod bench_floor;
+mod bench_year;
 mod demo;
 mod manual;
 mod server_config;
@@ -197,6 +199,19 @@ enum BenchCommand {
         /// Then every device renews at once, honouring 503 + Retry-After.
         #[arg(long)]
         storm: bool,
+    },
+    /// D days of N real Smart Agents against a real manager it starts, in virtual time (a clock
+    /// file moved 6 hours at a time): renewals, ID renewals, retries; prints one JSON object.
+    Year {
+        /// Smart Agents.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Virtual days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// PostgreSQL URL for the manager (default: SQLite in a temporary directory).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
 }
 
@@ -378,6 +393,23 @@ fn run(cli: Cli) -> Result<bool> {
                 storm,
             )?;
             let figures = runtime()?.block_on(bench_fleet::run(args))?;
+            outln!("{}", serde_json::to_string_pretty(&figures)?);
+            Ok(true)
+        }
+        Command::Bench {
+            which:
+                BenchCommand::Year {
+                    devices,
+                    days,
+                    database,
+                },
+        } => {
+            let args = bench_year::check_args(devices, days, database.as_deref())?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(bench_year::WORKER_THREADS)
+                .enable_all()
+                .build()?;
+            let figures = rt.block_on(bench_year::run(args))?;
             outln!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(true)
         }

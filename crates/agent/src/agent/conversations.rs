@@ -2,6 +2,7 @@
 //! usage report), ID certificate renewal and deregistration. Each holds `comm` for its whole
 //! length and `core` only to prepare and to apply the answer.
 
+use super::timers::{AUTH_JITTER, ID_JITTER, jittered};
 use super::{AGENT_VERSION, AgentError, Core, SmartAgent};
 use crate::state::{Attempt, Registered, Registration};
 use crate::transport::{CallHome, TransportError};
@@ -105,7 +106,7 @@ impl SmartAgent {
                         id_issued_at: now,
                         id_expires_at: resp.id_expires_at,
                         last_renewal: None,
-                        next_renewal_at: now + ID_RENEW_AFTER,
+                        next_renewal_at: jittered(&a.inner.cfg.udi, now, now + ID_RENEW_AFTER, ID_JITTER),
                         device_key: B64.encode(key.to_bytes()),
                     };
                     core.lic.registered_ok(now, in_use, reg.clone());
@@ -222,6 +223,12 @@ impl SmartAgent {
             match result {
                 Ok(resp) => {
                     core.lic.authorized(now, in_use, &resp, &usage);
+                    // The scheduled renewal (not the daily report while out of compliance) comes
+                    // a drawn offset early, so that a fleet does not renew all at once.
+                    let auth = &mut core.lic.state.authorization;
+                    if auth.next_attempt_at == Some(resp.renew_at) {
+                        auth.next_attempt_at = Some(jittered(&a.inner.cfg.udi, now, resp.renew_at, AUTH_JITTER));
+                    }
                     for (i, s) in cat.service.iter().enumerate() {
                         let n = cat.licenses_for_sessions(peaks.get(i).copied().unwrap_or(0));
                         let st = Self::stats_mut(core, core.lic.mode(), &s.service);
@@ -273,7 +280,7 @@ impl SmartAgent {
                     reg.id_certificate = resp.id_certificate.clone();
                     reg.id_issued_at = now;
                     reg.id_expires_at = resp.id_expires_at;
-                    reg.next_renewal_at = now + ID_RENEW_AFTER;
+                    reg.next_renewal_at = jittered(&a.inner.cfg.udi, now, now + ID_RENEW_AFTER, ID_JITTER);
                     reg.last_renewal = Some(Attempt {
                         at: now,
                         ok: true,

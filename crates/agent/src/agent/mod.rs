@@ -22,6 +22,7 @@ pub use conversations::Deregistered;
 pub use reservation::Installed;
 pub use settings::legacy_key_summary;
 pub use snapshot::{ServiceView, Snapshot, StatisticsRow};
+pub use timers::{AUTH_JITTER, ID_JITTER, TickReport};
 
 use crate::admission::{Admission, CallPolicy, UNLIMITED};
 use crate::events::{Condition, LicenseEvent};

@@ -1,11 +1,29 @@
 //! The timers: what conversation is due when (renewals, retries, usage reports after a debounce
-//! or while out of compliance), and the back-off between failed tries.
+//! or while out of compliance), the back-off between failed tries, and the jitter of the
+//! scheduled renewals.
+//!
+//! Jitter: a fleet registered in one morning must not renew in one morning 30 days later. Each
+//! scheduled renewal (authorization: the manager's renew-at, 30 days; ID certificate: 180 days)
+//! is brought forward by an offset of up to [`AUTH_JITTER`] / [`ID_JITTER`], never pushed back,
+//! so a clock moved forward by the full interval still finds it due. The offset is drawn from a
+//! hash of the UDI and the time of the success that set the schedule, and the result is stored in
+//! the existing schedule fields: a restart does not redraw, and the persisted format is unchanged.
 
 use super::{Core, SmartAgent};
 use crate::state::Registration;
 use crate::transport::TransportError;
+use sha2::{Digest, Sha256};
+use smartlic_protocol::time::DAY;
+use smartlic_protocol::wire::Udi;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// Most an authorization renewal comes before the manager's renew-at (30 days after the last
+/// success): renewals fall between 18 and 30 days. Chosen with `smartlic bench year`: a fleet
+/// registered at once then renews on no day more than about 2 × the mean (docs/performance.md).
+pub const AUTH_JITTER: i64 = 12 * DAY;
+/// Most an ID certificate renewal comes before its 180 days: between 150 and 180 days.
+pub const ID_JITTER: i64 = 30 * DAY;
 
 /// Usage changes are reported once they have been stable this long (debounce).
 const REPORT_DEBOUNCE: Duration = Duration::from_millis(1500);
@@ -39,6 +57,39 @@ fn retry_delay(step: u32, e: &TransportError) -> Duration {
         }
         _ => b,
     }
+}
+
+/// When a renewal scheduled at `due` by a success at `last` is actually made: `due` brought
+/// forward by an offset drawn from `udi` and `last`, of at most `window` and at most half the
+/// interval `due - last`. Never later than `due`, never earlier than `last`.
+pub(super) fn jittered(udi: &Udi, last: i64, due: i64, window: i64) -> i64 {
+    let span = window.min(due.saturating_sub(last) / 2);
+    if span <= 0 {
+        return due;
+    }
+    let mut h = Sha256::new();
+    h.update(udi.pid.as_bytes());
+    h.update([0]);
+    h.update(udi.sn.as_bytes());
+    h.update(last.to_be_bytes());
+    let d = h.finalize();
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&d[..8]);
+    let offset = u64::from_be_bytes(x) % (span as u64 + 1);
+    due - offset as i64
+}
+
+/// What one pass of the timers did (for a caller that drives them, e.g. `smartlic bench year`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Registrations retried successfully.
+    pub registrations: u32,
+    /// ID certificate renewals that succeeded.
+    pub id_renewals: u32,
+    /// Authorizations (renewals and usage reports) that succeeded.
+    pub authorizations: u32,
+    /// Conversations that failed (each is retried with back-off).
+    pub failures: u32,
 }
 
 impl SmartAgent {
@@ -110,23 +161,27 @@ impl SmartAgent {
     }
 
     /// One pass of the timers: apply the rules, then do whatever conversation is due.
-    pub async fn tick(&self) {
+    pub async fn tick(&self) -> TickReport {
+        let mut report = TickReport::default();
         let work = self.with_core(|a, core| {
             if let Err(e) = a.settle(core) {
                 tracing::error!("cannot save licensing state: {e}");
             }
             a.due_work(core)
         });
-        let Some(work) = work else { return };
-        let Ok(_comm) = self.inner.comm.try_lock() else { return };
+        let Some(work) = work else { return report };
+        let Ok(_comm) = self.inner.comm.try_lock() else {
+            return report;
+        };
         let result = match work {
-            Work::RetryRegister(token) => self.register_locked(&token).await.map(|_| ()),
-            Work::RenewId => self.renew_id_locked().await.map(|_| ()),
-            Work::Authorize => self.authorize_locked().await.map(|_| ()),
+            Work::RetryRegister(token) => self.register_locked(&token).await.map(|_| report.registrations += 1),
+            Work::RenewId => self.renew_id_locked().await.map(|_| report.id_renewals += 1),
+            Work::Authorize => self.authorize_locked().await.map(|_| report.authorizations += 1),
         };
         if let Err(e) = result {
             tracing::warn!("licensing timer: {e}");
-            return;
+            report.failures += 1;
+            return report;
         }
         // Right after a retried registration (or an ID renewal that found no authorization),
         // authorize at once.
@@ -134,8 +189,30 @@ impl SmartAgent {
             let core = self.lock();
             core.lic.registered().is_some() && core.lic.state.authorization.grant.is_none()
         };
-        if needs_authorization && let Err(e) = self.authorize_locked().await {
-            tracing::warn!("licensing timer: {e}");
+        if needs_authorization {
+            match self.authorize_locked().await {
+                Ok(_) => report.authorizations += 1,
+                Err(e) => {
+                    tracing::warn!("licensing timer: {e}");
+                    report.failures += 1;
+                }
+            }
+        }
+        report
+    }
+
+    /// The earliest licensing-clock time at which a scheduled conversation (authorization, ID
+    /// renewal, registration retry) is due; `None` when nothing is scheduled (not registered, or
+    /// a reservation replaces Call Home). A failed try is also retried sooner in real time.
+    pub fn next_timer_at(&self) -> Option<i64> {
+        let core = self.lock();
+        match &core.lic.state.registration {
+            Registration::Failed { retrying: true, at, .. } => Some(*at),
+            Registration::Registered(r) => Some(match core.lic.next_authorization_at() {
+                Some(a) => a.min(r.next_renewal_at),
+                None => r.next_renewal_at,
+            }),
+            _ => None,
         }
     }
 
@@ -149,6 +226,60 @@ impl SmartAgent {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod jitter_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use smartlic_protocol::time::{AUTH_RENEW_AFTER, ID_RENEW_AFTER};
+
+    fn udi(sn: &str) -> Udi {
+        Udi {
+            pid: "ASR5500".into(),
+            sn: sn.into(),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn renewals_come_within_the_window_never_later(
+            sn in "[A-Z0-9]{1,20}",
+            last in 1_500_000_000i64..2_500_000_000,
+        ) {
+            let u = udi(&sn);
+            let auth = jittered(&u, last, last + AUTH_RENEW_AFTER, AUTH_JITTER);
+            prop_assert!(auth >= last + 18 * DAY && auth <= last + 30 * DAY, "{auth}");
+            let id = jittered(&u, last, last + ID_RENEW_AFTER, ID_JITTER);
+            prop_assert!(id >= last + 150 * DAY && id <= last + 180 * DAY, "{id}");
+            // Drawn, not random: the same inputs give the same time (a restart does not redraw).
+            prop_assert_eq!(auth, jittered(&u, last, last + AUTH_RENEW_AFTER, AUTH_JITTER));
+        }
+
+        #[test]
+        fn a_short_interval_is_brought_forward_by_at_most_half(
+            last in 0i64..1_000_000, gap in -100i64..(4 * DAY),
+        ) {
+            let due = last + gap;
+            let t = jittered(&udi("S"), last, due, AUTH_JITTER);
+            prop_assert!(t <= due);
+            prop_assert!(gap <= 0 && t == due || t >= last + gap / 2, "{t}");
+        }
+    }
+
+    #[test]
+    fn a_fleet_registered_at_once_is_spread_over_the_window() {
+        let last = 1_800_000_000;
+        let mut per_day = [0u32; 13];
+        for i in 0..12_000 {
+            let t = jittered(&udi(&format!("FLEET{i}")), last, last + AUTH_RENEW_AFTER, AUTH_JITTER);
+            per_day[((last + AUTH_RENEW_AFTER - t) / DAY) as usize] += 1;
+        }
+        // 12 days of ~1,000 each (the 13th bucket holds only the exact end of the window).
+        for (d, n) in per_day.iter().take(12).enumerate() {
+            assert!((850..=1150).contains(n), "day {d}: {n}");
+        }
     }
 }
 
