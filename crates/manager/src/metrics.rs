@@ -42,6 +42,11 @@ impl Metrics {
             "Device authorization requests answered, by compliance".into(),
         );
         recorder.describe_counter(
+            "smartlic_satellite_exchanges_total".into(),
+            None,
+            "Satellite exchanges, by side (parent: requests answered; satellite: answers imported) and result".into(),
+        );
+        recorder.describe_counter(
             "smartlic_webhook_deliveries_total".into(),
             None,
             "Alert webhook delivery tries, by result (delivered or failed)".into(),
@@ -82,6 +87,16 @@ impl Metrics {
         self.counter(
             "smartlic_authorizations_total",
             vec![Label::new("result", result.to_string())],
+        )
+        .increment(1);
+    }
+
+    /// Counts one satellite exchange: `side` is `parent` (a request answered) or `satellite` (an
+    /// answer imported, or a sync that failed before it); `result` is `ok` or the error code.
+    pub fn satellite_exchange(&self, side: &'static str, result: &'static str) {
+        self.counter(
+            "smartlic_satellite_exchanges_total",
+            vec![Label::new("side", side), Label::new("result", result)],
         )
         .increment(1);
     }
@@ -164,6 +179,7 @@ mod tests {
         m.registration("ok");
         m.authorization("AUTHORIZED");
         m.webhook_delivery(false);
+        m.satellite_exchange("parent", "ok");
         let licences = LicenceGauges {
             rows: vec![crate::store::gauges::LicenceGauge {
                 account: "Acme".into(),
@@ -184,6 +200,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("smartlic_registrations_total{result=\"ok\"} 2"), "{text}");
+        assert!(
+            text.contains("smartlic_satellite_exchanges_total{side=\"parent\",result=\"ok\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("smartlic_http_requests_total"), "{text}");
         #[cfg(target_os = "linux")]
         {

@@ -113,7 +113,9 @@ pub(crate) async fn sync_once(state: &AppState, audit: &Audit) -> Result<Satelli
         ));
     };
     let (_, request) = admin::make_request(state, audit).await?;
-    let answer = exchange(url, ca, &request).await?;
+    let answer = exchange(url, ca, &request).await.inspect_err(|e| {
+        state.metrics().satellite_exchange("satellite", e.code());
+    })?;
     admin::import_answer(state, audit, &answer).await
 }
 

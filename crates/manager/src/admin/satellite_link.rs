@@ -224,6 +224,14 @@ fn check_contents(answer: &SatelliteAnswer) -> Result<(), ApiError> {
 
 /// Checks and imports an answer file.
 pub(crate) async fn import_answer(state: &AppState, audit: &Audit, text: &str) -> Result<SatelliteExchange, ApiError> {
+    let imported = check_and_import(state, audit, text).await;
+    let result = imported.as_ref().map_or_else(ApiError::code, |_| "ok");
+    state.metrics().satellite_exchange("satellite", result);
+    imported
+}
+
+/// [`import_answer`] but for the count of exchanges in `/metrics`.
+async fn check_and_import(state: &AppState, audit: &Audit, text: &str) -> Result<SatelliteExchange, ApiError> {
     let link = the_link(state).await?;
     let answer = SatelliteAnswer::decode(text, &link.parent_ca_sha).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     check_contents(&answer)?;

@@ -119,6 +119,19 @@ pub(crate) async fn answer_request(
     source: Option<String>,
     text: &str,
 ) -> Result<String, ApiError> {
+    let answered = apply_request(state, caller, source, text).await;
+    let result = answered.as_ref().map_or_else(ApiError::code, |_| "ok");
+    state.metrics().satellite_exchange("parent", result);
+    answered
+}
+
+/// [`answer_request`] but for the count of exchanges in `/metrics`.
+async fn apply_request(
+    state: &AppState,
+    caller: Option<&Caller>,
+    source: Option<String>,
+    text: &str,
+) -> Result<String, ApiError> {
     let request = SatelliteRequest::decode(text).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let hidden = || ApiError::NotFound(format!("no satellite {:?} on this license manager", request.satellite));
     let sat = state.store().satellite(&request.satellite).await?.ok_or_else(hidden)?;
