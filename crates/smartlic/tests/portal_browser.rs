@@ -6,7 +6,8 @@
 //! user and rotate that user's API key, then rotate their own on "My API key" (the admin CLI then
 //! finds the new keys working and the old ones refused). A second test reserves licences on a
 //! VA's reservation page for a node's request code and installs the authorization code shown
-//! there on the node. A screenshot of the VA page
+//! there on the node, then creates a satellite manager on the Satellites page and is shown its
+//! token. A screenshot of the VA page
 //! is kept under `target/test-artifacts/`.
 //!
 //! Why playwright-core from npm rather than a Rust WebDriver client: it adds no crate to the
@@ -166,4 +167,15 @@ fn licences_reserved_in_the_portal_install_on_the_node() {
     assert_eq!(admitted(&cli_ok(&node, "calls connect pgw 20001")), (20_000, 1));
     let rows = licence_rows(&w.licences_json("Acme", "DEFAULT"));
     assert_eq!(rows[0]["in_use"], 2, "{rows:?}");
+
+    // The Satellites page: a satellite of DEFAULT created, its token shown; the CLI lists it.
+    let v = browser(&["satellite", &url, "admin@acme.example", &pw_path, "site-browser"]);
+    assert_eq!(v["listed"], true, "{v}");
+    let token = v["token"].as_str().expect("the satellite's token");
+    assert!(
+        token.starts_with("ST1.") && !token.contains(char::is_whitespace),
+        "{token}"
+    );
+    let list = w.admin_ok(&["satellite", "list", "--account", "Acme"]);
+    assert!(list.contains("site-browser") && list.contains("never"), "{list}");
 }

@@ -20,7 +20,10 @@
 //! and `POST /webhooks/{webhook}/remove` (the account's alert webhooks, SA administrators),
 //! `GET /users` (the account's users, for those who may read them) with
 //! `POST /users/{user}/disable|enable|remove|rotate-key` (SA administrators), `GET|POST /account/key`
-//! (any user rotates their own API key), `GET|POST /request-account` (public: request a Smart
+//! (any user rotates their own API key), `GET|POST /satellites` and `POST /satellites/answer` (the
+//! account's satellite managers, [`satellites`]), `GET /satellite` with `POST
+//! /satellite/link|export|import|sync` (this manager as a satellite, [`satellite_link`]),
+//! `GET|POST /request-account` (public: request a Smart
 //! Account, [`crate::account_requests`]; a double-submit cookie like the log-in form's),
 //! `GET /static/portal.css`, `GET /static/portal.js`.
 //!
@@ -41,6 +44,8 @@ mod pages;
 mod password;
 mod request_account;
 mod reservations;
+mod satellite_link;
+mod satellites;
 
 #[cfg(test)]
 mod tests;
@@ -126,6 +131,13 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/users/{user}/rotate-key", post(forms::rotate_key))
         .route("/account/key", get(pages::own_key).post(forms::rotate_own_key))
+        .route("/satellites", get(satellites::page).post(satellites::create))
+        .route("/satellites/answer", post(satellites::answer))
+        .route("/satellite", get(satellite_link::page))
+        .route("/satellite/link", post(satellite_link::link))
+        .route("/satellite/export", post(satellite_link::export))
+        .route("/satellite/import", post(satellite_link::import))
+        .route("/satellite/sync", post(satellite_link::sync))
 }
 
 fn security_headers(mut resp: Response) -> Response {

@@ -1305,3 +1305,4 @@ fn client_addresses_are_counted_by_host() {
 
 mod headers;
 mod reservations;
+mod satellites;

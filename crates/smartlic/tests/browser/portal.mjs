@@ -14,6 +14,9 @@
 //   node portal.mjs reserve URL EMAIL PASSWORD_FILE SKU COUNT REQUEST_CODE_FILE
 //       log in, open the DEFAULT virtual account, follow "Reserve licences", paste the request
 //       code, ask for COUNT of SKU; prints {"authorization": …, "listed": bool}
+//   node portal.mjs satellite URL EMAIL PASSWORD_FILE NAME
+//       log in, open the Satellites page from the menu, create satellite NAME of DEFAULT;
+//       prints {"token": …, "listed": bool}
 // playwright-core comes from SMARTLIC_PLAYWRIGHT (a directory holding node_modules), Chromium from
 // SMARTLIC_CHROMIUM (default /usr/bin/chromium). Any failure exits non-zero with a message.
 import { createRequire } from "node:module";
@@ -40,7 +43,7 @@ try {
   await page.fill("input[name=email]", email);
   await page.fill("input[name=password]", password);
   await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click("button[type=submit]")]);
-  if (stage !== "users") {
+  if (stage !== "users" && stage !== "satellite") {
     await page.getByRole("link", { name: "DEFAULT" }).click();
     await page.waitForURL(/\/va\//);
   }
@@ -104,6 +107,19 @@ try {
     const reservations = page.locator("section", { has: page.getByRole("heading", { name: "Reservations" }) });
     const listed = (await reservations.locator("tr", { hasText: "RESERVED" }).count()) === 1;
     console.log(JSON.stringify({ authorization, listed }));
+  } else if (stage === "satellite") {
+    const [name] = rest;
+    await Promise.all([
+      page.waitForURL((u) => u.pathname === "/satellites"),
+      page.getByRole("link", { name: "Satellites" }).click(),
+    ]);
+    await page.selectOption("select[name=va]", { label: "DEFAULT" });
+    await page.fill("input[name=name]", name);
+    await page.getByRole("button", { name: "Create satellite" }).click();
+    const token = (await page.locator("#satellite-token").inputValue({ timeout: 10000 })).trim();
+    const row = page.locator("tr", { hasText: name });
+    const listed = (await row.count()) === 1 && (await row.textContent()).includes("never");
+    console.log(JSON.stringify({ token, listed }));
   } else if (stage === "users") {
     const [other] = rest;
     await Promise.all([page.waitForURL((u) => u.pathname === "/users"), page.getByRole("link", { name: "Users" }).click()]);

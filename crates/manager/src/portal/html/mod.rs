@@ -13,6 +13,7 @@ mod events;
 mod overview;
 mod public;
 mod reservations;
+mod satellites;
 mod users;
 mod va;
 mod webhooks;
@@ -21,6 +22,7 @@ pub(crate) use events::events;
 pub(crate) use overview::{VaSummary, overview};
 pub(crate) use public::{RequestFields, login, request_account, request_submitted};
 pub(crate) use reservations::{ReservationsPage, reservations};
+pub(crate) use satellites::{SatellitesPage, satellite_link, satellites};
 pub(crate) use users::{NewKey, UsersPage, api_key, users};
 pub(crate) use va::{InstancesShown, VaPage, VaRights, va};
 pub(crate) use webhooks::webhooks;
@@ -57,10 +59,11 @@ pub(crate) struct Header<'a> {
 type MenuEntry = (&'static str, &'static str, fn(&str) -> bool);
 
 /// The menu of the header.
-const MENU: [MenuEntry; 4] = [
+const MENU: [MenuEntry; 5] = [
     ("/events", "Event log", |role| role.starts_with("sa-")),
     ("/users", "Users", |role| role.starts_with("sa-")),
     ("/webhooks", "Webhooks", |role| role == "sa-admin"),
+    ("/satellites", "Satellites", |role| role == "sa-admin"),
     ("/account/key", "My API key", |_| true),
 ];
 
