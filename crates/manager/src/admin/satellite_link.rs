@@ -33,6 +33,24 @@ fn operator_only(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
+/// Viewing the link and exchanging (export, import, sync) are for the operator and, once an
+/// import made the account here, the SA administrators of that account; linking stays with the
+/// operator.
+async fn may_exchange(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    let Principal::User(u) = &caller.principal else {
+        return Ok(());
+    };
+    let link = state.store().satellite_link().await?;
+    let served = link.as_ref().and_then(|l| l.account_id.as_deref()) == Some(u.account_id.as_str());
+    if served && u.role == smartlic_protocol::admin::Role::SaAdmin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the operator of this manager, or an SA administrator of the account it serves, may exchange with the parent".into(),
+        ))
+    }
+}
+
 /// The API's view of the link.
 async fn link_info(state: &AppState, link: LinkRow) -> Result<SatelliteLinkInfo, ApiError> {
     let account = match &link.account_id {
@@ -68,7 +86,7 @@ async fn the_link(state: &AppState) -> Result<LinkRow, ApiError> {
 
 /// This manager's link to its parent.
 pub(crate) async fn satellite_link(state: &AppState, caller: &Caller) -> Result<SatelliteLinkInfo, ApiError> {
-    operator_only(caller)?;
+    may_exchange(state, caller).await?;
     let link = the_link(state).await?;
     link_info(state, link).await
 }
@@ -185,7 +203,7 @@ pub(crate) async fn make_request(state: &AppState, audit: &Audit) -> Result<(Lin
 
 /// `satellite export`: the next request file.
 pub(crate) async fn satellite_request(state: &AppState, caller: &Caller) -> Result<SatelliteRequestFile, ApiError> {
-    operator_only(caller)?;
+    may_exchange(state, caller).await?;
     let (link, request) = make_request(state, &caller.audit()).await?;
     Ok(SatelliteRequestFile {
         seq: link.seq.max(0) as u64,
@@ -253,13 +271,13 @@ pub(crate) async fn import_satellite_answer(
     caller: &Caller,
     req: ImportSatelliteAnswer,
 ) -> Result<SatelliteExchange, ApiError> {
-    operator_only(caller)?;
+    may_exchange(state, caller).await?;
     import_answer(state, &caller.audit(), &req.answer).await
 }
 
 /// `satellite sync`: one exchange with the parent over HTTPS, then the import of its answer.
 pub(crate) async fn sync_satellite(state: &AppState, caller: &Caller) -> Result<SatelliteExchange, ApiError> {
-    operator_only(caller)?;
+    may_exchange(state, caller).await?;
     crate::satellite_sync::sync_once(state, &caller.audit()).await
 }
 

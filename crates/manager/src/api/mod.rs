@@ -8,6 +8,7 @@ mod error;
 mod reservation_routes;
 mod satellite_link_routes;
 mod satellite_routes;
+pub(crate) use satellite_routes::EXCHANGE_LIMIT;
 mod va_routes;
 
 pub use error::ApiError;

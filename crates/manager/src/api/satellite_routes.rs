@@ -20,9 +20,13 @@ use utoipa_axum::routes;
 /// Largest exchange file the parent reads (a satellite of 100,000 instances sends about 30 MB).
 pub(crate) const EXCHANGE_LIMIT: usize = 48 << 20;
 
-/// Whether `path` is one that takes an exchange file (and so [`EXCHANGE_LIMIT`]).
+/// Whether `path` is one that takes an exchange file (and so [`EXCHANGE_LIMIT`]): the API's two
+/// and the portal's form that answers a pasted request.
 pub(crate) fn takes_exchange_file(path: &str) -> bool {
-    matches!(path, "/api/v1/satellites/answer" | "/api/v1/satellites/exchange")
+    matches!(
+        path,
+        "/api/v1/satellites/answer" | "/api/v1/satellites/exchange" | "/satellites/answer"
+    )
 }
 
 /// Routes of the satellite API (relative to `/api/v1`).

@@ -132,7 +132,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users/{user}/rotate-key", post(forms::rotate_key))
         .route("/account/key", get(pages::own_key).post(forms::rotate_own_key))
         .route("/satellites", get(satellites::page).post(satellites::create))
-        .route("/satellites/answer", post(satellites::answer))
+        // A pasted request file may be as large as the API's exchange files.
+        .route(
+            "/satellites/answer",
+            post(satellites::answer).layer(axum::extract::DefaultBodyLimit::max(
+                crate::api::EXCHANGE_LIMIT,
+            )),
+        )
         .route("/satellite", get(satellite_link::page))
         .route("/satellite/link", post(satellite_link::link))
         .route("/satellite/export", post(satellite_link::export))

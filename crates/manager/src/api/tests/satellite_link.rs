@@ -281,23 +281,44 @@ async fn by_files_from_link_to_import_and_every_refusal() {
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(message(&v).starts_with("already linked to parent"), "{v}");
 
-    // Only the satellite's operator: a user of the account is refused.
-    let key = app
+    // Linking is the operator's alone; viewing and exchanging also an SA administrator of the
+    // account the satellite serves (made here by the first import), no other user.
+    let admin = app
         .user_key("Acme", new_user("admin@acme.example", "sa-admin", None))
         .await;
-    for path in ["/request", "/sync", "/link"] {
-        let (s, v) = app
-            .call(
-                Method::POST,
-                &format!("/api/v1/satellite{path}"),
-                Some(&key),
-                Some(json!({"token": "x"})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+    let (s, v) = app
+        .call(Method::POST, "/api/v1/satellite/link", Some(&admin), Some(json!({"token": "x"})))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = app.call(Method::POST, "/api/v1/satellite/request", Some(&admin), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app.call(Method::POST, "/api/v1/satellite/sync", Some(&admin), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "linked without --parent: {v}");
+    let (s, v) = app.get_as(&admin, "/api/v1/satellite").await;
+    assert_eq!((s, v["account"].as_str()), (StatusCode::OK, Some("Acme")), "{v}");
+    let user = app
+        .user_key("Acme", new_user("user@acme.example", "sa-user", None))
+        .await;
+    app.post("/api/v1/accounts", json!({"name": "Other", "domain": "other.example"}))
+        .await;
+    let stranger = app
+        .user_key("Other", new_user("admin@other.example", "sa-admin", None))
+        .await;
+    for key in [&user, &stranger] {
+        for path in ["/request", "/sync", "/import"] {
+            let (s, v) = app
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/satellite{path}"),
+                    Some(key),
+                    Some(json!({"answer": "x"})),
+                )
+                .await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+        }
+        let (s, _) = app.get_as(key, "/api/v1/satellite").await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
     }
-    let (s, _) = app.get_as(&key, "/api/v1/satellite").await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
     db.finish().await;
 }
 
