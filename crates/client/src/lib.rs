@@ -25,9 +25,9 @@ mod calls;
 mod error;
 mod events;
 mod link;
-mod va;
-mod satellites;
 mod satellite_link;
+mod satellites;
+mod va;
 
 pub use error::ClientError;
 pub use events::EventFilter;

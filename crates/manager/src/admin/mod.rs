@@ -158,8 +158,8 @@ mod instances;
 mod licences;
 mod reports;
 mod reservations;
-mod satellites;
 mod satellite_link;
+mod satellites;
 mod tokens;
 mod users;
 
@@ -170,7 +170,7 @@ pub(crate) use instances::*;
 pub(crate) use licences::*;
 pub(crate) use reports::*;
 pub(crate) use reservations::*;
-pub(crate) use satellites::*;
 pub(crate) use satellite_link::*;
+pub(crate) use satellites::*;
 pub(crate) use tokens::*;
 pub(crate) use users::*;

@@ -6,9 +6,9 @@ pub(crate) mod admin_routes;
 pub(crate) mod device_routes;
 mod error;
 mod reservation_routes;
+mod satellite_link_routes;
 mod satellite_routes;
 mod va_routes;
-mod satellite_link_routes;
 
 pub use error::ApiError;
 

@@ -1649,8 +1649,8 @@ async fn instances_are_listed_a_page_at_a_time(store: Store) {
 }
 
 mod reservations;
-mod satellites;
 mod satellite_link;
+mod satellites;
 mod trust;
 mod va;
 
