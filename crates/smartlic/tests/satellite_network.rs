@@ -60,6 +60,23 @@ fn a_satellite_over_the_network_syncs_on_demand_and_on_schedule() {
     assert_eq!(figures(&parent, PGW), (2, 1, "OK".into()));
     assert!(cli_ok(&node, "show license status").contains("Status: AUTHORIZED"));
 
+    // The operator's syncs while the schedule runs (and each other): each one whole, none refused.
+    let syncs: Vec<_> = (0..2)
+        .map(|_| {
+            let sat = sat.clone();
+            std::thread::spawn(move || (0..4).map(|_| run(&sat, &["satellite", "sync"])).collect::<Vec<_>>())
+        })
+        .collect();
+    for out in syncs.into_iter().flat_map(|t| t.join().expect("a thread of the test")) {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.starts_with("synchronized with the parent: request "), "{text}");
+    }
+
     // A parent out of reach: one line, and the scheduled exchanges go on once it is back.
     w.kill("parent");
     let err = refused(&sat, &["satellite", "sync"]);
