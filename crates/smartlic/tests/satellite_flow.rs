@@ -185,3 +185,77 @@ fn replayed_altered_misdirected_and_foreign_answers_are_refused() {
     let line = ok(&sat, &["satellite", "import", "--in", p(&ans)]);
     assert!(line.starts_with("imported: request 2 answered"), "{line}");
 }
+
+/// Two satellites of one VA: licences reserved at one (a RESERVED pseudo-instance) and in use at
+/// the other count on the parent and, as in use elsewhere, on each satellite.
+#[test]
+fn reservations_and_usage_of_two_satellites_count_everywhere() {
+    let mut w = World::new();
+    let parent = parent_with_pgw(&mut w, "parent", 4);
+    let a = manager(&mut w, "sat-a", None);
+    let b = manager(&mut w, "sat-b", None);
+    link(&parent, &a, "a", false);
+    link(&parent, &b, "b", false);
+    exchange(&w, &parent, &a, "a1");
+    exchange(&w, &parent, &b, "b1");
+
+    // Satellite a reserves 2 PGW for a node in reservation mode; b's node uses 2.
+    ok(&a, &["account", "set", "Acme", "--reservation", "specific"]);
+    w.server = Some(a.clone());
+    let reserving = w.start_node("res-node");
+    w.prepare_node(&reserving);
+    let (out, done) = cli(&reserving, &["configure", "license smart reservation", "end"]);
+    assert!(done, "{out}");
+    let code = cli_ok(&reserving, "license smart reservation request local")
+        .trim()
+        .to_string();
+    let pgw2 = format!("{PGW}=2");
+    ok(
+        &a,
+        &reservation_create_args("Acme", "DEFAULT", &code, &["--license", &pgw2]),
+    );
+    assert_eq!(figures(&a, PGW), (4, 2, "OK".into()));
+    node_on(&mut w, &b, "b-node", 20_000);
+
+    exchange(&w, &parent, &a, "a2");
+    exchange(&w, &parent, &b, "b2");
+    exchange(&w, &parent, &a, "a3");
+    assert_eq!(figures(&parent, PGW), (4, 4, "OK".into()));
+    assert_eq!(figures(&a, PGW), (4, 4, "OK".into()));
+    assert_eq!(figures(&b, PGW), (4, 4, "OK".into()));
+    let instances = ok(&parent, &["instance", "list", "--account", "Acme"]);
+    let reserved = instances
+        .lines()
+        .find(|l| l.contains("RESERVED"))
+        .unwrap_or_else(|| panic!("{instances}"));
+    assert!(reserved.contains("DEFAULT (satellite a)"), "{reserved}");
+    assert!(reserved.contains("reservation "), "{reserved}");
+    let licences = ok(&parent, &["license", "list", "--account", "Acme", "--va", "DEFAULT"]);
+    assert!(
+        licences.contains(&format!("In use at satellite a: 2 {PGW}")),
+        "{licences}"
+    );
+    assert!(
+        licences.contains(&format!("In use at satellite b: 2 {PGW}")),
+        "{licences}"
+    );
+}
+
+/// 30 days without an exchange: the alert on both sides; the next exchange clears both.
+#[test]
+fn a_silent_satellite_raises_an_alert_on_both_sides() {
+    let mut w = World::new();
+    let parent = parent_with_pgw(&mut w, "parent", 2);
+    let sat = manager(&mut w, "sat", None);
+    link(&parent, &sat, "lab", false);
+    exchange(&w, &parent, &sat, "1");
+    let alert = |s: &Server| ok(s, &["alert", "list", "--account", "Acme"]).contains("Satellite Not Synchronized");
+    assert!(!alert(&parent) && !alert(&sat));
+    w.advance_days(29);
+    assert!(!alert(&parent) && !alert(&sat), "not before 30 days");
+    w.advance_days(2);
+    assert!(alert(&parent), "on the parent");
+    assert!(alert(&sat), "on the satellite");
+    exchange(&w, &parent, &sat, "2");
+    assert!(!alert(&parent) && !alert(&sat), "cleared by the exchange");
+}
