@@ -100,8 +100,11 @@ pub(crate) async fn exchange(parent_url: &str, ca_pem: &str, request: &str) -> R
     Ok(answer_text(&body))
 }
 
-/// One exchange: the next request to the parent, its answer imported.
+/// One exchange: the next request to the parent, its answer imported. One at a time: a second
+/// (the schedule's and the operator's `satellite sync` together) waits for the first, so neither
+/// is refused for racing the other's sequence number.
 pub(crate) async fn sync_once(state: &AppState, audit: &Audit) -> Result<SatelliteExchange, ApiError> {
+    let _one_at_a_time = state.satellite_sync().lock().await;
     let link = state.store().satellite_link().await?.ok_or_else(|| {
         ApiError::NotFound(
             "this manager is not linked to a parent (run smartlic satellite link --token TOKEN first)".into(),

@@ -31,6 +31,9 @@ struct Inner {
     instances: InstanceCache,
     webhooks: crate::webhooks::Deliveries,
     logins: crate::portal::LoginGate,
+    /// Held for the whole of one exchange with the parent (`satellite sync` and the schedule):
+    /// two at once would race on the sequence number and one would be refused.
+    satellite_sync: tokio::sync::Mutex<()>,
 }
 
 /// The PKI as set up on a store.
@@ -128,6 +131,7 @@ impl AppState {
                 metrics: Metrics::new(),
                 webhooks: crate::webhooks::Deliveries::default(),
                 logins: crate::portal::LoginGate::default(),
+                satellite_sync: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -203,5 +207,10 @@ impl AppState {
     /// Instances as last read (their keys, for opening renewals).
     pub fn instances(&self) -> &InstanceCache {
         &self.inner.instances
+    }
+
+    /// The lock one exchange with the parent holds from request to import.
+    pub(crate) fn satellite_sync(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.satellite_sync
     }
 }

@@ -135,9 +135,7 @@ pub(crate) fn routes() -> Router<AppState> {
         // A pasted request file may be as large as the API's exchange files.
         .route(
             "/satellites/answer",
-            post(satellites::answer).layer(axum::extract::DefaultBodyLimit::max(
-                crate::api::EXCHANGE_LIMIT,
-            )),
+            post(satellites::answer).layer(axum::extract::DefaultBodyLimit::max(crate::api::EXCHANGE_LIMIT)),
         )
         .route("/satellite", get(satellite_link::page))
         .route("/satellite/link", post(satellite_link::link))

@@ -532,7 +532,8 @@ async fn va_instances(tx: &mut WriteTx, va_id: &str) -> Result<Vec<SatelliteInst
         if last_id.as_ref() != Some(&id) {
             out.push(SatelliteInstance {
                 udi,
-                hostname: String::new(),
+                // A reservation has no hostname; the parent needs one (1-255 printable).
+                hostname: format!("reservation {id}"),
                 status: "RESERVED".into(),
                 last_contact: updated,
                 usage: BTreeMap::new(),

@@ -287,12 +287,21 @@ async fn by_files_from_link_to_import_and_every_refusal() {
         .user_key("Acme", new_user("admin@acme.example", "sa-admin", None))
         .await;
     let (s, v) = app
-        .call(Method::POST, "/api/v1/satellite/link", Some(&admin), Some(json!({"token": "x"})))
+        .call(
+            Method::POST,
+            "/api/v1/satellite/link",
+            Some(&admin),
+            Some(json!({"token": "x"})),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
-    let (s, v) = app.call(Method::POST, "/api/v1/satellite/request", Some(&admin), None).await;
+    let (s, v) = app
+        .call(Method::POST, "/api/v1/satellite/request", Some(&admin), None)
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = app.call(Method::POST, "/api/v1/satellite/sync", Some(&admin), None).await;
+    let (s, v) = app
+        .call(Method::POST, "/api/v1/satellite/sync", Some(&admin), None)
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "linked without --parent: {v}");
     let (s, v) = app.get_as(&admin, "/api/v1/satellite").await;
     assert_eq!((s, v["account"].as_str()), (StatusCode::OK, Some("Acme")), "{v}");
