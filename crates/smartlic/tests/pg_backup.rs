@@ -11,48 +11,6 @@ use std::process::Command;
 
 const PGW: &str = "ASR5K-00-PW10GTWY";
 
-fn admin_url() -> String {
-    std::env::var("SMARTLIC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A database of this test's own, dropped at the end.
-struct Database {
-    name: String,
-}
-
-impl Database {
-    fn create(tag: &str) -> Database {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("smartlic_backup_{tag}_{}_{nanos}", std::process::id());
-        run_ok(
-            Command::new("psql").args([&admin_url(), "-qc", &format!("CREATE DATABASE {name}")]),
-            "psql CREATE DATABASE",
-        );
-        Database { name }
-    }
-
-    fn url(&self) -> String {
-        let base = admin_url();
-        let (prefix, _) = base.rsplit_once('/').expect("database URL with a database name");
-        format!("{prefix}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &admin_url(),
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
 /// The first of `tools` that is not installed, if any.
 fn missing_tool(tools: &[&'static str]) -> Option<&'static str> {
     tools.iter().copied().find(|t| {
@@ -97,7 +55,7 @@ fn a_pg_dump_restores_into_a_manager_that_serves_the_same_fleet() {
         eprintln!("skipped: {tool} is not installed (Debian: apt-get install postgresql-client)");
         return;
     }
-    let first = Database::create("a");
+    let first = Database::create("backup_a");
     let mut w = World::new();
     let a = w
         .start_server_at(&free_listen(), "manager-a", Some(&first.url()))
@@ -126,7 +84,7 @@ fn a_pg_dump_restores_into_a_manager_that_serves_the_same_fleet() {
     w.kill("manager-a");
 
     // The restore: a new database, and a new data directory holding only the kept master.key.
-    let second = Database::create("b");
+    let second = Database::create("backup_b");
     run_ok(
         Command::new("pg_restore")
             .args(["--no-owner", "--exit-on-error", "-d", &second.url()])

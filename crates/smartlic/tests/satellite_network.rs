@@ -7,7 +7,6 @@ mod common;
 mod satellite_support;
 use common::*;
 use satellite_support::*;
-use std::process::Command;
 
 /// Linked with `--parent`: `satellite sync` makes one exchange; a server with `--sync-every`
 /// exchanges by itself.
@@ -152,7 +151,7 @@ fn an_exchange_interrupted_by_kill_9_repeats_to_one_clean_state() {
 /// A satellite on PostgreSQL, its parent on SQLite: one exchange down, a node's usage up.
 #[test]
 fn a_satellite_on_postgresql_works_with_a_parent_on_sqlite() {
-    let db = Database::create();
+    let db = Database::create("sat");
     let mut w = World::new();
     let parent = parent_with_pgw(&mut w, "parent", 3);
     let sat = manager(&mut w, "sat", Some(&db.url()));
@@ -167,47 +166,4 @@ fn a_satellite_on_postgresql_works_with_a_parent_on_sqlite() {
     assert_eq!(figures(&sat, PGW), (3, 2, "OK".into()));
     let err = refused(&sat, &["satellite", "import", "--in", p(&w.path("answer-2.json"))]);
     assert!(err.contains("already imported"), "{err}");
-}
-
-fn admin_url() -> String {
-    std::env::var("SMARTLIC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A database of this test's own, dropped at the end (as two_managers.rs makes them).
-struct Database {
-    name: String,
-}
-
-impl Database {
-    fn create() -> Database {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("smartlic_sat_{}_{nanos}", std::process::id());
-        let url = admin_url();
-        run_ok(
-            Command::new("psql").args([&url, "-qc", &format!("CREATE DATABASE {name}")]),
-            "psql (Debian postgresql-client)",
-        );
-        Database { name }
-    }
-
-    fn url(&self) -> String {
-        let base = admin_url();
-        let (prefix, _) = base.rsplit_once('/').expect("database URL with a database name");
-        format!("{prefix}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &admin_url(),
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
 }

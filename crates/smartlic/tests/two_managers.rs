@@ -6,56 +6,8 @@
 
 mod common;
 use common::*;
-use std::process::Command;
 
 const PGW: &str = "ASR5K-00-PW10GTWY";
-
-fn admin_url() -> String {
-    std::env::var("SMARTLIC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A database of this test's own, dropped at the end.
-struct Database {
-    name: String,
-}
-
-impl Database {
-    fn create() -> Database {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("smartlic_two_{}_{nanos}", std::process::id());
-        psql(&format!("CREATE DATABASE {name}"));
-        Database { name }
-    }
-
-    fn url(&self) -> String {
-        let base = admin_url();
-        let (prefix, _) = base.rsplit_once('/').expect("database URL with a database name");
-        format!("{prefix}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &admin_url(),
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
-fn psql(sql: &str) {
-    let url = admin_url();
-    run_ok(
-        Command::new("psql").args([&url, "-qc", sql]),
-        &format!("psql (Debian postgresql-client) {sql:?} against {url}"),
-    );
-}
 
 /// PGW licences in use and the row's status in `license list --json`.
 fn in_use(list_json: &str, sku: &str) -> (u64, String) {
@@ -123,7 +75,7 @@ struct Fleet {
 
 impl Fleet {
     fn start() -> Fleet {
-        let db = Database::create();
+        let db = Database::create("two");
         let mut w = World::new();
         let a = start_a(&mut w, &db);
         let b = start_b(&mut w, &db, &a);
@@ -182,7 +134,7 @@ impl Fleet {
 
 #[test]
 fn a_second_manager_needs_the_master_key_and_then_shares_the_pki_and_the_store() {
-    let db = Database::create();
+    let db = Database::create("two");
     let mut w = World::new();
     let a = start_a(&mut w, &db);
     // A second manager without the store's master key cannot open its private keys: it refuses

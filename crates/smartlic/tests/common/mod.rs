@@ -512,3 +512,51 @@ pub fn block_on<F: std::future::Future>(multi_thread: bool, f: F) -> F::Output {
     };
     builder.enable_all().build().expect("runtime").block_on(f)
 }
+
+/// The PostgreSQL server the tests make their databases on (127.0.0.1:5432, trust auth;
+/// `SMARTLIC_TEST_DATABASE_URL` overrides).
+pub fn pg_admin_url() -> String {
+    std::env::var("SMARTLIC_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A PostgreSQL database of one test's own, made and dropped with `psql` (Debian's
+/// postgresql-client).
+pub struct Database {
+    pub name: String,
+}
+
+impl Database {
+    /// A new database named after `tag`, this process and the time.
+    pub fn create(tag: &str) -> Database {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("smartlic_{tag}_{}_{nanos}", std::process::id());
+        let url = pg_admin_url();
+        run_ok(
+            Command::new("psql").args([&url, "-qc", &format!("CREATE DATABASE {name}")]),
+            &format!("psql (Debian postgresql-client) CREATE DATABASE against {url}"),
+        );
+        Database { name }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        let base = pg_admin_url();
+        let (prefix, _) = base.rsplit_once('/').expect("database URL with a database name");
+        format!("{prefix}/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &pg_admin_url(),
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
