@@ -8,9 +8,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ed25519_dalek::SigningKey;
 use smartlic_clock::FixedClock;
 use smartlic_protocol::Catalog;
+use smartlic_protocol::satellite::{SatelliteEvent, SatelliteInstance, SatelliteRequest, SatelliteToken};
 use sqlx::Connection;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -193,5 +198,62 @@ impl TestNode {
             at: NOW,
         }
         .encode(kind, &self.key)
+    }
+}
+
+/// A satellite's side of the satellite exchange, for the parent's tests (API and portal): its
+/// identity key and token; it makes the request files a satellite would (docs/satellite.md).
+pub(crate) struct Sat {
+    pub(crate) key: SigningKey,
+    pub(crate) token: SatelliteToken,
+}
+
+impl Sat {
+    pub(crate) fn new(token: &str, n: u8) -> Sat {
+        Sat {
+            key: SigningKey::from_bytes(&[n; 32]),
+            token: SatelliteToken::decode(token).unwrap(),
+        }
+    }
+
+    pub(crate) fn key_text(&self) -> String {
+        B64.encode(self.key.verifying_key().to_bytes())
+    }
+
+    /// Request `seq` with `instances` (hostname, PW in use) and `events` (ids), with the proof.
+    pub(crate) fn request(&self, seq: u64, instances: &[(&str, i64)], events: &[i64]) -> String {
+        let key = self.key_text();
+        SatelliteRequest {
+            satellite: self.token.satellite.clone(),
+            seq,
+            proof: Some(SatelliteRequest::proof_for(
+                &self.token.secret,
+                &self.token.satellite,
+                &key,
+                seq,
+            )),
+            key,
+            created_at: NOW,
+            instances: instances
+                .iter()
+                .map(|(host, n)| SatelliteInstance {
+                    udi: format!("PID:ASR5500,SN:{host}"),
+                    hostname: host.to_string(),
+                    status: "AUTHORIZED".into(),
+                    last_contact: NOW - 60,
+                    usage: BTreeMap::from([(PW.to_string(), *n)]),
+                })
+                .collect(),
+            events: events
+                .iter()
+                .map(|id| SatelliteEvent {
+                    id: *id,
+                    at: NOW - 100 + id,
+                    action: "device.register".into(),
+                    detail: format!("satellite event {id}"),
+                })
+                .collect(),
+        }
+        .encode(&self.key)
     }
 }

@@ -6,70 +6,16 @@
 use super::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use smartlic_protocol::satellite::{
-    SatelliteAnswer, SatelliteEvent, SatelliteInstance, SatelliteRequest, SatelliteToken,
-};
+use smartlic_protocol::satellite::{SatelliteAnswer, SatelliteToken};
 use std::collections::BTreeMap;
 
 const SATS: &str = "/api/v1/accounts/Acme/satellites";
 const ANSWER: &str = "/api/v1/satellites/answer";
 const EXCHANGE: &str = "/api/v1/satellites/exchange";
 
-/// A satellite's side of the exchange: its identity key and token.
-struct Sat {
-    key: SigningKey,
-    token: SatelliteToken,
-}
+use crate::testutil::Sat;
 
 impl Sat {
-    fn new(token: &str, n: u8) -> Sat {
-        Sat {
-            key: SigningKey::from_bytes(&[n; 32]),
-            token: SatelliteToken::decode(token).unwrap(),
-        }
-    }
-
-    fn key_text(&self) -> String {
-        B64.encode(self.key.verifying_key().to_bytes())
-    }
-
-    /// Request `seq` with `instances` (hostname, PW in use) and `events` (ids), with the proof.
-    fn request(&self, seq: u64, instances: &[(&str, i64)], events: &[i64]) -> String {
-        let key = self.key_text();
-        SatelliteRequest {
-            satellite: self.token.satellite.clone(),
-            seq,
-            proof: Some(SatelliteRequest::proof_for(
-                &self.token.secret,
-                &self.token.satellite,
-                &key,
-                seq,
-            )),
-            key,
-            created_at: NOW,
-            instances: instances
-                .iter()
-                .map(|(host, n)| SatelliteInstance {
-                    udi: format!("PID:ASR5500,SN:{host}"),
-                    hostname: host.to_string(),
-                    status: "AUTHORIZED".into(),
-                    last_contact: NOW - 60,
-                    usage: BTreeMap::from([(PW.to_string(), *n)]),
-                })
-                .collect(),
-            events: events
-                .iter()
-                .map(|id| SatelliteEvent {
-                    id: *id,
-                    at: NOW - 100 + id,
-                    action: "device.register".into(),
-                    detail: format!("satellite event {id}"),
-                })
-                .collect(),
-        }
-        .encode(&self.key)
-    }
-
     /// The answer checked as the satellite checks it (CA pin, chain, signature).
     fn open(&self, answer: &Value) -> SatelliteAnswer {
         SatelliteAnswer::decode(&answer.to_string(), &self.token.parent_ca).unwrap()

@@ -277,6 +277,23 @@ async fn answers_download_and_the_link_page(store: Store) {
         page.contains("1 (answered 1)") && !page.contains("<td>never</td>"),
         "{page}"
     );
+
+    // A satellite's product instance on the VA's page: marked with its name, no Remove button.
+    let r = p
+        .post(
+            "/satellites",
+            &cookie,
+            &[("csrf", &csrf), ("va", &edge), ("name", "site-2")],
+        )
+        .await;
+    let site2 = crate::testutil::Sat::new(&token_of(&r.body).expect("the token"), 9);
+    admin::answer_request(&p.state, None, None, &site2.request(1, &[("lab-a", 1)], &[]))
+        .await
+        .unwrap();
+    let va = p.get(&format!("/va/{edge}"), &cookie).await;
+    let row = row_of(&va.body, "<code>PID:ASR5500,SN:lab-a");
+    assert!(row.contains("(satellite site-2)"), "{row}");
+    assert!(!row.contains("Remove"), "{row}");
     db.finish().await;
 }
 
