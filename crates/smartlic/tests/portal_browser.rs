@@ -171,6 +171,7 @@ fn licences_reserved_in_the_portal_install_on_the_node() {
     // The Satellites page: a satellite of DEFAULT created, its token shown; the CLI lists it.
     let v = browser(&["satellite", &url, "admin@acme.example", &pw_path, "site-browser"]);
     assert_eq!(v["listed"], true, "{v}");
+    assert_eq!(v["filled"], true, "a chosen request file fills the text area: {v}");
     let token = v["token"].as_str().expect("the satellite's token");
     assert!(
         token.starts_with("ST1.") && !token.contains(char::is_whitespace),

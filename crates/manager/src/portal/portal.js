@@ -1,4 +1,5 @@
-// smartlic portal: copy buttons and confirmations; the portal works without it.
+// smartlic portal: copy buttons, confirmations, and file pickers that fill a text area (the
+// satellite exchange files); the portal works without it (paste instead).
 document.addEventListener("click", function (e) {
   var b = e.target.closest("[data-copy]");
   if (!b) return;
@@ -10,4 +11,10 @@ document.addEventListener("click", function (e) {
 document.addEventListener("submit", function (e) {
   var msg = e.target.getAttribute("data-confirm");
   if (msg && !window.confirm(msg)) e.preventDefault();
+});
+document.addEventListener("change", function (e) {
+  var input = e.target.closest("input[type=file][data-fill]");
+  if (!input || !input.files || !input.files[0]) return;
+  var area = document.getElementById(input.getAttribute("data-fill"));
+  if (area) input.files[0].text().then(function (t) { area.value = t; });
 });

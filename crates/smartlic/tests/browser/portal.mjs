@@ -16,7 +16,8 @@
 //       code, ask for COUNT of SKU; prints {"authorization": …, "listed": bool}
 //   node portal.mjs satellite URL EMAIL PASSWORD_FILE NAME
 //       log in, open the Satellites page from the menu, create satellite NAME of DEFAULT;
-//       prints {"token": …, "listed": bool}
+//       choose a file for "Answer a request" and see it fill the text area;
+//       prints {"token": …, "listed": bool, "filled": bool}
 // playwright-core comes from SMARTLIC_PLAYWRIGHT (a directory holding node_modules), Chromium from
 // SMARTLIC_CHROMIUM (default /usr/bin/chromium). Any failure exits non-zero with a message.
 import { createRequire } from "node:module";
@@ -119,7 +120,17 @@ try {
     const token = (await page.locator("#satellite-token").inputValue({ timeout: 10000 })).trim();
     const row = page.locator("tr", { hasText: name });
     const listed = (await row.count()) === 1 && (await row.textContent()).includes("never");
-    console.log(JSON.stringify({ token, listed }));
+    // "Answer a request": a chosen file fills the text area (portal.js).
+    const file = '{"format":"smartlic-satellite/1","kind":"request"}';
+    await page.setInputFiles("input[data-fill=request-file]", {
+      name: "request.json",
+      mimeType: "application/json",
+      buffer: Buffer.from(file),
+    });
+    const filled = await page
+      .waitForFunction((f) => document.getElementById("request-file").value === f, file, { timeout: 10000 })
+      .then(() => true, () => false);
+    console.log(JSON.stringify({ token, listed, filled }));
   } else if (stage === "users") {
     const [other] = rest;
     await Promise.all([page.waitForURL((u) => u.pathname === "/users"), page.getByRole("link", { name: "Users" }).click()]);
