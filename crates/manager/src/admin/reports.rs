@@ -86,18 +86,25 @@ pub(crate) async fn instances_csv(
             "last_contact",
             "id_expires_at",
             "status",
+            "satellite",
         ],
         rows.into_iter().map(|i| {
+            // A satellite's instance carries no registration or certificate times: empty cells.
+            let time = |t: i64| match t {
+                0 => String::new(),
+                t => smartlic_protocol::time::format_rfc3339(t),
+            };
             [
                 i.id,
                 i.udi,
                 i.hostname,
                 i.virtual_account,
                 i.software_tag,
-                smartlic_protocol::time::format_rfc3339(i.registered_at),
+                time(i.registered_at),
                 smartlic_protocol::time::format_rfc3339(i.last_contact),
-                smartlic_protocol::time::format_rfc3339(i.id_expires_at),
+                time(i.id_expires_at),
                 i.status,
+                i.satellite.unwrap_or_default(),
             ]
         }),
     )

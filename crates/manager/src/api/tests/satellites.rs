@@ -121,6 +121,14 @@ async fn exchanges_merge_instances_usage_and_events(store: Store) {
     let one = app.get(&format!("/api/v1/accounts/Acme/instances/{id}")).await;
     assert_eq!(one["usage"], json!([{"sku": PW, "count": 1}]));
     assert_eq!(one["udi"], "PID:ASR5500,SN:lab-a");
+    let (_, csv) = app
+        .get_as(OP_KEY, "/api/v1/accounts/Acme/instances.csv?va=DEFAULT")
+        .await;
+    let csv = csv.as_str().unwrap_or_default().to_string();
+    assert!(
+        csv.contains(",lab-a,DEFAULT,,,") && csv.contains(",AUTHORIZED,lab\r\n"),
+        "{csv}"
+    );
     let gone = app
         .call(
             Method::DELETE,

@@ -409,7 +409,7 @@ async fn csv_reports_of_licences_and_instances() {
     let (_, csv) = app.get_as(OP_KEY, "/api/v1/accounts/Acme/instances.csv").await;
     let csv = csv.as_str().unwrap().to_string();
     assert!(csv.starts_with(
-        "id,udi,hostname,virtual_account,software_tag,registered_at,last_contact,id_expires_at,status\r\n"
+        "id,udi,hostname,virtual_account,software_tag,registered_at,last_contact,id_expires_at,status,satellite\r\n"
     ));
     assert!(
         csv.contains(&format!("\"PID:ASR5500,SN:{}\",host-{},East", dev.sn, dev.sn)),
