@@ -121,6 +121,17 @@ pub(crate) async fn resolve_va(
     Ok(row)
 }
 
+/// The names of an account's virtual accounts by id, for lists that name each row's VA.
+async fn va_names(state: &AppState, account_id: &str) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    Ok(state
+        .store()
+        .list_vas(account_id)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.name))
+        .collect())
+}
+
 /// An optional expiry date (`YYYY-MM-DD`, its first second, UTC), which must be in the future.
 fn expiry_date(text: Option<&str>, now: i64) -> Result<Option<i64>, ApiError> {
     let Some(text) = text.map(str::trim).filter(|s| !s.is_empty()) else {

@@ -200,13 +200,7 @@ pub(crate) async fn list_reservations(
             own
         }
     };
-    let names: BTreeMap<String, String> = state
-        .store()
-        .list_vas(&a.id)
-        .await?
-        .into_iter()
-        .map(|v| (v.id, v.name))
-        .collect();
+    let names = va_names(state, &a.id).await?;
     Ok(state
         .store()
         .list_reservations(&a.id, only.as_deref())

@@ -8,7 +8,7 @@
 use super::*;
 use crate::store::{AnswerFigures, CheckedRequest, Exchanged, SatelliteInstanceRow, SatelliteRow};
 use smartlic_protocol::satellite::{SatelliteAnswer, SatelliteRequest, SatelliteToken, ca_fingerprint};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Most product instances in one request.
 pub(crate) const MAX_INSTANCES: usize = 200_000;
@@ -92,13 +92,7 @@ pub(crate) async fn list_satellites(
     account: &str,
 ) -> Result<Vec<SatelliteInfo>, ApiError> {
     let a = resolve_account(state, caller, account, Action::ManageSatellites).await?;
-    let names: BTreeMap<String, String> = state
-        .store()
-        .list_vas(&a.id)
-        .await?
-        .into_iter()
-        .map(|v| (v.id, v.name))
-        .collect();
+    let names = va_names(state, &a.id).await?;
     Ok(state
         .store()
         .list_satellites(&a.id)
