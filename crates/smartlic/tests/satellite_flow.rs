@@ -159,7 +159,16 @@ fn replayed_altered_misdirected_and_foreign_answers_are_refused() {
         &["satellite", "create", "--account", "Acme", "--va", "DEFAULT", "edge"],
     );
     let other = w.path("other-answer.json");
-    std::fs::write(&other, answer_of(&w, &parent, &stand_in_request(&token, 1), "other")).expect("a file of the test");
+    std::fs::write(
+        &other,
+        answer_of(
+            &w,
+            &parent,
+            &stand_in_request(&token, 1, &[("stand-in", 1)], 0),
+            "other",
+        ),
+    )
+    .expect("a file of the test");
     let err = refused(&sat, &["satellite", "import", "--in", p(&other)]);
     assert!(err.contains("the answer is for satellite"), "{err}");
     assert!(err.contains("not this one"), "{err}");
@@ -172,8 +181,16 @@ fn replayed_altered_misdirected_and_foreign_answers_are_refused() {
         &["satellite", "create", "--account", "Acme", "--va", "DEFAULT", "lab"],
     );
     let alien = w.path("foreign-answer.json");
-    std::fs::write(&alien, answer_of(&w, &foreign, &stand_in_request(&token, 1), "foreign"))
-        .expect("a file of the test");
+    std::fs::write(
+        &alien,
+        answer_of(
+            &w,
+            &foreign,
+            &stand_in_request(&token, 1, &[("stand-in", 1)], 0),
+            "foreign",
+        ),
+    )
+    .expect("a file of the test");
     let err = refused(&sat, &["satellite", "import", "--in", p(&alien)]);
     assert!(
         err.contains("signed under another CA than this satellite's parent"),

@@ -4,14 +4,11 @@
 //! proof, as docs/satellite.md says), and the answers checked as a satellite checks them.
 
 mod common;
+mod satellite_support;
 
-use base64::Engine;
 use common::*;
-use ed25519_dalek::SigningKey;
-use smartlic_protocol::satellite::{
-    SatelliteAnswer, SatelliteEvent, SatelliteInstance, SatelliteRequest, SatelliteToken, ca_fingerprint,
-};
-use std::collections::BTreeMap;
+use satellite_support::stand_in_request;
+use smartlic_protocol::satellite::{SatelliteAnswer, SatelliteToken, ca_fingerprint};
 
 const PW: &str = "ASR5K-00-PW10GTWY";
 
@@ -25,41 +22,6 @@ fn refused(out: std::process::Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert_eq!(err.lines().count(), 1, "{err}");
     err
-}
-
-/// Request `seq` of the satellite with `token`: one instance per (hostname, PW in use).
-fn request(token: &SatelliteToken, seq: u64, instances: &[(&str, i64)]) -> String {
-    let key = SigningKey::from_bytes(&[5; 32]);
-    let public = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
-    SatelliteRequest {
-        satellite: token.satellite.clone(),
-        seq,
-        proof: Some(SatelliteRequest::proof_for(
-            &token.secret,
-            &token.satellite,
-            &public,
-            seq,
-        )),
-        key: public,
-        created_at: T0,
-        instances: instances
-            .iter()
-            .map(|(host, n)| SatelliteInstance {
-                udi: format!("PID:ASR5500,SN:{host}"),
-                hostname: host.to_string(),
-                status: "AUTHORIZED".into(),
-                last_contact: T0,
-                usage: BTreeMap::from([(PW.to_string(), *n)]),
-            })
-            .collect(),
-        events: vec![SatelliteEvent {
-            id: 1,
-            at: T0,
-            action: "device.register".into(),
-            detail: "registered on the satellite".into(),
-        }],
-    }
-    .encode(&key)
 }
 
 #[test]
@@ -94,7 +56,7 @@ fn a_satellite_is_created_listed_and_answered_through_the_cli() {
     // A request file in, an answer file out.
     let req = w.path("request.json");
     let ans = w.path("answer.json");
-    std::fs::write(&req, request(&token, 1, &[("lab-a", 2)])).expect("request");
+    std::fs::write(&req, stand_in_request(&token_text, 1, &[("lab-a", 2)], 1)).expect("request");
     let out = w.admin_ok(&[
         "satellite",
         "answer",

@@ -1,12 +1,12 @@
-//! Helpers of the two-manager satellite tests (satellite_flow.rs, satellite_network.rs): admin
+//! Helpers of the satellite tests (satellite_flow.rs, satellite_network.rs, satellite_parent.rs): admin
 //! commands against a named manager, one exchange by files, a node on the satellite, the figures
-//! of a VA, and a stand-in request for answers made to another satellite.
+//! of a VA, and a stand-in request (answers made to another satellite; satellite_parent.rs).
 #![allow(dead_code)]
 
 use crate::common::*;
 use base64::Engine;
 use ed25519_dalek::SigningKey;
-use smartlic_protocol::satellite::{SatelliteInstance, SatelliteRequest, SatelliteToken};
+use smartlic_protocol::satellite::{SatelliteEvent, SatelliteInstance, SatelliteRequest, SatelliteToken};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -121,8 +121,9 @@ pub fn answer_of(w: &World, parent: &Server, request: &str, tag: &str) -> String
 }
 
 /// Request `seq` of the satellite holding `token`, made by a stand-in (a key from fixed bytes,
-/// the token's proof, one instance using one PGW licence).
-pub fn stand_in_request(token: &str, seq: u64) -> String {
+/// the token's proof): one instance per (hostname, PGW licences in use) and `events` events
+/// (ids 1 to `events`).
+pub fn stand_in_request(token: &str, seq: u64, instances: &[(&str, i64)], events: i64) -> String {
     let token = SatelliteToken::decode(token).expect("an ST1 token");
     let key = SigningKey::from_bytes(&[7; 32]);
     let public = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
@@ -137,14 +138,24 @@ pub fn stand_in_request(token: &str, seq: u64) -> String {
         )),
         key: public,
         created_at: T0,
-        instances: vec![SatelliteInstance {
-            udi: "PID:ASR5500,SN:STANDIN".into(),
-            hostname: "stand-in".into(),
-            status: "AUTHORIZED".into(),
-            last_contact: T0,
-            usage: BTreeMap::from([(PGW.to_string(), 1)]),
-        }],
-        events: Vec::new(),
+        instances: instances
+            .iter()
+            .map(|(host, n)| SatelliteInstance {
+                udi: format!("PID:ASR5500,SN:{host}"),
+                hostname: host.to_string(),
+                status: "AUTHORIZED".into(),
+                last_contact: T0,
+                usage: BTreeMap::from([(PGW.to_string(), *n)]),
+            })
+            .collect(),
+        events: (1..=events)
+            .map(|id| SatelliteEvent {
+                id,
+                at: T0,
+                action: "device.register".into(),
+                detail: "registered on the satellite".into(),
+            })
+            .collect(),
     }
     .encode(&key)
 }
