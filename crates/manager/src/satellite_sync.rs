@@ -55,19 +55,6 @@ fn client(ca_pem: &str) -> Result<reqwest::Client, ApiError> {
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// The answer file in the parent's reply: the file itself, or a JSON object whose `answer`
-/// field holds it.
-fn answer_text(body: &str) -> String {
-    #[derive(serde::Deserialize)]
-    struct Wrapped {
-        answer: String,
-    }
-    match serde_json::from_str::<Wrapped>(body) {
-        Ok(w) => w.answer,
-        Err(_) => body.to_string(),
-    }
-}
-
 /// POSTs `request` to the parent's exchange endpoint; the answer file it returns.
 pub(crate) async fn exchange(parent_url: &str, ca_pem: &str, request: &str) -> Result<String, ApiError> {
     let url = format!("{}/api/v1/satellites/exchange", parent_url.trim_end_matches('/'));
@@ -97,7 +84,7 @@ pub(crate) async fn exchange(parent_url: &str, ca_pem: &str, request: &str) -> R
             .unwrap_or_else(|_| format!("HTTP {status}"));
         return Err(failed(format!("the parent manager refused the exchange: {why}")));
     }
-    Ok(answer_text(&body))
+    Ok(body)
 }
 
 /// One exchange: the next request to the parent, its answer imported. One at a time: a second
@@ -175,11 +162,5 @@ mod tests {
         assert_eq!(next_wait(100, hour), hour);
         // An interval shorter than a minute caps the first retry too.
         assert_eq!(next_wait(1, Duration::from_secs(30)), Duration::from_secs(30));
-    }
-
-    #[test]
-    fn the_answer_comes_bare_or_wrapped() {
-        assert_eq!(answer_text("{\"format\":\"x\"}"), "{\"format\":\"x\"}");
-        assert_eq!(answer_text("{\"answer\":\"FILE\"}"), "FILE");
     }
 }
