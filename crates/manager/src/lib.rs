@@ -72,4 +72,4 @@ pub use error::{ManagerError, StoreError};
 pub use refusal::Refusal;
 pub use server::{ServerOptions, run_server};
 pub use state::AppState;
-pub use store::Store;
+pub use store::{Audit, BULK_MAX, BulkInstance, BulkLoad, Store};

@@ -9,6 +9,7 @@
 //! transport floor (the same client and stack against a no-op endpoint; `bench_floor`). Prints one
 //! JSON object. Only loopback managers are accepted.
 
+use crate::bench_preload::Preloaded;
 use anyhow::{Context, Result, anyhow, bail};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
@@ -16,12 +17,14 @@ use serde::de::DeserializeOwned;
 use smartlic_agent::transport::{CallHome, Limits, TransportError};
 use smartlic_client::{AdminClient, Url};
 use smartlic_protocol::Catalog;
+use smartlic_protocol::admin::InstanceInfo;
 use smartlic_protocol::admin::{CreateAccount, CreateToken};
 use smartlic_protocol::envelope::Message;
 use smartlic_protocol::trust::pem_certificates;
 use smartlic_protocol::wire::{
     AuthorizationRequest, AuthorizationResponse, RegisterRequest, RegisterResponse, Udi, Usage,
 };
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -39,6 +42,7 @@ const PHASE_LIMIT: Duration = Duration::from_secs(600);
 const MAX_TRIES: u32 = 50;
 /// Calls of `license list` timed after the registration phase.
 pub const LIST_PROBES: usize = 100;
+pub const PAGE_PROBES: usize = 20;
 
 /// What the command line asked for, checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +61,25 @@ pub struct FleetArgs {
     pub seconds: f64,
     /// Whether to run the storm after the renewal phase.
     pub storm: bool,
+    /// Instances to write straight into the database first, and that database
+    /// ([`crate::bench_preload`]).
+    pub preload: Option<(usize, String)>,
+}
+
+impl FleetArgs {
+    /// With `--preload N --database URL` (both or neither).
+    pub fn with_preload(mut self, preload: Option<usize>, database: Option<String>) -> Result<FleetArgs> {
+        self.preload = match (preload, database) {
+            (None, None) => None,
+            (None, Some(_)) => bail!("--database goes with --preload N"),
+            (Some(n), _) if !(1..=crate::bench_preload::MAX_PRELOAD).contains(&n) => {
+                bail!("--preload must be 1 to {}", crate::bench_preload::MAX_PRELOAD)
+            }
+            (Some(n), Some(db)) => Some((n, db)),
+            (Some(_), None) => bail!("--preload needs --database (the manager's postgres:// URL or SQLite file)"),
+        };
+        Ok(self)
+    }
 }
 
 /// Checks the flags: https loopback URLs, bounded counts and time.
@@ -109,6 +132,7 @@ pub fn check_args(
         concurrency,
         seconds,
         storm,
+        preload: None,
     })
 }
 
@@ -142,6 +166,10 @@ pub struct FleetFigures {
     pub concurrency: usize,
     /// Devices registered.
     pub registered: usize,
+    /// Instances written straight into the database before the registrations (`--preload`).
+    pub preloaded: usize,
+    /// How long that took, s.
+    pub preload_s: f64,
     /// Registrations per second (registration phase, C workers).
     pub registrations_per_s: f64,
     /// Median latency of a registration, ms.
@@ -178,6 +206,13 @@ pub struct FleetFigures {
     pub license_list_p50_ms: f64,
     /// Its 99th percentile, ms.
     pub license_list_p99_ms: f64,
+    /// The first page of the VA's instance list (the API's default page of 1,000), median of
+    /// [`PAGE_PROBES`] calls, ms.
+    pub instance_page_p50_ms: f64,
+    /// Its 99th percentile, ms.
+    pub instance_page_p99_ms: f64,
+    /// One product instance (`instance show`), median of [`PAGE_PROBES`] calls, ms.
+    pub instance_view_p50_ms: f64,
     /// Each manager's resident memory after the renewal phase (its `/metrics`), MiB.
     pub manager_rss_mib: Vec<f64>,
     /// The renewal phase second by second (a slow stretch shows here, not in the percentiles).
@@ -214,7 +249,7 @@ pub fn per_second(timed: &[(u32, u32)]) -> Vec<SecondFigures> {
         .collect()
 }
 
-fn now_s() -> i64 {
+pub(crate) fn now_s() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -238,12 +273,61 @@ struct Bench {
     anchors: Vec<Vec<u8>>,
 }
 
+#[derive(Clone)]
 struct Device {
     key: SigningKey,
     instance_id: String,
     server: usize,
     /// The hostname it registered with, and reports in every renewal (as a node does).
     hostname: String,
+    /// Its number for [`renewal_usage`].
+    usage_index: usize,
+}
+
+/// The devices that renew: those registered over HTTPS, then the preloaded ones (derived when
+/// renewed, not kept).
+struct Fleet {
+    registered: Vec<Device>,
+    preloaded: Option<Preloaded>,
+}
+
+impl Fleet {
+    fn len(&self) -> usize {
+        self.registered.len() + self.preloaded.map_or(0, |p| p.count)
+    }
+
+    /// Device `i` of [`Fleet::len`].
+    fn device(&self, i: usize) -> Cow<'_, Device> {
+        match (self.registered.get(i), self.preloaded) {
+            (Some(d), _) => Cow::Borrowed(d),
+            (None, Some(p)) => {
+                let n = i - self.registered.len();
+                let d = p.device(n);
+                Cow::Owned(Device {
+                    key: d.key,
+                    instance_id: d.instance_id,
+                    server: n,
+                    hostname: d.hostname,
+                    usage_index: n,
+                })
+            }
+            (None, None) => Cow::Borrowed(&self.registered[i % self.registered.len()]),
+        }
+    }
+
+    /// The `j`-th device a renewal worker takes: every device once per round, in an order that
+    /// spreads a large fleet's renewals over the whole table rather than its first rows.
+    fn nth(&self, j: usize) -> Cow<'_, Device> {
+        let n = self.len();
+        let pos = j % n;
+        if self.preloaded.is_none() {
+            return self.device(pos);
+        }
+        // A prime stride that is coprime to n visits each position once per round.
+        const STRIDE: u128 = 1_000_003;
+        let stride = if n as u128 % STRIDE == 0 { 1 } else { STRIDE };
+        self.device(((pos as u128 * stride) % n as u128) as usize)
+    }
 }
 
 impl Bench {
@@ -274,6 +358,35 @@ impl Bench {
 
     /// Times `LIST_PROBES` calls of `license list` of `va` on the first manager (after one
     /// warm-up), µs, sorted.
+    async fn time_instance_reads(&self, account: &str, va: &str, one: &str) -> Result<(Vec<u32>, Vec<u32>)> {
+        let (mut page, mut view) = (Vec::new(), Vec::new());
+        for i in 0..=PAGE_PROBES {
+            let t = Instant::now();
+            let rows: Vec<InstanceInfo> = self
+                .admin()
+                .get(&["accounts", account, "instances"], &[("va", va)])
+                .await
+                .with_context(|| format!("admin API instance list of {account}/{va}"))?;
+            if rows.is_empty() {
+                bail!("the instance list of {account}/{va} is empty");
+            }
+            if i > 0 {
+                page.push(micros(t.elapsed()));
+            }
+            let t = Instant::now();
+            self.admin()
+                .instance(account, one)
+                .await
+                .with_context(|| format!("admin API instance {one}"))?;
+            if i > 0 {
+                view.push(micros(t.elapsed()));
+            }
+        }
+        page.sort_unstable();
+        view.sort_unstable();
+        Ok((page, view))
+    }
+
     async fn time_license_list(&self, account: &str, va: &str) -> Result<Vec<u32>> {
         let mut lat = Vec::with_capacity(LIST_PROBES);
         for i in 0..=LIST_PROBES {
@@ -417,6 +530,16 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         .map(|s| s.sku.clone())
         .ok_or_else(|| anyhow!("the built-in catalog has no service"))?;
 
+    // A large steady fleet first, straight into the database.
+    let (preloaded, preload_s) = match &args.preload {
+        Some((n, database)) => {
+            let (p, secs) =
+                crate::bench_preload::preload(database, &account.id, *n, stamp, &software_tag, &sku).await?;
+            (Some(p), secs)
+        }
+        None => (None, 0.0),
+    };
+
     // Registration: C workers take the next device index until N.
     let tally = Arc::new(Tally::default());
     let (devices, mut reg_lat, reg_elapsed) =
@@ -428,13 +551,18 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         );
     }
     reg_lat.sort_unstable();
-    let devices = Arc::new(devices);
+    let one = devices[0].instance_id.clone();
+    let fleet = Arc::new(Fleet {
+        registered: devices,
+        preloaded,
+    });
 
-    // The administrator's view of a VA holding every registered device.
+    // The administrator's view of a VA holding every device.
     let list_lat = bench.time_license_list(&account.id, "DEFAULT").await?;
+    let (page_lat, view_lat) = bench.time_instance_reads(&account.id, "DEFAULT", &one).await?;
 
     // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
-    let (timed, renewed, renew_elapsed) = renew_fleet(&bench, &devices, &args, &sku, &tally).await?;
+    let (timed, renewed, renew_elapsed) = renew_fleet(&bench, &fleet, &args, &sku, &tally).await?;
     let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
     lat.sort_unstable();
 
@@ -443,7 +571,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     let floor_time = Duration::from_secs_f64((args.seconds / 4.0).clamp(0.5, 5.0));
     let transport = crate::bench_floor::transport_floor(&bench.homes, args.concurrency, floor_time).await;
     let storm = if args.storm {
-        Some(storm(&bench, &devices, &sku).await?)
+        Some(storm(&bench, &fleet, &sku).await?)
     } else {
         None
     };
@@ -452,8 +580,10 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         servers: args.servers.iter().map(|u| u.to_string()).collect(),
         devices: args.devices,
         concurrency: args.concurrency,
-        registered: devices.len(),
-        registrations_per_s: devices.len() as f64 / reg_elapsed,
+        registered: fleet.registered.len(),
+        preloaded: fleet.preloaded.map_or(0, |p| p.count),
+        preload_s,
+        registrations_per_s: fleet.registered.len() as f64 / reg_elapsed,
         registration_p50_ms: percentile_ms(&reg_lat, 0.50),
         registration_p99_ms: percentile_ms(&reg_lat, 0.99),
         renewals: renewed,
@@ -470,6 +600,9 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         transport_floor_errors: transport.errors,
         license_list_p50_ms: percentile_ms(&list_lat, 0.50),
         license_list_p99_ms: percentile_ms(&list_lat, 0.99),
+        instance_page_p50_ms: percentile_ms(&page_lat, 0.50),
+        instance_page_p99_ms: percentile_ms(&page_lat, 0.99),
+        instance_view_p50_ms: percentile_ms(&view_lat, 0.50),
         manager_rss_mib: rss,
         per_second: per_second(&timed),
         storm,
@@ -534,6 +667,7 @@ async fn register_fleet(
                                     instance_id: r.instance_id,
                                     server: i,
                                     hostname: format!("fleet-{i}"),
+                                    usage_index: i,
                                 },
                                 micros(t.elapsed()),
                             ));
@@ -570,7 +704,7 @@ async fn register_fleet(
 /// renewal's (second of the phase it ended in, latency µs), the renewals and the phase's length, s.
 async fn renew_fleet(
     bench: &Arc<Bench>,
-    devices: &Arc<Vec<Device>>,
+    devices: &Arc<Fleet>,
     args: &FleetArgs,
     sku: &str,
     tally: &Arc<Tally>,
@@ -594,18 +728,17 @@ async fn renew_fleet(
             let mut j = w;
             // Bounded by time, and by count as a safety net.
             while Instant::now() < renew_end && lat.len() < 50_000_000 {
-                let idx = j % devices.len();
-                let d = &devices[idx];
+                let d = devices.nth(j);
                 j += c;
                 let body = AuthorizationRequest {
                     hostname: d.hostname.clone(),
                     usage: vec![Usage {
                         sku: sku.clone(),
-                        count: renewal_usage(idx, rand::random::<f64>()),
+                        count: renewal_usage(d.usage_index, rand::random::<f64>()),
                     }],
                 };
                 let t = Instant::now();
-                match bench.renew(d, &body).await {
+                match bench.renew(&d, &body).await {
                     Ok(_) => {
                         lat.push((renew_start.elapsed().as_secs() as u32, micros(t.elapsed())));
                         renewals.fetch_add(1, Ordering::Relaxed);
@@ -637,15 +770,16 @@ async fn renew_fleet(
 }
 
 /// Every device renews at once; each retries after Retry-After + jitter until it succeeds.
-async fn storm(bench: &Arc<Bench>, devices: &Arc<Vec<Device>>, sku: &str) -> Result<StormFigures> {
+/// The registered devices storm; preloaded ones do not.
+async fn storm(bench: &Arc<Bench>, fleet: &Arc<Fleet>, sku: &str) -> Result<StormFigures> {
     let start = Instant::now();
     let deadline = start + PHASE_LIMIT;
     let tally = Arc::new(Tally::default());
-    let mut tasks = Vec::with_capacity(devices.len());
-    for i in 0..devices.len() {
-        let (bench, devices, tally, sku) = (bench.clone(), devices.clone(), tally.clone(), sku.to_string());
+    let mut tasks = Vec::with_capacity(fleet.registered.len());
+    for i in 0..fleet.registered.len() {
+        let (bench, fleet, tally, sku) = (bench.clone(), fleet.clone(), tally.clone(), sku.to_string());
         tasks.push(tokio::spawn(async move {
-            let d = &devices[i];
+            let d = &fleet.registered[i];
             let body = AuthorizationRequest {
                 hostname: d.hostname.clone(),
                 usage: vec![Usage { sku, count: 1 }],
@@ -685,13 +819,13 @@ async fn storm(bench: &Arc<Bench>, devices: &Arc<Vec<Device>>, sku: &str) -> Res
         last = last.max(at);
     }
     Ok(StormFigures {
-        devices: devices.len(),
+        devices: fleet.registered.len(),
         succeeded,
         overloaded_503: tally.busy.load(Ordering::Relaxed),
         errors: tally.errors.load(Ordering::Relaxed),
         max_tries,
         converged_in_s: last.as_secs_f64(),
-        converged: succeeded == devices.len(),
+        converged: succeeded == fleet.registered.len(),
     })
 }
 

@@ -34,6 +34,7 @@ mod backup;
 mod bench;
 mod bench_fleet;
 mod bench_floor;
+mod bench_preload;
 mod bench_year;
 mod demo;
 mod manual;
@@ -199,6 +200,13 @@ enum BenchCommand {
         /// Then every device renews at once, honouring 503 + Retry-After.
         #[arg(long)]
         storm: bool,
+        /// First write N product instances straight into the manager's database (a large steady
+        /// fleet; they renew too), with --database.
+        #[arg(long, value_name = "N")]
+        preload: Option<usize>,
+        /// The managers' database for --preload: its postgres:// URL or the SQLite file.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// D days of N real Smart Agents against a real manager it starts, in virtual time (a clock
     /// file moved 6 hours at a time): renewals, ID renewals, retries; prints one JSON object.
@@ -381,6 +389,8 @@ fn run(cli: Cli) -> Result<bool> {
                     concurrency,
                     seconds,
                     storm,
+                    preload,
+                    database,
                 },
         } => {
             let args = bench_fleet::check_args(
@@ -391,7 +401,8 @@ fn run(cli: Cli) -> Result<bool> {
                 concurrency,
                 seconds,
                 storm,
-            )?;
+            )?
+            .with_preload(preload, database)?;
             let figures = runtime()?.block_on(bench_fleet::run(args))?;
             outln!("{}", serde_json::to_string_pretty(&figures)?);
             Ok(true)

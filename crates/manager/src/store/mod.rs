@@ -20,6 +20,7 @@
 pub(crate) mod account_requests;
 mod accounts;
 mod batch;
+mod bulk;
 pub(crate) mod gauges;
 mod instance_move;
 mod instances;
@@ -39,6 +40,7 @@ mod schema_tests;
 pub(crate) mod tests;
 
 pub(crate) use accounts::{AccountRow, VaRow};
+pub use bulk::{BULK_MAX, BulkInstance, BulkLoad};
 pub(crate) use gauges::LicenceGauges;
 pub(crate) use instances::{InstanceRow, NewInstance, Report, SkuFigures, UsageDay};
 pub(crate) use misc::{EventQuery, EventRow, PkiRow};
