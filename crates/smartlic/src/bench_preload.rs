@@ -6,7 +6,8 @@
 //! so the renewal phase renews any of them without keeping a million keys: the manager checks a
 //! renewal of a preloaded device exactly as one of a registered device, against the public key
 //! stored for it. Each reports its steady licence count ([`renewal_usage`] without a change),
-//! loaded with it, so the VA's totals are right from the start.
+//! loaded with it, so the VA's totals are right from the start. The planner's statistics are
+//! refreshed after the load, as an operator does after any bulk load.
 
 use crate::bench_fleet::renewal_usage;
 use anyhow::{Context, Result, anyhow, bail};
@@ -153,6 +154,7 @@ pub async fn preload(
         written += rows.len();
     }
     maker.await?;
+    store.analyze_instances().await.context("ANALYZE after the bulk load")?;
     Ok((preloaded, started.elapsed().as_secs_f64()))
 }
 

@@ -151,6 +151,18 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Refreshes the planner's statistics of the instance tables, as after any bulk load: until
+    /// the database's own auto-analyze runs, a planner that still believes the VA small sorts a
+    /// million rows for an instance page (measured on PostgreSQL: 1.7 s before, 2.6 ms after).
+    pub async fn analyze_instances(&self) -> Result<(), StoreError> {
+        let sql = match self.engine {
+            super::Engine::Postgres => "ANALYZE product_instances, instance_usage, va_instance_counts",
+            super::Engine::Sqlite => "ANALYZE",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

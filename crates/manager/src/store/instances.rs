@@ -311,10 +311,12 @@ impl Store {
         .await?)
     }
 
-    /// How many product instances an account (optionally one VA) has.
+    /// How many product instances an account (optionally one VA) has: the per-VA counts the
+    /// database's triggers keep (migration 0014), one row a VA, never a count of the instances.
     pub async fn count_instances(&self, account_id: &str, va_id: Option<&str>) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM product_instances WHERE account_id = $1 AND ($2 IS NULL OR va_id = $2)",
+            "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM va_instance_counts c \
+             JOIN virtual_accounts v ON v.id = c.va_id WHERE v.account_id = $1 AND ($2 IS NULL OR c.va_id = $2)",
         )
         .bind(account_id)
         .bind(va_id)

@@ -22,6 +22,21 @@ on_both_engines!(
     gauges_read_licences_and_instances,
 );
 
+/// The per-VA instance counts the triggers keep (migration 0014) are the instances' count.
+pub(crate) async fn assert_instance_counts_exact(s: &Store) {
+    let kept: Vec<(String, i64)> =
+        sqlx::query_as("SELECT va_id, n FROM va_instance_counts WHERE n <> 0 ORDER BY va_id")
+            .fetch_all(s.pool())
+            .await
+            .unwrap();
+    let counted: Vec<(String, i64)> =
+        sqlx::query_as("SELECT va_id, COUNT(*) FROM product_instances GROUP BY va_id ORDER BY va_id")
+            .fetch_all(s.pool())
+            .await
+            .unwrap();
+    assert_eq!(kept, counted);
+}
+
 fn op() -> Audit {
     Audit::new("operator", Some("127.0.0.1".into()))
 }
@@ -337,6 +352,8 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
         .await
         .unwrap();
     assert_eq!(r.id_cert_expires_at, NOW + 400 * DAY);
+    assert_instance_counts_exact(&s).await;
+    assert_eq!(s.count_instances(&a.id, None).await.unwrap(), 1);
 }
 
 async fn nonces_refuse_replays_and_are_pruned(s: Store) {

@@ -382,6 +382,7 @@ async fn moves_in_both_directions_at_once_keep_exact_totals(store: Store) {
         assert_eq!(app.pw(va).await.0, sums.get(va).copied().unwrap_or(0), "{va}: {sums:?}");
     }
     assert_eq!(sums.values().sum::<i64>(), 16, "every instance reports 2 at the end");
+    crate::store::tests::assert_instance_counts_exact(app.state.store()).await;
 }
 
 #[tokio::test]
