@@ -50,6 +50,7 @@ pub(crate) mod compliance;
 pub(crate) mod csv_export;
 pub(crate) mod device;
 pub(crate) mod error;
+pub(crate) mod ids;
 pub(crate) mod instance_cache;
 pub(crate) mod metrics;
 pub(crate) mod pki;
