@@ -38,6 +38,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use smartlic_protocol::ErrorBody;
+use smartlic_protocol::error_text::root_cause;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,15 +49,6 @@ pub struct AdminClient {
     http: reqwest::Client,
     base: Url,
     key: String,
-}
-
-/// The innermost cause of an error, in one line.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }
 
 /// The certificates of the PEM file `ca` (read by the caller from `ca`), as TLS roots.

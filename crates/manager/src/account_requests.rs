@@ -221,7 +221,7 @@ pub(crate) fn info(r: AccountRequestRow) -> AccountRequestInfo {
         decided_at: r.decided_at,
         decided_by: r.decided_by,
         reason: r.reason,
-        account_id: r.account_id,
+        account_id: r.account_id.map(String::from),
     }
 }
 

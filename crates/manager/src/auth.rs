@@ -24,6 +24,7 @@
 //! right account without the right gets 403.
 
 use crate::api::ApiError;
+use crate::ids::{AccountId, VirtualAccountId};
 use smartlic_protocol::admin::Role;
 
 /// An authenticated caller.
@@ -43,11 +44,11 @@ pub struct User {
     /// E-mail (the actor in the event log).
     pub email: String,
     /// Smart Account id.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Role.
     pub role: Role,
     /// Virtual account id (VA roles).
-    pub va_id: Option<String>,
+    pub va_id: Option<VirtualAccountId>,
 }
 
 impl Principal {
@@ -60,9 +61,9 @@ impl Principal {
     }
 
     /// The only virtual account this caller may see in `account_id`, if restricted to one.
-    pub fn va_restriction(&self) -> Option<&str> {
+    pub fn va_restriction(&self) -> Option<&VirtualAccountId> {
         match self {
-            Principal::User(u) if u.role.is_va_role() => u.va_id.as_deref(),
+            Principal::User(u) if u.role.is_va_role() => u.va_id.as_ref(),
             _ => None,
         }
     }
@@ -186,13 +187,13 @@ pub(crate) enum Scope<'a> {
     /// The whole manager.
     Global,
     /// A Smart Account.
-    Account(&'a str),
+    Account(&'a AccountId),
     /// A virtual account of a Smart Account.
     Va {
         /// Account id.
-        account: &'a str,
+        account: &'a AccountId,
         /// Virtual account id.
-        va: &'a str,
+        va: &'a VirtualAccountId,
     },
 }
 
@@ -223,13 +224,13 @@ pub(crate) fn check(p: &Principal, action: Action, scope: Scope<'_>) -> Result<(
         Scope::Account(a) => (a, None),
         Scope::Va { account, va } => (account, Some(va)),
     };
-    if account != user.account_id {
+    if *account != user.account_id {
         return Err(Denied::Hidden);
     }
     // VA roles act only on their own virtual account.
     let own_va = match (user.role.is_va_role(), va) {
         (false, _) => true,
-        (true, Some(va)) => user.va_id.as_deref() == Some(va),
+        (true, Some(va)) => user.va_id.as_ref() == Some(va),
         (true, None) => false,
     };
     let allowed = match action {
@@ -317,9 +318,9 @@ mod tests {
         Principal::User(User {
             id: "u".into(),
             email: "u@example.com".into(),
-            account_id: A.into(),
+            account_id: AccountId::new(A),
             role,
-            va_id: role.is_va_role().then(|| VA1.to_string()),
+            va_id: role.is_va_role().then(|| VirtualAccountId::new(VA1)),
         })
     }
 
@@ -355,13 +356,16 @@ mod tests {
 
     #[test]
     fn every_role_and_right_pair() {
+        let (a, b) = (AccountId::new(A), AccountId::new(B));
+        let (va1, va2) = (VirtualAccountId::new(VA1), VirtualAccountId::new(VA2));
+        let va_of = |account, va| Scope::Va { account, va };
         for role in Role::ALL {
             let p = user(role);
             for action in Action::ALL {
                 let got = [
-                    check(&p, action, Scope::Va { account: A, va: VA1 }),
-                    check(&p, action, Scope::Va { account: A, va: VA2 }),
-                    check(&p, action, Scope::Account(A)),
+                    check(&p, action, va_of(&a, &va1)),
+                    check(&p, action, va_of(&a, &va2)),
+                    check(&p, action, Scope::Account(&a)),
                 ]
                 .map(|r| match r {
                     Ok(()) => 'y',
@@ -372,12 +376,12 @@ mod tests {
                 // Another account is never visible, whatever the right.
                 if !matches!(action, Action::CreateAccount | Action::ListAllAccounts) {
                     assert_eq!(
-                        check(&p, action, Scope::Account(B)),
+                        check(&p, action, Scope::Account(&b)),
                         Err(Denied::Hidden),
                         "{role} {action:?}"
                     );
                     assert_eq!(
-                        check(&p, action, Scope::Va { account: B, va: VA1 }),
+                        check(&p, action, va_of(&b, &va1)),
                         Err(Denied::Hidden),
                         "{role} {action:?} same VA id in another account"
                     );
@@ -391,14 +395,29 @@ mod tests {
     #[test]
     fn refusals_become_404_or_403() {
         let p = user(Role::VaUser);
-        let e = require(&p, Action::ReadAccount, Scope::Account(B), "Smart Account b").unwrap_err();
+        let e = require(
+            &p,
+            Action::ReadAccount,
+            Scope::Account(&AccountId::new(B)),
+            "Smart Account b",
+        )
+        .unwrap_err();
         assert_eq!(e, ApiError::NotFound("no Smart Account b".into()));
-        let e = require(&p, Action::RevokeToken, Scope::Va { account: A, va: VA1 }, "x").unwrap_err();
+        let e = require(
+            &p,
+            Action::RevokeToken,
+            Scope::Va {
+                account: &AccountId::new(A),
+                va: &VirtualAccountId::new(VA1),
+            },
+            "x",
+        )
+        .unwrap_err();
         assert!(
             matches!(e, ApiError::Forbidden(ref m) if m.contains("va-user")),
             "{e:?}"
         );
-        assert_eq!(p.va_restriction(), Some(VA1));
+        assert_eq!(p.va_restriction(), Some(&VirtualAccountId::new(VA1)));
         assert_eq!(user(Role::SaUser).va_restriction(), None);
     }
 

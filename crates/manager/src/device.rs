@@ -5,6 +5,7 @@
 
 use crate::api::ApiError;
 use crate::compliance;
+use crate::ids::ProductInstanceId;
 use crate::state::AppState;
 use crate::store::{Audit, Event, InstanceRow, NewInstance, Report, SkuFigures};
 use crate::tokens;
@@ -96,8 +97,8 @@ async fn log_refusal(state: &AppState, instance: Option<&InstanceRow>, action: &
     );
     let e = Event {
         action: "device.refused",
-        account_id: instance.map(|i| i.account_id.as_str()),
-        va_id: instance.map(|i| i.va_id.as_str()),
+        account_id: instance.map(|i| &i.account_id),
+        va_id: instance.map(|i| &i.va_id),
         object_id: instance.map(|i| i.id.as_str()),
         detail: format!("{action} refused ({}): {err}", err.code()),
     };
@@ -138,10 +139,11 @@ async fn open_for_instance<T: DeserializeOwned + Message>(
         .instance_id
         .as_deref()
         .filter(|i| !i.is_empty() && i.len() <= 64)
+        .map(ProductInstanceId::new)
         .ok_or_else(|| ApiError::BadRequest("instance_id is missing".into()))?;
     let found = match nonce_record {
-        NonceRecord::ByHandler => state.instances().get_or_read(id).await?,
-        NonceRecord::Before => state.store().instance(id).await?,
+        NonceRecord::ByHandler => state.instances().get_or_read(&id).await?,
+        NonceRecord::Before => state.store().instance(&id).await?,
     };
     let instance = found.ok_or_else(|| {
         ApiError::UnknownInstance(format!(
@@ -205,7 +207,7 @@ async fn register_inner(
             state.catalog().platform_names()
         )));
     }
-    let instance_id = crate::store::new_id();
+    let instance_id = ProductInstanceId::fresh();
     let audit = device_audit(&instance_id, source);
     let Some(token) = state
         .store()
@@ -263,7 +265,7 @@ async fn register_inner(
         }
     };
     let response = RegisterResponse {
-        instance_id: instance.id.clone(),
+        instance_id: instance.id.to_string(),
         id_certificate,
         id_expires_at,
         smart_account: token.account_name.clone(),
@@ -279,7 +281,7 @@ async fn log_token_refusal(state: &AppState, token: &crate::store::TokenRow, err
         action: "device.refused",
         account_id: Some(&token.account_id),
         va_id: Some(&token.va_id),
-        object_id: Some(&token.id),
+        object_id: Some(token.id.as_str()),
         detail: format!("registration refused ({}): {err}", err.code()),
     };
     log_limited(state, &key, audit, e).await;
@@ -326,7 +328,7 @@ where
         Err(err) => {
             if let Some(id) = req.instance_id.as_deref()
                 && matches!(err, ApiError::BadSignature(_) | ApiError::Replayed | ApiError::Stale(_))
-                && let Ok(Some(i)) = state.store().instance(id).await
+                && let Ok(Some(i)) = state.store().instance(&ProductInstanceId::new(id)).await
             {
                 log_refusal(state, Some(&i), what, &err, &device_audit(id, source.clone())).await;
             }
@@ -444,7 +446,7 @@ pub(crate) async fn authorize(
                             action: OVER_CAPACITY_EVENT,
                             account_id: Some(&instance.account_id),
                             va_id: Some(&instance.va_id),
-                            object_id: Some(&instance.id),
+                            object_id: Some(instance.id.as_str()),
                             detail: format!(
                                 "{} (PID:{},SN:{}): {err}",
                                 instance.hostname, instance.udi_pid, instance.udi_sn

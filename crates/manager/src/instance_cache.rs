@@ -19,6 +19,7 @@
 //! pays a share of one read per instance per refill, as without the cache).
 
 use crate::api::ApiError;
+use crate::ids::ProductInstanceId;
 use crate::store::{InstanceRow, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -41,13 +42,13 @@ pub struct InstanceCache {
 #[derive(Debug)]
 struct Inner {
     store: Store,
-    rows: RwLock<HashMap<String, InstanceRow>>,
+    rows: RwLock<HashMap<ProductInstanceId, InstanceRow>>,
     misses: Mutex<Misses>,
 }
 
 #[derive(Debug, Default)]
 struct Misses {
-    waiting: Vec<(String, oneshot::Sender<Lookup>)>,
+    waiting: Vec<(ProductInstanceId, oneshot::Sender<Lookup>)>,
     /// Whether a reader task is running (it reads until `waiting` is empty).
     reading: bool,
 }
@@ -73,14 +74,14 @@ impl InstanceCache {
 
     /// The row of `id` (`None`: not registered): cached, or read from the store with the other
     /// misses queued meanwhile, and then kept. Needs a tokio runtime (the reader is a task).
-    pub async fn get_or_read(&self, id: &str) -> Result<Option<InstanceRow>, ApiError> {
+    pub async fn get_or_read(&self, id: &ProductInstanceId) -> Result<Option<InstanceRow>, ApiError> {
         if let Some(row) = self.get(id) {
             return Ok(Some(row));
         }
         let (tx, rx) = oneshot::channel();
         let start_reader = {
             let mut m = self.inner.misses.lock().unwrap_or_else(|e| e.into_inner());
-            m.waiting.push((id.to_string(), tx));
+            m.waiting.push((id.clone(), tx));
             !std::mem::replace(&mut m.reading, true)
         };
         if start_reader {
@@ -103,7 +104,7 @@ impl InstanceCache {
             armed: true,
         };
         loop {
-            let batch: Vec<(String, oneshot::Sender<Lookup>)> = {
+            let batch: Vec<(ProductInstanceId, oneshot::Sender<Lookup>)> = {
                 let mut m = self.inner.misses.lock().unwrap_or_else(|e| e.into_inner());
                 if m.waiting.is_empty() {
                     m.reading = false;
@@ -113,12 +114,13 @@ impl InstanceCache {
                 let n = m.waiting.len().min(MAX_READ);
                 m.waiting.drain(..n).collect()
             };
-            let mut ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+            let mut ids: Vec<&ProductInstanceId> = batch.iter().map(|(id, _)| id).collect();
             ids.sort_unstable();
             ids.dedup();
             match self.inner.store.instances_by_ids(&ids).await {
                 Ok(rows) => {
-                    let found: HashMap<String, InstanceRow> = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+                    let found: HashMap<ProductInstanceId, InstanceRow> =
+                        rows.into_iter().map(|r| (r.id.clone(), r)).collect();
                     for row in found.values() {
                         self.insert(row.clone());
                     }
@@ -214,9 +216,9 @@ mod tests {
     async fn misses_are_read_together_and_kept(store: Store) {
         let ids = crate::store::tests::register_some(&store, 300).await;
         let cache = InstanceCache::new(store);
-        let mut asks: Vec<String> = ids.clone();
+        let mut asks: Vec<ProductInstanceId> = ids.clone();
         asks.push(ids[0].clone());
-        asks.extend((0..20).map(|n| format!("unknown-{n}")));
+        asks.extend((0..20).map(|n| ProductInstanceId::new(format!("unknown-{n}"))));
         let tasks: Vec<_> = asks
             .iter()
             .map(|id| {
@@ -243,6 +245,12 @@ mod tests {
             );
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        assert!(cache.get_or_read("unknown-again").await.expect("read").is_none());
+        assert!(
+            cache
+                .get_or_read(&ProductInstanceId::new("unknown-again"))
+                .await
+                .expect("read")
+                .is_none()
+        );
     }
 }

@@ -50,6 +50,7 @@ pub(crate) mod compliance;
 pub(crate) mod csv_export;
 pub(crate) mod device;
 pub(crate) mod error;
+pub(crate) mod ids;
 pub(crate) mod instance_cache;
 pub(crate) mod metrics;
 pub(crate) mod pki;
@@ -69,6 +70,7 @@ pub(crate) mod testutil;
 
 pub use api::{ApiError, router};
 pub use error::{ManagerError, StoreError};
+pub use ids::{AccountId, ProductInstanceId, VirtualAccountId};
 pub use refusal::Refusal;
 pub use server::{ServerOptions, run_server};
 pub use state::AppState;

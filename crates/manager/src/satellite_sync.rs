@@ -11,21 +11,13 @@ use crate::state::AppState;
 use crate::store::Audit;
 use smartlic_protocol::ErrorBody;
 use smartlic_protocol::admin::SatelliteExchange;
+use smartlic_protocol::error_text::root_cause;
 use smartlic_protocol::satellite::MAX_FILE_LEN;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The first retry after a failed scheduled sync.
 pub(crate) const FIRST_RETRY: Duration = Duration::from_secs(60);
-
-/// The innermost cause of an error, in one line.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
 
 fn failed(why: String) -> ApiError {
     Refusal::ParentFailed(why).into()

@@ -31,6 +31,7 @@ use crate::store::{Audit, DeliveryRow, Event, WebhookRow};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use smartlic_protocol::admin::{AlertInfo, CreateWebhook, CreatedWebhook, WebhookInfo};
+use smartlic_protocol::error_text::chain;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -241,7 +242,7 @@ pub async fn add(
                 action: "webhook.add",
                 account_id: Some(&a.id),
                 va_id: None,
-                object_id: Some(&row.id),
+                object_id: Some(row.id.as_str()),
                 detail: format!("alerts go to {}", row.url),
             },
         )
@@ -420,21 +421,6 @@ async fn deliver(state: &AppState, w: &WebhookRow, d: &DeliveryRow, now: i64) ->
 
 /// How often the server runs a round.
 pub const ROUND_EVERY: Duration = Duration::from_secs(30);
-
-/// An error with its causes, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
-}
 
 async fn send(
     http: &reqwest::Client,

@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod envelope;
+pub mod error_text;
 pub mod legacy;
 pub mod reservation;
 pub mod satellite;

@@ -13,7 +13,7 @@ use crate::bench_fleet::renewal_usage;
 use anyhow::{Context, Result, anyhow, bail};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
-use smartlic_manager::{Audit, BULK_MAX, BulkInstance, BulkLoad, Store};
+use smartlic_manager::{AccountId, Audit, BULK_MAX, BulkInstance, BulkLoad, Store};
 use std::path::Path;
 use std::time::Instant;
 
@@ -118,14 +118,15 @@ pub async fn preload(
 ) -> Result<(Preloaded, f64)> {
     let started = Instant::now();
     let store = open(database).await?;
+    let account_id = AccountId::new(account_id);
     let va = store
-        .find_va(account_id, "DEFAULT")
+        .find_va(&account_id, "DEFAULT")
         .await?
         .ok_or_else(|| anyhow!("the benchmark's account has no DEFAULT virtual account in {database}"))?;
     let preloaded = Preloaded { stamp, count };
     let now = crate::bench_fleet::now_s();
     let load = BulkLoad {
-        account_id,
+        account_id: &account_id,
         va_id: &va.id,
         udi_pid: "ASR5500",
         software_tag,

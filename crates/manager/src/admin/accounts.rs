@@ -7,7 +7,7 @@ use super::*;
 pub(crate) fn account_info(a: AccountRow) -> AccountInfo {
     AccountInfo {
         reservation: a.reservation.parse().unwrap_or_default(),
-        id: a.id,
+        id: a.id.into(),
         name: a.name,
         domain: a.domain,
         created_at: a.created_at,
@@ -16,8 +16,8 @@ pub(crate) fn account_info(a: AccountRow) -> AccountInfo {
 
 fn va_info(v: VaRow) -> VirtualAccountInfo {
     VirtualAccountInfo {
-        id: v.id,
-        account_id: v.account_id,
+        id: v.id.into(),
+        account_id: v.account_id.into(),
         name: v.name,
         description: v.description,
         created_at: v.created_at,
@@ -89,7 +89,7 @@ pub(crate) async fn list_vas(
     let vas = state.store().list_vas(&a.id).await?;
     Ok(vas
         .into_iter()
-        .filter(|v| caller.principal.va_restriction().is_none_or(|own| own == v.id))
+        .filter(|v| caller.principal.va_restriction().is_none_or(|own| *own == v.id))
         .map(va_info)
         .collect())
 }

@@ -70,7 +70,7 @@ struct VaAlertFacts {
 }
 
 impl AccountFacts {
-    async fn read(state: &AppState, account_id: &str, now: i64) -> Result<AccountFacts, ApiError> {
+    async fn read(state: &AppState, account_id: &AccountId, now: i64) -> Result<AccountFacts, ApiError> {
         let store = state.store();
         let events = |prefix: &str, days: i64| crate::store::EventQuery {
             action_prefix: Some(prefix.into()),

@@ -9,7 +9,7 @@ fn event_info(e: EventRow) -> EventInfo {
         at: e.at,
         actor: e.actor,
         action: e.action,
-        virtual_account_id: e.va_id,
+        virtual_account_id: e.va_id.map(String::from),
         object_id: e.object_id,
         detail: e.detail,
         source: e.source,

@@ -1,6 +1,7 @@
 //! Product instances: pages with cursors, one instance, removal and expiry.
 
 use super::*;
+use crate::ids::ProductInstanceId;
 
 /// The status word of a product instance at `now`.
 pub(crate) fn instance_status(i: &InstanceRow, now: i64) -> String {
@@ -22,7 +23,7 @@ fn instance_info(i: InstanceRow, now: i64, usage: Vec<(String, i64)>) -> Instanc
         satellite: None,
         status: instance_status(&i, now),
         udi: format!("PID:{},SN:{}", i.udi_pid, i.udi_sn),
-        id: i.id,
+        id: i.id.into(),
         pid: i.udi_pid,
         sn: i.udi_sn,
         hostname: i.hostname,
@@ -113,7 +114,7 @@ pub(crate) async fn list_instances(
             .store()
             .instance_page(
                 &a.id,
-                filter.as_deref(),
+                filter.as_ref(),
                 after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
                 i64::from(limit) + 1,
             )
@@ -135,7 +136,7 @@ pub(crate) async fn list_instances(
         .store()
         .satellite_instance_page(
             &a.id,
-            filter.as_deref(),
+            filter.as_ref(),
             sat_after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
             room as i64 + 1,
         )
@@ -159,11 +160,8 @@ pub(crate) async fn count_instances(
 ) -> Result<u64, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
     let filter = va_filter(state, caller, &a, va).await?;
-    let own = state.store().count_instances(&a.id, filter.as_deref()).await?;
-    let at_satellites = state
-        .store()
-        .count_satellite_instances(&a.id, filter.as_deref())
-        .await?;
+    let own = state.store().count_instances(&a.id, filter.as_ref()).await?;
+    let at_satellites = state.store().count_satellite_instances(&a.id, filter.as_ref()).await?;
     Ok((own + at_satellites).max(0) as u64)
 }
 
@@ -176,7 +174,7 @@ async fn find_instance(
 ) -> Result<InstanceRow, ApiError> {
     let i = state
         .store()
-        .instance(id.trim())
+        .instance(&ProductInstanceId::new(id.trim()))
         .await?
         .filter(|i| i.account_id == a.id)
         .ok_or_else(|| {
@@ -232,7 +230,7 @@ pub(crate) async fn remove_instance(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no product instance {:?}", id.trim())))?;
     Ok(RemovedInstance {
-        id: i.id,
+        id: i.id.into(),
         released: license_usage(released),
     })
 }
@@ -263,7 +261,7 @@ pub(crate) async fn move_instance(
         .move_instance(&i.id, &to, state.now(), &caller.audit())
         .await?;
     Ok(MovedInstance {
-        id: moved.before.id,
+        id: moved.before.id.into(),
         from: moved.before.va_name,
         to: to.name,
         usage: license_usage(moved.usage),
@@ -294,7 +292,7 @@ mod tests {
         /// A cursor gives back the hostname and id it was made of, whatever they hold.
         #[test]
         fn cursors_round_trip(hostname in "\\PC{0,80}", id in "[0-9a-f-]{0,40}") {
-            let row = InstanceRow { hostname: hostname.clone(), id: id.clone(), ..InstanceRow::default() };
+            let row = InstanceRow { hostname: hostname.clone(), id: id.clone().into(), ..InstanceRow::default() };
             let c = instance_cursor(&row);
             prop_assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{}", c);
             prop_assert_eq!(parse_instance_cursor(&c).ok(), Some((hostname, id)));

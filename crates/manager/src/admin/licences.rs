@@ -7,7 +7,7 @@ use crate::store::UsageDay;
 /// A virtual account's licence lots (SKU, lot) and its licences in use per SKU.
 pub(super) async fn lots_and_use(
     state: &AppState,
-    va_id: &str,
+    va_id: &VirtualAccountId,
 ) -> Result<(Vec<(String, compliance::Lot)>, Vec<(String, i64)>), ApiError> {
     let lots = state
         .store()
@@ -24,7 +24,7 @@ async fn license_list_of(state: &AppState, account: &AccountRow, va: &VaRow) -> 
     Ok(LicenseList {
         account: account.name.clone(),
         virtual_account: va.name.clone(),
-        virtual_account_id: va.id.clone(),
+        virtual_account_id: va.id.to_string(),
         licenses: compliance::summarize(state.catalog(), &lots, &in_use, state.now()),
         satellites: super::satellites::satellite_use(state, &va.id).await?,
     })
@@ -222,7 +222,7 @@ pub(crate) async fn issue_legacy_key(
             &caller.audit(),
             crate::store::Event {
                 action: "legacy.issue",
-                object_id: Some(&key.id),
+                object_id: Some(key.id.as_str()),
                 detail: format!(
                     "issued legacy licence key {} for PID:{},SN:{}: sessions {:?}, features {:?}, expires {}",
                     key.id,

@@ -5,6 +5,7 @@
 use crate::api::ApiError;
 use crate::auth::{Action, Principal, Scope, require};
 use crate::compliance;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::state::AppState;
 use crate::store::{AccountRow, Audit, EventRow, InstanceRow, NewToken, NewUser, TokenRow, UserChange, UserRow, VaRow};
 
@@ -122,7 +123,10 @@ pub(crate) async fn resolve_va(
 }
 
 /// The names of an account's virtual accounts by id, for lists that name each row's VA.
-async fn va_names(state: &AppState, account_id: &str) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+async fn va_names(
+    state: &AppState,
+    account_id: &AccountId,
+) -> Result<std::collections::BTreeMap<VirtualAccountId, String>, ApiError> {
     Ok(state
         .store()
         .list_vas(account_id)
@@ -155,10 +159,10 @@ async fn va_filter(
     caller: &Caller,
     account: &AccountRow,
     va: Option<&str>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<VirtualAccountId>, ApiError> {
     match va.map(str::trim).filter(|v| !v.is_empty()) {
         Some(va) => Ok(Some(resolve_va(state, caller, account, va, Action::ReadVa).await?.id)),
-        None => Ok(caller.principal.va_restriction().map(str::to_string)),
+        None => Ok(caller.principal.va_restriction().cloned()),
     }
 }
 

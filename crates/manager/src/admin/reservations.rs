@@ -191,7 +191,7 @@ pub(crate) async fn list_reservations(
     let only = match va.map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => Some(resolve_va(state, caller, &a, v, Action::ManageReservations).await?.id),
         None => {
-            let own = caller.principal.va_restriction().map(str::to_string);
+            let own = caller.principal.va_restriction().cloned();
             let scope = match &own {
                 Some(v) => Scope::Va { account: &a.id, va: v },
                 None => Scope::Account(&a.id),
@@ -203,7 +203,7 @@ pub(crate) async fn list_reservations(
     let names = va_names(state, &a.id).await?;
     Ok(state
         .store()
-        .list_reservations(&a.id, only.as_deref())
+        .list_reservations(&a.id, only.as_ref())
         .await?
         .iter()
         .map(|(r, l)| reservation_info(r, names.get(&r.va_id).map_or("", String::as_str), l))

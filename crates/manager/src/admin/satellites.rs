@@ -365,7 +365,7 @@ pub(crate) fn make_satellite_cursor(after: Option<&SatelliteInstanceRow>) -> Str
 }
 
 /// The licences in use at each satellite of a VA, for its licence list.
-pub(crate) async fn satellite_use(state: &AppState, va_id: &str) -> Result<Vec<SatelliteUse>, ApiError> {
+pub(crate) async fn satellite_use(state: &AppState, va_id: &VirtualAccountId) -> Result<Vec<SatelliteUse>, ApiError> {
     Ok(state
         .store()
         .satellite_usage_of_va(va_id)

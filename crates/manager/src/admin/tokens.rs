@@ -90,7 +90,7 @@ pub(crate) async fn list_tokens(
     let now = state.now();
     Ok(state
         .store()
-        .list_tokens(&a.id, filter.as_deref())
+        .list_tokens(&a.id, filter.as_ref())
         .await?
         .into_iter()
         .map(|t| token_info(t, now))

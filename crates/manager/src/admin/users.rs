@@ -166,7 +166,7 @@ pub(crate) async fn create_user(
                 account_id: &a.id,
                 email: &email,
                 role: req.role.as_str(),
-                va_id: va_id.as_deref(),
+                va_id: va_id.as_ref(),
                 api_key_hash: &key_hash,
                 password_hash: password_hash.as_deref(),
             },

@@ -8,7 +8,6 @@ mod error;
 mod reservation_routes;
 mod satellite_link_routes;
 mod satellite_routes;
-pub(crate) use satellite_routes::EXCHANGE_LIMIT;
 mod va_routes;
 
 pub use error::ApiError;
@@ -210,7 +209,9 @@ pub fn router(state: AppState) -> Router {
             crate::backpressure::limit,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // `body_limit` bounds every body (and decides which routes take an exchange file); the
+        // extractors' own limit would only repeat it, per route.
+        .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(body_limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         // HTTPS only: a browser keeps to https for this host for a year (every response).
@@ -250,7 +251,9 @@ const DRAIN_BYTES: usize = 1 << 20;
 const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads every request body before its handler, refusing one over [`BODY_LIMIT`] (a satellite's
-/// exchange file: [`satellite_routes::EXCHANGE_LIMIT`]) with 413.
+/// exchange file: [`satellite_routes::EXCHANGE_LIMIT`]) with 413. The one place that bounds
+/// bodies: the router turns the extractors' `DefaultBodyLimit` off, so no route sets a limit of
+/// its own.
 ///
 /// An over-long body is still read (and dropped) up to [`DRAIN_BYTES`] before the answer: over
 /// HTTP/2, answering while the client is still sending made the stream end in a reset that

@@ -35,7 +35,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_satellites, create_satellite))
         .routes(routes!(answer_request))
         .routes(routes!(exchange))
-        .layer(axum::extract::DefaultBodyLimit::max(EXCHANGE_LIMIT))
 }
 
 fn caller(principal: Principal, addr: ClientAddr) -> Caller {

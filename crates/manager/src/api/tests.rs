@@ -1578,7 +1578,7 @@ on_both_engines!(instances_are_listed_a_page_at_a_time);
 async fn instances_are_listed_a_page_at_a_time(store: Store) {
     let ids = crate::store::tests::register_some(&store, 7).await;
     let account = store.find_account("Many").await.unwrap().unwrap();
-    let whole: Vec<String> = store
+    let whole: Vec<crate::ids::ProductInstanceId> = store
         .instance_page(&account.id, None, None, 1_000)
         .await
         .unwrap()

@@ -6,6 +6,7 @@ use super::admin::Caller;
 use super::{ApiError, PortalError, bad_form, html, read_cookie, redirect, same_secret, sessions};
 use crate::api::ClientAddr;
 use crate::auth::{Principal, User};
+use crate::ids::AccountId;
 use crate::state::AppState;
 use crate::tokens;
 use axum::Form;
@@ -36,7 +37,7 @@ impl Session {
     }
 
     /// The user's account.
-    pub(super) fn account_id(&self) -> &str {
+    pub(super) fn account_id(&self) -> &AccountId {
         &self.user.account_id
     }
 

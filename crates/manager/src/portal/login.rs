@@ -7,6 +7,7 @@ use super::{
     THROTTLE_WINDOW, html, redirect, sessions, with_cookie, with_retry_after,
 };
 use crate::api::ClientAddr;
+use crate::ids::AccountId;
 use crate::state::AppState;
 use crate::store::login_attempts::{AttemptKey, Claim};
 use crate::store::{Audit, Event, Store};
@@ -118,7 +119,7 @@ async fn claim_attempt(
 }
 
 /// Records a log-in (or a failed one) in the event log; a failure to record does not stop it.
-async fn log_login(store: &Store, now: i64, audit: &Audit, account_id: Option<&str>, user_id: Option<&str>) {
+async fn log_login(store: &Store, now: i64, audit: &Audit, account_id: Option<&AccountId>, user_id: Option<&str>) {
     let event = match user_id {
         Some(user_id) => Event {
             action: "portal.login",
@@ -185,14 +186,14 @@ pub(super) async fn login(
     };
     let audit = Audit::new(email.clone(), source.clone());
     let (Some(user_id), true) = (user_id, verified) else {
-        log_login(store, now, &audit, account_id.as_deref(), None).await;
+        log_login(store, now, &audit, account_id.as_ref(), None).await;
         return Ok(wrong());
     };
     // A success resets the e-mail's count and gives the address its attempt back.
     store.reset_login_attempts(&email_key).await.map_err(ApiError::from)?;
     release_attempts(store, [addr_key.as_deref()]).await;
     let id = start_session(store, &user_id, source.as_deref(), now).await?;
-    log_login(store, now, &audit, account_id.as_deref(), Some(&user_id)).await;
+    log_login(store, now, &audit, account_id.as_ref(), Some(&user_id)).await;
     let resp = with_cookie(redirect("/"), SESSION_COOKIE, &id, SESSION_TTL);
     Ok(with_cookie(resp, LOGIN_COOKIE, "", 0))
 }

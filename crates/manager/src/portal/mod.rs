@@ -132,11 +132,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/users/{user}/rotate-key", post(forms::rotate_key))
         .route("/account/key", get(pages::own_key).post(forms::rotate_own_key))
         .route("/satellites", get(satellites::page).post(satellites::create))
-        // A pasted request file may be as large as the API's exchange files.
-        .route(
-            "/satellites/answer",
-            post(satellites::answer).layer(axum::extract::DefaultBodyLimit::max(crate::api::EXCHANGE_LIMIT)),
-        )
+        // A pasted request file may be as large as the API's exchange files (`takes_exchange_file`).
+        .route("/satellites/answer", post(satellites::answer))
         .route("/satellite", get(satellite_link::page))
         .route("/satellite/link", post(satellite_link::link))
         .route("/satellite/export", post(satellite_link::export))

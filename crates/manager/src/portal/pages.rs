@@ -5,6 +5,7 @@ use super::admin::Caller;
 use super::extract::Session;
 use super::{ApiError, PortalError, admin, html, security_headers};
 use crate::auth::{Action, Scope, check};
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -66,7 +67,8 @@ pub(super) async fn va(
 }
 
 /// Whether `caller` may do `action` in the virtual account `va` of `account`.
-fn may_in_va(caller: &Caller, action: Action, account: &str, va: &str) -> bool {
+fn may_in_va(caller: &Caller, action: Action, account: &AccountId, va: &str) -> bool {
+    let va = &VirtualAccountId::new(va);
     check(&caller.principal, action, Scope::Va { account, va }).is_ok()
 }
 

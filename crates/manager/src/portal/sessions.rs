@@ -3,6 +3,7 @@
 //! manager of a shared database serves any session.
 
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::store::Store;
 
 /// A live session with its user.
@@ -13,16 +14,16 @@ pub(crate) struct SessionRow {
     /// User id.
     pub user_id: String,
     /// Account id.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// E-mail.
     pub email: String,
     /// Role name.
     pub role: String,
     /// Virtual account id (VA roles).
-    pub va_id: Option<String>,
+    pub va_id: Option<VirtualAccountId>,
 }
 
-type SessionTuple = (String, String, String, String, String, Option<String>);
+type SessionTuple = (String, String, AccountId, String, String, Option<VirtualAccountId>);
 
 /// The live session whose id hashes to `id_hash`, if its user is still enabled.
 pub(crate) async fn find(store: &Store, id_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
@@ -97,7 +98,7 @@ pub(crate) async fn count(store: &Store) -> Result<i64, StoreError> {
 pub(crate) async fn user_for_login(
     store: &Store,
     email_key: &str,
-) -> Result<Option<(String, String, Option<String>)>, StoreError> {
+) -> Result<Option<(String, AccountId, Option<String>)>, StoreError> {
     Ok(
         sqlx::query_as("SELECT id, account_id, password_hash FROM users WHERE email_key = $1 AND disabled_at IS NULL")
             .bind(email_key)

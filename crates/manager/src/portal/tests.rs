@@ -182,7 +182,7 @@ impl Portal {
         (cookie, csrf_of(&home.body))
     }
 
-    async fn va_id(&self, account: &str, va: &str) -> String {
+    async fn va_id(&self, account: &str, va: &str) -> crate::ids::VirtualAccountId {
         let a = self.state.store().find_account(account).await.unwrap().unwrap();
         self.state.store().find_va(&a.id, va).await.unwrap().unwrap().id
     }
@@ -298,7 +298,7 @@ async fn pages_show_the_account(store: Store) {
     // A VA user sees its own VA only.
     let (carol, _) = p.login("carol@acme.example").await;
     let home = p.get("/", &carol).await;
-    assert!(home.body.contains("EDGE") && !home.body.contains(&default));
+    assert!(home.body.contains("EDGE") && !home.body.contains(default.as_str()));
     let page = p.get(&format!("/va/{default}"), &carol).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(!page.body.contains(PW));
@@ -605,7 +605,7 @@ async fn event_log_filters_and_exports(store: Store) {
     );
     assert_eq!(lines.len(), 2, "{}", csv.body);
     assert!(
-        lines[1].contains(",alice@acme.example,token.create,") && lines[1].contains(&edge),
+        lines[1].contains(",alice@acme.example,token.create,") && lines[1].contains(edge.as_str()),
         "{}",
         lines[1]
     );

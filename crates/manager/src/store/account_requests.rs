@@ -6,6 +6,7 @@ use super::accounts::insert_account;
 use super::users::insert_user;
 use super::{AccountRow, Audit, Engine, Event, NewUser, Store, UserRow, append_event, new_id};
 use crate::error::StoreError;
+use crate::ids::AccountId;
 use crate::refusal::Refusal;
 
 /// Status of a request waiting for the operator.
@@ -46,7 +47,7 @@ pub struct AccountRequestRow {
     /// Why rejected.
     pub reason: Option<String>,
     /// The account created on approval.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
 }
 
 impl AccountRequestRow {

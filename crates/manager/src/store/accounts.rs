@@ -1,7 +1,8 @@
 //! Smart Accounts and virtual accounts.
 
-use super::{Audit, Event, Store, append_event, licenses, name_key, new_id};
+use super::{Audit, Event, Store, append_event, licenses, name_key};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::refusal::Refusal;
 
 /// Name of the virtual account every Smart Account gets.
@@ -11,7 +12,7 @@ pub(super) const DEFAULT_VA: &str = "DEFAULT";
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AccountRow {
     /// Id.
-    pub id: String,
+    pub id: AccountId,
     /// Name.
     pub name: String,
     /// Domain identifier.
@@ -29,9 +30,9 @@ const ACCOUNT_COLUMNS: &str = "id, name, domain, created_at, reservation";
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct VaRow {
     /// Id.
-    pub id: String,
+    pub id: VirtualAccountId,
     /// Its Smart Account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Name.
     pub name: String,
     /// Free text.
@@ -101,7 +102,7 @@ impl Store {
             Event {
                 action: "account.reservation",
                 account_id: Some(&account.id),
-                object_id: Some(&account.id),
+                object_id: Some(account.id.as_str()),
                 detail: format!("reservation of Smart Account {} set to {policy}", account.name),
                 ..Event::default()
             },
@@ -112,15 +113,15 @@ impl Store {
     /// Creates a virtual account.
     pub async fn create_va(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         name: &str,
         description: &str,
         now: i64,
         audit: &Audit,
     ) -> Result<VaRow, StoreError> {
         let va = VaRow {
-            id: new_id(),
-            account_id: account_id.into(),
+            id: VirtualAccountId::fresh(),
+            account_id: account_id.clone(),
             name: name.trim().into(),
             description: description.trim().into(),
             created_at: now,
@@ -136,7 +137,7 @@ impl Store {
                 action: "va.create",
                 account_id: Some(account_id),
                 va_id: Some(&va.id),
-                object_id: Some(&va.id),
+                object_id: Some(va.id.as_str()),
                 detail: format!("created virtual account {}", va.name),
             },
         )
@@ -145,7 +146,7 @@ impl Store {
     }
 
     /// Virtual accounts of an account, by name.
-    pub async fn list_vas(&self, account_id: &str) -> Result<Vec<VaRow>, StoreError> {
+    pub async fn list_vas(&self, account_id: &AccountId) -> Result<Vec<VaRow>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VA_COLUMNS} FROM virtual_accounts WHERE account_id = $1 ORDER BY name_key"
         )))
@@ -155,7 +156,7 @@ impl Store {
     }
 
     /// The virtual account of `account_id` with this id, or else this name.
-    pub async fn find_va(&self, account_id: &str, id_or_name: &str) -> Result<Option<VaRow>, StoreError> {
+    pub async fn find_va(&self, account_id: &AccountId, id_or_name: &str) -> Result<Option<VaRow>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VA_COLUMNS} FROM virtual_accounts WHERE account_id = $1 AND (id = $2 OR name_key = $3) \
              ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1"
@@ -168,7 +169,7 @@ impl Store {
     }
 
     /// A virtual account by id.
-    pub async fn va_by_id(&self, va_id: &str) -> Result<Option<VaRow>, StoreError> {
+    pub async fn va_by_id(&self, va_id: &VirtualAccountId) -> Result<Option<VaRow>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {VA_COLUMNS} FROM virtual_accounts WHERE id = $1"
         )))
@@ -286,7 +287,7 @@ impl Store {
                 action: "va.rename",
                 account_id: Some(&va.account_id),
                 va_id: Some(&va.id),
-                object_id: Some(&va.id),
+                object_id: Some(va.id.as_str()),
                 detail: format!("renamed virtual account {} to {name}", va.name),
             },
         )
@@ -348,7 +349,7 @@ impl Store {
                 action: "va.delete",
                 account_id: Some(&va.account_id),
                 va_id: Some(&va.id),
-                object_id: Some(&va.id),
+                object_id: Some(va.id.as_str()),
                 detail: format!("deleted virtual account {}", va.name),
             },
         )
@@ -357,7 +358,11 @@ impl Store {
 }
 
 /// What the virtual account `va_id` holds at `now` (read inside the deleting transaction).
-async fn va_holdings(conn: &mut sqlx::AnyConnection, va_id: &str, now: i64) -> Result<VaHoldings, StoreError> {
+async fn va_holdings(
+    conn: &mut sqlx::AnyConnection,
+    va_id: &VirtualAccountId,
+    now: i64,
+) -> Result<VaHoldings, StoreError> {
     let licences = licenses::lots(conn, va_id, None)
         .await?
         .into_iter()
@@ -426,14 +431,14 @@ pub(crate) async fn insert_account(
     audit: &Audit,
 ) -> Result<(AccountRow, VaRow), StoreError> {
     let account = AccountRow {
-        id: new_id(),
+        id: AccountId::fresh(),
         name: name.trim().to_string(),
         domain: domain.trim().to_string(),
         created_at: now,
         reservation: "none".into(),
     };
     let va = VaRow {
-        id: new_id(),
+        id: VirtualAccountId::fresh(),
         account_id: account.id.clone(),
         name: DEFAULT_VA.into(),
         description: "Default virtual account".into(),
@@ -461,7 +466,7 @@ pub(crate) async fn insert_account(
         Event {
             action: "account.create",
             account_id: Some(&account.id),
-            object_id: Some(&account.id),
+            object_id: Some(account.id.as_str()),
             detail: format!("created Smart Account {} ({})", account.name, account.domain),
             ..Event::default()
         },

@@ -24,6 +24,7 @@ use super::instances::{DailyUsage, SkuFigures, UsageReport, describe, record_dai
 use super::{Audit, Event, Store, append_events, placeholders, value_rows};
 use crate::compliance::{self, Lot};
 use crate::error::StoreError;
+use crate::ids::{AccountId, ProductInstanceId, VirtualAccountId};
 use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -43,7 +44,7 @@ pub(crate) type Answer = Result<UsageReport, StoreError>;
 
 /// One report waiting for the writer.
 pub(crate) struct ReportJob {
-    pub(crate) id: String,
+    pub(crate) id: ProductInstanceId,
     pub(crate) hostname: String,
     pub(crate) usage: Vec<(String, i64)>,
     pub(crate) now: i64,
@@ -145,7 +146,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
 
     // 2. Lock and stamp the instances; read their VA and last status.
     let live: Vec<usize> = (0..batch.len()).filter(|i| results[*i].is_none()).collect();
-    let mut found: HashMap<String, (String, String, Option<String>)> = HashMap::new();
+    let mut found: HashMap<String, (AccountId, VirtualAccountId, Option<String>)> = HashMap::new();
     if !live.is_empty() {
         let mut when_now = String::new();
         let mut id_params = Vec::new();
@@ -159,7 +160,9 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
              WHERE id IN ({}) RETURNING id, account_id, va_id, last_auth_status, hostname",
             id_params.join(", ")
         );
-        let mut q = sqlx::query_as::<_, (String, String, String, Option<String>, String)>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, (String, AccountId, VirtualAccountId, Option<String>, String)>(
+            sqlx::AssertSqlSafe(sql),
+        );
         for &i in &live {
             let j = &batch[i];
             q = q.bind(j.id.as_str()).bind(j.now);
@@ -170,7 +173,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
             found.insert(id, (account, va, status));
         }
         for &i in &live {
-            if !found.contains_key(&batch[i].id) {
+            if !found.contains_key(batch[i].id.as_str()) {
                 results[i] = Some(Err(unknown_instance(&batch[i].id)));
             }
         }
@@ -178,7 +181,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
         let renamed: Vec<(&str, &str)> = live
             .iter()
             .map(|&i| &batch[i])
-            .filter(|j| hostnames.get(&j.id).is_some_and(|h| *h != j.hostname))
+            .filter(|j| hostnames.get(j.id.as_str()).is_some_and(|h| *h != j.hostname))
             .map(|j| (j.id.as_str(), j.hostname.as_str()))
             .collect();
         set_text_by_id(&mut tx, "hostname", &renamed).await?;
@@ -193,7 +196,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
     let ids: Vec<&str> = live.iter().map(|&i| batch[i].id.as_str()).collect();
     let mut vas: Vec<&str> = live
         .iter()
-        .filter_map(|&i| found.get(&batch[i].id).map(|f| f.1.as_str()))
+        .filter_map(|&i| found.get(batch[i].id.as_str()).map(|f| f.1.as_str()))
         .collect();
     vas.sort_unstable();
     vas.dedup();
@@ -236,20 +239,20 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
     //    order within a VA, worked out in memory.
     let mut live = live;
     live.sort_by(|a, b| {
-        let va = |i: &usize| found.get(&batch[*i].id).map(|f| f.1.as_str());
+        let va = |i: &usize| found.get(batch[*i].id.as_str()).map(|f| f.1.as_str());
         va(a).cmp(&va(b))
     });
     let mut plans: Vec<(usize, Vec<compliance::UsageChange>)> = Vec::with_capacity(live.len());
     let mut deltas: BTreeMap<(String, String), i64> = BTreeMap::new();
     for &i in &live {
         let job = &batch[i];
-        let Some((_, va_id, _)) = found.get(&job.id) else {
+        let Some((_, va_id, _)) = found.get(job.id.as_str()) else {
             continue;
         };
-        let old = old_usage.remove(&job.id).unwrap_or_default();
+        let old = old_usage.remove(job.id.as_str()).unwrap_or_default();
         let changes = compliance::usage_changes(&old, &job.usage);
         for c in &changes {
-            *deltas.entry((va_id.clone(), c.sku.clone())).or_default() += c.delta;
+            *deltas.entry((va_id.to_string(), c.sku.clone())).or_default() += c.delta;
         }
         plans.push((i, changes));
     }
@@ -270,11 +273,11 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
     let mut events = Vec::new();
     for (i, changes) in &plans {
         let job = &batch[*i];
-        let Some((account_id, va_id, old_status)) = found.get(&job.id) else {
+        let Some((account_id, va_id, old_status)) = found.get(job.id.as_str()) else {
             continue;
         };
         for c in changes {
-            let total = va_totals.entry((va_id.clone(), c.sku.clone())).or_insert(0);
+            let total = va_totals.entry((va_id.to_string(), c.sku.clone())).or_insert(0);
             let before = *total;
             *total += c.delta;
             let d = DailyUsage::new(va_id, &c.sku, job.now, before, *total);
@@ -293,7 +296,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
             .usage
             .iter()
             .map(|(sku, count)| {
-                let key = (va_id.clone(), sku.clone());
+                let key = (va_id.to_string(), sku.clone());
                 SkuFigures {
                     sku: sku.clone(),
                     count: *count,
@@ -314,8 +317,8 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
                 &job.audit,
                 Event {
                     action: "device.usage",
-                    account_id: Some(account_id.as_str()),
-                    va_id: Some(va_id.as_str()),
+                    account_id: Some(account_id),
+                    va_id: Some(va_id),
                     object_id: Some(job.id.as_str()),
                     detail: format!("usage now {}; {status}", describe(&new_usage)),
                 },

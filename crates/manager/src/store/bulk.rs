@@ -9,9 +9,10 @@
 //! authorization (which checks the request's signature with the stored key) but its first ID
 //! certificate renewal is refused, as for any instance without a certificate from this manager.
 
-use super::instances::{DailyUsage, record_daily_many};
+use super::instances::{add_va_usage, record_daily_many};
 use super::{Audit, Event, Store, append_event};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 
 /// Most instances one call loads (each row binds four values; both engines take the statement).
 pub const BULK_MAX: usize = 1_000;
@@ -35,9 +36,9 @@ pub struct BulkInstance {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkLoad<'a> {
     /// Account id.
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     /// Virtual account id (of that account).
-    pub va_id: &'a str,
+    pub va_id: &'a VirtualAccountId,
     /// Product id of every instance.
     pub udi_pid: &'a str,
     /// Software tag.
@@ -115,20 +116,8 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
             let added: i64 = used.iter().map(|r| r.count).sum();
-            let total: i64 = sqlx::query_scalar(
-                "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
-                 ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
-            )
-            .bind(load.va_id)
-            .bind(load.sku)
-            .bind(added)
-            .fetch_one(&mut *tx)
-            .await?;
-            record_daily_many(
-                &mut tx,
-                &[DailyUsage::new(load.va_id, load.sku, load.now, total - added, total)],
-            )
-            .await?;
+            let day = add_va_usage(&mut tx, load.va_id, load.sku, added, load.now).await?;
+            record_daily_many(&mut tx, &[day]).await?;
         }
         append_event(
             &mut tx,
@@ -184,7 +173,7 @@ mod tests {
             .collect()
     }
 
-    async fn in_use(store: &Store, va_id: &str) -> i64 {
+    async fn in_use(store: &Store, va_id: &VirtualAccountId) -> i64 {
         let totals = store.va_in_use(va_id).await.unwrap();
         totals.iter().filter(|(sku, _)| sku == "SKU-A").map(|(_, n)| n).sum()
     }
@@ -210,15 +199,13 @@ mod tests {
         assert_eq!(store.count_instances(&account.id, Some(&va.id)).await.unwrap(), 1_010);
         let expected: i64 = (0..1_010).map(|i| (i % 3) as i64).sum();
         assert_eq!(in_use(&store, &va.id).await, expected);
-        let one = store.instance(&first[5].id).await.unwrap().unwrap();
+        let id = crate::ids::ProductInstanceId::new(first[5].id.clone());
+        let one = store.instance(&id).await.unwrap().unwrap();
         assert_eq!(
             (one.hostname.as_str(), one.public_key.as_str()),
             ("bulk-0000005", "key-5")
         );
-        assert_eq!(
-            store.instance_usage(&first[5].id).await.unwrap(),
-            vec![("SKU-A".to_string(), 2)]
-        );
+        assert_eq!(store.instance_usage(&id).await.unwrap(), vec![("SKU-A".to_string(), 2)]);
 
         // A serial number loaded already: nothing of the call is written.
         let mut again = rows(2_000, 5);

@@ -4,9 +4,10 @@
 //! instead of deadlocking; then the instance row, then the totals in (VA, SKU) order — the order
 //! every other writer takes them in.
 
-use super::instances::{DailyUsage, InstanceRow, describe, instance_by_id, record_daily_many};
+use super::instances::{InstanceRow, add_va_usage, describe, instance_by_id, record_daily_many};
 use super::{Audit, Event, Store, VaRow, licenses};
 use crate::error::StoreError;
+use crate::ids::{ProductInstanceId, VirtualAccountId};
 use crate::refusal::Refusal;
 
 /// What a move did.
@@ -24,7 +25,7 @@ impl Store {
     /// or either virtual account is gone.
     pub(crate) async fn move_instance(
         &self,
-        id: &str,
+        id: &ProductInstanceId,
         to: &VaRow,
         now: i64,
         audit: &Audit,
@@ -44,19 +45,19 @@ impl Store {
             ))
             .into());
         }
-        let mut vas = [seen.va_id.as_str(), to.id.as_str()];
+        let mut vas = [&seen.va_id, &to.id];
         vas.sort_unstable();
         for va in vas {
             if !licenses::lock_va(&mut tx, va).await? {
                 return Err(Refusal::NotFound(format!(
                     "virtual account {} was deleted meanwhile",
-                    if va == to.id { &to.name } else { &seen.va_name }
+                    if *va == to.id { &to.name } else { &seen.va_name }
                 ))
                 .into());
             }
         }
         // Lock the instance and read its VA again: another move may have run before the locks.
-        let locked: Option<String> = sqlx::query_scalar(
+        let locked: Option<VirtualAccountId> = sqlx::query_scalar(
             "UPDATE product_instances SET va_id = va_id WHERE id = $1 AND account_id = $2 RETURNING va_id",
         )
         .bind(id)
@@ -76,28 +77,14 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
         // (VA, SKU, change) in (VA, SKU) order.
-        let mut changes: Vec<(&str, &str, i64)> = usage
+        let mut changes: Vec<(&VirtualAccountId, &str, i64)> = usage
             .iter()
-            .flat_map(|(sku, n)| {
-                [
-                    (seen.va_id.as_str(), sku.as_str(), -n),
-                    (to.id.as_str(), sku.as_str(), *n),
-                ]
-            })
+            .flat_map(|(sku, n)| [(&seen.va_id, sku.as_str(), -n), (&to.id, sku.as_str(), *n)])
             .collect();
         changes.sort_unstable();
         let mut daily = Vec::new();
         for (va, sku, delta) in changes {
-            let total: i64 = sqlx::query_scalar(
-                "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
-                 ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
-            )
-            .bind(va)
-            .bind(sku)
-            .bind(delta)
-            .fetch_one(&mut *tx)
-            .await?;
-            daily.push(DailyUsage::new(va, sku, now, total - delta, total));
+            daily.push(add_va_usage(&mut tx, va, sku, delta, now).await?);
         }
         record_daily_many(&mut tx, &daily).await?;
         sqlx::query("UPDATE product_instances SET va_id = $1 WHERE id = $2")

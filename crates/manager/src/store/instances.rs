@@ -4,6 +4,7 @@
 use super::{Audit, Event, Store, append_event, tokens};
 use crate::compliance::{self, UsageChange};
 use crate::error::StoreError;
+use crate::ids::{AccountId, ProductInstanceId, VirtualAccountId};
 use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
@@ -11,11 +12,11 @@ use sqlx::AnyConnection;
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct InstanceRow {
     /// Id.
-    pub id: String,
+    pub id: ProductInstanceId,
     /// Account id.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Virtual account id.
-    pub va_id: String,
+    pub va_id: VirtualAccountId,
     /// Virtual account name.
     pub va_name: String,
     /// Product id.
@@ -51,7 +52,7 @@ pub struct InstanceRow {
 #[derive(Debug, Clone)]
 pub struct NewInstance {
     /// Id (also the CN of its ID certificate).
-    pub id: String,
+    pub id: ProductInstanceId,
     /// Product id.
     pub udi_pid: String,
     /// Serial number.
@@ -74,7 +75,7 @@ pub struct NewInstance {
 #[derive(Debug, Clone, Copy)]
 pub struct Report<'a> {
     /// The instance.
-    pub id: &'a str,
+    pub id: &'a ProductInstanceId,
     /// Its hostname now.
     pub hostname: &'a str,
     /// Licences in use per SKU (catalog spelling).
@@ -144,7 +145,7 @@ impl Store {
         let token = tokens::token_by_id(&mut tx, token_id)
             .await?
             .ok_or_else(crate::tokens::unknown_token)?;
-        let old: Option<(String, String)> = sqlx::query_as(
+        let old: Option<(ProductInstanceId, VirtualAccountId)> = sqlx::query_as(
             "SELECT id, va_id FROM product_instances WHERE account_id = $1 AND udi_pid = $2 AND udi_sn = $3",
         )
         .bind(&token.account_id)
@@ -225,7 +226,7 @@ impl Store {
                 action: "device.register",
                 account_id: Some(&token.account_id),
                 va_id: Some(&token.va_id),
-                object_id: Some(&new.id),
+                object_id: Some(new.id.as_str()),
                 detail: format!(
                     "registered PID:{},SN:{} ({}) with token {}",
                     new.udi_pid, new.udi_sn, new.hostname, token.id
@@ -241,12 +242,12 @@ impl Store {
     }
 
     /// A product instance by id.
-    pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>, StoreError> {
+    pub async fn instance(&self, id: &ProductInstanceId) -> Result<Option<InstanceRow>, StoreError> {
         instance_by_id(&mut *self.pool.acquire().await?, id).await
     }
 
     /// The instances among `ids` that exist, in no particular order (one query for all).
-    pub async fn instances_by_ids(&self, ids: &[&str]) -> Result<Vec<InstanceRow>, StoreError> {
+    pub async fn instances_by_ids(&self, ids: &[&ProductInstanceId]) -> Result<Vec<InstanceRow>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -265,16 +266,16 @@ impl Store {
     /// at most `limit`, starting after the instance with hostname and id `after`.
     pub async fn instance_page(
         &self,
-        account_id: &str,
-        va_id: Option<&str>,
+        account_id: &AccountId,
+        va_id: Option<&VirtualAccountId>,
         after: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<InstanceRow>, StoreError> {
         // One text per case, so that each reads its index in order from the cursor on (a row
         // value comparison is a range of the (…, hostname, id) index on both engines).
         let (owner, owner_value) = match va_id {
-            Some(va) => ("p.va_id = $1", va),
-            None => ("p.account_id = $1", account_id),
+            Some(va) => ("p.va_id = $1", va.as_str()),
+            None => ("p.account_id = $1", account_id.as_str()),
         };
         let from = if after.is_some() {
             " AND (p.hostname, p.id) > ($3, $4)"
@@ -298,7 +299,7 @@ impl Store {
     /// last contact). Read for alerts, which need only these, not the whole fleet.
     pub async fn silent_instances(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         before: i64,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
         Ok(sqlx::query_as(
@@ -313,7 +314,11 @@ impl Store {
 
     /// How many product instances an account (optionally one VA) has: the per-VA counts the
     /// database's triggers keep (migration 0014), one row a VA, never a count of the instances.
-    pub async fn count_instances(&self, account_id: &str, va_id: Option<&str>) -> Result<i64, StoreError> {
+    pub async fn count_instances(
+        &self,
+        account_id: &AccountId,
+        va_id: Option<&VirtualAccountId>,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM va_instance_counts c \
              JOIN virtual_accounts v ON v.id = c.va_id WHERE v.account_id = $1 AND ($2 IS NULL OR c.va_id = $2)",
@@ -325,7 +330,7 @@ impl Store {
     }
 
     /// Licences an instance uses, by SKU.
-    pub async fn instance_usage(&self, id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn instance_usage(&self, id: &ProductInstanceId) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(
             sqlx::query_as("SELECT sku, count FROM instance_usage WHERE instance_id = $1 ORDER BY sku")
                 .bind(id)
@@ -337,7 +342,7 @@ impl Store {
     /// Records a new ID certificate expiry (and the contact).
     pub async fn renew_instance_id(
         &self,
-        id: &str,
+        id: &ProductInstanceId,
         id_cert_expires_at: i64,
         now: i64,
         audit: &Audit,
@@ -382,7 +387,7 @@ impl Store {
         audit: &Audit,
     ) -> Result<UsageReport, StoreError> {
         let job = super::batch::ReportJob {
-            id: report.id.to_string(),
+            id: report.id.clone(),
             hostname: report.hostname.to_string(),
             usage: report.usage.to_vec(),
             now: report.now,
@@ -403,8 +408,8 @@ impl Store {
     /// instance (in `account_id`, when given).
     pub async fn remove_instance(
         &self,
-        id: &str,
-        account_id: Option<&str>,
+        id: &ProductInstanceId,
+        account_id: Option<&AccountId>,
         now: i64,
         audit: &Audit,
     ) -> Result<Option<(InstanceRow, Vec<(String, i64)>)>, StoreError> {
@@ -415,7 +420,7 @@ impl Store {
     /// checked in the same transaction; `None` if there is no such instance or it renewed.
     pub async fn expire_instance(
         &self,
-        id: &str,
+        id: &ProductInstanceId,
         now: i64,
         audit: &Audit,
     ) -> Result<Option<(InstanceRow, Vec<(String, i64)>)>, StoreError> {
@@ -423,7 +428,7 @@ impl Store {
     }
 
     /// Ids of the instances whose ID certificate expired before `now`.
-    pub async fn expired_instances(&self, now: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn expired_instances(&self, now: i64) -> Result<Vec<ProductInstanceId>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT id FROM product_instances WHERE id_cert_expires_at < $1 ORDER BY id")
                 .bind(now)
@@ -434,8 +439,8 @@ impl Store {
 
     async fn remove_instance_when(
         &self,
-        id: &str,
-        account_id: Option<&str>,
+        id: &ProductInstanceId,
+        account_id: Option<&AccountId>,
         now: i64,
         audit: &Audit,
         only_if_expired: bool,
@@ -444,7 +449,7 @@ impl Store {
         let Some(row) = instance_by_id(&mut tx, id).await? else {
             return Ok(None);
         };
-        if account_id.is_some_and(|a| a != row.account_id) {
+        if account_id.is_some_and(|a| *a != row.account_id) {
             return Ok(None);
         }
         if only_if_expired && row.id_cert_expires_at >= now {
@@ -480,7 +485,7 @@ impl Store {
     }
 }
 
-pub(super) fn unknown_instance(id: &str) -> Refusal {
+pub(super) fn unknown_instance(id: &ProductInstanceId) -> Refusal {
     Refusal::UnknownInstance(format!(
         "product instance {id} is not registered with this license manager"
     ))
@@ -497,7 +502,10 @@ pub(super) fn describe(usage: &[(String, i64)]) -> String {
         .join(", ")
 }
 
-pub(super) async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<InstanceRow>, StoreError> {
+pub(super) async fn instance_by_id(
+    conn: &mut AnyConnection,
+    id: &ProductInstanceId,
+) -> Result<Option<InstanceRow>, StoreError> {
     Ok(
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{INSTANCE_SELECT} WHERE p.id = $1")))
             .bind(id)
@@ -510,8 +518,8 @@ pub(super) async fn instance_by_id(conn: &mut AnyConnection, id: &str) -> Result
 /// totals and the day's history, one change at a time.
 async fn apply_changes(
     conn: &mut AnyConnection,
-    instance_id: &str,
-    va_id: &str,
+    instance_id: &ProductInstanceId,
+    va_id: &VirtualAccountId,
     changes: &[UsageChange],
     now: i64,
 ) -> Result<(), StoreError> {
@@ -533,16 +541,8 @@ async fn apply_changes(
             .execute(&mut *conn)
             .await?;
         }
-        let total: i64 = sqlx::query_scalar(
-            "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
-             ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
-        )
-        .bind(va_id)
-        .bind(&ch.sku)
-        .bind(ch.delta)
-        .fetch_one(&mut *conn)
-        .await?;
-        record_daily_many(conn, &[DailyUsage::new(va_id, &ch.sku, now, total - ch.delta, total)]).await?;
+        let day = add_va_usage(conn, va_id, &ch.sku, ch.delta, now).await?;
+        record_daily_many(conn, &[day]).await?;
     }
     Ok(())
 }
@@ -563,7 +563,7 @@ pub struct UsageDay {
 /// One VA and SKU's usage on one day, as a change left it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct DailyUsage {
-    pub(super) va_id: String,
+    pub(super) va_id: VirtualAccountId,
     pub(super) sku: String,
     /// 00:00 UTC of the day.
     pub(super) day: i64,
@@ -575,15 +575,36 @@ pub(super) struct DailyUsage {
 
 impl DailyUsage {
     /// A change from `before` to `total` at `now`: both were in use that day.
-    pub(super) fn new(va_id: &str, sku: &str, now: i64, before: i64, total: i64) -> DailyUsage {
+    pub(super) fn new(va_id: &VirtualAccountId, sku: &str, now: i64, before: i64, total: i64) -> DailyUsage {
         DailyUsage {
-            va_id: va_id.to_string(),
+            va_id: va_id.clone(),
             sku: sku.to_string(),
             day: now - now.rem_euclid(smartlic_protocol::time::DAY),
             peak: before.max(total),
             last: total,
         }
     }
+}
+
+/// Adds `delta` to the VA's total in use of `sku` (`va_usage`); the day's change it makes, for
+/// [`record_daily_many`]. Callers lock the VA's rows in SKU order.
+pub(super) async fn add_va_usage(
+    conn: &mut AnyConnection,
+    va_id: &VirtualAccountId,
+    sku: &str,
+    delta: i64,
+    now: i64,
+) -> Result<DailyUsage, StoreError> {
+    let total: i64 = sqlx::query_scalar(
+        "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
+         ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
+    )
+    .bind(va_id)
+    .bind(sku)
+    .bind(delta)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(DailyUsage::new(va_id, sku, now, total - delta, total))
 }
 
 /// Keeps the days' peaks and last totals (`usage_daily`) in one statement; `rows` must not
@@ -614,8 +635,8 @@ pub(super) async fn record_daily_many(conn: &mut AnyConnection, rows: &[DailyUsa
 /// Deletes an instance after releasing its licences from the VA totals; returns what it used.
 async fn delete_instance(
     conn: &mut AnyConnection,
-    id: &str,
-    va_id: &str,
+    id: &ProductInstanceId,
+    va_id: &VirtualAccountId,
     now: i64,
 ) -> Result<Vec<(String, i64)>, StoreError> {
     // Lock the instance row before the VA totals (the order every writer uses).
@@ -640,7 +661,7 @@ async fn delete_instance(
 impl Store {
     /// The daily usage history of a VA from `since` (epoch seconds) on, by SKU and day; plus, per
     /// SKU, the last day before `since` (to carry its total forward).
-    pub async fn usage_history(&self, va_id: &str, since: i64) -> Result<Vec<UsageDay>, StoreError> {
+    pub async fn usage_history(&self, va_id: &VirtualAccountId, since: i64) -> Result<Vec<UsageDay>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT sku, day, peak, last FROM usage_daily WHERE va_id = $1 AND day >= $2 \
              UNION ALL SELECT d.sku, d.day, d.peak, d.last FROM usage_daily d \

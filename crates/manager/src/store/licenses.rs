@@ -3,6 +3,7 @@
 use super::{Audit, Event, Store, new_id};
 use crate::compliance::{self, Lot};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
@@ -35,8 +36,8 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn deposit(
         &self,
-        account_id: &str,
-        va_id: &str,
+        account_id: &AccountId,
+        va_id: &VirtualAccountId,
         sku: &str,
         quantity: i64,
         end_date: Option<i64>,
@@ -77,12 +78,12 @@ impl Store {
     }
 
     /// Net licences per SKU and end date of a virtual account (all end dates, past ones too).
-    pub async fn license_lots(&self, va_id: &str) -> Result<Vec<LotRow>, StoreError> {
+    pub async fn license_lots(&self, va_id: &VirtualAccountId) -> Result<Vec<LotRow>, StoreError> {
         lots(&mut *self.pool.acquire().await?, va_id, None).await
     }
 
     /// Licences in use per SKU in a virtual account (the incrementally kept totals).
-    pub async fn va_in_use(&self, va_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn va_in_use(&self, va_id: &VirtualAccountId) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(
             sqlx::query_as("SELECT sku, in_use FROM va_usage WHERE va_id = $1 AND in_use <> 0 ORDER BY sku")
                 .bind(va_id)
@@ -96,9 +97,9 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn transfer(
         &self,
-        account_id: &str,
-        from_va: &str,
-        to_va: &str,
+        account_id: &AccountId,
+        from_va: &VirtualAccountId,
+        to_va: &VirtualAccountId,
         sku: &str,
         quantity: i64,
         now: i64,
@@ -164,7 +165,7 @@ impl Store {
 
 /// Serializes licence moves of a virtual account (transfers, reservations): bumps its `version`
 /// row inside the transaction; false if there is no such virtual account.
-pub(crate) async fn lock_va(conn: &mut AnyConnection, va_id: &str) -> Result<bool, StoreError> {
+pub(crate) async fn lock_va(conn: &mut AnyConnection, va_id: &VirtualAccountId) -> Result<bool, StoreError> {
     let bumped = sqlx::query("UPDATE virtual_accounts SET version = version + 1 WHERE id = $1")
         .bind(va_id)
         .execute(&mut *conn)
@@ -173,7 +174,11 @@ pub(crate) async fn lock_va(conn: &mut AnyConnection, va_id: &str) -> Result<boo
 }
 
 /// The purchased lots of one SKU in a virtual account.
-pub(crate) async fn sku_lots(conn: &mut AnyConnection, va_id: &str, sku: &str) -> Result<Vec<Lot>, StoreError> {
+pub(crate) async fn sku_lots(
+    conn: &mut AnyConnection,
+    va_id: &VirtualAccountId,
+    sku: &str,
+) -> Result<Vec<Lot>, StoreError> {
     Ok(lots(conn, va_id, Some(sku))
         .await?
         .into_iter()
@@ -182,7 +187,11 @@ pub(crate) async fn sku_lots(conn: &mut AnyConnection, va_id: &str, sku: &str) -
 }
 
 /// The licences of one SKU in use in a virtual account (its `va_usage` total).
-pub(crate) async fn sku_in_use(conn: &mut AnyConnection, va_id: &str, sku: &str) -> Result<i64, StoreError> {
+pub(crate) async fn sku_in_use(
+    conn: &mut AnyConnection,
+    va_id: &VirtualAccountId,
+    sku: &str,
+) -> Result<i64, StoreError> {
     let in_use: Option<i64> = sqlx::query_scalar("SELECT in_use FROM va_usage WHERE va_id = $1 AND sku = $2")
         .bind(va_id)
         .bind(sku)
@@ -192,7 +201,11 @@ pub(crate) async fn sku_in_use(conn: &mut AnyConnection, va_id: &str, sku: &str)
 }
 
 /// Net lots of a virtual account (optionally of one SKU), grouped by SKU and end date.
-pub(crate) async fn lots(conn: &mut AnyConnection, va_id: &str, sku: Option<&str>) -> Result<Vec<LotRow>, StoreError> {
+pub(crate) async fn lots(
+    conn: &mut AnyConnection,
+    va_id: &VirtualAccountId,
+    sku: Option<&str>,
+) -> Result<Vec<LotRow>, StoreError> {
     let rows = match sku {
         Some(sku) => {
             sqlx::query_as(

@@ -2,6 +2,7 @@
 
 use super::{Audit, Event, Store, append_event};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use sqlx::AnyConnection;
 
 /// The installation's PKI as stored.
@@ -31,9 +32,9 @@ pub struct EventRow {
     /// What.
     pub action: String,
     /// Account.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Virtual account.
-    pub va_id: Option<String>,
+    pub va_id: Option<VirtualAccountId>,
     /// Object.
     pub object_id: Option<String>,
     /// Detail.
@@ -50,7 +51,7 @@ pub struct EventQuery {
     /// Exactly this actor (`operator`, an e-mail, `device:<id>`).
     pub actor: Option<String>,
     /// Events of this virtual account.
-    pub va_id: Option<String>,
+    pub va_id: Option<VirtualAccountId>,
     /// At or after (epoch seconds).
     pub since: Option<i64>,
     /// Before (epoch seconds).
@@ -167,14 +168,14 @@ impl Store {
     }
 
     /// The newest `limit` events of an account (all accounts with `None`), newest first.
-    pub async fn list_events(&self, account_id: Option<&str>, limit: i64) -> Result<Vec<EventRow>, StoreError> {
+    pub async fn list_events(&self, account_id: Option<&AccountId>, limit: i64) -> Result<Vec<EventRow>, StoreError> {
         self.find_events(account_id, &EventQuery::default(), limit).await
     }
 
     /// The newest `limit` events of an account (all with `None`) that pass `q`, newest first.
     pub async fn find_events(
         &self,
-        account_id: Option<&str>,
+        account_id: Option<&AccountId>,
         q: &EventQuery,
         limit: i64,
     ) -> Result<Vec<EventRow>, StoreError> {

@@ -52,6 +52,7 @@ pub(crate) use users::{NewUser, UserChange, UserRow};
 pub(crate) use webhooks::{DeliveryRow, WebhookRow};
 
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use std::path::Path;
@@ -195,9 +196,9 @@ pub struct Event<'a> {
     /// What, e.g. `token.create`.
     pub action: &'a str,
     /// Account concerned.
-    pub account_id: Option<&'a str>,
+    pub account_id: Option<&'a AccountId>,
     /// Virtual account concerned.
-    pub va_id: Option<&'a str>,
+    pub va_id: Option<&'a VirtualAccountId>,
     /// Object concerned.
     pub object_id: Option<&'a str>,
     /// Human detail.

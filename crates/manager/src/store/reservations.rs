@@ -7,11 +7,12 @@
 //! Creates and updates serialize on the virtual account's `version` row, like transfers, so two
 //! concurrent reservations cannot together take more than the balance.
 
-use super::instances::{DailyUsage, record_daily_many};
+use super::instances::{add_va_usage, record_daily_many};
 use super::licenses::{lock_va, sku_in_use, sku_lots};
 use super::{Audit, Event, Store, WriteTx};
 use crate::compliance;
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::refusal::Refusal;
 use std::collections::BTreeMap;
 
@@ -30,9 +31,9 @@ pub struct ReservationRow {
     /// Id (named in every code of the reservation).
     pub id: String,
     /// Smart Account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Virtual account whose licences it holds.
-    pub va_id: String,
+    pub va_id: VirtualAccountId,
     /// The node's UDI.
     pub udi: String,
     /// `specific` or `universal`.
@@ -65,9 +66,9 @@ pub struct NewReservation {
     /// Its id (the authorization code, signed before, names it).
     pub id: String,
     /// Smart Account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Virtual account.
-    pub va_id: String,
+    pub va_id: VirtualAccountId,
     /// Virtual account name (for refusals and the event log).
     pub va_name: String,
     /// The node's UDI.
@@ -102,7 +103,7 @@ impl ReservationRow {
             action,
             account_id: Some(&self.account_id),
             va_id: Some(&self.va_id),
-            object_id: Some(&self.id),
+            object_id: Some(self.id.as_str()),
             detail,
         }
     }
@@ -343,7 +344,11 @@ impl Store {
     }
 
     /// The reservation `id` of an account.
-    pub async fn find_reservation(&self, account_id: &str, id: &str) -> Result<Option<ReservationRow>, StoreError> {
+    pub async fn find_reservation(
+        &self,
+        account_id: &AccountId,
+        id: &str,
+    ) -> Result<Option<ReservationRow>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM reservations WHERE id = $1 AND account_id = $2"
         )))
@@ -356,8 +361,8 @@ impl Store {
     /// An account's reservations (of one VA if given), newest first, each with its licences.
     pub async fn list_reservations(
         &self,
-        account_id: &str,
-        va_id: Option<&str>,
+        account_id: &AccountId,
+        va_id: Option<&VirtualAccountId>,
     ) -> Result<Vec<(ReservationRow, Vec<(String, i64)>)>, StoreError> {
         let (only_va, only_va_r) = match va_id {
             Some(_) => (" AND va_id = $2", " AND r.va_id = $2"),
@@ -429,7 +434,7 @@ async fn check_free(tx: &mut WriteTx, new: &NewReservation) -> Result<(), StoreE
 }
 
 /// Serializes licence moves of the virtual account (as transfers do); refused if it is gone.
-async fn lock_existing_va(tx: &mut WriteTx, va_id: &str) -> Result<(), StoreError> {
+async fn lock_existing_va(tx: &mut WriteTx, va_id: &VirtualAccountId) -> Result<(), StoreError> {
     if !lock_va(tx, va_id).await? {
         return Err(Refusal::NotFound(format!("no virtual account {va_id}")).into());
     }
@@ -458,7 +463,7 @@ async fn not_current(tx: &mut WriteTx, id: &str) -> Result<Refusal, StoreError> 
 /// fit in the balance (purchased − in use), else nothing changes.
 async fn take(
     tx: &mut WriteTx,
-    va_id: &str,
+    va_id: &VirtualAccountId,
     va_name: &str,
     changes: &[(String, i64)],
     now: i64,
@@ -477,16 +482,8 @@ async fn take(
                 .into());
             }
         }
-        let total: i64 = sqlx::query_scalar(
-            "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
-             ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
-        )
-        .bind(va_id)
-        .bind(&sku)
-        .bind(delta)
-        .fetch_one(&mut **tx)
-        .await?;
-        record_daily_many(tx, &[DailyUsage::new(va_id, &sku, now, in_use, total)]).await?;
+        let day = add_va_usage(tx, va_id, &sku, delta, now).await?;
+        record_daily_many(tx, &[day]).await?;
     }
     Ok(())
 }

@@ -6,10 +6,11 @@
 //! The link row is locked (an `UPDATE` of itself) at the start of each transaction that moves its
 //! sequence numbers, so two exports or two imports on managers sharing one database queue.
 
-use super::instances::{DailyUsage, record_daily_many};
+use super::instances::{add_va_usage, record_daily_many};
 use super::licenses::lock_va;
 use super::{Audit, Event, Store, WriteTx, name_key, new_id};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::refusal::Refusal;
 use smartlic_protocol::satellite::{SatelliteAnswer, SatelliteEvent, SatelliteInstance};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,9 +42,9 @@ pub struct LinkRow {
     /// The highest event id the parent acknowledged.
     pub events_acked: i64,
     /// The account the answers name (once one was imported).
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// The virtual account the answers name (once one was imported).
-    pub va_id: Option<String>,
+    pub va_id: Option<VirtualAccountId>,
     /// When the last answer was imported.
     pub last_exchange: Option<i64>,
     /// Why the last scheduled sync failed (cleared by a good one).
@@ -109,7 +110,7 @@ impl Store {
     }
 
     /// Whether `va_id` is the virtual account whose licences come from the parent.
-    pub async fn is_satellite_va(&self, va_id: &str) -> Result<bool, StoreError> {
+    pub async fn is_satellite_va(&self, va_id: &VirtualAccountId) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM satellite_link WHERE va_id = $1")
             .bind(va_id)
             .fetch_one(&self.pool)
@@ -154,7 +155,7 @@ impl Store {
             audit,
             Event {
                 action: "satellite.link",
-                object_id: Some(&new.satellite),
+                object_id: Some(new.satellite.as_str()),
                 detail: format!(
                     "linked as satellite {} of parent {}",
                     new.satellite,
@@ -189,9 +190,9 @@ impl Store {
             audit,
             Event {
                 action: "satellite.request",
-                account_id: link.account_id.as_deref(),
-                va_id: link.va_id.as_deref(),
-                object_id: Some(&link.satellite),
+                account_id: link.account_id.as_ref(),
+                va_id: link.va_id.as_ref(),
+                object_id: Some(link.satellite.as_str()),
                 detail: format!(
                     "request {} to the parent: {} product instances, {} events",
                     link.seq,
@@ -223,8 +224,18 @@ impl Store {
             return Err(not_linked().into());
         };
         check_answer(&link, answer)?;
-        let account_id = ensure_account(&mut tx, link.account_id.as_deref(), &answer.account, now).await?;
-        let va_id = ensure_va(&mut tx, &account_id, link.va_id.as_deref(), &answer.va, now).await?;
+        let account_id: AccountId = ensure_named(
+            &mut tx,
+            Named::Account,
+            link.account_id.as_deref(),
+            &answer.account,
+            now,
+        )
+        .await?;
+        let va = Named::Va {
+            account_id: &account_id,
+        };
+        let va_id: VirtualAccountId = ensure_named(&mut tx, va, link.va_id.as_deref(), &answer.va, now).await?;
         lock_va(&mut tx, &va_id).await?;
         replace_lots(&mut tx, &va_id, answer, now, &audit.actor).await?;
         replace_elsewhere(&mut tx, &va_id, &answer.in_use_elsewhere, now).await?;
@@ -246,7 +257,7 @@ impl Store {
                 action: "satellite.import",
                 account_id: Some(&account_id),
                 va_id: Some(&va_id),
-                object_id: Some(&link.satellite),
+                object_id: Some(link.satellite.as_str()),
                 detail: format!(
                     "imported the parent's answer to request {}: {} lots",
                     link.seq,
@@ -312,98 +323,96 @@ fn check_answer(link: &LinkRow, answer: &SatelliteAnswer) -> Result<(), Refusal>
     Ok(())
 }
 
-/// The account the answers name: the one kept by id (renamed if the parent renamed it), else the
-/// local account of that name, else a new one.
-async fn ensure_account(tx: &mut WriteTx, kept: Option<&str>, name: &str, now: i64) -> Result<String, StoreError> {
-    let name = name.trim();
-    let key = name_key(name);
-    let by_name: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE name_key = $1")
-        .bind(&key)
-        .fetch_optional(&mut **tx)
-        .await?;
-    match (kept, by_name) {
-        (Some(id), Some(other)) if other != id => Err(Refusal::Conflict(format!(
-            "the parent renamed the Smart Account to {name}, but another account here has that name"
-        ))
-        .into()),
-        (Some(id), _) => {
-            sqlx::query("UPDATE accounts SET name = $1, name_key = $2 WHERE id = $3")
-                .bind(name)
-                .bind(&key)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            Ok(id.to_string())
+/// What [`ensure_named`] finds or makes: the Smart Account, or a virtual account of one.
+#[derive(Clone, Copy)]
+enum Named<'a> {
+    Account,
+    Va { account_id: &'a str },
+}
+
+impl<'a> Named<'a> {
+    /// Its name in a refusal, and that of another of its kind.
+    fn what(self) -> (&'static str, &'static str) {
+        match self {
+            Named::Account => ("Smart Account", "account"),
+            Named::Va { .. } => ("virtual account", "virtual account"),
         }
-        (None, Some(id)) => Ok(id),
-        (None, None) => {
-            let id = new_id();
-            sqlx::query("INSERT INTO accounts (id, name, name_key, domain, created_at) VALUES ($1, $2, $3, '', $4)")
-                .bind(&id)
-                .bind(name)
-                .bind(&key)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            Ok(id)
+    }
+
+    fn account(self) -> Option<&'a str> {
+        match self {
+            Named::Account => None,
+            Named::Va { account_id } => Some(account_id),
+        }
+    }
+
+    /// The query of the row of name key `$1`, the update of the kept row `$3` to name `$1`, key
+    /// `$2`, and the insert of row `$1` named `$2`, key `$3`, made at `$4`; the account, where
+    /// there is one, binds last in each.
+    fn sql(self) -> [&'static str; 3] {
+        match self {
+            Named::Account => [
+                "SELECT id FROM accounts WHERE name_key = $1",
+                "UPDATE accounts SET name = $1, name_key = $2 WHERE id = $3",
+                "INSERT INTO accounts (id, name, name_key, domain, created_at) VALUES ($1, $2, $3, '', $4)",
+            ],
+            Named::Va { .. } => [
+                "SELECT id FROM virtual_accounts WHERE name_key = $1 AND account_id = $2",
+                "UPDATE virtual_accounts SET name = $1, name_key = $2, account_id = $4 WHERE id = $3",
+                "INSERT INTO virtual_accounts (id, name, name_key, created_at, account_id, description) \
+                 VALUES ($1, $2, $3, $4, $5, 'licences from the parent manager')",
+            ],
         }
     }
 }
 
-/// The virtual account the answers name, as [`ensure_account`] finds the account.
-async fn ensure_va(
+/// The account or virtual account the answers name: the one kept by id (renamed if the parent
+/// renamed it, and moved to the account for a VA), else the local one of that name, else a new one.
+async fn ensure_named<Id: From<String>>(
     tx: &mut WriteTx,
-    account_id: &str,
+    named: Named<'_>,
     kept: Option<&str>,
     name: &str,
     now: i64,
-) -> Result<String, StoreError> {
+) -> Result<Id, StoreError> {
     let name = name.trim();
     let key = name_key(name);
-    let by_name: Option<String> =
-        sqlx::query_scalar("SELECT id FROM virtual_accounts WHERE account_id = $1 AND name_key = $2")
-            .bind(account_id)
-            .bind(&key)
-            .fetch_optional(&mut **tx)
-            .await?;
-    match (kept, by_name) {
-        (Some(id), Some(other)) if other != id => Err(Refusal::Conflict(format!(
-            "the parent renamed the virtual account to {name}, but another virtual account here has that name"
-        ))
-        .into()),
-        (Some(id), _) => {
-            sqlx::query("UPDATE virtual_accounts SET name = $1, name_key = $2, account_id = $3 WHERE id = $4")
-                .bind(name)
-                .bind(&key)
-                .bind(account_id)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-            Ok(id.to_string())
+    let [find, rename, insert] = named.sql();
+    let mut find = sqlx::query_scalar(find).bind(&key);
+    if let Some(account) = named.account() {
+        find = find.bind(account);
+    }
+    let by_name: Option<String> = find.fetch_optional(&mut **tx).await?;
+    let (id, mut write) = match (kept, by_name) {
+        (Some(id), Some(other)) if other != id => {
+            let (what, another) = named.what();
+            return Err(Refusal::Conflict(format!(
+                "the parent renamed the {what} to {name}, but another {another} here has that name"
+            ))
+            .into());
         }
-        (None, Some(id)) => Ok(id),
+        (Some(id), _) => (
+            id.to_string(),
+            sqlx::query(rename).bind(name).bind(&key).bind(id.to_string()),
+        ),
+        (None, Some(id)) => return Ok(Id::from(id)),
         (None, None) => {
             let id = new_id();
-            sqlx::query(
-                "INSERT INTO virtual_accounts (id, account_id, name, name_key, description, created_at) \
-                 VALUES ($1, $2, $3, $4, 'licences from the parent manager', $5)",
-            )
-            .bind(&id)
-            .bind(account_id)
-            .bind(name)
-            .bind(&key)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            Ok(id)
+            let insert = sqlx::query(insert).bind(id.clone()).bind(name).bind(&key).bind(now);
+            (id, insert)
         }
+    };
+    if let Some(account) = named.account() {
+        write = write.bind(account);
     }
+    write.execute(&mut **tx).await?;
+    Ok(Id::from(id))
 }
 
 /// The VA's purchased licences become exactly the answer's lots.
 async fn replace_lots(
     tx: &mut WriteTx,
-    va_id: &str,
+    va_id: &VirtualAccountId,
     answer: &SatelliteAnswer,
     now: i64,
     actor: &str,
@@ -434,7 +443,7 @@ async fn replace_lots(
 /// (SKU order, the store's lock order), and the daily history with it.
 async fn replace_elsewhere(
     tx: &mut WriteTx,
-    va_id: &str,
+    va_id: &VirtualAccountId,
     new: &BTreeMap<String, i64>,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -451,16 +460,7 @@ async fn replace_elsewhere(
         if delta == 0 {
             continue;
         }
-        let total: i64 = sqlx::query_scalar(
-            "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
-             ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
-        )
-        .bind(va_id)
-        .bind(sku)
-        .bind(delta)
-        .fetch_one(&mut **tx)
-        .await?;
-        daily.push(DailyUsage::new(va_id, sku, now, total - delta, total));
+        daily.push(add_va_usage(tx, va_id, sku, delta, now).await?);
     }
     record_daily_many(tx, &daily).await?;
     sqlx::query("DELETE FROM satellite_elsewhere WHERE va_id = $1")
@@ -480,7 +480,7 @@ async fn replace_elsewhere(
 
 /// The VA's product instances with their usage, then one `RESERVED` pseudo-instance per
 /// reservation holding licences, so that reserved licences count on the parent too.
-async fn va_instances(tx: &mut WriteTx, va_id: &str) -> Result<Vec<SatelliteInstance>, StoreError> {
+async fn va_instances(tx: &mut WriteTx, va_id: &VirtualAccountId) -> Result<Vec<SatelliteInstance>, StoreError> {
     type Row = (
         String,
         String,
@@ -548,7 +548,7 @@ async fn va_instances(tx: &mut WriteTx, va_id: &str) -> Result<Vec<SatelliteInst
 }
 
 /// The VA's events after `after` (but the exchange's own), oldest first, at most [`MAX_EVENTS_PER_REQUEST`].
-async fn va_events(tx: &mut WriteTx, va_id: &str, after: i64) -> Result<Vec<SatelliteEvent>, StoreError> {
+async fn va_events(tx: &mut WriteTx, va_id: &VirtualAccountId, after: i64) -> Result<Vec<SatelliteEvent>, StoreError> {
     let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
         "SELECT id, at, action, detail FROM events WHERE va_id = $1 AND id > $2 \
          AND action NOT LIKE 'satellite.%' ORDER BY id LIMIT $3",

@@ -7,10 +7,11 @@
 //! An exchange serializes on the virtual account's `version` row, like transfers and
 //! reservations, so the answer's figures are those of one moment.
 
-use super::instances::{DailyUsage, record_daily_many};
+use super::instances::{add_va_usage, record_daily_many};
 use super::licenses::{lock_va, lots};
 use super::{Audit, Event, Store, WriteTx, append_events, value_rows};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::refusal::Refusal;
 use smartlic_protocol::satellite::{AnswerLot, SatelliteEvent, SatelliteInstance};
 use std::collections::BTreeMap;
@@ -25,9 +26,9 @@ pub struct SatelliteRow {
     /// Id (in its token and every exchange file).
     pub id: String,
     /// Smart Account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Virtual account it serves.
-    pub va_id: String,
+    pub va_id: VirtualAccountId,
     /// Name (unique per account).
     pub name: String,
     /// The token's secret, sealed under the master key.
@@ -56,7 +57,7 @@ pub struct SatelliteInstanceRow {
     /// Satellite name.
     pub satellite: String,
     /// Virtual account id.
-    pub va_id: String,
+    pub va_id: VirtualAccountId,
     /// Virtual account name.
     pub va_name: String,
     /// `PID:…,SN:…`.
@@ -161,7 +162,7 @@ impl Store {
                 action: "satellite.create",
                 account_id: Some(&row.account_id),
                 va_id: Some(&row.va_id),
-                object_id: Some(&row.id),
+                object_id: Some(row.id.as_str()),
                 detail: format!("created satellite {} of virtual account {va_name}", row.name),
             },
         )
@@ -179,7 +180,7 @@ impl Store {
     }
 
     /// An account's satellites by name, each with how many product instances it reported.
-    pub async fn list_satellites(&self, account_id: &str) -> Result<Vec<(SatelliteRow, i64)>, StoreError> {
+    pub async fn list_satellites(&self, account_id: &AccountId) -> Result<Vec<(SatelliteRow, i64)>, StoreError> {
         let rows: Vec<SatelliteRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM satellites WHERE account_id = $1 ORDER BY name_key"
         )))
@@ -262,7 +263,7 @@ impl Store {
                         action: &e.action,
                         account_id: Some(&current.account_id),
                         va_id: Some(&current.va_id),
-                        object_id: Some(&current.id),
+                        object_id: Some(current.id.as_str()),
                         detail: e.detail.clone(),
                     },
                 )
@@ -298,7 +299,7 @@ impl Store {
                 action: "satellite.exchange",
                 account_id: Some(&current.account_id),
                 va_id: Some(&current.va_id),
-                object_id: Some(&current.id),
+                object_id: Some(current.id.as_str()),
                 detail: format!(
                     "satellite {}: request {} applied ({} product instances, {} new events)",
                     current.name,
@@ -316,8 +317,8 @@ impl Store {
     /// then id, after the `(hostname, id)` cursor.
     pub async fn satellite_instance_page(
         &self,
-        account_id: &str,
-        va_id: Option<&str>,
+        account_id: &AccountId,
+        va_id: Option<&VirtualAccountId>,
         after: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<SatelliteInstanceRow>, StoreError> {
@@ -341,7 +342,11 @@ impl Store {
     }
 
     /// How many product instances the satellites of an account (optionally one VA) reported.
-    pub async fn count_satellite_instances(&self, account_id: &str, va_id: Option<&str>) -> Result<i64, StoreError> {
+    pub async fn count_satellite_instances(
+        &self,
+        account_id: &AccountId,
+        va_id: Option<&VirtualAccountId>,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM satellite_instances WHERE account_id = $1 AND ($2 IS NULL OR va_id = $2)",
         )
@@ -354,7 +359,7 @@ impl Store {
     /// The satellite instance `id` of an account.
     pub async fn satellite_instance(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         id: &str,
     ) -> Result<Option<SatelliteInstanceRow>, StoreError> {
         Ok(sqlx::query_as(
@@ -369,7 +374,10 @@ impl Store {
     }
 
     /// The licences in use at each satellite of a VA: (satellite name, SKU, in use), by name.
-    pub async fn satellite_usage_of_va(&self, va_id: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+    pub async fn satellite_usage_of_va(
+        &self,
+        va_id: &VirtualAccountId,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT s.name, u.sku, u.in_use FROM satellite_usage u JOIN satellites s ON s.id = u.satellite_id \
              WHERE s.va_id = $1 AND u.in_use <> 0 ORDER BY s.name_key, u.sku",
@@ -383,7 +391,7 @@ impl Store {
     /// creation when they never did): (VA id, name, last exchange or creation).
     pub async fn silent_satellites(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         before: i64,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
         Ok(sqlx::query_as(
@@ -448,16 +456,7 @@ async fn replace_instances(
     let mut daily = Vec::new();
     // SKU order (a BTreeMap), as every writer of va_usage locks its rows.
     for (sku, delta) in diff.iter().filter(|(_, d)| **d != 0) {
-        let total: i64 = sqlx::query_scalar(
-            "INSERT INTO va_usage (va_id, sku, in_use) VALUES ($1, $2, $3) \
-             ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use RETURNING in_use",
-        )
-        .bind(&sat.va_id)
-        .bind(sku)
-        .bind(*delta)
-        .fetch_one(&mut **tx)
-        .await?;
-        daily.push(DailyUsage::new(&sat.va_id, sku, now, total - delta, total));
+        daily.push(add_va_usage(tx, &sat.va_id, sku, *delta, now).await?);
     }
     record_daily_many(tx, &daily).await?;
     sqlx::query("DELETE FROM satellite_usage WHERE satellite_id = $1")
@@ -478,7 +477,7 @@ async fn replace_instances(
 /// The figures of the answer: the VA's lots, its totals in use less this satellite's share.
 async fn answer_figures(
     tx: &mut WriteTx,
-    va_id: &str,
+    va_id: &VirtualAccountId,
     contribution: &BTreeMap<String, i64>,
     events_acknowledged: i64,
 ) -> Result<AnswerFigures, StoreError> {

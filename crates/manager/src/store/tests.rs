@@ -2,6 +2,7 @@
 
 use super::instances::UsageReport;
 use super::*;
+use crate::ids::{AccountId, ProductInstanceId, VirtualAccountId};
 use crate::refusal::Refusal;
 use crate::testutil::on_both_engines;
 use smartlic_protocol::wire::codes;
@@ -114,12 +115,12 @@ async fn deposits_and_transfers(s: Store) {
 }
 
 /// The lots of the virtual account `va`.
-async fn lots_of(s: &Store, va: &str) -> Vec<crate::compliance::Lot> {
+async fn lots_of(s: &Store, va: &VirtualAccountId) -> Vec<crate::compliance::Lot> {
     let rows = s.license_lots(va).await.unwrap();
     rows.into_iter().map(|l| l.into_lot().1).collect()
 }
 
-async fn new_token(s: &Store, va: &str, max_uses: Option<i64>, secret: &str) -> TokenRow {
+async fn new_token(s: &Store, va: &VirtualAccountId, max_uses: Option<i64>, secret: &str) -> TokenRow {
     let hash = crate::tokens::hash_secret(secret);
     s.create_token(
         NewToken {
@@ -139,7 +140,7 @@ async fn new_token(s: &Store, va: &str, max_uses: Option<i64>, secret: &str) -> 
 
 fn instance(n: usize) -> NewInstance {
     NewInstance {
-        id: new_id(),
+        id: ProductInstanceId::fresh(),
         udi_pid: "VPC-SI".into(),
         udi_sn: format!("SN{n:04}"),
         hostname: format!("node{n}"),
@@ -152,13 +153,13 @@ fn instance(n: usize) -> NewInstance {
 }
 
 /// Registers `n` instances in a new account's DEFAULT VA; their ids, in registration order.
-pub(crate) async fn register_some(s: &Store, n: usize) -> Vec<String> {
+pub(crate) async fn register_some(s: &Store, n: usize) -> Vec<ProductInstanceId> {
     let (_, d) = s.create_account("Many", "many.example", NOW, &op()).await.unwrap();
     register_in(s, &d.id, n).await
 }
 
 /// Registers `n` instances (hostnames `node0`…) in the VA `va_id`; their ids, in registration order.
-pub(crate) async fn register_in(s: &Store, va_id: &str, n: usize) -> Vec<String> {
+pub(crate) async fn register_in(s: &Store, va_id: &VirtualAccountId, n: usize) -> Vec<ProductInstanceId> {
     let t = new_token(s, va_id, None, &format!("secret-{va_id}")).await;
     let mut ids = Vec::with_capacity(n);
     for k in 0..n {
@@ -221,9 +222,20 @@ async fn token_refusals_change_nothing(s: Store) {
     assert_eq!(refused_code(e), codes::TOKEN_REVOKED);
     assert_eq!(s.count_instances(&a.id, None).await.unwrap(), 0);
     assert_eq!(s.find_token(&a.id, &t.id).await.unwrap().unwrap().uses, 0);
-    assert!(s.find_token("another-account", &t.id).await.unwrap().is_none());
+    assert!(
+        s.find_token(&AccountId::new("another-account"), &t.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(s.list_tokens(&a.id, Some(&d.id)).await.unwrap().len(), 1);
-    assert_eq!(s.list_tokens(&a.id, Some("other-va")).await.unwrap().len(), 0);
+    assert_eq!(
+        s.list_tokens(&a.id, Some(&VirtualAccountId::new("other-va")))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 fn usage(v: &[(&str, i64)]) -> Vec<(String, i64)> {
@@ -243,7 +255,7 @@ fn figures(v: &[(&str, i64, i64, i64)]) -> Vec<SkuFigures> {
 }
 
 fn rep<'a>(
-    id: &'a str,
+    id: &'a ProductInstanceId,
     hostname: &'a str,
     usage: &'a [(String, i64)],
     now: i64,
@@ -342,7 +354,7 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
     assert!(s.va_in_use(&d.id).await.unwrap().is_empty());
     assert!(s.remove_instance(&i2.id, None, NOW, &op()).await.unwrap().is_none());
     assert!(
-        s.remove_instance(&i1b.id, Some("other"), NOW, &op())
+        s.remove_instance(&i1b.id, Some(&AccountId::new("other")), NOW, &op())
             .await
             .unwrap()
             .is_none()
@@ -449,7 +461,7 @@ type StatusOf = fn(&[SkuFigures]) -> &'static str;
 /// Every instance of `ids` reports `u` at `at`, all at once; their answers, in `ids` order.
 async fn report_all_at_once(
     s: &Store,
-    ids: &[String],
+    ids: &[ProductInstanceId],
     u: Vec<(String, i64)>,
     at: i64,
     status: StatusOf,
@@ -504,8 +516,8 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
         let s = s.clone();
         async move {
             let u = usage(&[(pw, 5)]);
-            s.report_usage(rep("no-such-instance", "h", &u, NOW + 1, None), status, &op())
-                .await
+            let id = ProductInstanceId::new("no-such-instance");
+            s.report_usage(rep(&id, "h", &u, NOW + 1, None), status, &op()).await
         }
     }));
     let mut ok = 0;

@@ -3,6 +3,7 @@
 
 use super::{Audit, Event, Store, new_id};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
@@ -12,11 +13,11 @@ pub struct TokenRow {
     /// Id.
     pub id: String,
     /// Virtual account id.
-    pub va_id: String,
+    pub va_id: VirtualAccountId,
     /// Virtual account name.
     pub va_name: String,
     /// Account id.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Account name.
     pub account_name: String,
     /// Free text.
@@ -42,7 +43,7 @@ pub struct TokenRow {
 #[derive(Debug, Clone)]
 pub struct NewToken<'a> {
     /// Virtual account id.
-    pub va_id: &'a str,
+    pub va_id: &'a VirtualAccountId,
     /// SHA-256 of the secret.
     pub secret_hash: &'a str,
     /// Free text.
@@ -102,7 +103,11 @@ impl Store {
     }
 
     /// Tokens of an account, optionally of one virtual account, newest first.
-    pub async fn list_tokens(&self, account_id: &str, va_id: Option<&str>) -> Result<Vec<TokenRow>, StoreError> {
+    pub async fn list_tokens(
+        &self,
+        account_id: &AccountId,
+        va_id: Option<&VirtualAccountId>,
+    ) -> Result<Vec<TokenRow>, StoreError> {
         let sql = format!(
             "{TOKEN_SELECT} WHERE v.account_id = $1 AND ($2 IS NULL OR t.va_id = $2) ORDER BY t.created_at DESC, t.id"
         );
@@ -114,9 +119,9 @@ impl Store {
     }
 
     /// A token of an account by id.
-    pub async fn find_token(&self, account_id: &str, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
+    pub async fn find_token(&self, account_id: &AccountId, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
         let t = token_by_id(&mut *self.pool.acquire().await?, token_id).await?;
-        Ok(t.filter(|t| t.account_id == account_id))
+        Ok(t.filter(|t| t.account_id == *account_id))
     }
 
     /// The token whose secret has this hash.
@@ -147,7 +152,7 @@ impl Store {
                 action: "token.revoke",
                 account_id: Some(&row.account_id),
                 va_id: Some(&row.va_id),
-                object_id: Some(&row.id),
+                object_id: Some(row.id.as_str()),
                 detail: "revoked registration token".into(),
             },
         )

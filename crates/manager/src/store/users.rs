@@ -2,6 +2,7 @@
 
 use super::{Audit, Event, Store, append_event, name_key, new_id};
 use crate::error::StoreError;
+use crate::ids::{AccountId, VirtualAccountId};
 use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
@@ -11,13 +12,13 @@ pub struct UserRow {
     /// Id.
     pub id: String,
     /// Account id.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// E-mail address.
     pub email: String,
     /// Role name (`sa-admin`, …).
     pub role: String,
     /// Virtual account id for VA roles.
-    pub va_id: Option<String>,
+    pub va_id: Option<VirtualAccountId>,
     /// Virtual account name for VA roles.
     pub va_name: Option<String>,
     /// argon2id PHC string.
@@ -45,13 +46,13 @@ pub enum UserChange<'a> {
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
     /// Account id.
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     /// E-mail.
     pub email: &'a str,
     /// Role name.
     pub role: &'a str,
     /// Virtual account id (VA roles).
-    pub va_id: Option<&'a str>,
+    pub va_id: Option<&'a VirtualAccountId>,
     /// SHA-256 of the API key.
     pub api_key_hash: &'a str,
     /// argon2id PHC string.
@@ -81,7 +82,7 @@ impl Store {
     }
 
     /// Users of an account (disabled ones too), by e-mail.
-    pub async fn list_users(&self, account_id: &str) -> Result<Vec<UserRow>, StoreError> {
+    pub async fn list_users(&self, account_id: &AccountId) -> Result<Vec<UserRow>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{USER_SELECT} WHERE u.account_id = $1 ORDER BY u.email_key"
         )))
@@ -91,7 +92,7 @@ impl Store {
     }
 
     /// A user of an account by id or e-mail (disabled ones too).
-    pub async fn find_user(&self, account_id: &str, id_or_email: &str) -> Result<Option<UserRow>, StoreError> {
+    pub async fn find_user(&self, account_id: &AccountId, id_or_email: &str) -> Result<Option<UserRow>, StoreError> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{USER_SELECT} WHERE u.account_id = $1 AND (u.id = $2 OR u.email_key = $3)"
         )))
@@ -162,8 +163,8 @@ impl Store {
             Event {
                 action,
                 account_id: Some(&user.account_id),
-                va_id: user.va_id.as_deref(),
-                object_id: Some(&user.id),
+                va_id: user.va_id.as_ref(),
+                object_id: Some(user.id.as_str()),
                 detail,
             },
         )

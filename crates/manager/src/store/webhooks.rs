@@ -2,6 +2,7 @@
 
 use super::Store;
 use crate::error::StoreError;
+use crate::ids::AccountId;
 
 /// A webhook of an account.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -9,7 +10,7 @@ pub struct WebhookRow {
     /// Id.
     pub id: String,
     /// Account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Where alerts are POSTed.
     pub url: String,
     /// The HMAC-SHA256 key of its signatures.
@@ -70,7 +71,7 @@ impl Store {
     }
 
     /// The webhooks of an account (all accounts with `None`).
-    pub async fn list_webhooks(&self, account_id: Option<&str>) -> Result<Vec<WebhookRow>, StoreError> {
+    pub async fn list_webhooks(&self, account_id: Option<&AccountId>) -> Result<Vec<WebhookRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, account_id, url, secret, created_at, created_by FROM webhooks \
              WHERE ($1 IS NULL OR account_id = $1) ORDER BY created_at, id",
@@ -81,7 +82,7 @@ impl Store {
     }
 
     /// Removes a webhook of an account (and its deliveries); false if there is none.
-    pub async fn remove_webhook(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+    pub async fn remove_webhook(&self, account_id: &AccountId, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM alert_deliveries WHERE webhook_id = $1 AND webhook_id IN (SELECT id FROM webhooks WHERE account_id = $2)")
             .bind(id)

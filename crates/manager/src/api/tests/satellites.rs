@@ -349,6 +349,11 @@ async fn bad_requests_are_refused_and_change_nothing() {
         "forbidden",
         "not signed by the identity key",
     );
+    // Larger than the extractors' 2 MB default and any other body, yet within the exchange
+    // limit: read and judged (not a request file), not refused as too large.
+    let large = "x".repeat(3 << 20);
+    let (status, _) = app.send_file(EXCHANGE, None, &large).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // Over the exchange limit: 413.
     let huge = "x".repeat(crate::api::satellite_routes::EXCHANGE_LIMIT + 1);
     assert_eq!(

@@ -53,7 +53,7 @@ fn conflict(e: StoreError) -> String {
     }
 }
 
-async fn pw_in_use(s: &Store, va: &str) -> i64 {
+async fn pw_in_use(s: &Store, va: &crate::ids::VirtualAccountId) -> i64 {
     s.va_in_use(va)
         .await
         .unwrap()
