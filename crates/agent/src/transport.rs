@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use smartlic_protocol::envelope::Message;
-use smartlic_protocol::trust::verify_signer;
+use smartlic_protocol::trust::SignerCache;
 use smartlic_protocol::wire::{DEVICE_API, ErrorBody};
 use smartlic_protocol::{SignedRequest, SignedResponse};
 use std::sync::Arc;
@@ -99,6 +99,8 @@ impl TransportError {
 pub struct CallHome {
     client: reqwest::Client,
     base: String,
+    /// Answer signers already checked against the trust pool.
+    signers: std::sync::Arc<SignerCache>,
 }
 
 impl CallHome {
@@ -149,6 +151,7 @@ impl CallHome {
         Ok(CallHome {
             client,
             base: url.trim_end_matches('/').to_string(),
+            signers: std::sync::Arc::new(SignerCache::new()),
         })
     }
 
@@ -174,7 +177,9 @@ impl CallHome {
         let req = SignedRequest::sign(key, instance_id, n.clone(), now(), body)
             .map_err(|e| TransportError::BadAnswer(e.to_string()))?;
         let resp = self.post(&format!("{DEVICE_API}{path}"), &req).await?;
-        let signer = verify_signer(&resp.signer_certificate, anchors, now())
+        let signer = self
+            .signers
+            .verify(&resp.signer_certificate, anchors, now())
             .map_err(|e| TransportError::BadAnswer(format!("response signer: {e}")))?;
         let payload = resp
             .open::<R>(&signer, &n)
