@@ -5,12 +5,8 @@
 # Prints one JSON object per run; results also go to $OUT (default target/bench-fleet).
 # ONLY=sqlite|pg|two runs just that one (2,000 devices unless DEVICES is set).
 # SMARTLIC_BIN=PATH benchmarks that binary instead of building this checkout.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [ -n "${SMARTLIC_BIN:-}" ]; then B=$SMARTLIC_BIN
-else cargo build --release -q -p smartlic && B=$PWD/target/release/smartlic; fi
+source "$(dirname "$0")/bench-common.sh"
 OUT=${OUT:-$PWD/target/bench-fleet}
-PG=${PG:-postgres://postgres@127.0.0.1:5432}
 DEVICES=${DEVICES:-2000}
 SECONDS_RENEW=${SECONDS_RENEW:-10}
 rm -rf "$OUT" && mkdir -p "$OUT"

@@ -5,12 +5,8 @@
 # a renewal phase over all of them, then the portal's overview and VA page, timed.
 # Needs PostgreSQL on 127.0.0.1:5432 with trust auth (database `test`). Output in $OUT (default
 # target/bench-million). SMARTLIC_BIN=PATH benchmarks that binary instead of building this checkout.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-if [ -n "${SMARTLIC_BIN:-}" ]; then B=$SMARTLIC_BIN
-else cargo build --release -q -p smartlic && B=$PWD/target/release/smartlic; fi
+source "$(dirname "$0")/bench-common.sh"
 OUT=${OUT:-$PWD/target/bench-million}
-PG=${PG:-postgres://postgres@127.0.0.1:5432}
 PRELOAD=${PRELOAD:-1000000}
 DEVICES=${DEVICES:-2000}
 SECONDS_RENEW=${SECONDS_RENEW:-20}

@@ -356,12 +356,28 @@ impl Bench {
         &self.admins[0]
     }
 
-    /// Times `LIST_PROBES` calls of `license list` of `va` on the first manager (after one
-    /// warm-up), µs, sorted.
-    async fn time_instance_reads(&self, account: &str, va: &str, one: &str) -> Result<(Vec<u32>, Vec<u32>)> {
-        let (mut page, mut view) = (Vec::new(), Vec::new());
-        for i in 0..=PAGE_PROBES {
+    /// Times `probes` calls of `call` (after one warm-up), µs, sorted.
+    async fn time_calls<F, Fut, T>(probes: usize, mut call: F) -> Result<Vec<u32>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut lat = Vec::with_capacity(probes);
+        for i in 0..=probes {
             let t = Instant::now();
+            call().await?;
+            if i > 0 {
+                lat.push(micros(t.elapsed()));
+            }
+        }
+        lat.sort_unstable();
+        Ok(lat)
+    }
+
+    /// Times [`PAGE_PROBES`] calls of the first page of `va`'s instance list, then as many of
+    /// instance `one`, on the first manager, µs, sorted.
+    async fn time_instance_reads(&self, account: &str, va: &str, one: &str) -> Result<(Vec<u32>, Vec<u32>)> {
+        let page = Self::time_calls(PAGE_PROBES, || async {
             let rows: Vec<InstanceInfo> = self
                 .admin()
                 .get(&["accounts", account, "instances"], &[("va", va)])
@@ -370,37 +386,29 @@ impl Bench {
             if rows.is_empty() {
                 bail!("the instance list of {account}/{va} is empty");
             }
-            if i > 0 {
-                page.push(micros(t.elapsed()));
-            }
-            let t = Instant::now();
+            Ok(())
+        })
+        .await?;
+        let view = Self::time_calls(PAGE_PROBES, || async {
             self.admin()
                 .instance(account, one)
                 .await
-                .with_context(|| format!("admin API instance {one}"))?;
-            if i > 0 {
-                view.push(micros(t.elapsed()));
-            }
-        }
-        page.sort_unstable();
-        view.sort_unstable();
+                .with_context(|| format!("admin API instance {one}"))
+        })
+        .await?;
         Ok((page, view))
     }
 
+    /// Times `LIST_PROBES` calls of `license list` of `va` on the first manager (after one
+    /// warm-up), µs, sorted.
     async fn time_license_list(&self, account: &str, va: &str) -> Result<Vec<u32>> {
-        let mut lat = Vec::with_capacity(LIST_PROBES);
-        for i in 0..=LIST_PROBES {
-            let t = Instant::now();
+        Self::time_calls(LIST_PROBES, || async {
             self.admin()
                 .licenses(account, va)
                 .await
-                .with_context(|| format!("admin API license list of {account}/{va}"))?;
-            if i > 0 {
-                lat.push(micros(t.elapsed()));
-            }
-        }
-        lat.sort_unstable();
-        Ok(lat)
+                .with_context(|| format!("admin API license list of {account}/{va}"))
+        })
+        .await
     }
 
     /// Each manager's `process_resident_memory_bytes`, MiB (`None` where it does not tell).
@@ -866,6 +874,19 @@ mod tests {
         let s = vec!["https://127.0.0.1:1".to_string()];
         assert!(check_args(&s, None, Some("k"), 1, 1, 1.0, false).is_err());
         assert!(check_args(&s, Some(Path::new("ca")), Some("  "), 1, 1, 1.0, false).is_err());
+        // --preload and --database: both or neither, and a bounded count.
+        let base = || check(&["https://127.0.0.1:1"], 10, 4, 2.0).unwrap();
+        assert_eq!(base().with_preload(None, None).unwrap().preload, None);
+        let db = || Some("postgres://postgres@127.0.0.1/x".to_string());
+        assert_eq!(
+            base().with_preload(Some(5), db()).unwrap().preload,
+            Some((5, "postgres://postgres@127.0.0.1/x".to_string()))
+        );
+        assert!(base().with_preload(Some(5), None).is_err());
+        assert!(base().with_preload(None, db()).is_err());
+        assert!(base().with_preload(Some(0), db()).is_err());
+        let too_many = crate::bench_preload::MAX_PRELOAD + 1;
+        assert!(base().with_preload(Some(too_many), db()).is_err());
     }
 
     #[test]
