@@ -325,7 +325,7 @@ impl Fleet {
         }
         // A prime stride that is coprime to n visits each position once per round.
         const STRIDE: u128 = 1_000_003;
-        let stride = if n as u128 % STRIDE == 0 { 1 } else { STRIDE };
+        let stride = if (n as u128).is_multiple_of(STRIDE) { 1 } else { STRIDE };
         self.device(((pos as u128 * stride) % n as u128) as usize)
     }
 }
