@@ -248,14 +248,7 @@ impl World {
 
     /// Runs an admin command that must succeed; returns its stdout, trimmed.
     pub fn admin_ok(&self, args: &[&str]) -> String {
-        let out = self.admin(args);
-        assert!(
-            out.status.success(),
-            "smartlic {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        succeeded(args, &self.admin(args))
     }
 
     /// Starts a node with its own directory.
@@ -351,7 +344,19 @@ impl Drop for World {
 }
 
 /// Runs `smartlic ARGS` as an admin client of the manager at `url` (trusting `ca`) with `key`.
-fn admin_command(url: &str, ca: &Path, key: &str, args: &[&str]) -> Output {
+/// The stdout, trimmed, of `smartlic ARGS` that must have succeeded (else its output in the panic).
+pub fn succeeded(args: &[&str], out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "smartlic {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs the admin command `smartlic ARGS` against manager `url` with `key`.
+pub fn admin_command(url: &str, ca: &Path, key: &str, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(["--server", url, "--ca"])
         .arg(ca)

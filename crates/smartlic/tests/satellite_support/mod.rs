@@ -9,32 +9,18 @@ use ed25519_dalek::SigningKey;
 use smartlic_protocol::satellite::{SatelliteEvent, SatelliteInstance, SatelliteRequest, SatelliteToken};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 pub const PGW: &str = "ASR5K-00-PW10GTWY";
 
 /// Runs `smartlic ARGS` as the operator of manager `s`.
 pub fn run(s: &Server, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(["--server", &s.url, "--ca"])
-        .arg(&s.ca)
-        .args(["--api-key", &s.api_key])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run smartlic")
+    admin_command(&s.url, &s.ca, &s.api_key, args)
 }
 
 /// An admin command of `s` that must succeed: its stdout, trimmed.
 pub fn ok(s: &Server, args: &[&str]) -> String {
-    let out = run(s, args);
-    assert!(
-        out.status.success(),
-        "smartlic {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    succeeded(args, &run(s, args))
 }
 
 /// An admin command of `s` that must fail with one line on stderr: that line.
