@@ -129,6 +129,19 @@ fn a_transfer_on_the_parent_makes_the_satellites_node_out_of_compliance() {
     wait_shows(&node, "show license status", "Status: AUTHORIZED", 20);
 }
 
+/// The file `TAG-answer.json` holding the answer `parent` makes to a stand-in request of a new
+/// satellite `name` of Acme's DEFAULT VA (an answer meant for another satellite than the test's).
+fn stand_in_answer(w: &World, parent: &Server, name: &str, tag: &str) -> std::path::PathBuf {
+    let token = ok(
+        parent,
+        &["satellite", "create", "--account", "Acme", "--va", "DEFAULT", name],
+    );
+    let file = w.path(&format!("{tag}-answer.json"));
+    let answer = answer_of(w, parent, &stand_in_request(&token, 1, &[("stand-in", 1)], 0), tag);
+    std::fs::write(&file, answer).expect("a file of the test");
+    file
+}
+
 /// Answers imported twice, altered, made for another satellite or by a foreign parent: one line
 /// each, and the satellite's state is unchanged.
 #[test]
@@ -154,21 +167,7 @@ fn replayed_altered_misdirected_and_foreign_answers_are_refused() {
     assert_eq!(state(&sat), before);
 
     // An answer the same parent made for its second satellite (a request from a stand-in key).
-    let token = ok(
-        &parent,
-        &["satellite", "create", "--account", "Acme", "--va", "DEFAULT", "edge"],
-    );
-    let other = w.path("other-answer.json");
-    std::fs::write(
-        &other,
-        answer_of(
-            &w,
-            &parent,
-            &stand_in_request(&token, 1, &[("stand-in", 1)], 0),
-            "other",
-        ),
-    )
-    .expect("a file of the test");
+    let other = stand_in_answer(&w, &parent, "edge", "other");
     let err = refused(&sat, &["satellite", "import", "--in", p(&other)]);
     assert!(err.contains("the answer is for satellite"), "{err}");
     assert!(err.contains("not this one"), "{err}");
@@ -176,21 +175,7 @@ fn replayed_altered_misdirected_and_foreign_answers_are_refused() {
 
     // An answer from a foreign parent (a third manager with its own CA).
     let foreign = parent_with_pgw(&mut w, "foreign", 7);
-    let token = ok(
-        &foreign,
-        &["satellite", "create", "--account", "Acme", "--va", "DEFAULT", "lab"],
-    );
-    let alien = w.path("foreign-answer.json");
-    std::fs::write(
-        &alien,
-        answer_of(
-            &w,
-            &foreign,
-            &stand_in_request(&token, 1, &[("stand-in", 1)], 0),
-            "foreign",
-        ),
-    )
-    .expect("a file of the test");
+    let alien = stand_in_answer(&w, &foreign, "lab", "foreign");
     let err = refused(&sat, &["satellite", "import", "--in", p(&alien)]);
     assert!(
         err.contains("signed under another CA than this satellite's parent"),
