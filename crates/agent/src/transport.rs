@@ -100,7 +100,7 @@ pub struct CallHome {
     client: reqwest::Client,
     base: String,
     /// Answer signers already checked against the trust pool.
-    signers: std::sync::Arc<SignerCache>,
+    signers: Arc<SignerCache>,
 }
 
 impl CallHome {
@@ -151,7 +151,7 @@ impl CallHome {
         Ok(CallHome {
             client,
             base: url.trim_end_matches('/').to_string(),
-            signers: std::sync::Arc::new(SignerCache::new()),
+            signers: Arc::new(SignerCache::new()),
         })
     }
 

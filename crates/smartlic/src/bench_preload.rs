@@ -49,23 +49,12 @@ impl Preloaded {
     /// Device `p` (0-based) of the preload.
     pub fn device(&self, p: usize) -> PreloadedDevice {
         let key = SigningKey::from_bytes(&self.seed(p, b"key"));
-        let id = self.seed(p, b"id");
-        // A version-4 layout, as registration's ids have.
-        let mut b = [0u8; 16];
-        b.copy_from_slice(&id[..16]);
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&self.seed(p, b"id")[..16]);
         PreloadedDevice {
             key,
-            instance_id: format!(
-                "{}-{}-{}-{}-{}",
-                &hex[..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..]
-            ),
+            // A version-4 UUID, as registration's ids are.
+            instance_id: uuid::Builder::from_random_bytes(id).into_uuid().to_string(),
             hostname: hostname(p),
         }
     }

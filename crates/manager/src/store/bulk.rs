@@ -103,16 +103,13 @@ impl Store {
 
         let used: Vec<&BulkInstance> = rows.iter().filter(|r| r.count > 0).collect();
         if !used.is_empty() {
-            let values: Vec<String> = (0..used.len())
-                .map(|i| format!("(${}, $1, ${})", 2 + 2 * i, 3 + 2 * i))
-                .collect();
             let sql = format!(
                 "INSERT INTO instance_usage (instance_id, sku, count) VALUES {}",
-                values.join(", ")
+                super::value_rows(used.len(), 3)
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(load.sku);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for r in &used {
-                q = q.bind(&r.id).bind(r.count);
+                q = q.bind(&r.id).bind(load.sku).bind(r.count);
             }
             q.execute(&mut *tx).await?;
             let added: i64 = used.iter().map(|r| r.count).sum();
