@@ -5,27 +5,9 @@
 mod common;
 
 use common::*;
-use std::process::Output;
 use std::time::Duration;
 
 const PGW: &str = "ASR5K-00-PW10GTWY";
-
-/// The one line a failed command printed on stderr (asserting it failed with exactly one).
-fn refusal(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "expected a refusal: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "nothing on stdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
-    err
-}
 
 /// The event ids of an `event list` table, and the cursor of its `Next page:` line.
 fn event_page(table: &str) -> (Vec<i64>, Option<i64>) {

@@ -6,22 +6,8 @@
 mod common;
 
 use common::*;
-use std::process::Output;
 
 const PGW: &str = "ASR5K-00-PW10GTWY";
-
-/// The one line a failed command printed on stderr (asserting it failed with exactly one).
-fn refusal(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "expected a refusal: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
-    err
-}
 
 /// PGW's `in_use` and status in `va`.
 fn pgw(w: &World, va: &str) -> (i64, String) {

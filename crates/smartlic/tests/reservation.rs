@@ -58,14 +58,7 @@ fn authorization(w: &World, code: &str) -> ReservationAuthorization {
 
 /// The one line a refused command prints on stderr.
 fn refused(out: std::process::Output) -> String {
-    assert!(
-        !out.status.success(),
-        "accepted: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "{err}");
-    err
+    refusal(&out)
 }
 
 /// PW in use in Acme's DEFAULT, from `license list --json`.

@@ -102,11 +102,7 @@ fn exchange(w: &World, parent: &Parent, n: u32, pgw: i64, elsewhere: i64) -> (Sa
 
 /// One line on stderr, the command failed.
 fn refused(w: &World, args: &[&str]) -> String {
-    let out = w.admin(args);
-    assert!(!out.status.success(), "{args:?} should be refused");
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "{err}");
-    err
+    refusal(&w.admin(args))
 }
 
 #[test]

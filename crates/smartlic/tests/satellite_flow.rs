@@ -82,23 +82,7 @@ fn a_transfer_on_the_parent_makes_the_satellites_node_out_of_compliance() {
     assert_eq!(figures(&sat, PGW), (2, 2, "OK".into()));
 
     // The parent has not heard of the node yet: it moves one licence out of the satellite's VA.
-    ok(
-        &parent,
-        &[
-            "license",
-            "transfer",
-            "--account",
-            "Acme",
-            "--from",
-            "DEFAULT",
-            "--to",
-            "Other",
-            "--sku",
-            PGW,
-            "--quantity",
-            "1",
-        ],
-    );
+    transfer_one(&parent, "DEFAULT", "Other");
     exchange(&w, &parent, &sat, "2");
     assert_eq!(figures(&parent, PGW), (1, 2, "INSUFFICIENT".into()));
     assert_eq!(figures(&sat, PGW), (1, 2, "INSUFFICIENT".into()));
@@ -106,23 +90,7 @@ fn a_transfer_on_the_parent_makes_the_satellites_node_out_of_compliance() {
     wait_shows(&node, "show license status", "Status: OUT OF COMPLIANCE", 20);
 
     // The licence comes back: in compliance again after the next exchange and authorization.
-    ok(
-        &parent,
-        &[
-            "license",
-            "transfer",
-            "--account",
-            "Acme",
-            "--from",
-            "Other",
-            "--to",
-            "DEFAULT",
-            "--sku",
-            PGW,
-            "--quantity",
-            "1",
-        ],
-    );
+    transfer_one(&parent, "Other", "DEFAULT");
     exchange(&w, &parent, &sat, "3");
     assert_eq!(figures(&sat, PGW), (2, 2, "OK".into()));
     cli_ok(&node, "license smart renew auth");
@@ -260,4 +228,25 @@ fn a_silent_satellite_raises_an_alert_on_both_sides() {
     assert!(alert(&sat), "on the satellite");
     exchange(&w, &parent, &sat, "2");
     assert!(!alert(&parent) && !alert(&sat), "cleared by the exchange");
+}
+
+/// Moves one PGW licence of Acme on `parent` from VA `from` to VA `to`.
+fn transfer_one(parent: &Server, from: &str, to: &str) {
+    ok(
+        parent,
+        &[
+            "license",
+            "transfer",
+            "--account",
+            "Acme",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--sku",
+            PGW,
+            "--quantity",
+            "1",
+        ],
+    );
 }

@@ -343,7 +343,6 @@ impl Drop for World {
     }
 }
 
-/// Runs `smartlic ARGS` as an admin client of the manager at `url` (trusting `ca`) with `key`.
 /// The stdout, trimmed, of `smartlic ARGS` that must have succeeded (else its output in the panic).
 pub fn succeeded(args: &[&str], out: &Output) -> String {
     assert!(
@@ -353,6 +352,24 @@ pub fn succeeded(args: &[&str], out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The one line a refused command printed on stderr (it must have failed, printing nothing on
+/// stdout and exactly one line on stderr).
+pub fn refusal(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "accepted: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
 }
 
 /// Runs the admin command `smartlic ARGS` against manager `url` with `key`.

@@ -25,15 +25,7 @@ pub fn ok(s: &Server, args: &[&str]) -> String {
 
 /// An admin command of `s` that must fail with one line on stderr: that line.
 pub fn refused(s: &Server, args: &[&str]) -> String {
-    let out = run(s, args);
-    assert!(
-        !out.status.success(),
-        "{args:?} accepted: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-    assert_eq!(err.lines().count(), 1, "{err}");
-    err
+    refusal(&run(s, args))
 }
 
 pub fn p(path: &Path) -> &str {
