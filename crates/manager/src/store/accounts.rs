@@ -373,7 +373,8 @@ async fn va_holdings(
     let in_use = count("SELECT CAST(COALESCE(SUM(ABS(in_use)), 0) AS BIGINT) FROM va_usage WHERE va_id = $1")
         .fetch_one(&mut *conn)
         .await?;
-    let instances = count("SELECT COUNT(*) FROM product_instances WHERE va_id = $1")
+    // The kept count (migration 0014's triggers), not a count of a VA's possibly million rows.
+    let instances = count("SELECT COALESCE(MAX(n), 0) FROM va_instance_counts WHERE va_id = $1")
         .fetch_one(&mut *conn)
         .await?;
     let reservations = count("SELECT COUNT(*) FROM reservations WHERE va_id = $1 AND status = 'reserved'")

@@ -189,3 +189,17 @@ fn type_classes_join_both_engines_spellings() {
     }
     assert_ne!(type_class("TEXT"), type_class("BIGINT"));
 }
+
+/// PostgreSQL keeps room on product_instances' pages for the renewals' row updates (migration
+/// 0015), so that a renewal's stamp is a heap-only update that writes no index entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_leaves_room_for_the_renewals_updates() {
+    let postgres = TestDb::postgres().await;
+    let options: Option<String> =
+        sqlx::query_scalar("SELECT CAST(reloptions AS TEXT) FROM pg_class WHERE relname = 'product_instances'")
+            .fetch_one(postgres.store.pool())
+            .await
+            .expect("pg_class");
+    postgres.finish().await;
+    assert_eq!(options.as_deref(), Some("{fillfactor=85}"));
+}
