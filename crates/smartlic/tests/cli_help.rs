@@ -124,24 +124,18 @@ fn admin_commands_take_the_connection_anywhere_or_from_the_environment() {
         "--api-key",
         &s.api_key,
     ]));
-    // From the environment only.
-    let out = Command::new(BIN)
-        .args(["account", "list"])
-        .env("SMARTLIC_SERVER", &s.url)
-        .env("SMARTLIC_CA", &ca)
-        .env("SMARTLIC_API_KEY", &s.api_key)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run smartlic");
-    listed(out);
-    // A flag overrides the environment.
-    let out = Command::new(BIN)
-        .args(["account", "list", "--api-key", "wrong"])
-        .env("SMARTLIC_SERVER", &s.url)
-        .env("SMARTLIC_CA", &ca)
-        .env("SMARTLIC_API_KEY", &s.api_key)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run smartlic");
+    // From the environment only; a flag overrides it.
+    let from_env = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("SMARTLIC_SERVER", &s.url)
+            .env("SMARTLIC_CA", &ca)
+            .env("SMARTLIC_API_KEY", &s.api_key)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run smartlic")
+    };
+    listed(from_env(&["account", "list"]));
+    let out = from_env(&["account", "list", "--api-key", "wrong"]);
     assert!(!out.status.success());
 }

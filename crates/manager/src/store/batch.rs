@@ -328,6 +328,8 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
     }
     set_text_by_id(&mut tx, "last_auth_status", &new_status).await?;
     append_events(&mut tx, &events).await?;
+    // In key order, as the VA totals: writers of several managers lock these rows alike.
+    daily.sort_by(|a, b| (&a.va_id, &a.sku, a.day).cmp(&(&b.va_id, &b.sku, b.day)));
     record_daily_many(&mut tx, &daily).await?;
     tx.commit().await?;
     Ok(finish(results))
