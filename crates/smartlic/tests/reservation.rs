@@ -56,11 +56,6 @@ fn authorization(w: &World, code: &str) -> ReservationAuthorization {
     ReservationAuthorization::decode(code, &anchors).expect("a valid authorization code")
 }
 
-/// The one line a refused command prints on stderr.
-fn refused(out: std::process::Output) -> String {
-    refusal(&out)
-}
-
 /// PW in use in Acme's DEFAULT, from `license list --json`.
 fn pw_in_use(w: &World) -> i64 {
     licence_rows(&w.licences_json("Acme", "DEFAULT"))
@@ -156,18 +151,18 @@ fn specific_reservation_through_the_cli() {
     );
 
     // Refusals, one line each: short, answered already, mistyped.
-    let err = refused(create("9", &TestNode::new(2).request("cli")));
+    let err = refusal(&create("9", &TestNode::new(2).request("cli")));
     assert!(
         err.contains(PW) && err.contains("3 available") && err.contains("9 requested"),
         "{err}"
     );
-    let err = refused(create("1", &request));
+    let err = refusal(&create("1", &request));
     assert!(err.contains("answered already"), "{err}");
     let mut typo = TestNode::new(3).request("cli");
     typo.insert(10, 'x');
-    let err = refused(create("1", &typo));
+    let err = refusal(&create("1", &typo));
     assert!(err.contains("damaged or mistyped"), "{err}");
-    let err = refused(create("0", &TestNode::new(3).request("cli")));
+    let err = refusal(&create("0", &TestNode::new(3).request("cli")));
     assert!(err.contains("1 to"), "{err}");
     assert_eq!(pw_in_use(&w), 2);
 
@@ -223,18 +218,18 @@ fn specific_reservation_through_the_cli() {
 
     // Return: a stranger's signature is refused; the node's releases the licences, once.
     let forged = TestNode::new(9).proof(CodeKind::Return, &auth.id, 2);
-    let err = refused(w.admin(&["reservation", "return", "--account", "Acme", "--return-code", &forged]));
+    let err = refusal(&w.admin(&["reservation", "return", "--account", "Acme", "--return-code", &forged]));
     assert!(err.contains("not signed by the node key"), "{err}");
     w.account("Other", "other.example");
     let ret = node.proof(CodeKind::Return, &auth.id, 2);
-    let err = refused(w.admin(&["reservation", "return", "--account", "Other", "--return-code", &ret]));
+    let err = refusal(&w.admin(&["reservation", "return", "--account", "Other", "--return-code", &ret]));
     assert!(err.contains("not of a reservation of Smart Account Other"), "{err}");
     let out = w.admin_ok(&["reservation", "return", "--account", "Acme", "--return-code", &ret]);
     assert_eq!(out, format!("{}: returned", auth.id));
     assert_eq!(pw_in_use(&w), 0);
-    let err = refused(w.admin(&["reservation", "return", "--account", "Acme", "--return-code", &ret]));
+    let err = refusal(&w.admin(&["reservation", "return", "--account", "Acme", "--return-code", &ret]));
     assert!(err.contains("returned already"), "{err}");
-    let err = refused(w.admin(&[
+    let err = refusal(&w.admin(&[
         "reservation",
         "update",
         "--account",
@@ -277,14 +272,14 @@ fn universal_reservation_and_rights() {
     };
     let args = plr(1);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let err = refused(w.admin(&args));
+    let err = refusal(&w.admin(&args));
     assert!(err.contains("does not allow universal"), "{err}");
     w.admin_ok(&["account", "set", "Acme", "--reservation", "specific"]);
-    let err = refused(w.admin(&args));
+    let err = refusal(&w.admin(&args));
     assert!(err.contains("does not allow universal"), "{err}");
     w.admin_ok(&["account", "set", "Acme", "--reservation", "universal"]);
     for (key, role) in [(&va_user, "va-user"), (&sa_user, "sa-user")] {
-        let err = refused(w.as_key(key, &args));
+        let err = refusal(&w.as_key(key, &args));
         assert!(err.contains(role), "{err}");
     }
     let out = w.as_key(&va_admin, &args);
@@ -297,6 +292,6 @@ fn universal_reservation_and_rights() {
     // A VA administrator of East may not reserve in DEFAULT.
     let code = TestNode::new(2).request("plr");
     let args = reservation_create_args("Acme", "DEFAULT", &code, &["--universal"]);
-    let err = refused(w.as_key(&va_admin, &args));
+    let err = refusal(&w.as_key(&va_admin, &args));
     assert!(err.contains("va-admin"), "{err}");
 }

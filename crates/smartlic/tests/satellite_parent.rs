@@ -12,11 +12,6 @@ use smartlic_protocol::satellite::{SatelliteAnswer, SatelliteToken, ca_fingerpri
 
 const PW: &str = "ASR5K-00-PW10GTWY";
 
-/// The one line a refused command prints on stderr.
-fn refused(out: std::process::Output) -> String {
-    refusal(&out)
-}
-
 #[test]
 fn a_satellite_is_created_listed_and_answered_through_the_cli() {
     let w = World::with_acme();
@@ -32,7 +27,7 @@ fn a_satellite_is_created_listed_and_answered_through_the_cli() {
     let ca_pem = std::fs::read_to_string(&w.server.as_ref().expect("a server").ca).expect("ca.pem");
     let ca_der = smartlic_protocol::trust::pem_certificates(&ca_pem).expect("CA");
     assert_eq!(token.parent_ca, ca_fingerprint(&ca_der[0]));
-    let err = refused(w.admin(&["satellite", "create", "--account", "Acme", "--va", "DEFAULT", "Lab"]));
+    let err = refusal(&w.admin(&["satellite", "create", "--account", "Acme", "--va", "DEFAULT", "Lab"]));
     assert!(err.contains("satellite named Lab already"), "{err}");
     let table = w.admin_ok(&["satellite", "list", "--account", "Acme"]);
     assert!(
@@ -86,7 +81,7 @@ fn a_satellite_is_created_listed_and_answered_through_the_cli() {
         serde_json::from_str(&w.admin_ok(&["instance", "list", "--account", "Acme", "--json"])).expect("JSON");
     assert_eq!(json[0]["satellite"], "lab");
     let id = json[0]["id"].as_str().expect("id").to_string();
-    let err = refused(w.admin(&["instance", "remove", "--account", "Acme", &id]));
+    let err = refusal(&w.admin(&["instance", "remove", "--account", "Acme", &id]));
     assert!(err.contains("served by satellite lab"), "{err}");
     let licences = w.admin_ok(&["license", "list", "--account", "Acme", "--va", "DEFAULT"]);
     assert!(
@@ -116,7 +111,7 @@ fn a_satellite_is_created_listed_and_answered_through_the_cli() {
     let garbage = w.path("garbage.json");
     for text in ["not a request", "{\"format\": \"smartlic-satellite/1\"}"] {
         std::fs::write(&garbage, text).expect("garbage");
-        let err = refused(w.admin(&[
+        let err = refusal(&w.admin(&[
             "satellite",
             "answer",
             "--in",
@@ -128,6 +123,6 @@ fn a_satellite_is_created_listed_and_answered_through_the_cli() {
     }
     assert!(!w.path("x.json").exists(), "no answer file for a refused request");
     let user = w.user("Acme", "su@acme.example", "sa-user", &[]);
-    let err = refused(w.as_key(&user, &["satellite", "list", "--account", "Acme"]));
+    let err = refusal(&w.as_key(&user, &["satellite", "list", "--account", "Acme"]));
     assert!(err.contains("may not manage satellite"), "{err}");
 }
