@@ -99,11 +99,20 @@ struct Verified {
 /// Signers already checked against a trust pool, so that a client receiving many answers signed
 /// by the same certificate checks its issuer's signature (an ECDSA verification, a third of a
 /// load generator's CPU in `bench fleet`'s profile) once. An entry is used only for the same
-/// certificate text and the same anchors (by SHA-256 of their DER), and only within the validity
+/// certificate text and the same anchors (their DER, byte for byte), and only within the validity
 /// window it was checked for; anything else takes the full [`verify_signer`] path.
 #[derive(Debug, Default)]
 pub struct SignerCache {
-    entries: std::sync::Mutex<Vec<(String, [u8; 32], Verified)>>,
+    entries: std::sync::Mutex<Vec<Checked>>,
+}
+
+/// One entry of a [`SignerCache`]: a signer certificate (PEM), the anchors it was checked
+/// against (DER) and what that check found.
+#[derive(Debug)]
+struct Checked {
+    pem: String,
+    anchors: Vec<Vec<u8>>,
+    verified: Verified,
 }
 
 /// Most signers a [`SignerCache`] keeps (a manager has one at a time, a rotation two).
@@ -118,29 +127,30 @@ impl SignerCache {
     /// [`verify_signer`], answered from the cache when this certificate was checked against these
     /// anchors before and `now` is within the window of that check.
     pub fn verify(&self, signer_pem: &str, anchors: &[Vec<u8>], now: i64) -> Result<VerifyingKey, TrustError> {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        for a in anchors {
-            h.update((a.len() as u64).to_be_bytes());
-            h.update(a);
-        }
-        let pool: [u8; 32] = h.finalize().into();
         let lock = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let hit = lock()
             .iter()
-            .find(|(pem, p, v)| *p == pool && pem == signer_pem && (v.not_before..=v.not_after).contains(&now))
-            .map(|(_, _, v)| v.key);
+            .find(|c| {
+                c.pem == signer_pem
+                    && c.anchors == anchors
+                    && (c.verified.not_before..=c.verified.not_after).contains(&now)
+            })
+            .map(|c| c.verified.key);
         if let Some(key) = hit {
             return Ok(key);
         }
         let verified = verify_signer_window(signer_pem, anchors, now)?;
         let key = verified.key;
         let mut entries = lock();
-        entries.retain(|(pem, p, _)| !(*p == pool && pem == signer_pem));
+        entries.retain(|c| !(c.pem == signer_pem && c.anchors == anchors));
         if entries.len() >= SIGNER_CACHE_SIZE {
             entries.remove(0);
         }
-        entries.push((signer_pem.to_string(), pool, verified));
+        entries.push(Checked {
+            pem: signer_pem.to_string(),
+            anchors: anchors.to_vec(),
+            verified,
+        });
         Ok(key)
     }
 }
