@@ -278,7 +278,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// Forgets nonces that can no longer pass the timestamp check, once a minute.
 /// Every minute: forgets nonces too old to be replayed, and removes events older than the event
 /// log's retention (`retention_days`, 0 keeps them), a bounded number a round.
 async fn prune_nonces(state: AppState, retention_days: u32) {

@@ -119,7 +119,7 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
     let mut results: Vec<Option<Result<UsageReport, Refusal>>> = batch.iter().map(|_| None).collect();
     let mut tx = store.write_tx().await?;
 
-    // 1. Nonces: a replay is refused, the rest recorded.
+    // 1. Nonces (with their requests' timestamps): a replay is refused, the rest recorded.
     let with_nonce: Vec<(usize, &(String, i64))> = batch
         .iter()
         .enumerate()
@@ -127,18 +127,19 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
         .collect();
     if !with_nonce.is_empty() {
         let sql = format!(
-            "INSERT INTO seen_nonces (nonce, seen_at) VALUES {} ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
+            "INSERT INTO seen_nonces (nonce, seen_at) VALUES {} ON CONFLICT (seen_at, nonce) DO NOTHING \
+             RETURNING nonce, seen_at",
             value_rows(with_nonce.len(), 2)
         );
-        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
         for (_, (nonce, at)) in &with_nonce {
             q = q.bind(nonce.as_str()).bind(*at);
         }
-        let accepted: HashSet<String> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+        let accepted: HashSet<(String, i64)> = q.fetch_all(&mut *tx).await?.into_iter().collect();
         let mut first_use = HashSet::new();
-        for (i, (nonce, _)) in &with_nonce {
-            // The same nonce twice in one batch: only the first one is new.
-            if !accepted.contains(nonce) || !first_use.insert(nonce.as_str()) {
+        for (i, seen) in &with_nonce {
+            // The same request twice in one batch: only the first one is new.
+            if !accepted.contains(*seen) || !first_use.insert(*seen) {
                 results[*i] = Some(Err(Refusal::Replayed));
             }
         }

@@ -135,7 +135,8 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Records a device request nonce; false if it was seen before (a replay).
+    /// Records a device request's nonce with its timestamp; false if that pair was seen before (a
+    /// replay: both are signed, so a captured request sent again carries the same two).
     pub async fn record_nonce(&self, nonce: &str, request_time: i64) -> Result<bool, StoreError> {
         insert_nonce(&mut *self.write_conn().await?, nonce, request_time).await
     }
@@ -243,12 +244,14 @@ impl Store {
     }
 }
 
-/// Records a nonce on `conn` (in the caller's transaction, if any); false if it was seen before.
+/// Records a nonce and its request's timestamp on `conn` (in the caller's transaction, if any);
+/// false if the pair was seen before.
 pub(crate) async fn insert_nonce(conn: &mut AnyConnection, nonce: &str, request_time: i64) -> Result<bool, StoreError> {
-    let r = sqlx::query("INSERT INTO seen_nonces (nonce, seen_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING")
-        .bind(nonce)
-        .bind(request_time)
-        .execute(&mut *conn)
-        .await?;
+    let r =
+        sqlx::query("INSERT INTO seen_nonces (nonce, seen_at) VALUES ($1, $2) ON CONFLICT (seen_at, nonce) DO NOTHING")
+            .bind(nonce)
+            .bind(request_time)
+            .execute(&mut *conn)
+            .await?;
     Ok(r.rows_affected() == 1)
 }

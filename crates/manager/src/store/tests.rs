@@ -324,6 +324,14 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
     assert!(matches!(e, StoreError::Refused(Refusal::Replayed)), "{e:?}");
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 3), (sg, 1)]));
     assert!(!s.record_nonce("n-1", NOW + 6).await.unwrap(), "the nonce was kept");
+    // The same nonce under another timestamp is another signed request, not a replay.
+    s.report_usage(
+        rep(&i2.id, "node2", &usage(&[(pw, 1)]), NOW + 7, Some(("n-1", NOW + 7))),
+        status,
+        &op(),
+    )
+    .await
+    .unwrap();
 
     // A new report replaces the old one.
     s.report_usage(rep(&i1.id, "node1", &usage(&[(pw, 1)]), NOW + 7, None), status, &op())
@@ -370,11 +378,14 @@ async fn usage_totals_follow_reports_removals_and_reregistrations(s: Store) {
 
 async fn nonces_refuse_replays_and_are_pruned(s: Store) {
     assert!(s.record_nonce("n1", NOW).await.unwrap());
-    assert!(!s.record_nonce("n1", NOW + 1).await.unwrap());
+    assert!(!s.record_nonce("n1", NOW).await.unwrap(), "the same request again");
+    // A nonce and its timestamp are signed together: another timestamp is another request of
+    // the key's holder, not a captured one sent again.
+    assert!(s.record_nonce("n1", NOW + 1).await.unwrap());
     assert!(s.record_nonce("n2", NOW + 100).await.unwrap());
-    assert_eq!(s.prune_nonces(NOW + 50).await.unwrap(), 1);
-    assert!(s.record_nonce("n1", NOW).await.unwrap());
-    assert!(!s.record_nonce("n2", NOW).await.unwrap());
+    assert_eq!(s.prune_nonces(NOW + 50).await.unwrap(), 2);
+    assert!(s.record_nonce("n1", NOW).await.unwrap(), "pruned");
+    assert!(!s.record_nonce("n2", NOW + 100).await.unwrap(), "kept");
 }
 
 async fn pki_is_set_up_once(s: Store) {
