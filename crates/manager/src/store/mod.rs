@@ -239,11 +239,16 @@ impl Store {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(8)
+            // The write-ahead log is copied back into the database after 10,000 pages (40 MiB)
+            // instead of SQLite's 1,000: a renewal stamps pages that many renewals stamp again, and
+            // a checkpoint writes each page once however many versions the log holds. Measured
+            // (2,000 devices, docs/performance.md): 6,900 → 7,300 renewals/s; 4,000 pages gave
+            // 7,100/s. A checkpoint then takes longer: the worst second's p99 went from 20 to 32 ms.
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     sqlx::raw_sql(
                         "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                         PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384",
+                         PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000",
                     )
                     .execute(&mut *conn)
                     .await?;

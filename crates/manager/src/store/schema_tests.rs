@@ -203,3 +203,24 @@ async fn postgres_leaves_room_for_the_renewals_updates() {
     postgres.finish().await;
     assert_eq!(options.as_deref(), Some("{fillfactor=85}"));
 }
+
+/// Every SQLite connection of the pool copies the write-ahead log back after 10,000 pages, not
+/// SQLite's 1,000 (each one runs the pool's settings; the batch writer's checkpoints happen on
+/// whichever connection it holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_the_log_every_10000_pages() {
+    let sqlite = TestDb::sqlite().await;
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(sqlite.store.pool().acquire().await.expect("a connection"));
+    }
+    for conn in &mut conns {
+        let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&mut **conn)
+            .await
+            .expect("pragma");
+        assert_eq!(pages, 10_000);
+    }
+    drop(conns);
+    sqlite.finish().await;
+}
