@@ -89,6 +89,8 @@ pub struct Store {
 #[derive(Debug)]
 struct Writer {
     jobs: tokio::sync::mpsc::UnboundedSender<batch::Queued>,
+    /// The writer's own pool (one connection).
+    pool: AnyPool,
 }
 
 impl std::fmt::Debug for batch::ReportJob {
@@ -101,6 +103,7 @@ impl std::fmt::Debug for batch::ReportJob {
 
 impl Writer {
     fn start(plain: Store) -> Result<Writer, StoreError> {
+        let pool = plain.pool.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -110,7 +113,7 @@ impl Writer {
             .name("smartlic-db-writer".into())
             .spawn(move || rt.block_on(batch::run(plain, rx)))
             .map_err(|e| sqlx::Error::Configuration(format!("writer thread: {e}").into()))?;
-        Ok(Writer { jobs })
+        Ok(Writer { jobs, pool })
     }
 }
 
@@ -226,6 +229,42 @@ fn sqlite_url(path: &Path) -> Result<String, StoreError> {
     ))
 }
 
+/// The SQLite pools' settings, `max` connections.
+fn sqlite_pool_options(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        // The write-ahead log is copied back into the database after 10,000 pages (40 MiB)
+        // instead of SQLite's 1,000: a renewal stamps pages that many renewals stamp again, and
+        // a checkpoint writes each page once however many versions the log holds. Measured
+        // (2,000 devices, docs/performance.md): 6,900 → 7,300 renewals/s; 4,000 pages gave
+        // 7,100/s. A checkpoint then takes longer: the worst second's p99 went from 20 to 32 ms.
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::raw_sql(
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000",
+                )
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+}
+
+/// The PostgreSQL pools' settings, `max` connections, `set` run on each new connection.
+fn postgres_pool_options(max: u32, set: String) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            let set = set.clone();
+            Box::pin(async move {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(set)).execute(&mut *conn).await?;
+                Ok(())
+            })
+        })
+}
+
 impl Store {
     /// Opens (creating it if needed) the SQLite database at `path` and migrates it.
     pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
@@ -237,27 +276,13 @@ impl Store {
             let mut c = opts.connect().await?;
             c.execute("PRAGMA journal_mode = WAL").await?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(8)
-            // The write-ahead log is copied back into the database after 10,000 pages (40 MiB)
-            // instead of SQLite's 1,000: a renewal stamps pages that many renewals stamp again, and
-            // a checkpoint writes each page once however many versions the log holds. Measured
-            // (2,000 devices, docs/performance.md): 6,900 → 7,300 renewals/s; 4,000 pages gave
-            // 7,100/s. A checkpoint then takes longer: the worst second's p99 went from 20 to 32 ms.
-            .after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    sqlx::raw_sql(
-                        "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                         PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000",
-                    )
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                })
-            })
+        let pool = sqlite_pool_options(8).connect_with(opts.clone()).await?;
+        // A file's connection does not drop: the batch writer's is not tested before each batch.
+        let writer_pool = sqlite_pool_options(1)
+            .test_before_acquire(false)
             .connect_with(opts)
             .await?;
-        Store::migrated(pool, Engine::Sqlite).await
+        Store::migrated(pool, writer_pool, Engine::Sqlite).await
     }
 
     /// Connects to PostgreSQL at `url` and migrates the database.
@@ -283,19 +308,12 @@ impl Store {
             }
             set.push_str(&format!("; SET search_path TO {schema}"));
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                let set = set.clone();
-                Box::pin(async move {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(set)).execute(&mut *conn).await?;
-                    Ok(())
-                })
-            })
-            .connect_with(opts)
+        let pool = postgres_pool_options(16, set.clone())
+            .connect_with(opts.clone())
             .await?;
-        Store::migrated(pool, Engine::Postgres).await
+        // Tested before each batch, unlike SQLite's: a server restart drops its connections.
+        let writer_pool = postgres_pool_options(1, set).connect_with(opts).await?;
+        Store::migrated(pool, writer_pool, Engine::Postgres).await
     }
 
     /// Opens the store named by `database` (a `postgres://` URL) or else the SQLite file `path`.
@@ -312,7 +330,11 @@ impl Store {
         }
     }
 
-    async fn migrated(pool: AnyPool, engine: Engine) -> Result<Store, StoreError> {
+    /// Migrates the database on `pool`, and starts the batch writer on `writer_pool`: a pool of
+    /// one connection, so that every batch runs on the same connection. On SQLite its page cache
+    /// then holds the pages the previous batch wrote (a connection of the shared pool, taken in
+    /// turn, found the database changed by the others and read those pages again).
+    async fn migrated(pool: AnyPool, writer_pool: AnyPool, engine: Engine) -> Result<Store, StoreError> {
         match engine {
             Engine::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Engine::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
@@ -324,7 +346,11 @@ impl Store {
             write_gate,
             writer: None,
         };
-        store.writer = Some(Arc::new(Writer::start(store.clone())?));
+        let plain = Store {
+            pool: writer_pool,
+            ..store.clone()
+        };
+        store.writer = Some(Arc::new(Writer::start(plain)?));
         Ok(store)
     }
 
@@ -368,9 +394,12 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool.
+    /// Closes the pools (the batch writer's too: a report sent after this fails).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(w) = &self.writer {
+            w.pool.close().await;
+        }
     }
 }
 
