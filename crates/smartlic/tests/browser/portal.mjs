@@ -120,7 +120,9 @@ try {
     const token = (await page.locator("#satellite-token").inputValue({ timeout: 10000 })).trim();
     const row = page.locator("tr", { hasText: name });
     const listed = (await row.count()) === 1 && (await row.textContent()).includes("never");
-    // "Answer a request": a chosen file fills the text area (portal.js).
+    // "Answer a request": a chosen file fills the text area (portal.js). The token can be read
+    // while the page is still loading; portal.js (deferred) listens only once it has run.
+    await page.waitForLoadState("load");
     const file = '{"format":"smartlic-satellite/1","kind":"request"}';
     await page.setInputFiles("input[data-fill=request-file]", {
       name: "request.json",
