@@ -196,6 +196,9 @@ pub struct FleetFigures {
     pub usage_change_ratio: f64,
     /// One core: verify one request signature + sign one answer, per second.
     pub crypto_floor_per_s: f64,
+    /// `renewals_per_s / crypto_floor_per_s` (0 without a floor): the figure that compares runs on
+    /// machines of different speed.
+    pub renewals_per_crypto_floor: f64,
     /// The same client, TLS and HTTP stack and the manager's listener and middleware against an
     /// endpoint that does no work, C workers, requests per second ([`crate::bench_floor`]).
     pub transport_floor_per_s: f64,
@@ -467,6 +470,15 @@ fn busy_wait(retry_after: Option<u64>) -> Duration {
     Duration::from_secs_f64(secs * (1.0 + rand::random::<f64>() * 0.5))
 }
 
+/// `rate / floor`, or 0 when the floor is not a positive figure.
+fn ratio(rate: f64, floor: f64) -> f64 {
+    if floor > 0.0 && rate.is_finite() {
+        rate / floor
+    } else {
+        0.0
+    }
+}
+
 fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
@@ -604,6 +616,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         overloaded_503: tally.busy.load(Ordering::Relaxed),
         usage_change_ratio: USAGE_CHANGE_RATIO,
         crypto_floor_per_s: crypto_floor,
+        renewals_per_crypto_floor: ratio(renewed as f64 / renew_elapsed, crypto_floor),
         transport_floor_per_s: transport.per_s,
         transport_floor_errors: transport.errors,
         license_list_p50_ms: percentile_ms(&list_lat, 0.50),
@@ -897,6 +910,14 @@ mod tests {
         assert_eq!(percentile_ms(&[], 0.5), 0.0);
         let w = busy_wait(Some(2));
         assert!(w >= Duration::from_secs(2) && w <= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn the_ratio_to_the_floor_needs_a_floor() {
+        assert_eq!(ratio(7_500.0, 21_000.0), 7_500.0 / 21_000.0);
+        assert_eq!(ratio(7_500.0, 0.0), 0.0, "no floor measured");
+        assert_eq!(ratio(f64::NAN, 21_000.0), 0.0, "a renewal phase of no time");
+        assert_eq!(ratio(f64::INFINITY, 21_000.0), 0.0);
     }
 
     #[test]
