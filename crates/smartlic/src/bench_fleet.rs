@@ -583,6 +583,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
 
     // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
     let (timed, renewed, renew_elapsed) = renew_fleet(&bench, &fleet, &args, &sku, &tally).await?;
+    let renewals_per_s = renewed as f64 / renew_elapsed;
     let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
     lat.sort_unstable();
 
@@ -608,7 +609,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         registration_p99_ms: percentile_ms(&reg_lat, 0.99),
         renewals: renewed,
         renewal_seconds: renew_elapsed,
-        renewals_per_s: renewed as f64 / renew_elapsed,
+        renewals_per_s,
         p50_ms: percentile_ms(&lat, 0.50),
         p99_ms: percentile_ms(&lat, 0.99),
         max_ms: lat.last().map(|&us| f64::from(us) / 1000.0).unwrap_or(0.0),
@@ -616,7 +617,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         overloaded_503: tally.busy.load(Ordering::Relaxed),
         usage_change_ratio: USAGE_CHANGE_RATIO,
         crypto_floor_per_s: crypto_floor,
-        renewals_per_crypto_floor: ratio(renewed as f64 / renew_elapsed, crypto_floor),
+        renewals_per_crypto_floor: ratio(renewals_per_s, crypto_floor),
         transport_floor_per_s: transport.per_s,
         transport_floor_errors: transport.errors,
         license_list_p50_ms: percentile_ms(&list_lat, 0.50),
