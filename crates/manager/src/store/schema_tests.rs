@@ -204,9 +204,9 @@ async fn postgres_leaves_room_for_the_renewals_updates() {
     assert_eq!(options.as_deref(), Some("{fillfactor=85}"));
 }
 
-/// Every SQLite connection of the pool copies the write-ahead log back after 10,000 pages, not
-/// SQLite's 1,000 (each one runs the pool's settings; the batch writer's checkpoints happen on
-/// whichever connection it holds).
+/// Every SQLite connection copies the write-ahead log back after 10,000 pages, not SQLite's
+/// 1,000: those of the shared pool, and the batch writer's own, whose commits are where the
+/// renewals' checkpoints happen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_checkpoints_the_log_every_10000_pages() {
     let sqlite = TestDb::sqlite().await;
@@ -214,6 +214,8 @@ async fn sqlite_checkpoints_the_log_every_10000_pages() {
     for _ in 0..3 {
         conns.push(sqlite.store.pool().acquire().await.expect("a connection"));
     }
+    let writer = sqlite.store.writer.as_ref().expect("the store's batch writer");
+    conns.push(writer.pool.acquire().await.expect("the writer's connection"));
     for conn in &mut conns {
         let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
             .fetch_one(&mut **conn)
