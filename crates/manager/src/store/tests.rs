@@ -23,7 +23,8 @@ on_both_engines!(
     gauges_read_licences_and_instances,
 );
 
-/// The per-VA instance counts the triggers keep (migration 0014) are the instances' count.
+/// The per-VA instance counts the triggers keep (migration 0014) are the instances' count, and
+/// so are the per-VA counts by status (migration 0017).
 pub(crate) async fn assert_instance_counts_exact(s: &Store) {
     let kept: Vec<(String, i64)> =
         sqlx::query_as("SELECT va_id, n FROM va_instance_counts WHERE n <> 0 ORDER BY va_id")
@@ -35,6 +36,19 @@ pub(crate) async fn assert_instance_counts_exact(s: &Store) {
             .fetch_all(s.pool())
             .await
             .unwrap();
+    assert_eq!(kept, counted);
+    let kept: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT va_id, status, n FROM va_status_counts WHERE n <> 0 ORDER BY va_id, status")
+            .fetch_all(s.pool())
+            .await
+            .unwrap();
+    let counted: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT va_id, COALESCE(last_auth_status, 'NONE'), COUNT(*) FROM product_instances \
+         GROUP BY va_id, COALESCE(last_auth_status, 'NONE') ORDER BY 1, 2",
+    )
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
     assert_eq!(kept, counted);
 }
 
@@ -573,6 +587,8 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
         .collect();
     assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 120)]));
     assert_eq!(last_totals.iter().max(), Some(&120), "{last_totals:?}");
+    // Some instances went out of compliance in that round: the counts by status followed.
+    assert_instance_counts_exact(&s).await;
     // The reports went through the writer, whose pool holds its one connection (and no more).
     let writer = s.writer.as_ref().expect("the store's batch writer");
     assert_eq!(writer.pool.size(), 1);
@@ -604,6 +620,7 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     }
     let usage_events = s.list_events(None, 10_000).await.unwrap().len() - events_before;
     assert_eq!(usage_events, 40, "one device.usage event per changed instance");
+    assert_instance_counts_exact(&s).await;
     // Back to 3 of `pw` for what follows.
     for id in &ids {
         let u = usage(&[(pw, 3)]);
@@ -686,4 +703,5 @@ async fn gauges_read_licences_and_instances(s: Store) {
         s.instances_by_status().await.unwrap(),
         vec![("AUTHORIZED".to_string(), 1), ("NONE".to_string(), 1)]
     );
+    assert_instance_counts_exact(&s).await;
 }
