@@ -288,34 +288,32 @@ struct Device {
 }
 
 /// The devices that renew: those registered over HTTPS, then the preloaded ones (derived when
-/// renewed, not kept).
+/// renewed, not kept; a count of 0 without `--preload`).
 struct Fleet {
     registered: Vec<Device>,
-    preloaded: Option<Preloaded>,
+    preloaded: Preloaded,
 }
 
 impl Fleet {
     fn len(&self) -> usize {
-        self.registered.len() + self.preloaded.map_or(0, |p| p.count)
+        self.registered.len() + self.preloaded.count
     }
 
-    /// Device `i` of [`Fleet::len`].
+    /// Device `i` of [`Fleet::len`]: a registered one, or past them the preloaded one of that
+    /// number.
     fn device(&self, i: usize) -> Cow<'_, Device> {
-        match (self.registered.get(i), self.preloaded) {
-            (Some(d), _) => Cow::Borrowed(d),
-            (None, Some(p)) => {
-                let n = i - self.registered.len();
-                let d = p.device(n);
-                Cow::Owned(Device {
-                    key: d.key,
-                    instance_id: d.instance_id,
-                    server: n,
-                    hostname: d.hostname,
-                    usage_index: n,
-                })
-            }
-            (None, None) => Cow::Borrowed(&self.registered[i % self.registered.len()]),
+        if let Some(d) = self.registered.get(i) {
+            return Cow::Borrowed(d);
         }
+        let n = i - self.registered.len();
+        let d = self.preloaded.device(n);
+        Cow::Owned(Device {
+            key: d.key,
+            instance_id: d.instance_id,
+            server: n,
+            hostname: d.hostname,
+            usage_index: n,
+        })
     }
 
     /// The `j`-th device a renewal worker takes: every device once per round, in an order that
@@ -323,7 +321,7 @@ impl Fleet {
     fn nth(&self, j: usize) -> Cow<'_, Device> {
         let n = self.len();
         let pos = j % n;
-        if self.preloaded.is_none() {
+        if self.preloaded.count == 0 {
             return self.device(pos);
         }
         // A prime stride that is coprime to n visits each position once per round.
@@ -555,9 +553,9 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         Some((n, database)) => {
             let (p, secs) =
                 crate::bench_preload::preload(database, &account.id, *n, stamp, &software_tag, &sku).await?;
-            (Some(p), secs)
+            (p, secs)
         }
-        None => (None, 0.0),
+        None => (Preloaded { stamp, count: 0 }, 0.0),
     };
 
     // Registration: C workers take the next device index until N.
@@ -602,7 +600,7 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         devices: args.devices,
         concurrency: args.concurrency,
         registered: fleet.registered.len(),
-        preloaded: fleet.preloaded.map_or(0, |p| p.count),
+        preloaded: fleet.preloaded.count,
         preload_s,
         registrations_per_s: fleet.registered.len() as f64 / reg_elapsed,
         registration_p50_ms: percentile_ms(&reg_lat, 0.50),
