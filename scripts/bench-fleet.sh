@@ -3,12 +3,14 @@
 # against one manager on SQLite, one on PostgreSQL, two on one PostgreSQL database, and 100,000
 # devices in one account. Needs PostgreSQL on 127.0.0.1:5432 with trust auth (database `test`).
 # Prints one JSON object per run; results also go to $OUT (default target/bench-fleet).
-# ONLY=sqlite|pg|two runs just that one (2,000 devices unless DEVICES is set).
+# ONLY=sqlite|pg|two runs just that one (2,000 devices unless DEVICES is set); CONCURRENCY sets
+# the renewal workers (default 64).
 # SMARTLIC_BIN=PATH benchmarks that binary instead of building this checkout.
 source "$(dirname "$0")/bench-common.sh"
 OUT=${OUT:-$PWD/target/bench-fleet}
 DEVICES=${DEVICES:-2000}
 SECONDS_RENEW=${SECONDS_RENEW:-10}
+CONCURRENCY=${CONCURRENCY:-64}
 rm -rf "$OUT" && mkdir -p "$OUT"
 want() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 pids=()
@@ -33,13 +35,13 @@ fleet() { # name servers... -- extra args
 
 if want sqlite; then
   start sqlite 127.0.0.1:19501
-  fleet sqlite https://127.0.0.1:19501 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+  fleet sqlite https://127.0.0.1:19501 -- --devices "$DEVICES" --concurrency "$CONCURRENCY" --seconds "$SECONDS_RENEW" --storm
 fi
 
 if want pg; then
   fresh_db smartlic_bench_pg
   start pg 127.0.0.1:19502 "$PG/smartlic_bench_pg"
-  fleet pg https://127.0.0.1:19502 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW" --storm
+  fleet pg https://127.0.0.1:19502 -- --devices "$DEVICES" --concurrency "$CONCURRENCY" --seconds "$SECONDS_RENEW" --storm
 fi
 
 if want two; then
@@ -48,10 +50,10 @@ if want two; then
   # Every manager of one database needs the master key that seals the store's private keys.
   mkdir -p "$OUT/two-b" && chmod 700 "$OUT/two-b" && cp "$OUT/two-a/master.key" "$OUT/two-b/"
   start two-b 127.0.0.1:19504 "$PG/smartlic_bench_two"
-  fleet two-a https://127.0.0.1:19503 https://127.0.0.1:19504 -- --devices "$DEVICES" --concurrency 64 --seconds "$SECONDS_RENEW"
+  fleet two-a https://127.0.0.1:19503 https://127.0.0.1:19504 -- --devices "$DEVICES" --concurrency "$CONCURRENCY" --seconds "$SECONDS_RENEW"
 fi
 
 if [ -n "${LARGE:-}" ] && [ -z "${ONLY:-}" ]; then
-  fleet sqlite https://127.0.0.1:19501 -- --devices 100000 --concurrency 64 --seconds "$SECONDS_RENEW"
-  fleet pg https://127.0.0.1:19502 -- --devices 100000 --concurrency 64 --seconds "$SECONDS_RENEW"
+  fleet sqlite https://127.0.0.1:19501 -- --devices 100000 --concurrency "$CONCURRENCY" --seconds "$SECONDS_RENEW"
+  fleet pg https://127.0.0.1:19502 -- --devices 100000 --concurrency "$CONCURRENCY" --seconds "$SECONDS_RENEW"
 fi
