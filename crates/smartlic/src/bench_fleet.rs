@@ -218,6 +218,14 @@ pub struct FleetFigures {
     pub instance_view_p50_ms: f64,
     /// Each manager's resident memory after the renewal phase (its `/metrics`), MiB.
     pub manager_rss_mib: Vec<f64>,
+    /// CPU time (user + system) the managers spent during the renewal phase, per renewal, µs
+    /// (their `process_cpu_seconds_total`; `null` where a manager does not tell). On a machine
+    /// whose speed moves from run to run, this and the next compare builds better than the
+    /// rate: they do not count the time the machine was away.
+    pub manager_cpu_us_per_renewal: Option<f64>,
+    /// CPU time this benchmark's own process (the devices' side) spent during the renewal phase,
+    /// per renewal, µs (`/proc/self/stat`; `null` where it cannot be read).
+    pub client_cpu_us_per_renewal: Option<f64>,
     /// The renewal phase second by second (a slow stretch shows here, not in the percentiles).
     pub per_second: Vec<SecondFigures>,
     /// The storm, with `--storm`.
@@ -412,18 +420,36 @@ impl Bench {
         .await
     }
 
-    /// Each manager's `process_resident_memory_bytes`, MiB (`None` where it does not tell).
-    async fn resident_mib(&self) -> Vec<f64> {
+    /// One figure of each manager's `/metrics` (`None` where a manager does not tell).
+    async fn manager_figures(&self, name: &str) -> Vec<Option<f64>> {
         let mut out = Vec::new();
         for admin in &self.admins {
             let text = admin.metrics().await.unwrap_or_default();
-            let bytes = text
-                .lines()
-                .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
-                .and_then(|v| v.trim().parse::<f64>().ok());
-            out.push(bytes.map(|b| b / (1024.0 * 1024.0)).unwrap_or(f64::NAN));
+            out.push(metric_value(&text, name));
         }
         out
+    }
+
+    /// Each manager's `process_resident_memory_bytes`, MiB (NaN where it does not tell).
+    async fn resident_mib(&self) -> Vec<f64> {
+        self.manager_figures("process_resident_memory_bytes")
+            .await
+            .into_iter()
+            .map(|b| b.map(|b| b / (1024.0 * 1024.0)).unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    /// The managers' CPU seconds together, and this process's (`None` where one is unknown).
+    async fn cpu_seconds(&self) -> (Option<f64>, Option<f64>) {
+        let managers = self
+            .manager_figures("process_cpu_seconds_total")
+            .await
+            .into_iter()
+            .sum();
+        let own = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|t| stat_cpu_seconds(&t));
+        (managers, own)
     }
 
     /// One authorization renewal of a registered device.
@@ -469,6 +495,33 @@ fn busy_wait(retry_after: Option<u64>) -> Duration {
 }
 
 /// `rate / floor`, or 0 when the floor is not a positive figure.
+/// The value of the unlabelled series `name` in a Prometheus text exposition.
+fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+}
+
+/// User + system CPU seconds from a `/proc/PID/stat` line: fields 14 and 15, counted after the
+/// command name's closing parenthesis (the name itself may hold spaces and parentheses), in
+/// Linux's fixed user-visible tick of 1/100 s.
+fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    const TICKS_PER_S: f64 = 100.0;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / TICKS_PER_S)
+}
+
+/// CPU µs per renewal between two readings of CPU seconds (`None` without both or renewals).
+fn cpu_us_per_renewal(before: Option<f64>, after: Option<f64>, renewals: u64) -> Option<f64> {
+    match (before, after) {
+        (Some(b), Some(a)) if renewals > 0 && a >= b => Some((a - b) * 1e6 / renewals as f64),
+        _ => None,
+    }
+}
+
 fn ratio(rate: f64, floor: f64) -> f64 {
     if floor > 0.0 && rate.is_finite() {
         rate / floor
@@ -580,7 +633,9 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
     let (page_lat, view_lat) = bench.time_instance_reads(&account.id, "DEFAULT", &one).await?;
 
     // Renewals: worker w renews devices w, w+C, w+2C, … in turn for S seconds.
+    let (managers_before, own_before) = bench.cpu_seconds().await;
     let (timed, renewed, renew_elapsed) = renew_fleet(&bench, &fleet, &args, &sku, &tally).await?;
+    let (managers_after, own_after) = bench.cpu_seconds().await;
     let renewals_per_s = renewed as f64 / renew_elapsed;
     let mut lat: Vec<u32> = timed.iter().map(|&(_, us)| us).collect();
     lat.sort_unstable();
@@ -624,6 +679,8 @@ pub async fn run(args: FleetArgs) -> Result<FleetFigures> {
         instance_page_p99_ms: percentile_ms(&page_lat, 0.99),
         instance_view_p50_ms: percentile_ms(&view_lat, 0.50),
         manager_rss_mib: rss,
+        manager_cpu_us_per_renewal: cpu_us_per_renewal(managers_before, managers_after, renewed),
+        client_cpu_us_per_renewal: cpu_us_per_renewal(own_before, own_after, renewed),
         per_second: per_second(&timed),
         storm,
     })
@@ -917,6 +974,34 @@ mod tests {
         assert_eq!(ratio(7_500.0, 0.0), 0.0, "no floor measured");
         assert_eq!(ratio(f64::NAN, 21_000.0), 0.0, "a renewal phase of no time");
         assert_eq!(ratio(f64::INFINITY, 21_000.0), 0.0);
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_metrics_and_proc_stat() {
+        let text = "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total_x 9\n\
+                    process_cpu_seconds_total 12.5\nprocess_resident_memory_bytes 1048576\n";
+        assert_eq!(metric_value(text, "process_cpu_seconds_total"), Some(12.5));
+        assert_eq!(metric_value(text, "process_resident_memory_bytes"), Some(1_048_576.0));
+        assert_eq!(metric_value(text, "process_open_fds"), None);
+        assert_eq!(metric_value("process_open_fds many", "process_open_fds"), None);
+
+        // The command name may hold spaces and parentheses; utime 250 and stime 50 ticks.
+        let stat = "4242 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 3 0 100 1000 10";
+        assert_eq!(stat_cpu_seconds(stat), Some(3.0));
+        assert_eq!(stat_cpu_seconds("4242 (x) S 1 2"), None, "too few fields");
+        assert_eq!(stat_cpu_seconds("no parenthesis"), None);
+        // Our own line reads.
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(stat_cpu_seconds(&own).is_some_and(|s| s >= 0.0), "{own}");
+
+        assert_eq!(cpu_us_per_renewal(Some(10.0), Some(12.0), 4_000), Some(500.0));
+        assert_eq!(cpu_us_per_renewal(Some(10.0), None, 4_000), None);
+        assert_eq!(cpu_us_per_renewal(Some(10.0), Some(12.0), 0), None, "no renewals");
+        assert_eq!(
+            cpu_us_per_renewal(Some(12.0), Some(10.0), 5),
+            None,
+            "a manager restarted"
+        );
     }
 
     #[test]
