@@ -5,8 +5,8 @@
 //! parses flags and wires the library crates together.
 
 /// jemalloc instead of glibc's allocator: the manager's renewal path allocates and frees many
-/// small buffers across threads, where glibc's arenas spent 10 % of the CPU; with jemalloc a
-/// renewal costs 6-7 % less CPU (docs/performance.md, step 17).
+/// small buffers across threads, where glibc's `malloc` and `free` took 10-13 % of the CPU; with
+/// jemalloc a renewal costs about 6 % less CPU (docs/performance.md, step 17).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
