@@ -494,7 +494,6 @@ fn busy_wait(retry_after: Option<u64>) -> Duration {
     Duration::from_secs_f64(secs * (1.0 + rand::random::<f64>() * 0.5))
 }
 
-/// `rate / floor`, or 0 when the floor is not a positive figure.
 /// The value of the unlabelled series `name` in a Prometheus text exposition.
 fn metric_value(text: &str, name: &str) -> Option<f64> {
     text.lines()
@@ -522,6 +521,7 @@ fn cpu_us_per_renewal(before: Option<f64>, after: Option<f64>, renewals: u64) ->
     }
 }
 
+/// `rate / floor`, or 0 when the floor is not a positive figure.
 fn ratio(rate: f64, floor: f64) -> f64 {
     if floor > 0.0 && rate.is_finite() {
         rate / floor
