@@ -28,17 +28,23 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// Longest wait for a whole request.
     pub timeout: Duration,
-    /// Most idle connections kept per host (`usize::MAX`: no bound).
+    /// Most idle connections kept per host after a conversation (0: each conversation's
+    /// connection is closed when it ends).
     pub max_idle_per_host: usize,
 }
 
 impl Default for Limits {
-    /// A product's: 5 s to connect, 15 s per request, idle connections unbounded.
+    /// A product's: 5 s to connect, 15 s per request, and no idle connection kept. A product
+    /// talks to its manager days or weeks apart: a connection kept open after a conversation
+    /// would hold a socket on both ends for nothing, and a fleet's idle connections would add up
+    /// on the manager (the HTTP client would keep each for 90 s). The one conversation that
+    /// follows another at once (the first authorization after a registration) pays one more TLS
+    /// handshake.
     fn default() -> Limits {
         Limits {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
-            max_idle_per_host: usize::MAX,
+            max_idle_per_host: 0,
         }
     }
 }
@@ -262,5 +268,82 @@ fn classify(base: &str, e: &reqwest::Error) -> TransportError {
     TransportError::Unreachable {
         url: base.to_string(),
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves one request on a plain TCP listener (the transport does not insist on TLS; the
+    /// node's settings do): answers a refusal, then tells whether the client closed the
+    /// connection (read returned 0) before `wait` ran out.
+    async fn one_answer_then_closed(listener: tokio::net::TcpListener, wait: Duration) -> bool {
+        let Ok((mut conn, _)) = listener.accept().await else {
+            return false;
+        };
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut got = Vec::new();
+        // Headers, then the body its Content-Length announces.
+        while !request_complete(&got) {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let body = br#"{"error":{"code":"test","message":"refused by the test"}}"#;
+        let head = format!(
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        if conn.write_all(head.as_bytes()).await.is_err() || conn.write_all(body).await.is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(wait, conn.read(&mut buf)).await, Ok(Ok(0)))
+    }
+
+    fn request_complete(got: &[u8]) -> bool {
+        let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        got.len() >= end + 4 + length
+    }
+
+    async fn closes_after_one_conversation(limits: Limits, wait: Duration) -> bool {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(one_answer_then_closed(listener, wait));
+        // Any DER will do as an anchor: no TLS is spoken here.
+        let home = CallHome::with_limits(&url, &[vec![0x30, 0x00]], None, limits).unwrap();
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let req = SignedRequest::sign(&key, None, nonce(), 0, smartlic_protocol::wire::DeregisterRequest {}).unwrap();
+        let err = home.post("/api/v1/device/deregister", &req).await.unwrap_err();
+        assert_eq!(err.to_string(), "refused by the test");
+        let closed = server.await.unwrap();
+        drop(home);
+        closed
+    }
+
+    #[tokio::test]
+    async fn a_products_connection_is_closed_when_its_conversation_ends() {
+        // The deadline is only an upper bound: the test goes on as soon as the close arrives.
+        assert!(closes_after_one_conversation(Limits::default(), Duration::from_secs(10)).await);
+    }
+
+    #[tokio::test]
+    async fn a_load_generators_connection_is_kept_for_the_next_request() {
+        let keep = Limits {
+            max_idle_per_host: 64,
+            ..Limits::default()
+        };
+        // Kept: still open a second after the answer (the client is dropped only after that).
+        assert!(!closes_after_one_conversation(keep, Duration::from_secs(1)).await);
     }
 }
