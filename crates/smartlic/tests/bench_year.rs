@@ -35,6 +35,7 @@ fn a_small_fleet_lives_through_400_days_without_error() {
         "{v}"
     );
     assert!(n("max_manager_rss_mib") > 0.0, "{v}");
+    assert!(n("max_agents_rss_mib") > 0.0, "{v}");
     assert!(n("wall_s") > 0.0, "{v}");
 }
 
