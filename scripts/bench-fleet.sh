@@ -14,7 +14,9 @@ CONCURRENCY=${CONCURRENCY:-64}
 rm -rf "$OUT" && mkdir -p "$OUT"
 want() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Waits for the managers to end: one still closing its SQLite store would remove the next
+# run's write-ahead log in the same directory (SQLite deletes `smartlic.db-wal` by name).
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 start() { # name listen [database]

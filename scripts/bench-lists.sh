@@ -11,7 +11,7 @@ DEVICES=${DEVICES:-100000}
 rm -rf "$OUT" && mkdir -p "$OUT"
 "$B" server --data-dir "$OUT/m" --listen 127.0.0.1:19521 >"$OUT/m.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT  # ended before a next run reuses the directory
 for _ in $(seq 100); do grep -q "listening on" "$OUT/m.log" 2>/dev/null && break; sleep 0.1; done
 export SMARTLIC_SERVER=https://127.0.0.1:19521 SMARTLIC_CA=$OUT/m/ca.pem
 SMARTLIC_API_KEY=$(cat "$OUT/m/admin.key"); export SMARTLIC_API_KEY

@@ -15,7 +15,7 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 psql "$PG/test" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
 "$B" server --data-dir "$OUT/m" --listen 127.0.0.1:19531 --database "$PG/$DB" >"$OUT/m.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT  # ended before a next run reuses the directory
 for _ in $(seq 100); do grep -q "listening on" "$OUT/m.log" 2>/dev/null && break; sleep 0.1; done
 export SMARTLIC_SERVER=https://127.0.0.1:19531 SMARTLIC_CA=$OUT/m/ca.pem
 SMARTLIC_API_KEY=$(cat "$OUT/m/admin.key"); export SMARTLIC_API_KEY
