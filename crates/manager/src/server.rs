@@ -421,9 +421,9 @@ pub async fn run_server_with(opts: ServerOptions, operator_tls: Option<OperatorT
     let served = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
     let server = axum_server::tls_rustls::from_tcp_rustls(listener, served.clone())
         .map_err(|e| listen_err(e.to_string()))?
-        // TCP_NODELAY: without it a device's conversation on a fresh connection (a product
-        // closes its connection after each) waited for the client's delayed ACK before the
-        // answer's last segment went out (docs/performance.md, `bench year`).
+        // TCP_NODELAY: without it, on a fresh connection (a product closes its connection after
+        // each conversation), Nagle's algorithm held a small segment of the handshake or the
+        // answer back until the client's delayed ACK (docs/performance.md, `bench year`).
         .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
         .handle(handle.clone());
     let reloading = match operator_tls {
