@@ -129,6 +129,10 @@ id_type!(
     /// A product instance's id (also the CN of its ID certificate).
     ProductInstanceId
 );
+id_type!(
+    /// A registration token's id (what lists and revocations name; never its secret).
+    TokenId
+);
 
 #[cfg(test)]
 mod tests {

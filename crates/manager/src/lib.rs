@@ -70,7 +70,7 @@ pub(crate) mod testutil;
 
 pub use api::{ApiError, router};
 pub use error::{ManagerError, StoreError};
-pub use ids::{AccountId, ProductInstanceId, VirtualAccountId};
+pub use ids::{AccountId, ProductInstanceId, TokenId, VirtualAccountId};
 pub use refusal::Refusal;
 pub use server::{ServerOptions, run_server};
 pub use state::AppState;

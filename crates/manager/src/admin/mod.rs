@@ -5,7 +5,7 @@
 use crate::api::ApiError;
 use crate::auth::{Action, Principal, Scope, require};
 use crate::compliance;
-use crate::ids::{AccountId, VirtualAccountId};
+use crate::ids::{AccountId, TokenId, VirtualAccountId};
 use crate::state::AppState;
 use crate::store::{AccountRow, Audit, EventRow, InstanceRow, NewToken, NewUser, TokenRow, UserChange, UserRow, VaRow};
 

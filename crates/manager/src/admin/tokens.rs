@@ -5,7 +5,7 @@ use super::*;
 fn token_info(t: TokenRow, now: i64) -> TokenInfo {
     TokenInfo {
         status: crate::tokens::status(&t, now),
-        id: t.id,
+        id: t.id.into_string(),
         virtual_account: t.va_name,
         description: t.description,
         created_by: t.created_by,
@@ -105,7 +105,8 @@ pub(crate) async fn revoke_token(
     token_id: &str,
 ) -> Result<TokenInfo, ApiError> {
     let a = resolve_account(state, caller, account, Action::ReadAccount).await?;
-    let t = state.store().find_token(&a.id, token_id.trim()).await?.ok_or_else(|| {
+    let id = TokenId::new(token_id.trim());
+    let t = state.store().find_token(&a.id, &id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no registration token {:?} in Smart Account {}",
             token_id.trim(),

@@ -4,7 +4,7 @@
 use super::{Audit, Event, Store, append_event, tokens};
 use crate::compliance::{self, UsageChange};
 use crate::error::StoreError;
-use crate::ids::{AccountId, ProductInstanceId, VirtualAccountId};
+use crate::ids::{AccountId, ProductInstanceId, TokenId, VirtualAccountId};
 use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
@@ -128,7 +128,7 @@ impl Store {
     // Long: one transaction that takes a token use, replaces an instance of the same UDI and inserts the new one.
     pub async fn register_instance(
         &self,
-        token_id: &str,
+        token_id: &TokenId,
         new: &NewInstance,
         now: i64,
         audit: &Audit,

@@ -1,9 +1,9 @@
 //! Registration tokens. The only token arithmetic in SQL is the one conditional `UPDATE` that
 //! takes a use, so that exactly max-uses registrations succeed across any number of servers.
 
-use super::{Audit, Event, Store, new_id};
+use super::{Audit, Event, Store};
 use crate::error::StoreError;
-use crate::ids::{AccountId, VirtualAccountId};
+use crate::ids::{AccountId, TokenId, VirtualAccountId};
 use crate::refusal::Refusal;
 use sqlx::AnyConnection;
 
@@ -11,7 +11,7 @@ use sqlx::AnyConnection;
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TokenRow {
     /// Id.
-    pub id: String,
+    pub id: TokenId,
     /// Virtual account id.
     pub va_id: VirtualAccountId,
     /// Virtual account name.
@@ -63,7 +63,7 @@ const TOKEN_SELECT: &str = "SELECT t.id, t.va_id, v.name AS va_name, v.account_i
 impl Store {
     /// Creates a token.
     pub async fn create_token(&self, t: NewToken<'_>, now: i64, audit: &Audit) -> Result<TokenRow, StoreError> {
-        let id = new_id();
+        let id = TokenId::fresh();
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO registration_tokens (id, va_id, secret_hash, description, created_at, created_by, expires_at, \
@@ -119,7 +119,7 @@ impl Store {
     }
 
     /// A token of an account by id.
-    pub async fn find_token(&self, account_id: &AccountId, token_id: &str) -> Result<Option<TokenRow>, StoreError> {
+    pub async fn find_token(&self, account_id: &AccountId, token_id: &TokenId) -> Result<Option<TokenRow>, StoreError> {
         let t = token_by_id(&mut *self.pool.acquire().await?, token_id).await?;
         Ok(t.filter(|t| t.account_id == *account_id))
     }
@@ -161,7 +161,7 @@ impl Store {
     }
 }
 
-pub(crate) async fn token_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<TokenRow>, StoreError> {
+pub(crate) async fn token_by_id(conn: &mut AnyConnection, id: &TokenId) -> Result<Option<TokenRow>, StoreError> {
     Ok(
         sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_SELECT} WHERE t.id = $1")))
             .bind(id)
@@ -173,7 +173,7 @@ pub(crate) async fn token_by_id(conn: &mut AnyConnection, id: &str) -> Result<Op
 /// Takes one use of a token if it is usable at `now`: one conditional UPDATE, so concurrent
 /// registrations (on any number of servers) never take more than `max_uses`. False if the token
 /// was not usable (the caller re-reads it to say why).
-pub(crate) async fn take_use(conn: &mut AnyConnection, token_id: &str, now: i64) -> Result<bool, StoreError> {
+pub(crate) async fn take_use(conn: &mut AnyConnection, token_id: &TokenId, now: i64) -> Result<bool, StoreError> {
     let r = sqlx::query(
         "UPDATE registration_tokens SET uses = uses + 1 \
          WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_uses IS NULL OR uses < max_uses)",
