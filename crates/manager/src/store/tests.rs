@@ -26,29 +26,28 @@ on_both_engines!(
 /// The per-VA instance counts the triggers keep (migration 0014) are the instances' count, and
 /// so are the per-VA counts by status (migration 0017).
 pub(crate) async fn assert_instance_counts_exact(s: &Store) {
-    let kept: Vec<(String, i64)> =
-        sqlx::query_as("SELECT va_id, n FROM va_instance_counts WHERE n <> 0 ORDER BY va_id")
-            .fetch_all(s.pool())
-            .await
-            .unwrap();
-    let counted: Vec<(String, i64)> =
-        sqlx::query_as("SELECT va_id, COUNT(*) FROM product_instances GROUP BY va_id ORDER BY va_id")
-            .fetch_all(s.pool())
-            .await
-            .unwrap();
-    assert_eq!(kept, counted);
-    let kept: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT va_id, status, n FROM va_status_counts WHERE n <> 0 ORDER BY va_id, status")
-            .fetch_all(s.pool())
-            .await
-            .unwrap();
-    let counted: Vec<(String, String, i64)> = sqlx::query_as(
+    assert_same_rows::<(String, i64)>(
+        s,
+        "SELECT va_id, n FROM va_instance_counts WHERE n <> 0 ORDER BY va_id",
+        "SELECT va_id, COUNT(*) FROM product_instances GROUP BY va_id ORDER BY va_id",
+    )
+    .await;
+    assert_same_rows::<(String, String, i64)>(
+        s,
+        "SELECT va_id, status, n FROM va_status_counts WHERE n <> 0 ORDER BY va_id, status",
         "SELECT va_id, COALESCE(last_auth_status, 'NONE'), COUNT(*) FROM product_instances \
          GROUP BY va_id, COALESCE(last_auth_status, 'NONE') ORDER BY 1, 2",
     )
-    .fetch_all(s.pool())
-    .await
-    .unwrap();
+    .await;
+}
+
+/// The rows of a kept count and of the count it keeps are the same.
+async fn assert_same_rows<T>(s: &Store, kept: &'static str, counted: &'static str)
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin + PartialEq + std::fmt::Debug,
+{
+    let kept: Vec<T> = sqlx::query_as(kept).fetch_all(s.pool()).await.unwrap();
+    let counted: Vec<T> = sqlx::query_as(counted).fetch_all(s.pool()).await.unwrap();
     assert_eq!(kept, counted);
 }
 
