@@ -109,7 +109,7 @@ pub(crate) async fn revoke_token(
     let t = state.store().find_token(&a.id, &id).await?.ok_or_else(|| {
         ApiError::NotFound(format!(
             "no registration token {:?} in Smart Account {}",
-            token_id.trim(),
+            id.as_str(),
             a.name
         ))
     })?;
