@@ -14,6 +14,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The batch writer's SQLite connection failed (`store/batch_db.rs`).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// A row the transaction had just written or read is missing (a bug or a concurrent
     /// removal the lock order should have prevented).
     #[error("{0}")]
@@ -28,6 +31,10 @@ impl StoreError {
     pub fn is_unique_violation(&self) -> bool {
         match self {
             StoreError::Db(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
             _ => false,
         }
     }

@@ -1,6 +1,6 @@
 //! Ids of the seed's objects as types of their own, so that a Smart Account's id cannot be
 //! passed where a virtual account's is wanted. Each is its text and nothing else: stored and
-//! bound as that text (`sqlx(transparent)`), serialized as that string (`serde(transparent)`),
+//! bound as that text (`sqlx(transparent)`; read as text by rusqlite too), serialized as that string (`serde(transparent)`),
 //! printed as it is. An id reads as its text wherever text is read (`Deref<Target = str>`:
 //! formats, comparisons, `&str` parameters); a function that wants an id of one kind says so in
 //! its signature, and nothing else passes there.
@@ -70,6 +70,13 @@ macro_rules! id_type {
         impl From<String> for $name {
             fn from(id: String) -> $name {
                 $name(id)
+            }
+        }
+
+        /// Read as its text by the batch writer's SQLite connection (`store/batch_db.rs`).
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<$name> {
+                String::column_result(v).map($name)
             }
         }
 

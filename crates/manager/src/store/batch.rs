@@ -20,13 +20,13 @@
 //! way a report is ever applied — so an error reaches only the report that caused it. With several managers on one PostgreSQL database each runs its own
 //! batches; rows are locked instances first, then VA totals, as every other writer does.
 
-use super::instances::{DailyUsage, SkuFigures, UsageReport, describe, record_daily_many, unknown_instance};
-use super::{Audit, Event, Store, append_events, placeholders, value_rows};
+use super::batch_db::{Arg, BatchTx, Stmt, WriterDb};
+use super::instances::{DailyUsage, SkuFigures, UsageReport, daily_stmt, describe, unknown_instance};
+use super::{Audit, Event, events_stmt, placeholders, value_rows};
 use crate::compliance::{self, Lot};
 use crate::error::StoreError;
 use crate::ids::{AccountId, ProductInstanceId, VirtualAccountId};
 use crate::refusal::Refusal;
-use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,22 +56,37 @@ pub(crate) struct ReportJob {
 /// A report and where its answer goes.
 pub(crate) type Queued = (ReportJob, oneshot::Sender<Answer>);
 
-/// The writer: applies waiting reports in batches until every sender is gone. `store` must not
-/// itself send to this writer (it is the plain store the batches run on).
-pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
+/// What the writer is sent.
+pub(crate) enum Msg {
+    /// A report to apply.
+    Report(Queued),
+    /// Apply what is waiting, close the connection, say so, and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// The writer: applies waiting reports in batches on `db` until every sender is gone or it is
+/// told to close. `db`'s store must not itself send to this writer (it is the plain store the
+/// batches run on).
+pub(crate) async fn run(mut db: WriterDb, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut waiting: VecDeque<Queued> = VecDeque::new();
+    let mut closing = None;
     loop {
-        if waiting.is_empty() {
+        if waiting.is_empty() && closing.is_none() {
             match rx.recv().await {
-                Some(job) => waiting.push_back(job),
-                None => return,
+                Some(Msg::Report(job)) => waiting.push_back(job),
+                Some(Msg::Close(done)) => closing = Some(done),
+                None => break,
             }
         }
-        while waiting.len() < MAX_BATCH * 4 {
+        while waiting.len() < MAX_BATCH * 4 && closing.is_none() {
             match rx.try_recv() {
-                Ok(job) => waiting.push_back(job),
+                Ok(Msg::Report(job)) => waiting.push_back(job),
+                Ok(Msg::Close(done)) => closing = Some(done),
                 Err(_) => break,
             }
+        }
+        if waiting.is_empty() {
+            break;
         }
         // One report per instance per batch: a second one waits for the next batch, so that
         // reports of one instance apply in order, each over the last.
@@ -88,7 +103,7 @@ pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
             }
         }
         waiting = later;
-        match apply(&store, &batch).await {
+        match apply(&mut db, &batch).await {
             Ok(answers) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     let _ = reply.send(answer);
@@ -100,24 +115,30 @@ pub(crate) async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Queued>) {
                     batch.len()
                 );
                 for (job, reply) in batch.iter().zip(replies) {
-                    let _ = reply.send(apply_alone(&store, job).await);
+                    let _ = reply.send(apply_alone(&mut db, job).await);
                 }
             }
         }
     }
+    // Reports sent from now on find the channel closed: "the database writer has stopped".
+    rx.close();
+    db.close().await;
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
 }
 
 /// Applies one report on its own: a batch of one, so that a failure reaches only this report.
-pub(crate) async fn apply_alone(store: &Store, job: &ReportJob) -> Answer {
-    let mut answers = apply(store, std::slice::from_ref(job)).await?;
+pub(crate) async fn apply_alone(db: &mut WriterDb, job: &ReportJob) -> Answer {
+    let mut answers = apply(db, std::slice::from_ref(job)).await?;
     answers.pop().unwrap_or_else(|| Err(left_out()))
 }
 
 /// Applies `batch` in one transaction; per report its answer or the rule that refused it.
 // Long: the six steps of one batch share its maps (found, totals, lots); apart, each would take them all as arguments.
-async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreError> {
+async fn apply(db: &mut WriterDb, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreError> {
     let mut results: Vec<Option<Result<UsageReport, Refusal>>> = batch.iter().map(|_| None).collect();
-    let mut tx = store.write_tx().await?;
+    let mut tx = db.begin().await?;
 
     // 1. Nonces (with their requests' timestamps): a replay is refused, the rest recorded.
     let with_nonce: Vec<(usize, &(String, i64))> = batch
@@ -126,16 +147,15 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
         .filter_map(|(i, j)| j.nonce.as_ref().map(|n| (i, n)))
         .collect();
     if !with_nonce.is_empty() {
-        let sql = format!(
+        let mut q = Stmt::new(format!(
             "INSERT INTO seen_nonces (nonce, seen_at) VALUES {} ON CONFLICT (seen_at, nonce) DO NOTHING \
              RETURNING nonce, seen_at",
             value_rows(with_nonce.len(), 2)
-        );
-        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql));
+        ));
         for (_, (nonce, at)) in &with_nonce {
-            q = q.bind(nonce.as_str()).bind(*at);
+            q.arg(Arg::Text(nonce)).arg(Arg::Int(*at));
         }
-        let accepted: HashSet<(String, i64)> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+        let accepted: HashSet<(String, i64)> = tx.fetch(&q).await?.into_iter().collect();
         let mut first_use = HashSet::new();
         for (i, seen) in &with_nonce {
             // The same request twice in one batch: only the first one is new.
@@ -156,20 +176,18 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
             when_now.push_str(&format!(" WHEN ${id} THEN ${now}"));
             id_params.push(format!("${id}"));
         }
-        let sql = format!(
+        let mut q = Stmt::new(format!(
             "UPDATE product_instances SET last_contact = CASE id{when_now} END, last_auth_at = CASE id{when_now} END \
              WHERE id IN ({}) RETURNING id, account_id, va_id, last_auth_status, hostname",
             id_params.join(", ")
-        );
-        let mut q = sqlx::query_as::<_, (String, AccountId, VirtualAccountId, Option<String>, String)>(
-            sqlx::AssertSqlSafe(sql),
-        );
+        ));
         for &i in &live {
             let j = &batch[i];
-            q = q.bind(j.id.as_str()).bind(j.now);
+            q.arg(Arg::Text(&j.id)).arg(Arg::Int(j.now));
         }
         let mut hostnames = HashMap::new();
-        for (id, account, va, status, hostname) in q.fetch_all(&mut *tx).await? {
+        let stamped: Vec<(String, AccountId, VirtualAccountId, Option<String>, String)> = tx.fetch(&q).await?;
+        for (id, account, va, status, hostname) in stamped {
             hostnames.insert(id.clone(), hostname);
             found.insert(id, (account, va, status));
         }
@@ -201,39 +219,36 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
         .collect();
     vas.sort_unstable();
     vas.dedup();
-    let sql = format!(
+    let mut q = Stmt::new(format!(
         "SELECT 0 AS which, instance_id, sku, count FROM instance_usage WHERE instance_id IN ({}) \
          UNION ALL SELECT 1 AS which, va_id, sku, in_use FROM va_usage WHERE va_id IN ({})",
         placeholders(1, ids.len()),
         placeholders(ids.len() + 1, vas.len())
-    );
-    let mut q = sqlx::query_as::<_, (i64, String, String, i64)>(sqlx::AssertSqlSafe(sql));
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    for va in &vas {
-        q = q.bind(*va);
+    ));
+    for id in ids.iter().chain(&vas) {
+        q.arg(Arg::Text(id));
     }
     let mut old_usage: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     let mut va_totals: HashMap<(String, String), i64> = HashMap::new();
-    for (which, key, sku, n) in q.fetch_all(&mut *tx).await? {
+    let usage_rows: Vec<(i64, String, String, i64)> = tx.fetch(&q).await?;
+    for (which, key, sku, n) in usage_rows {
         if which == 0 {
             old_usage.entry(key).or_default().push((sku, n));
         } else {
             va_totals.insert((key, sku), n);
         }
     }
-    let sql = format!(
+    let mut q = Stmt::new(format!(
         "SELECT va_id, sku, end_date, CAST(SUM(quantity) AS BIGINT) AS quantity FROM license_deposits \
          WHERE va_id IN ({}) GROUP BY va_id, sku, end_date",
         placeholders(1, vas.len())
-    );
-    let mut q = sqlx::query_as::<_, (String, String, Option<i64>, i64)>(sqlx::AssertSqlSafe(sql));
+    ));
     for va in &vas {
-        q = q.bind(*va);
+        q.arg(Arg::Text(va));
     }
     let mut lots: HashMap<(String, String), Vec<Lot>> = HashMap::new();
-    for (va, sku, end_date, quantity) in q.fetch_all(&mut *tx).await? {
+    let lot_rows: Vec<(String, String, Option<i64>, i64)> = tx.fetch(&q).await?;
+    for (va, sku, end_date, quantity) in lot_rows {
         lots.entry((va, sku)).or_default().push(Lot { end_date, quantity });
     }
     // 4. What each report changes, VA by VA (the lock order of the VA totals) and in arrival
@@ -328,21 +343,21 @@ async fn apply(store: &Store, batch: &[ReportJob]) -> Result<Vec<Answer>, StoreE
         results[*i] = Some(Ok(UsageReport { skus }));
     }
     set_text_by_id(&mut tx, "last_auth_status", &new_status).await?;
-    append_events(&mut tx, &events).await?;
+    if !events.is_empty() {
+        tx.execute(&events_stmt(&events)).await?;
+    }
     // In key order, as the VA totals: writers of several managers lock these rows alike.
     daily.sort_by(|a, b| (&a.va_id, &a.sku, a.day).cmp(&(&b.va_id, &b.sku, b.day)));
-    record_daily_many(&mut tx, &daily).await?;
+    if !daily.is_empty() {
+        tx.execute(&daily_stmt(&daily)).await?;
+    }
     tx.commit().await?;
     Ok(finish(results))
 }
 
 /// Sets one text column of product instances, each to its own value: one statement for all
 /// `(id, value)` pairs, none for an empty list.
-async fn set_text_by_id(
-    conn: &mut AnyConnection,
-    column: &'static str,
-    values: &[(&str, &str)],
-) -> Result<(), StoreError> {
+async fn set_text_by_id(tx: &mut BatchTx<'_>, column: &'static str, values: &[(&str, &str)]) -> Result<(), StoreError> {
     if values.is_empty() {
         return Ok(());
     }
@@ -352,21 +367,20 @@ async fn set_text_by_id(
         when.push_str(&format!(" WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2));
         ids.push(format!("${}", 2 * k + 1));
     }
-    let sql = format!(
+    let mut q = Stmt::new(format!(
         "UPDATE product_instances SET {column} = CASE id{when} END WHERE id IN ({})",
         ids.join(", ")
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    ));
     for (id, value) in values {
-        q = q.bind(*id).bind(*value);
+        q.arg(Arg::Text(id)).arg(Arg::Text(value));
     }
-    q.execute(&mut *conn).await?;
+    tx.execute(&q).await?;
     Ok(())
 }
 
 /// Sets the instances' new counts and removes the rows that fell to zero: one statement each.
 async fn write_instance_usage(
-    conn: &mut AnyConnection,
+    tx: &mut BatchTx<'_>,
     batch: &[ReportJob],
     plans: &[(usize, Vec<compliance::UsageChange>)],
 ) -> Result<(), StoreError> {
@@ -382,54 +396,48 @@ async fn write_instance_usage(
         }
     }
     if !set.is_empty() {
-        let sql = format!(
+        let mut q = Stmt::new(format!(
             "INSERT INTO instance_usage (instance_id, sku, count) VALUES {} \
              ON CONFLICT (instance_id, sku) DO UPDATE SET count = excluded.count",
             value_rows(set.len(), 3)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        ));
         for (id, sku, n) in &set {
-            q = q.bind(*id).bind(*sku).bind(*n);
+            q.arg(Arg::Text(id)).arg(Arg::Text(sku)).arg(Arg::Int(*n));
         }
-        q.execute(&mut *conn).await?;
+        tx.execute(&q).await?;
     }
     if !gone.is_empty() {
         let cond: Vec<String> = (0..gone.len())
             .map(|k| format!("(instance_id = ${} AND sku = ${})", 2 * k + 1, 2 * k + 2))
             .collect();
-        let sql = format!("DELETE FROM instance_usage WHERE {}", cond.join(" OR "));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = Stmt::new(format!("DELETE FROM instance_usage WHERE {}", cond.join(" OR ")));
         for (id, sku) in &gone {
-            q = q.bind(*id).bind(*sku);
+            q.arg(Arg::Text(id)).arg(Arg::Text(sku));
         }
-        q.execute(&mut *conn).await?;
+        tx.execute(&q).await?;
     }
     Ok(())
 }
 
 /// Adds each (VA, SKU)'s delta to its total, in key order (the lock order); returns the totals.
 async fn add_to_va_totals(
-    conn: &mut AnyConnection,
+    tx: &mut BatchTx<'_>,
     deltas: &BTreeMap<(String, String), i64>,
 ) -> Result<Vec<((String, String), i64)>, StoreError> {
     if deltas.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
+    let mut q = Stmt::new(format!(
         "INSERT INTO va_usage (va_id, sku, in_use) VALUES {} \
          ON CONFLICT (va_id, sku) DO UPDATE SET in_use = va_usage.in_use + excluded.in_use \
          RETURNING va_id, sku, in_use",
         value_rows(deltas.len(), 3)
-    );
-    let mut q = sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql));
+    ));
     for ((va, sku), d) in deltas {
-        q = q.bind(va.as_str()).bind(sku.as_str()).bind(*d);
+        q.arg(Arg::Text(va)).arg(Arg::Text(sku)).arg(Arg::Int(*d));
     }
-    Ok(q.fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|(va, sku, n)| ((va, sku), n))
-        .collect())
+    let totals: Vec<(String, String, i64)> = tx.fetch(&q).await?;
+    Ok(totals.into_iter().map(|(va, sku, n)| ((va, sku), n)).collect())
 }
 
 /// Every report's answer; one left without an answer is a bug, reported as such.

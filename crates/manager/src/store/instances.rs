@@ -396,11 +396,15 @@ impl Store {
             audit: audit.clone(),
         };
         let Some(writer) = &self.writer else {
-            return super::batch::apply_alone(self, &job).await;
+            let mut db = super::batch_db::WriterDb::Sqlx(self.clone());
+            return super::batch::apply_alone(&mut db, &job).await;
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
         let gone = || StoreError::Db(sqlx::Error::Configuration("the database writer has stopped".into()));
-        writer.jobs.send((job, reply)).map_err(|_| gone())?;
+        writer
+            .jobs
+            .send(super::batch::Msg::Report((job, reply)))
+            .map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
 
@@ -613,23 +617,27 @@ pub(super) async fn record_daily_many(conn: &mut AnyConnection, rows: &[DailyUsa
     if rows.is_empty() {
         return Ok(());
     }
-    let sql = format!(
+    daily_stmt(rows).execute_sqlx(conn).await?;
+    Ok(())
+}
+
+/// The statement of [`record_daily_many`] (`rows` not empty).
+pub(super) fn daily_stmt(rows: &[DailyUsage]) -> super::batch_db::Stmt<'_> {
+    use super::batch_db::Arg;
+    let mut q = super::batch_db::Stmt::new(format!(
         "INSERT INTO usage_daily (va_id, sku, day, peak, last) VALUES {} \
          ON CONFLICT (va_id, sku, day) DO UPDATE SET last = excluded.last, \
          peak = CASE WHEN excluded.peak > usage_daily.peak THEN excluded.peak ELSE usage_daily.peak END",
         super::value_rows(rows.len(), 5)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    ));
     for r in rows {
-        q = q
-            .bind(r.va_id.as_str())
-            .bind(r.sku.as_str())
-            .bind(r.day)
-            .bind(r.peak)
-            .bind(r.last);
+        q.arg(Arg::Text(&r.va_id))
+            .arg(Arg::Text(&r.sku))
+            .arg(Arg::Int(r.day))
+            .arg(Arg::Int(r.peak))
+            .arg(Arg::Int(r.last));
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    q
 }
 
 /// Deletes an instance after releasing its licences from the VA totals; returns what it used.

@@ -6,7 +6,9 @@
 //! shows only in the migrations (`migrations/sqlite`, `migrations/postgres`), in how a write
 //! transaction begins (`BEGIN IMMEDIATE` on SQLite so that writers queue on the busy timeout
 //! instead of failing to upgrade a read lock) and in connection set-up. The cost of `Any` (boxed
-//! arguments) is small next to the signature checks of every device request.
+//! arguments) is small next to the signature checks of every device request. One exception: on
+//! SQLite the batch writer of renewals runs the same statements through rusqlite on its own
+//! thread ([`batch_db`] says why).
 //!
 //! Several managers may share one PostgreSQL database: no state is authoritative in memory, token
 //! uses are counted by one conditional `UPDATE`, and per-VA totals change in the same transaction
@@ -20,6 +22,7 @@
 pub(crate) mod account_requests;
 mod accounts;
 mod batch;
+mod batch_db;
 mod bulk;
 pub(crate) mod gauges;
 mod instance_move;
@@ -84,13 +87,17 @@ pub struct Store {
     writer: Option<Arc<Writer>>,
 }
 
-/// The writer that applies usage reports in batches ([`batch`]), on a thread of its own with a single-threaded runtime, so that waking it up never queues behind the TLS and
-/// signature work of the server's runtime. It stops when the last handle on the store goes.
+/// The writer that applies usage reports in batches ([`batch`]), on a thread of its own with a
+/// single-threaded runtime, so that waking it up never queues behind the TLS and signature work
+/// of the server's runtime. It stops when the last handle on the store goes, or when told to
+/// close.
 #[derive(Debug)]
 struct Writer {
-    jobs: tokio::sync::mpsc::UnboundedSender<batch::Queued>,
-    /// The writer's own pool (one connection).
-    pool: AnyPool,
+    jobs: tokio::sync::mpsc::UnboundedSender<batch::Msg>,
+    /// Its pool of one connection when it runs on sqlx (PostgreSQL); SQLite's is rusqlite's.
+    /// Kept for the store's tests, which check it.
+    #[cfg(test)]
+    pool: Option<AnyPool>,
 }
 
 impl std::fmt::Debug for batch::ReportJob {
@@ -102,8 +109,12 @@ impl std::fmt::Debug for batch::ReportJob {
 }
 
 impl Writer {
-    fn start(plain: Store) -> Result<Writer, StoreError> {
-        let pool = plain.pool.clone();
+    fn start(db: batch_db::WriterDb) -> Result<Writer, StoreError> {
+        #[cfg(test)]
+        let pool = match &db {
+            batch_db::WriterDb::Sqlx(plain) => Some(plain.pool.clone()),
+            batch_db::WriterDb::Sqlite { .. } => None,
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -111,10 +122,30 @@ impl Writer {
         let (jobs, rx) = tokio::sync::mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("smartlic-db-writer".into())
-            .spawn(move || rt.block_on(batch::run(plain, rx)))
+            .spawn(move || rt.block_on(batch::run(db, rx)))
             .map_err(|e| sqlx::Error::Configuration(format!("writer thread: {e}").into()))?;
-        Ok(Writer { jobs, pool })
+        Ok(Writer {
+            jobs,
+            #[cfg(test)]
+            pool,
+        })
     }
+
+    /// Has the writer apply what waits, close its connection and stop; returns when it has.
+    async fn close(&self) {
+        let (done, closed) = tokio::sync::oneshot::channel();
+        if self.jobs.send(batch::Msg::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+}
+
+/// The batch writer's connection, before it starts.
+enum WriterConn {
+    /// A pool of its own (one connection).
+    Pool(AnyPool),
+    /// A rusqlite connection of its own to this SQLite file.
+    SqliteFile(std::path::PathBuf),
 }
 
 /// A write transaction (and, on SQLite, this process's turn to write). Derefs to the connection.
@@ -240,12 +271,7 @@ fn sqlite_pool_options(max: u32) -> AnyPoolOptions {
         // 7,100/s. A checkpoint then takes longer: the worst second's p99 went from 20 to 32 ms.
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                sqlx::raw_sql(
-                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000",
-                )
-                .execute(&mut *conn)
-                .await?;
+                sqlx::raw_sql(batch_db::SQLITE_PRAGMAS).execute(&mut *conn).await?;
                 Ok(())
             })
         })
@@ -276,13 +302,8 @@ impl Store {
             let mut c = opts.connect().await?;
             c.execute("PRAGMA journal_mode = WAL").await?;
         }
-        let pool = sqlite_pool_options(8).connect_with(opts.clone()).await?;
-        // A file's connection does not drop: the batch writer's is not tested before each batch.
-        let writer_pool = sqlite_pool_options(1)
-            .test_before_acquire(false)
-            .connect_with(opts)
-            .await?;
-        Store::migrated(pool, writer_pool, Engine::Sqlite).await
+        let pool = sqlite_pool_options(8).connect_with(opts).await?;
+        Store::migrated(pool, WriterConn::SqliteFile(path.to_path_buf()), Engine::Sqlite).await
     }
 
     /// Connects to PostgreSQL at `url` and migrates the database.
@@ -313,7 +334,7 @@ impl Store {
             .await?;
         // Tested before each batch, unlike SQLite's: a server restart drops its connections.
         let writer_pool = postgres_pool_options(1, set).connect_with(opts).await?;
-        Store::migrated(pool, writer_pool, Engine::Postgres).await
+        Store::migrated(pool, WriterConn::Pool(writer_pool), Engine::Postgres).await
     }
 
     /// Opens the store named by `database` (a `postgres://` URL) or else the SQLite file `path`.
@@ -330,11 +351,11 @@ impl Store {
         }
     }
 
-    /// Migrates the database on `pool`, and starts the batch writer on `writer_pool`: a pool of
-    /// one connection, so that every batch runs on the same connection. On SQLite its page cache
+    /// Migrates the database on `pool`, and starts the batch writer on a connection of its own
+    /// (`writer`), so that every batch runs on the same connection. On SQLite its page cache
     /// then holds the pages the previous batch wrote (a connection of the shared pool, taken in
     /// turn, found the database changed by the others and read those pages again).
-    async fn migrated(pool: AnyPool, writer_pool: AnyPool, engine: Engine) -> Result<Store, StoreError> {
+    async fn migrated(pool: AnyPool, writer: WriterConn, engine: Engine) -> Result<Store, StoreError> {
         match engine {
             Engine::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Engine::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
@@ -346,11 +367,14 @@ impl Store {
             write_gate,
             writer: None,
         };
-        let plain = Store {
-            pool: writer_pool,
-            ..store.clone()
+        let db = match writer {
+            WriterConn::Pool(writer_pool) => batch_db::WriterDb::Sqlx(Store {
+                pool: writer_pool,
+                ..store.clone()
+            }),
+            WriterConn::SqliteFile(path) => batch_db::WriterDb::open_sqlite(store.clone(), &path)?,
         };
-        store.writer = Some(Arc::new(Writer::start(plain)?));
+        store.writer = Some(Arc::new(Writer::start(db)?));
         Ok(store)
     }
 
@@ -394,12 +418,12 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pools (the batch writer's too: a report sent after this fails).
+    /// Closes the pools and the batch writer's connection (a report sent after this fails).
     pub async fn close(&self) {
-        self.pool.close().await;
         if let Some(w) = &self.writer {
-            w.pool.close().await;
+            w.close().await;
         }
+        self.pool.close().await;
     }
 }
 
@@ -421,24 +445,28 @@ pub(crate) async fn append_events(
     if events.is_empty() {
         return Ok(());
     }
-    let sql = format!(
+    events_stmt(events).execute_sqlx(conn).await?;
+    Ok(())
+}
+
+/// The statement that appends `events` (not empty), in the order given.
+pub(crate) fn events_stmt<'a>(events: &'a [(i64, &'a Audit, Event<'a>)]) -> batch_db::Stmt<'a> {
+    use batch_db::Arg;
+    let mut q = batch_db::Stmt::new(format!(
         "INSERT INTO events (at, actor, action, account_id, va_id, object_id, detail, source) VALUES {}",
         value_rows(events.len(), 8)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    ));
     for (at, audit, e) in events {
-        q = q
-            .bind(*at)
-            .bind(audit.actor.as_str())
-            .bind(e.action)
-            .bind(e.account_id)
-            .bind(e.va_id)
-            .bind(e.object_id)
-            .bind(e.detail.as_str())
-            .bind(audit.source.as_deref());
+        q.arg(Arg::Int(*at))
+            .arg(Arg::Text(&audit.actor))
+            .arg(Arg::Text(e.action))
+            .arg(Arg::OptText(e.account_id.map(|a| a.as_str())))
+            .arg(Arg::OptText(e.va_id.map(|v| v.as_str())))
+            .arg(Arg::OptText(e.object_id))
+            .arg(Arg::Text(&e.detail))
+            .arg(Arg::OptText(audit.source.as_deref()));
     }
-    q.execute(&mut *conn).await?;
-    Ok(())
+    q
 }
 
 /// The rows of a multi-row `VALUES` list: `($1, $2), ($3, $4)` for 2 rows of width 2.

@@ -17,6 +17,8 @@ on_both_engines!(
     token_refusals_change_nothing,
     usage_totals_follow_reports_removals_and_reregistrations,
     concurrent_reports_keep_exact_totals,
+    a_report_the_database_fails_fails_alone,
+    reports_after_close_are_refused,
     nonces_refuse_replays_and_are_pruned,
     pki_is_set_up_once,
     users_keys_and_events,
@@ -504,6 +506,80 @@ async fn report_all_at_once(
     answers
 }
 
+/// A report the database refuses (here: a trigger the test installs that fails on one hostname)
+/// fails alone, whether it came in a batch with others or not: the batch is rolled back and its
+/// reports applied one by one; the others' totals are exact and the writer goes on.
+async fn a_report_the_database_fails_fails_alone(s: Store) {
+    let trigger = match s.engine() {
+        Engine::Sqlite => "CREATE TRIGGER boom BEFORE UPDATE OF hostname ON product_instances \
+             WHEN NEW.hostname = 'boom' BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
+            .to_string(),
+        Engine::Postgres => "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.hostname = 'boom' THEN RAISE EXCEPTION 'boom refused'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER boom BEFORE UPDATE OF hostname ON product_instances \
+             FOR EACH ROW EXECUTE FUNCTION boom()"
+            .to_string(),
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(trigger))
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let t = new_token(&s, &d.id, None, "secret-b").await;
+    let pw = "ASR5K-00-PW10GTWY";
+    s.deposit(&a.id, &d.id, pw, 100, None, NOW, &op()).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let (i, _) = s.register_instance(&t.id, &instance(n), NOW, &op()).await.unwrap();
+        ids.push(i.id);
+    }
+    for round in 0..3 {
+        let mut tasks = Vec::new();
+        for (k, id) in ids.iter().enumerate() {
+            let (s, id) = (s.clone(), id.clone());
+            let host = if k == 5 { "boom".to_string() } else { format!("h{k}") };
+            tasks.push(tokio::spawn(async move {
+                let u = usage(&[(pw, 2)]);
+                s.report_usage(rep(&id, &host, &u, NOW + 1 + round, None), |_| "AUTHORIZED", &op())
+                    .await
+            }));
+        }
+        for (k, t) in tasks.into_iter().enumerate() {
+            match (k, t.await.unwrap()) {
+                (5, Err(e)) => assert!(e.to_string().contains("boom refused"), "{e}"),
+                (5, Ok(_)) => panic!("the failing report was applied"),
+                (_, Err(e)) => panic!("report {k}: {e}"),
+                (_, Ok(r)) => assert_eq!(r.skus[0].count, 2),
+            }
+        }
+        assert_eq!(s.va_in_use(&d.id).await.unwrap(), usage(&[(pw, 22)]), "round {round}");
+    }
+    assert!(s.instance_usage(&ids[5]).await.unwrap().is_empty());
+    assert_eq!(s.instance(&ids[5]).await.unwrap().unwrap().hostname, "node5");
+    assert_instance_counts_exact(&s).await;
+}
+
+/// Once the store is closed (the batch writer's connection with it), a report is refused with
+/// a clear error instead of waiting for a writer that is gone.
+async fn reports_after_close_are_refused(s: Store) {
+    let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
+    let t = new_token(&s, &d.id, None, "secret-z").await;
+    let pw = "ASR5K-00-PW10GTWY";
+    s.deposit(&a.id, &d.id, pw, 10, None, NOW, &op()).await.unwrap();
+    let (i, _) = s.register_instance(&t.id, &instance(1), NOW, &op()).await.unwrap();
+    let u = usage(&[(pw, 3)]);
+    s.report_usage(rep(&i.id, "h", &u, NOW + 1, None), |_| "AUTHORIZED", &op())
+        .await
+        .unwrap();
+    s.close().await;
+    let u = usage(&[(pw, 4)]);
+    let e = s
+        .report_usage(rep(&i.id, "h", &u, NOW + 2, None), |_| "AUTHORIZED", &op())
+        .await
+        .expect_err("a closed store applies no report");
+    assert!(e.to_string().contains("the database writer has stopped"), "{e}");
+}
+
 /// Many reports at once (on SQLite they are applied in batches): every total is exact, a nonce
 /// used twice is refused once, an unknown instance is refused without failing the others, and
 /// compliance flips exactly when the VA goes over what it bought.
@@ -588,10 +664,17 @@ async fn concurrent_reports_keep_exact_totals(s: Store) {
     assert_eq!(last_totals.iter().max(), Some(&120), "{last_totals:?}");
     // Some instances went out of compliance in that round: the counts by status followed.
     assert_instance_counts_exact(&s).await;
-    // The reports went through the writer, whose pool holds its one connection (and no more).
+    // The reports went through the writer: on PostgreSQL its pool holds its one connection (and
+    // no more); on SQLite it has a rusqlite connection of its own, and no sqlx pool.
     let writer = s.writer.as_ref().expect("the store's batch writer");
-    assert_eq!(writer.pool.size(), 1);
-    assert_eq!(writer.pool.options().get_max_connections(), 1);
+    match (s.engine(), &writer.pool) {
+        (Engine::Postgres, Some(pool)) => {
+            assert_eq!(pool.size(), 1);
+            assert_eq!(pool.options().get_max_connections(), 1);
+        }
+        (Engine::Sqlite, None) => {}
+        (engine, pool) => panic!("{engine:?} writer with pool {pool:?}"),
+    }
     // The day's history saw the same peak and end, however the reports were batched.
     let day = NOW - NOW.rem_euclid(86_400);
     assert_eq!(
