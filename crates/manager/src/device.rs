@@ -141,17 +141,23 @@ async fn open_for_instance<T: DeserializeOwned + Message>(
         .filter(|i| !i.is_empty() && i.len() <= 64)
         .map(ProductInstanceId::new)
         .ok_or_else(|| ApiError::BadRequest("instance_id is missing".into()))?;
-    let found = match nonce_record {
-        NonceRecord::ByHandler => state.instances().get_or_read(&id).await?,
-        NonceRecord::Before => state.store().instance(&id).await?,
+    let (found, decoded) = match nonce_record {
+        NonceRecord::ByHandler => match state.instances().get_or_read(&id).await? {
+            Some(cached) => (Some(cached.row.clone()), cached.key),
+            None => (None, None),
+        },
+        NonceRecord::Before => (state.store().instance(&id).await?, None),
     };
     let instance = found.ok_or_else(|| {
         ApiError::UnknownInstance(format!(
             "product instance {id} is not registered with this license manager"
         ))
     })?;
-    let key =
-        decode_public_key(&instance.public_key).map_err(|e| ApiError::Internal(format!("stored key of {id}: {e}")))?;
+    let key = match decoded {
+        Some(key) => key,
+        None => decode_public_key(&instance.public_key)
+            .map_err(|e| ApiError::Internal(format!("stored key of {id}: {e}")))?,
+    };
     let payload = req.open::<T>(&key).map_err(envelope_error)?;
     check_fresh(state, &payload, now, nonce_record == NonceRecord::Before).await?;
     Ok((instance, payload))
