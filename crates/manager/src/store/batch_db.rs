@@ -303,37 +303,34 @@ mod tests {
         assert_eq!(mode, "wal");
     }
 
+    /// Begins a transaction on `c` and inserts `a` in it; commits it if `commit`, else drops it.
+    async fn insert_then(c: &mut rusqlite::Connection, a: &str, commit: bool) {
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut tx = BatchTx::Sqlite(SqliteTx {
+            conn: c,
+            open: true,
+            _turn: None,
+        });
+        let mut s = Stmt::new("INSERT INTO t (a) VALUES ($1)".into());
+        s.arg(Arg::Text(a));
+        assert_eq!(tx.execute(&s).await.unwrap(), 1);
+        if commit {
+            tx.commit().await.unwrap();
+        }
+    }
+
     /// A transaction dropped before its commit is rolled back, and the connection takes the
     /// next one.
     #[tokio::test]
     async fn a_dropped_transaction_is_rolled_back() {
         let mut c = conn();
-        {
-            c.execute_batch("BEGIN IMMEDIATE").unwrap();
-            let mut tx = BatchTx::Sqlite(SqliteTx {
-                conn: &mut c,
-                open: true,
-                _turn: None,
-            });
-            let mut s = Stmt::new("INSERT INTO t (a) VALUES ($1)".into());
-            s.arg(Arg::Text("gone"));
-            assert_eq!(tx.execute(&s).await.unwrap(), 1);
-        }
+        let rows =
+            |c: &rusqlite::Connection| -> i64 { c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap() };
+        insert_then(&mut c, "gone", false).await;
         assert!(c.is_autocommit(), "rolled back");
-        let n: i64 = c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 0);
-        c.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let mut tx = BatchTx::Sqlite(SqliteTx {
-            conn: &mut c,
-            open: true,
-            _turn: None,
-        });
-        let mut s = Stmt::new("INSERT INTO t (a) VALUES ($1)".into());
-        s.arg(Arg::Text("kept"));
-        tx.execute(&s).await.unwrap();
-        tx.commit().await.unwrap();
-        let n: i64 = c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(rows(&c), 0);
+        insert_then(&mut c, "kept", true).await;
+        assert_eq!(rows(&c), 1);
     }
 
     #[test]
