@@ -19,6 +19,7 @@ use smartlic_protocol::wire::{
     RegisterRequest, RegisterResponse, RenewIdRequest, RenewIdResponse, Usage,
 };
 use smartlic_protocol::{RequestPayload, SignedRequest, SignedResponse};
+use std::sync::Arc;
 
 /// The event of a usage report refused as beyond the platform's capacity.
 pub(crate) const OVER_CAPACITY_EVENT: &str = "device.over_capacity";
@@ -134,7 +135,7 @@ async fn open_for_instance<T: DeserializeOwned + Message>(
     req: &SignedRequest,
     now: i64,
     nonce_record: NonceRecord,
-) -> Result<(InstanceRow, RequestPayload<T>), ApiError> {
+) -> Result<(Arc<InstanceRow>, RequestPayload<T>), ApiError> {
     let id = req
         .instance_id
         .as_deref()
@@ -143,10 +144,10 @@ async fn open_for_instance<T: DeserializeOwned + Message>(
         .ok_or_else(|| ApiError::BadRequest("instance_id is missing".into()))?;
     let (found, decoded) = match nonce_record {
         NonceRecord::ByHandler => match state.instances().get_or_read(&id).await? {
-            Some(cached) => (Some(cached.row.clone()), cached.key),
+            Some(cached) => (Some(cached.row), cached.key),
             None => (None, None),
         },
-        NonceRecord::Before => (state.store().instance(&id).await?, None),
+        NonceRecord::Before => (state.store().instance(&id).await?.map(Arc::new), None),
     };
     let instance = found.ok_or_else(|| {
         ApiError::UnknownInstance(format!(
@@ -325,7 +326,7 @@ async fn with_instance<T, R, F, Fut>(
 where
     T: DeserializeOwned + Message,
     R: Serialize + Message,
-    F: FnOnce(InstanceRow, T, Audit, i64, Nonce) -> Fut,
+    F: FnOnce(Arc<InstanceRow>, T, Audit, i64, Nonce) -> Fut,
     Fut: std::future::Future<Output = Result<R, ApiError>>,
 {
     let now = state.now();
@@ -352,7 +353,7 @@ where
         Ok(b) => b,
         Err(err) => {
             if matches!(err, ApiError::Replayed) {
-                log_refusal(state, Some(&known), what, &err, &refusal_audit).await;
+                log_refusal(state, Some(known.as_ref()), what, &err, &refusal_audit).await;
             }
             return Err(err);
         }

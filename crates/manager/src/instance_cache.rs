@@ -20,7 +20,7 @@
 //!
 //! Each row is kept with its public key already decoded (a point on the curve, checked once): the
 //! decompression is a field square root, 3 % of the manager's CPU a renewal in a profile
-//! (docs/performance.md step 20). A hit hands out a shared reference, not a copy of the row.
+//! (docs/performance.md step 20). A hit hands out a shared reference to the row, not a copy.
 
 use crate::api::ApiError;
 use crate::ids::ProductInstanceId;
@@ -37,13 +37,13 @@ pub(crate) const CAPACITY: usize = 262_144;
 const MAX_READ: usize = 256;
 
 /// What a queued miss is answered: the row (`None`: no such instance) or why it could not be read.
-type Lookup = Result<Option<Arc<CachedInstance>>, String>;
+type Lookup = Result<Option<CachedInstance>, String>;
 
-/// A kept row and its decoded public key.
-#[derive(Debug)]
+/// A kept row and its decoded public key (cheap to clone: the row is shared).
+#[derive(Debug, Clone)]
 pub struct CachedInstance {
     /// The row as read.
-    pub row: InstanceRow,
+    pub row: Arc<InstanceRow>,
     /// `row.public_key` decoded; `None` if it does not decode (a request of this instance is
     /// then refused as it would be without the cache).
     pub key: Option<VerifyingKey>,
@@ -52,7 +52,10 @@ pub struct CachedInstance {
 impl CachedInstance {
     fn new(row: InstanceRow) -> CachedInstance {
         let key = decode_public_key(&row.public_key).ok();
-        CachedInstance { row, key }
+        CachedInstance {
+            row: Arc::new(row),
+            key,
+        }
     }
 }
 
@@ -65,7 +68,7 @@ pub struct InstanceCache {
 #[derive(Debug)]
 struct Inner {
     store: Store,
-    rows: RwLock<HashMap<ProductInstanceId, Arc<CachedInstance>>>,
+    rows: RwLock<HashMap<ProductInstanceId, CachedInstance>>,
     misses: Mutex<Misses>,
 }
 
@@ -89,7 +92,7 @@ impl InstanceCache {
     }
 
     /// The row of `id`, if cached.
-    pub fn get(&self, id: &str) -> Option<Arc<CachedInstance>> {
+    pub fn get(&self, id: &str) -> Option<CachedInstance> {
         // A poisoned lock only means a panic elsewhere mid-insert; the map is still whole.
         let rows = self.inner.rows.read().unwrap_or_else(|e| e.into_inner());
         rows.get(id).cloned()
@@ -97,7 +100,7 @@ impl InstanceCache {
 
     /// The row of `id` (`None`: not registered): cached, or read from the store with the other
     /// misses queued meanwhile, and then kept. Needs a tokio runtime (the reader is a task).
-    pub async fn get_or_read(&self, id: &ProductInstanceId) -> Result<Option<Arc<CachedInstance>>, ApiError> {
+    pub async fn get_or_read(&self, id: &ProductInstanceId) -> Result<Option<CachedInstance>, ApiError> {
         if let Some(row) = self.get(id) {
             return Ok(Some(row));
         }
@@ -142,9 +145,9 @@ impl InstanceCache {
             ids.dedup();
             match self.inner.store.instances_by_ids(&ids).await {
                 Ok(rows) => {
-                    let found: HashMap<ProductInstanceId, Arc<CachedInstance>> = rows
+                    let found: HashMap<ProductInstanceId, CachedInstance> = rows
                         .into_iter()
-                        .map(|r| (r.id.clone(), Arc::new(CachedInstance::new(r))))
+                        .map(|r| (r.id.clone(), CachedInstance::new(r)))
                         .collect();
                     for cached in found.values() {
                         self.keep(cached.clone());
@@ -166,10 +169,10 @@ impl InstanceCache {
 
     /// Keeps `row` (and its decoded key).
     pub fn insert(&self, row: InstanceRow) {
-        self.keep(Arc::new(CachedInstance::new(row)));
+        self.keep(CachedInstance::new(row));
     }
 
-    fn keep(&self, cached: Arc<CachedInstance>) {
+    fn keep(&self, cached: CachedInstance) {
         let mut rows = self.inner.rows.write().unwrap_or_else(|e| e.into_inner());
         if rows.len() >= CAPACITY {
             rows.clear();
