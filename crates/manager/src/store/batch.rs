@@ -155,7 +155,7 @@ async fn apply(db: &mut WriterDb, batch: &[ReportJob]) -> Result<Vec<Answer>, St
         for (_, (nonce, at)) in &with_nonce {
             q.arg(Arg::Text(nonce)).arg(Arg::Int(*at));
         }
-        let accepted: HashSet<(String, i64)> = tx.fetch(&q).await?.into_iter().collect();
+        let accepted: HashSet<(String, i64)> = tx.fetch(q).await?.into_iter().collect();
         let mut first_use = HashSet::new();
         for (i, seen) in &with_nonce {
             // The same request twice in one batch: only the first one is new.
@@ -186,7 +186,7 @@ async fn apply(db: &mut WriterDb, batch: &[ReportJob]) -> Result<Vec<Answer>, St
             q.arg(Arg::Text(&j.id)).arg(Arg::Int(j.now));
         }
         let mut hostnames = HashMap::new();
-        let stamped: Vec<(String, AccountId, VirtualAccountId, Option<String>, String)> = tx.fetch(&q).await?;
+        let stamped: Vec<(String, AccountId, VirtualAccountId, Option<String>, String)> = tx.fetch(q).await?;
         for (id, account, va, status, hostname) in stamped {
             hostnames.insert(id.clone(), hostname);
             found.insert(id, (account, va, status));
@@ -230,7 +230,7 @@ async fn apply(db: &mut WriterDb, batch: &[ReportJob]) -> Result<Vec<Answer>, St
     }
     let mut old_usage: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     let mut va_totals: HashMap<(String, String), i64> = HashMap::new();
-    let usage_rows: Vec<(i64, String, String, i64)> = tx.fetch(&q).await?;
+    let usage_rows: Vec<(i64, String, String, i64)> = tx.fetch(q).await?;
     for (which, key, sku, n) in usage_rows {
         if which == 0 {
             old_usage.entry(key).or_default().push((sku, n));
@@ -247,7 +247,7 @@ async fn apply(db: &mut WriterDb, batch: &[ReportJob]) -> Result<Vec<Answer>, St
         q.arg(Arg::Text(va));
     }
     let mut lots: HashMap<(String, String), Vec<Lot>> = HashMap::new();
-    let lot_rows: Vec<(String, String, Option<i64>, i64)> = tx.fetch(&q).await?;
+    let lot_rows: Vec<(String, String, Option<i64>, i64)> = tx.fetch(q).await?;
     for (va, sku, end_date, quantity) in lot_rows {
         lots.entry((va, sku)).or_default().push(Lot { end_date, quantity });
     }
@@ -344,12 +344,12 @@ async fn apply(db: &mut WriterDb, batch: &[ReportJob]) -> Result<Vec<Answer>, St
     }
     set_text_by_id(&mut tx, "last_auth_status", &new_status).await?;
     if !events.is_empty() {
-        tx.execute(&events_stmt(&events)).await?;
+        tx.execute(events_stmt(&events)).await?;
     }
     // In key order, as the VA totals: writers of several managers lock these rows alike.
     daily.sort_by(|a, b| (&a.va_id, &a.sku, a.day).cmp(&(&b.va_id, &b.sku, b.day)));
     if !daily.is_empty() {
-        tx.execute(&daily_stmt(&daily)).await?;
+        tx.execute(daily_stmt(&daily)).await?;
     }
     tx.commit().await?;
     Ok(finish(results))
@@ -374,7 +374,7 @@ async fn set_text_by_id(tx: &mut BatchTx<'_>, column: &'static str, values: &[(&
     for (id, value) in values {
         q.arg(Arg::Text(id)).arg(Arg::Text(value));
     }
-    tx.execute(&q).await?;
+    tx.execute(q).await?;
     Ok(())
 }
 
@@ -404,7 +404,7 @@ async fn write_instance_usage(
         for (id, sku, n) in &set {
             q.arg(Arg::Text(id)).arg(Arg::Text(sku)).arg(Arg::Int(*n));
         }
-        tx.execute(&q).await?;
+        tx.execute(q).await?;
     }
     if !gone.is_empty() {
         let cond: Vec<String> = (0..gone.len())
@@ -414,7 +414,7 @@ async fn write_instance_usage(
         for (id, sku) in &gone {
             q.arg(Arg::Text(id)).arg(Arg::Text(sku));
         }
-        tx.execute(&q).await?;
+        tx.execute(q).await?;
     }
     Ok(())
 }
@@ -436,7 +436,7 @@ async fn add_to_va_totals(
     for ((va, sku), d) in deltas {
         q.arg(Arg::Text(va)).arg(Arg::Text(sku)).arg(Arg::Int(*d));
     }
-    let totals: Vec<(String, String, i64)> = tx.fetch(&q).await?;
+    let totals: Vec<(String, String, i64)> = tx.fetch(q).await?;
     Ok(totals.into_iter().map(|(va, sku, n)| ((va, sku), n)).collect())
 }
 

@@ -56,10 +56,10 @@ impl<'a> Stmt<'a> {
     }
 
     /// The statement as a sqlx query, its parameters bound.
-    fn sqlx(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments> {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql.clone()));
-        for a in &self.args {
-            q = match *a {
+    fn sqlx(self) -> sqlx::query::Query<'a, Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.sql));
+        for a in self.args {
+            q = match a {
                 Arg::Int(n) => q.bind(n),
                 Arg::Text(s) => q.bind(s),
                 Arg::OptText(s) => q.bind(s),
@@ -69,12 +69,12 @@ impl<'a> Stmt<'a> {
     }
 
     /// Runs it on a sqlx connection; the rows it changed.
-    pub(crate) async fn execute_sqlx(&self, conn: &mut AnyConnection) -> Result<u64, StoreError> {
+    pub(crate) async fn execute_sqlx(self, conn: &mut AnyConnection) -> Result<u64, StoreError> {
         Ok(self.sqlx().execute(&mut *conn).await?.rows_affected())
     }
 
     /// Runs it on a sqlx connection; the rows it returned.
-    pub(crate) async fn fetch_sqlx<R: BatchRow>(&self, conn: &mut AnyConnection) -> Result<Vec<R>, StoreError> {
+    pub(crate) async fn fetch_sqlx<R: BatchRow>(self, conn: &mut AnyConnection) -> Result<Vec<R>, StoreError> {
         Ok(self
             .sqlx()
             .try_map(|row: AnyRow| <R as sqlx::FromRow<'_, AnyRow>>::from_row(&row))
@@ -124,11 +124,6 @@ batch_row!(A 0, B 1, C 2);
 batch_row!(A 0, B 1, C 2, D 3);
 batch_row!(A 0, B 1, C 2, D 3, E 4);
 
-/// The SQLite settings of every connection to the file, sqlx's and the writer's alike.
-pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; \
-     PRAGMA wal_autocheckpoint = 10000";
-
 /// Statement texts the writer's SQLite connection keeps prepared. A batch's statements differ
 /// with its size (1 to 32 rows), about ten kinds of them.
 const SQLITE_STATEMENT_CACHE: usize = 512;
@@ -141,7 +136,7 @@ fn sqlite_connection(path: &std::path::Path) -> rusqlite::Result<rusqlite::Conne
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.execute_batch(SQLITE_PRAGMAS)?;
+    conn.execute_batch(super::SQLITE_PRAGMAS)?;
     conn.set_prepared_statement_cache_capacity(SQLITE_STATEMENT_CACHE);
     Ok(conn)
 }
@@ -218,7 +213,7 @@ impl Drop for SqliteTx<'_> {
 
 impl BatchTx<'_> {
     /// Runs `s`; the rows it changed.
-    pub(crate) async fn execute(&mut self, s: &Stmt<'_>) -> Result<u64, StoreError> {
+    pub(crate) async fn execute(&mut self, s: Stmt<'_>) -> Result<u64, StoreError> {
         match self {
             BatchTx::Sqlx(tx) => s.execute_sqlx(tx).await,
             BatchTx::Sqlite(tx) => Ok(s.bound(tx.conn)?.raw_execute()? as u64),
@@ -226,7 +221,7 @@ impl BatchTx<'_> {
     }
 
     /// Runs `s`; the rows it returned.
-    pub(crate) async fn fetch<R: BatchRow>(&mut self, s: &Stmt<'_>) -> Result<Vec<R>, StoreError> {
+    pub(crate) async fn fetch<R: BatchRow>(&mut self, s: Stmt<'_>) -> Result<Vec<R>, StoreError> {
         match self {
             BatchTx::Sqlx(tx) => s.fetch_sqlx(tx).await,
             BatchTx::Sqlite(tx) => {
@@ -313,7 +308,7 @@ mod tests {
         });
         let mut s = Stmt::new("INSERT INTO t (a) VALUES ($1)".into());
         s.arg(Arg::Text(a));
-        assert_eq!(tx.execute(&s).await.unwrap(), 1);
+        assert_eq!(tx.execute(s).await.unwrap(), 1);
         if commit {
             tx.commit().await.unwrap();
         }

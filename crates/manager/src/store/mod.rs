@@ -260,21 +260,24 @@ fn sqlite_url(path: &Path) -> Result<String, StoreError> {
     ))
 }
 
+/// The SQLite settings of every connection to the file, sqlx's and the batch writer's alike.
+/// The write-ahead log is copied back into the database after 10,000 pages (40 MiB) instead of
+/// SQLite's 1,000: a renewal stamps pages that many renewals stamp again, and a checkpoint writes
+/// each page once however many versions the log holds. Measured (2,000 devices,
+/// docs/performance.md): 6,900 → 7,300 renewals/s; 4,000 pages gave 7,100/s. A checkpoint then
+/// takes longer: the worst second's p99 went from 20 to 32 ms.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384; \
+     PRAGMA wal_autocheckpoint = 10000";
+
 /// The SQLite pools' settings, `max` connections.
 fn sqlite_pool_options(max: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max)
-        // The write-ahead log is copied back into the database after 10,000 pages (40 MiB)
-        // instead of SQLite's 1,000: a renewal stamps pages that many renewals stamp again, and
-        // a checkpoint writes each page once however many versions the log holds. Measured
-        // (2,000 devices, docs/performance.md): 6,900 → 7,300 renewals/s; 4,000 pages gave
-        // 7,100/s. A checkpoint then takes longer: the worst second's p99 went from 20 to 32 ms.
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                sqlx::raw_sql(batch_db::SQLITE_PRAGMAS).execute(&mut *conn).await?;
-                Ok(())
-            })
+    AnyPoolOptions::new().max_connections(max).after_connect(|conn, _meta| {
+        Box::pin(async move {
+            sqlx::raw_sql(SQLITE_PRAGMAS).execute(&mut *conn).await?;
+            Ok(())
         })
+    })
 }
 
 /// The PostgreSQL pools' settings, `max` connections, `set` run on each new connection.
