@@ -525,14 +525,9 @@ async fn a_report_the_database_fails_fails_alone(s: Store) {
         .await
         .unwrap();
     let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
-    let t = new_token(&s, &d.id, None, "secret-b").await;
     let pw = "ASR5K-00-PW10GTWY";
     s.deposit(&a.id, &d.id, pw, 100, None, NOW, &op()).await.unwrap();
-    let mut ids = Vec::new();
-    for n in 0..12 {
-        let (i, _) = s.register_instance(&t.id, &instance(n), NOW, &op()).await.unwrap();
-        ids.push(i.id);
-    }
+    let ids = register_in(&s, &d.id, 12).await;
     for round in 0..3 {
         let mut tasks = Vec::new();
         for (k, id) in ids.iter().enumerate() {
@@ -563,18 +558,17 @@ async fn a_report_the_database_fails_fails_alone(s: Store) {
 /// a clear error instead of waiting for a writer that is gone.
 async fn reports_after_close_are_refused(s: Store) {
     let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
-    let t = new_token(&s, &d.id, None, "secret-z").await;
     let pw = "ASR5K-00-PW10GTWY";
     s.deposit(&a.id, &d.id, pw, 10, None, NOW, &op()).await.unwrap();
-    let (i, _) = s.register_instance(&t.id, &instance(1), NOW, &op()).await.unwrap();
+    let id = &register_in(&s, &d.id, 1).await[0];
     let u = usage(&[(pw, 3)]);
-    s.report_usage(rep(&i.id, "h", &u, NOW + 1, None), |_| "AUTHORIZED", &op())
+    s.report_usage(rep(id, "h", &u, NOW + 1, None), |_| "AUTHORIZED", &op())
         .await
         .unwrap();
     s.close().await;
     let u = usage(&[(pw, 4)]);
     let e = s
-        .report_usage(rep(&i.id, "h", &u, NOW + 2, None), |_| "AUTHORIZED", &op())
+        .report_usage(rep(id, "h", &u, NOW + 2, None), |_| "AUTHORIZED", &op())
         .await
         .expect_err("a closed store applies no report");
     assert!(e.to_string().contains("the database writer has stopped"), "{e}");
@@ -585,14 +579,9 @@ async fn reports_after_close_are_refused(s: Store) {
 /// compliance flips exactly when the VA goes over what it bought.
 async fn concurrent_reports_keep_exact_totals(s: Store) {
     let (a, d) = s.create_account("Acme", "acme.example", NOW, &op()).await.unwrap();
-    let t = new_token(&s, &d.id, None, "secret-c").await;
     let pw = "ASR5K-00-PW10GTWY";
     s.deposit(&a.id, &d.id, pw, 100, None, NOW, &op()).await.unwrap();
-    let mut ids = Vec::new();
-    for n in 0..40 {
-        let (i, _) = s.register_instance(&t.id, &instance(n), NOW, &op()).await.unwrap();
-        ids.push(i.id);
-    }
+    let ids = register_in(&s, &d.id, 40).await;
     let status = |skus: &[SkuFigures]| {
         if skus.iter().any(|f| f.count > 0 && f.in_use > f.purchased) {
             "OUT_OF_COMPLIANCE"
